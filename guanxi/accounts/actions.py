@@ -1,0 +1,117 @@
+"""Writes to organisation, units, users and tokens. Each owns its transaction and audit entry."""
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from guanxi.accounts.models import ApiToken, BusinessUnit, Organisation, User
+from guanxi.accounts.roles import EXPORT_BY_DEFAULT, PII_BY_DEFAULT, Role
+from guanxi.core import audit
+from guanxi.core.models import AuditEntry
+
+TOKEN_PREFIX = "gx_"
+
+
+@transaction.atomic
+def ensure_organisation(name: str) -> Organisation:
+    organisation, _ = Organisation.objects.get_or_create(singleton=True, defaults={"name": name})
+    return organisation
+
+
+@transaction.atomic
+def create_business_unit(*, code: str, name: str, actor: User | None = None) -> BusinessUnit:
+    unit = BusinessUnit.objects.create(code=code, name=name)
+    audit.record(AuditEntry.Action.CREATE, actor=actor, obj=unit, unit=unit)
+    return unit
+
+
+@transaction.atomic
+def create_user(
+    *,
+    username: str,
+    password: str | None,
+    role: str,
+    units: Iterable[BusinessUnit] = (),
+    display_name: str = "",
+    email: str = "",
+    can_view_pii: bool | None = None,
+    can_export: bool | None = None,
+    actor: User | None = None,
+) -> User:
+    user = User(
+        username=username,
+        email=email,
+        role=role,
+        display_name=display_name,
+        can_view_pii=role in PII_BY_DEFAULT if can_view_pii is None else can_view_pii,
+        can_export=role in EXPORT_BY_DEFAULT if can_export is None else can_export,
+        is_staff=role == Role.SYSTEM_ADMIN,
+        is_superuser=False,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    user.units.set(list(units))
+    audit.record(AuditEntry.Action.CREATE, actor=actor, obj=user, message=f"role {role}")
+    return user
+
+
+@transaction.atomic
+def change_role(*, user: User, role: str, actor: User | None, units: Iterable[BusinessUnit] | None = None) -> User:
+    before_role = user.role
+    before_units = sorted(user.units.values_list("code", flat=True))
+    user.role = role
+    user.is_staff = role == Role.SYSTEM_ADMIN
+    user.save(update_fields=["role", "is_staff"])
+    if units is not None:
+        user.units.set(list(units))
+    after_units = sorted(user.units.values_list("code", flat=True))
+    audit.record(
+        AuditEntry.Action.ROLE_CHANGE,
+        actor=actor,
+        obj=user,
+        changes={"role": (before_role, role), "units": (",".join(before_units), ",".join(after_units))},
+    )
+    return user
+
+
+@transaction.atomic
+def set_data_permissions(*, user: User, can_view_pii: bool, can_export: bool, actor: User | None) -> User:
+    changes = {
+        "can_view_pii": (user.can_view_pii, can_view_pii),
+        "can_export": (user.can_export, can_export),
+    }
+    user.can_view_pii, user.can_export = can_view_pii, can_export
+    user.save(update_fields=["can_view_pii", "can_export"])
+    audit.record(AuditEntry.Action.ROLE_CHANGE, actor=actor, obj=user, changes=changes)
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown to the user once; only its digest is stored
+
+
+@transaction.atomic
+def create_api_token(*, user: User, name: str, scope: str = ApiToken.Scope.READ, actor: User | None = None) -> IssuedToken:
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name, scope=scope, prefix=secret[:10], digest=ApiToken.digest_of(secret)
+    )
+    audit.record(AuditEntry.Action.TOKEN_CREATE, actor=actor or user, obj=token, message=f"scope {scope}")
+    return IssuedToken(token=token, secret=secret)
+
+
+@transaction.atomic
+def revoke_api_token(*, token: ApiToken, actor: User) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(AuditEntry.Action.TOKEN_REVOKE, actor=actor, obj=token)
+    return token

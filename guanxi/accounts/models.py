@@ -1,0 +1,118 @@
+import hashlib
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.accounts.roles import ALL_UNIT_ROLES, OWN_RECORD_ROLES, ROLE_PERMISSIONS, Role
+
+
+class Organisation(models.Model):
+    """The one merchant group this install serves (one organisation per install)."""
+
+    singleton = models.BooleanField(default=True, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=200)
+    default_currency = models.CharField(_("default currency"), max_length=3, default="CNY")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(singleton=True), name="organisation_singleton")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BusinessUnit(models.Model):
+    """业务板块: the data scope. Stores, orders, tickets and programmes belong to exactly one unit."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("business unit")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A person who signs in. One role; membership of business units scopes what they see."""
+
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.ANALYST)
+    units = models.ManyToManyField(BusinessUnit, blank=True, related_name="members", verbose_name=_("units"))
+    can_view_pii = models.BooleanField(_("may see personal data"), default=False)
+    can_export = models.BooleanField(_("may export data"), default=False)
+    display_name = models.CharField(_("display name"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["username"]
+
+    @property
+    def audit_label(self) -> str:
+        return self.username
+
+    def has_permission(self, permission: str) -> bool:
+        if not self.is_active:
+            return False
+        if permission == "pii.view":
+            return self.can_view_pii
+        if permission == "data.export":
+            return self.can_export
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+    def visible_unit_ids(self) -> list[int] | None:
+        """None means every unit; otherwise the ids of the user's units (cached per instance)."""
+        if self.role in ALL_UNIT_ROLES:
+            return None
+        if not hasattr(self, "_unit_ids"):
+            self._unit_ids = list(self.units.values_list("id", flat=True))
+        return self._unit_ids
+
+    def sees_own_records_only(self) -> bool:
+        return self.role in OWN_RECORD_ROLES
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.get_full_name() or self.username
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a SHA-256 digest is stored; the secret is shown once."""
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read only")
+        READ_WRITE = "read_write", _("Read and write")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(_("scope"), max_length=16, choices=Scope.choices, default=Scope.READ)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def audit_label(self) -> str:
+        return f"{self.prefix}…"
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @property
+    def is_usable(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -1,0 +1,58 @@
+"""Roles and the permissions they carry, enumerated in one place.
+
+A permission is "<app>.<action>"; `Model.objects.restrict(user, action)` asks for
+"<model's app>.<action>". PII visibility and export are not part of a role: they are
+granted per user (User.can_view_pii, User.can_export), with a default per role.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    SYSTEM_ADMIN = "system_admin", _("System administrator")
+    GROUP_MANAGER = "group_manager", _("Group manager")
+    UNIT_HEAD = "unit_head", _("Business unit head")
+    UNIT_ADMIN = "unit_admin", _("Business unit administrator")
+    MARKETER = "marketer", _("Marketer")
+    SERVICE_AGENT = "service_agent", _("Service agent")
+    SALES_REP = "sales_rep", _("Sales representative")
+    ANALYST = "analyst", _("Analyst")
+
+
+DOMAIN_APPS = ("customers", "commerce", "analytics", "segments", "loyalty", "marketing", "messaging",
+               "service", "sales", "reports")
+READ_ALL = {f"{app}.view" for app in DOMAIN_APPS} | {"core.view"}
+WRITE_ALL = {f"{app}.{action}" for app in DOMAIN_APPS for action in ("add", "change", "delete")}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.SYSTEM_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.change", "core.audit", "accounts.manage",
+                                                          "accounts.view"}),
+    Role.GROUP_MANAGER: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.view"}),
+    Role.UNIT_HEAD: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.view"}),
+    Role.UNIT_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", "accounts.view"}),
+    Role.MARKETER: frozenset(
+        READ_ALL
+        | {f"{app}.{action}" for app in ("segments", "loyalty", "marketing", "messaging")
+           for action in ("add", "change", "delete")}
+        | {"customers.change"}
+    ),
+    Role.SERVICE_AGENT: frozenset(
+        {"customers.view", "commerce.view", "loyalty.view", "service.view", "messaging.view", "core.view",
+         "customers.change", "service.add", "service.change"}
+    ),
+    Role.SALES_REP: frozenset(
+        {"customers.view", "commerce.view", "sales.view", "core.view", "customers.add", "customers.change",
+         "sales.add", "sales.change"}
+    ),
+    Role.ANALYST: frozenset(READ_ALL),
+}
+
+# Roles that see every business unit; the others see the units they are members of.
+ALL_UNIT_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER})
+# Roles that see only records they own (where a model has an owner).
+OWN_RECORD_ROLES = frozenset({Role.SALES_REP})
+# Defaults for the separately granted permissions when a user is created with a role.
+PII_BY_DEFAULT = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER, Role.UNIT_HEAD, Role.SERVICE_AGENT,
+                            Role.SALES_REP})
+EXPORT_BY_DEFAULT = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER, Role.UNIT_HEAD})

@@ -1,0 +1,12 @@
+"""The one registry of periodic work.
+
+Each entry names a task function by dotted path and a huey crontab. `guanxi.core.tasks`
+registers every entry with the queue when the worker starts, so adding a schedule is a
+one-line change here and nowhere else.
+"""
+
+from huey import crontab
+
+PERIODIC_TASKS = {
+    "sweep_stale_jobs": ("guanxi.core.tasks.sweep_stale_jobs", crontab(minute="*/2")),
+}

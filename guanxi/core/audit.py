@@ -1,0 +1,70 @@
+"""Writing the audit log. Field values that are personal data are never written."""
+
+from typing import Any
+
+from django.db import models
+
+from guanxi.core.models import AuditEntry
+
+# Field names whose values are personal data; changes to them are logged by name only.
+PII_FIELDS = frozenset(
+    {"name", "phone", "mobile", "email", "value", "address", "birthday", "first_name", "last_name",
+     "wechat", "qq", "weibo", "notes", "password", "display_name", "receiver", "street"}
+)
+REDACTED = "[redacted]"
+
+
+def redact_changes(changes: dict[str, tuple[Any, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        field: (
+            {"from": REDACTED, "to": REDACTED}
+            if field in PII_FIELDS
+            else {"from": _plain(before), "to": _plain(after)}
+        )
+        for field, (before, after) in changes.items()
+    }
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, models.Model):
+        return value.pk
+    return str(value)
+
+
+def record(
+    action: str,
+    *,
+    actor: Any = None,
+    obj: models.Model | None = None,
+    unit: Any = None,
+    ip_address: str | None = None,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+    message: str = "",
+    object_type: str = "",
+    object_id: str = "",
+) -> AuditEntry:
+    """Append one entry. `obj` is described by type and id, never by its (possibly personal) text."""
+    if obj is not None:
+        object_type = f"{obj._meta.app_label}.{obj._meta.model_name}"
+        object_id = str(obj.pk)
+    label = getattr(obj, "audit_label", "") if obj is not None else ""
+    actor_user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEntry.objects.create(
+        actor=actor_user,
+        actor_name=actor_user.get_username() if actor_user else "",
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_label=str(label)[:200],
+        unit=unit,
+        ip_address=ip_address,
+        changes=redact_changes(changes or {}),
+        message=message[:500],
+    )
+
+
+def client_address(request: Any) -> str | None:
+    """The peer address; X-Forwarded-For is trusted only behind a proxy the operator configured."""
+    return request.META.get("REMOTE_ADDR") or None

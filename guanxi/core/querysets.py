@@ -1,0 +1,53 @@
+"""The permission-aware read API every view, endpoint and export goes through.
+
+`Model.objects.restrict(user, action)` returns only the rows the user may act on:
+nothing without the app permission for `action`, only the user's business units unless
+the role sees all of them, and only the user's own records for roles limited to them.
+Models declare how they reach a business unit with `scope_by_units` and, optionally, who
+owns a row with `OWNER_FIELD`.
+"""
+
+from typing import Protocol
+
+from django.db import models
+
+
+class ScopedUser(Protocol):
+    is_authenticated: bool
+
+    def has_permission(self, permission: str) -> bool: ...
+
+    def visible_unit_ids(self) -> list[int] | None: ...
+
+    def sees_own_records_only(self) -> bool: ...
+
+
+class ScopedQuerySet(models.QuerySet):
+    def restrict(self, user: ScopedUser, action: str = "view") -> "ScopedQuerySet":
+        permission = f"{self.model._meta.app_label}.{action}"
+        if not user.is_authenticated or not user.has_permission(permission):
+            return self.none()
+        restricted = self
+        unit_ids = user.visible_unit_ids()
+        if unit_ids is not None:
+            restricted = restricted.filter(self.model.scope_by_units(unit_ids))
+        owner_field = getattr(self.model, "OWNER_FIELD", None)
+        if owner_field and user.sees_own_records_only():
+            restricted = restricted.filter(**{owner_field: user})
+        return restricted
+
+
+class ScopedModel(models.Model):
+    """A row that belongs to business units. Subclasses set UNIT_FIELD or override scope_by_units."""
+
+    UNIT_FIELD = "unit"
+    OWNER_FIELD: str | None = None
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def scope_by_units(cls, unit_ids: list[int]) -> models.Q:
+        return models.Q(**{f"{cls.UNIT_FIELD}__in": unit_ids})
