@@ -14,7 +14,7 @@ def database_from_url(url: str) -> dict:
     engine = config.get("ENGINE")
     if engine not in SUPPORTED_ENGINES:
         raise ImproperlyConfigured(
-            f"DATABASE_URL uses {engine or 'an unknown engine'}; Guanxi runs on sqlite:/// or postgres://"
+            f"DATABASE_URL uses {str(engine or 'an unknown').rsplit('.', 1)[-1]}; Guanxi runs on sqlite:/// or postgres://"
         )
     if engine == "django.db.backends.sqlite3":
         # One writer at a time: take the write lock at BEGIN so concurrent writers wait

@@ -8,5 +8,5 @@ one-line change here and nowhere else.
 from huey import crontab
 
 PERIODIC_TASKS = {
-    "sweep_stale_jobs": ("guanxi.core.tasks.sweep_stale_jobs", crontab(minute="*/2")),
+    "sweep_stale_jobs": ("guanxi.core.background.sweep_stale_jobs", crontab(minute="*/2")),
 }

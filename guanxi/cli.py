@@ -1,0 +1,221 @@
+"""The `guanxi` command: one entry point for demo, serve, worker, migrate, check and bench.
+
+Problems a user can fix (bad DATABASE_URL, unreachable PostgreSQL or Redis, a port in
+use) end with one clear line and exit code 2, never a traceback.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console()
+app = typer.Typer(
+    help="Guanxi (关系): customer relationship platform for e-commerce merchants.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class UserFacingError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def fail(message: str) -> None:
+    raise UserFacingError(message)
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "guanxi.config.settings")
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as error:
+        fail(f"Configuration error: {error}")
+
+
+def require_database() -> None:
+    from django.db import connection
+    from django.db.utils import OperationalError
+
+    try:
+        connection.ensure_connection()
+    except OperationalError as error:
+        settings = connection.settings_dict
+        where = settings.get("HOST") or settings.get("NAME")
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        fail(f"Cannot reach the database ({connection.vendor} at {where}): {reason}")
+
+
+def require_redis() -> None:
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+    except (redis.RedisError, ValueError) as error:
+        fail(f"Cannot reach Redis at REDIS_URL: {error}")
+
+
+def require_free_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            fail(f"Cannot listen on {host}:{port}: {error.strerror or error}. Choose another port with --port.")
+
+
+def prepare(database: bool = True, redis: bool = False) -> None:
+    setup_django()
+    if database:
+        require_database()
+    if redis:
+        require_redis()
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def manage(ctx: typer.Context) -> None:
+    """Run any Django management command: guanxi manage <command> [options]."""
+    setup_django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["guanxi manage", *ctx.args])
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    prepare()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1)
+
+
+@app.command()
+def check(deploy: Annotated[bool, typer.Option(help="Also run the production deployment checks.")] = False) -> None:
+    """Run Django's system checks (with --deploy: the security checks for production settings)."""
+    setup_django()
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    try:
+        call_command("check", deploy=deploy, fail_level="WARNING")
+    except SystemCheckError as error:
+        console.print(str(error))
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def createadmin(
+    username: Annotated[str, typer.Option(prompt=True)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create a system administrator."""
+    prepare()
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from guanxi.accounts import actions
+    from guanxi.accounts.models import User
+    from guanxi.accounts.roles import Role
+
+    if User.objects.filter(username=username).exists():
+        fail(f"A user named {username!r} already exists")
+    try:
+        validate_password(password)
+    except ValidationError as error:
+        fail("Password rejected: " + " ".join(error.messages))
+    actions.create_user(username=username, password=password, role=Role.SYSTEM_ADMIN)
+    console.print(f"[green]Created system administrator {username}[/green]")
+
+
+@app.command()
+def worker() -> None:
+    """Run the background worker (Huey consumer) that executes queued jobs and periodic tasks."""
+    prepare(redis=True)
+    from django.core.management import call_command
+
+    call_command("run_huey")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    with_worker: Annotated[bool, typer.Option(help="Also start the background worker.")] = True,
+    threads: Annotated[int, typer.Option(help="Request threads.")] = 8,
+) -> None:
+    """Serve the web UI and API with Waitress (a production WSGI server), plus the worker."""
+    prepare(redis=True)
+    require_free_port(host, port)
+    run_server(host, port, with_worker, threads)
+
+
+def run_server(host: str, port: int, with_worker: bool, threads: int) -> None:
+    from waitress import serve as waitress_serve
+
+    from guanxi.config.wsgi import application
+
+    worker_process = None
+    if with_worker:
+        worker_process = subprocess.Popen([sys.executable, "-m", "guanxi", "worker"])  # noqa: S603
+    console.print(f"Guanxi is running at [bold]http://{host}:{port}/[/bold]  (Ctrl+C to stop)")
+    try:
+        waitress_serve(application, host=host, port=port, threads=threads, ident="guanxi")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker_process is not None:
+            worker_process.terminate()
+            worker_process.wait(timeout=10)
+
+
+@app.command()
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Exit after loading the data.")] = False,
+    customers: Annotated[int, typer.Option(min=10, help="Number of demo customers.")] = 6000,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Create the database, load a realistic demo shop, and serve it with the worker."""
+    prepare(redis=not no_serve)
+    if not no_serve:
+        require_free_port(host, port)
+    from django.core.management import call_command
+
+    from guanxi.cli_progress import run_job_with_progress
+    from guanxi.demo.jobs import DEMO_JOB_KIND, demo_is_loaded, demo_logins
+
+    call_command("migrate", interactive=False, verbosity=0)
+    if demo_is_loaded():
+        console.print("Demo data are already loaded; keeping them.")
+    else:
+        job = run_job_with_progress(DEMO_JOB_KIND, {"customers": customers}, console)
+        if job.state != job.State.SUCCEEDED:
+            fail(f"Loading the demo failed: {job.message}")
+        console.print(f"Loaded {job.counts}")
+    console.print("\nDemo logins (password for all: [bold]guanxi-demo-2026[/bold]):")
+    for username, role in demo_logins():
+        console.print(f"  {username:<14} {role}")
+    if not no_serve:
+        console.print(f"\nOpen http://{host}:{port}/ and sign in as [bold]manager[/bold].")
+        run_server(host, port, with_worker=True, threads=8)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserFacingError as error:
+        Console(stderr=True, soft_wrap=True).print(f"[red]guanxi:[/red] {error}", highlight=False)
+        sys.exit(2)

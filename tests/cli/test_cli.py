@@ -1,0 +1,102 @@
+"""The `guanxi` command as a user runs it: clear one-line errors, embedded defaults, deploy checks."""
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+
+def run_guanxi(*args: str, home, timeout: int = 120, **env: str) -> subprocess.CompletedProcess:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "TEST_DATABASE_URL", "SECRET_KEY"}
+    }
+    environment.update(GUANXI_HOME=str(home), **env)
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "guanxi", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess, expected: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1, result.stderr
+    assert expected in " ".join(lines)
+
+
+def test_unsupported_database_url_is_one_clear_line(tmp_path):
+    result = run_guanxi("migrate", home=tmp_path, DATABASE_URL="mysql://root@127.0.0.1/guanxi")
+    assert_one_clear_line(result, "Guanxi runs on sqlite:/// or postgres://")
+
+
+def test_garbage_database_url_is_one_clear_line(tmp_path):
+    result = run_guanxi("migrate", home=tmp_path, DATABASE_URL="not a url")
+    assert_one_clear_line(result, "DATABASE_URL")
+
+
+def test_unreachable_postgresql_is_one_clear_line(tmp_path):
+    result = run_guanxi("migrate", home=tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:1/guanxi")
+    assert_one_clear_line(result, "Cannot reach the database (postgresql at 127.0.0.1)")
+
+
+def test_unreachable_redis_is_one_clear_line(tmp_path):
+    result = run_guanxi("worker", home=tmp_path, REDIS_URL="redis://127.0.0.1:1/0")
+    assert_one_clear_line(result, "Cannot reach Redis at REDIS_URL")
+
+
+def test_port_in_use_is_one_clear_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_guanxi("serve", "--port", str(port), "--no-with-worker", home=tmp_path)
+    assert_one_clear_line(result, f"Cannot listen on 127.0.0.1:{port}")
+
+
+def test_bad_boolean_setting_is_one_clear_line(tmp_path):
+    result = run_guanxi("migrate", home=tmp_path, GUANXI_PRODUCTION="maybe")
+    assert_one_clear_line(result, "GUANXI_PRODUCTION must be true or false")
+
+
+def test_migrate_creates_the_embedded_database_in_wal_mode_with_a_kept_secret(tmp_path):
+    result = run_guanxi("migrate", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "guanxi.sqlite3") as database:
+        assert database.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"accounts_user", "core_job", "core_auditentry", "commerce_order"} <= tables
+    secret = (tmp_path / "secret_key").read_text()
+    assert len(secret) >= 50
+    assert oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
+    assert run_guanxi("migrate", home=tmp_path).returncode == 0
+    assert (tmp_path / "secret_key").read_text() == secret
+
+
+def test_production_settings_pass_the_deploy_checks(tmp_path):
+    result = run_guanxi(
+        "check", "--deploy", home=tmp_path, GUANXI_PRODUCTION="1", ALLOWED_HOSTS="crm.example.com"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_development_settings_fail_the_deploy_checks(tmp_path):
+    result = run_guanxi("check", "--deploy", home=tmp_path)
+    assert result.returncode == 1
+    assert "security.W004" in result.stdout  # no HSTS outside production
+
+
+@pytest.mark.parametrize("command", ["demo", "serve", "worker", "migrate", "createadmin", "check", "manage"])
+def test_every_documented_command_has_help(tmp_path, command):
+    result = run_guanxi(command, "--help", home=tmp_path)
+    assert result.returncode == 0, result.stderr
