@@ -4,10 +4,12 @@ Problems a user can fix (bad DATABASE_URL, unreachable PostgreSQL or Redis, a po
 use) end with one clear line and exit code 2, never a traceback.
 """
 
+import importlib.util
 import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -169,7 +171,7 @@ def run_server(host: str, port: int, with_worker: bool, threads: int) -> None:
 
     worker_process = None
     if with_worker:
-        worker_process = subprocess.Popen([sys.executable, "-m", "guanxi", "worker"])  # noqa: S603
+        worker_process = subprocess.Popen([sys.executable, "-m", "guanxi", "worker"])
     console.print(f"Guanxi is running at [bold]http://{host}:{port}/[/bold]  (Ctrl+C to stop)")
     try:
         waitress_serve(application, host=host, port=port, threads=threads, ident="guanxi")
@@ -211,6 +213,28 @@ def demo(
     if not no_serve:
         console.print(f"\nOpen http://{host}:{port}/ and sign in as [bold]manager[/bold].")
         run_server(host, port, with_worker=True, threads=8)
+
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="Benchmark to run: one of the files in bench/ (clv, import, …).")],
+    customers: Annotated[int | None, typer.Option(help="Scale, for benchmarks that take one.")] = None,
+) -> None:
+    """Run a benchmark: prints each figure beside its baseline measured in the same run, and the ratio."""
+    path = BENCH_DIR / f"{name.replace('-', '_')}.py"
+    if not path.exists():
+        available = ", ".join(sorted(p.stem.replace("_", "-") for p in BENCH_DIR.glob("[a-z]*.py")))
+        fail(f"No benchmark named {name!r}. Available: {available or 'none (bench/ ships with a source checkout)'}")
+    spec = importlib.util.spec_from_file_location(f"guanxi_bench_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lines = module.run(customers) if customers is not None else module.run()
+    for line in lines:
+        console.print(line, highlight=False)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from django.utils import timezone
 from guanxi.core.background import create_job, job_kind, run_job, start_job, sweep_stale_jobs
 from guanxi.core.models import Job
 
-CALLS: list[int] = []
+handled_job_ids: list[int] = []
 
 
 @job_kind("test.count_to")
@@ -14,7 +14,7 @@ def count_to(job, progress):
     progress.set_total(job.params["n"])
     for _ in range(job.params["n"]):
         progress.advance(message="counting", seen=1)
-    CALLS.append(job.pk)
+    handled_job_ids.append(job.pk)
     return {"finished": 1}
 
 
@@ -26,7 +26,7 @@ def explode(job, progress):
 
 @pytest.fixture(autouse=True)
 def _clear_calls():
-    CALLS.clear()
+    handled_job_ids.clear()
 
 
 def test_job_runs_and_records_progress_and_counts(db):
@@ -57,11 +57,11 @@ def test_listeners_see_every_step(db):
 def test_start_job_enqueues_on_commit_only(db, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         job = start_job("test.count_to", params={"n": 2})
-        assert CALLS == []
+        assert handled_job_ids == []
     assert len(callbacks) == 1
     job.refresh_from_db()
     assert job.state == Job.State.SUCCEEDED  # immediate mode in tests runs the task at once
-    assert CALLS == [job.pk]
+    assert handled_job_ids == [job.pk]
 
 
 def test_unknown_job_kind_is_refused(db):
@@ -72,7 +72,7 @@ def test_unknown_job_kind_is_refused(db):
 def test_a_finished_job_is_not_run_twice(db):
     job = run_job(create_job("test.count_to", params={"n": 1}))
     run_job(job)
-    assert CALLS == [job.pk]
+    assert handled_job_ids == [job.pk]
 
 
 def test_sweeper_requeues_a_job_whose_worker_died(db):
@@ -89,7 +89,7 @@ def test_sweeper_requeues_a_job_whose_worker_died(db):
     assert job.state == Job.State.SUCCEEDED  # re-queued and run again (immediate mode)
     assert job.attempts == 2
     assert fresh.state == Job.State.RUNNING  # a live worker's job is left alone
-    assert CALLS == [job.pk]
+    assert handled_job_ids == [job.pk]
 
 
 def test_sweeper_gives_up_after_three_attempts(db):
@@ -100,7 +100,7 @@ def test_sweeper_gives_up_after_three_attempts(db):
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
     assert "giving up" in job.message
-    assert CALLS == []
+    assert handled_job_ids == []
 
 
 def test_job_visibility_follows_units(db, unit_a, unit_b, unit_a_head, manager, make_user):
