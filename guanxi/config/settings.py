@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "huey.contrib.djhuey",
+    "ninja",
     "django_htmx",
     "guanxi.core",
     "guanxi.accounts",

@@ -1,0 +1,61 @@
+"""The /api/v1/ root: one NinjaAPI with token-or-session auth, problem+json errors and the
+per-app routers (each app's `api.py`) mounted under it."""
+
+from typing import Any
+
+from ninja import NinjaAPI
+
+from guanxi.accounts.api import router as accounts_router
+from guanxi.api.auth import session_auth, token_auth
+from guanxi.api.errors import PROBLEM_CONTENT_TYPE, install_problem_handlers
+from guanxi.api.schemas import Problem
+from guanxi.commerce.api import router as commerce_router
+from guanxi.core.api import router as core_router
+from guanxi.customers.api import router as customers_router
+
+DESCRIPTION = """\
+The Guanxi CRM REST API.
+
+Authenticate with a personal API token (`Authorization: Bearer gx_…`, created under your
+account or with `POST /api/v1/tokens` from a signed-in session) or with the browser session.
+Read-only tokens may only use GET. Errors are `application/problem+json` (RFC 9457). Lists are
+cursor-paginated: pass `next_cursor` back as `cursor` until it is null. Each token (or user, for
+the session) may make a limited number of calls per minute; the `RateLimit-*` headers say how
+many remain, and a 429 carries `Retry-After`.
+"""
+
+
+class GuanxiAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        _document_problems(schema)
+        return schema
+
+
+def _document_problems(schema: dict[str, Any]) -> None:
+    """Declare the problem+json error body as every operation's default response."""
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(problem_schema.pop("$defs", {}))
+    components["Problem"] = problem_schema
+    default = {
+        "description": "Error (RFC 9457 problem details)",
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.setdefault("responses", {}).setdefault("default", default)
+
+
+api = GuanxiAPI(
+    title="Guanxi API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api",
+    auth=[token_auth, session_auth],
+)
+install_problem_handlers(api)
+api.add_router("", accounts_router)
+api.add_router("", customers_router)
+api.add_router("", commerce_router)
+api.add_router("", core_router)

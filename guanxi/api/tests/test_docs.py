@@ -1,0 +1,53 @@
+"""The OpenAPI document and the interactive docs page."""
+
+import json
+import re
+
+from guanxi.api.openapi import OPENAPI_PATH, render_openapi
+
+
+def test_committed_openapi_matches_the_code():
+    committed = OPENAPI_PATH.read_text(encoding="utf-8") if OPENAPI_PATH.exists() else ""
+
+    assert committed == render_openapi(), (
+        "docs/api/openapi.json is out of date: run `guanxi manage export_openapi`, review the diff, "
+        "log the change in docs/api/changelog.md and commit both."
+    )
+
+
+def test_openapi_json_is_served_without_login(client):
+    response = client.get("/api/v1/openapi.json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    assert (schema["info"]["title"], schema["info"]["version"]) == ("Guanxi API", "1")
+    assert sorted(schema["paths"]) == [
+        "/api/v1/customers",
+        "/api/v1/customers/{customer_id}",
+        "/api/v1/jobs/{job_id}",
+        "/api/v1/me",
+        "/api/v1/orders",
+        "/api/v1/orders/{order_id}",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{token_id}",
+        "/api/v1/units",
+    ]
+    assert json.loads(render_openapi())["paths"] == schema["paths"]
+
+
+def test_docs_page_uses_only_local_assets(client):
+    response = client.get("/api/v1/docs")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert "/static/ninja/swagger-ui-bundle.js" in assets
+    assert "/static/ninja/swagger-ui.css" in assets
+    assert [url for url in assets if "//" in url] == []
+    assert "cdn" not in html.lower()
+
+
+def test_docs_assets_are_served(client):
+    for asset in ("/static/ninja/swagger-ui-bundle.js", "/static/ninja/swagger-ui-init.js"):
+        response = client.get(asset)
+        assert response.status_code == 200, asset
