@@ -1,11 +1,20 @@
 """Fixtures shared by every app's tests: an organisation with two business units and users per role."""
 
 import pytest
+from django.core.cache import cache
 
 from guanxi.accounts import actions as account_actions
 from guanxi.accounts.roles import Role
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Throttle and rate-limit counters live in the cache; no test inherits another's."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

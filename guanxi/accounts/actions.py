@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from guanxi.accounts.models import ApiToken, BusinessUnit, Organisation, User
 from guanxi.accounts.roles import EXPORT_BY_DEFAULT, PII_BY_DEFAULT, Role
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 
-TOKEN_PREFIX = "gx_"
+TOKEN_PREFIX = "gx_"  # noqa: S105  (the public marker that starts every token, not a secret)
 
 
 @transaction.atomic
@@ -62,7 +63,9 @@ def create_user(
 
 
 @transaction.atomic
-def change_role(*, user: User, role: str, actor: User | None, units: Iterable[BusinessUnit] | None = None) -> User:
+def change_role(
+    *, user: User, role: str, actor: User | None, units: Iterable[BusinessUnit] | None = None
+) -> User:
     before_role = user.role
     before_units = sorted(user.units.values_list("code", flat=True))
     user.role = role
@@ -92,6 +95,17 @@ def set_data_permissions(*, user: User, can_view_pii: bool, can_export: bool, ac
     return user
 
 
+@transaction.atomic
+def set_user_active(*, user: User, is_active: bool, actor: User | None) -> User:
+    """A deactivated user can no longer sign in; their records and audit trail stay."""
+    if user.is_active != is_active:
+        changes = {"is_active": (user.is_active, is_active)}
+        user.is_active = is_active
+        user.save(update_fields=["is_active"])
+        audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=user, changes=changes)
+    return user
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     token: ApiToken
@@ -99,7 +113,9 @@ class IssuedToken:
 
 
 @transaction.atomic
-def create_api_token(*, user: User, name: str, scope: str = ApiToken.Scope.READ, actor: User | None = None) -> IssuedToken:
+def create_api_token(
+    *, user: User, name: str, scope: str = ApiToken.Scope.READ, actor: User | None = None
+) -> IssuedToken:
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, scope=scope, prefix=secret[:10], digest=ApiToken.digest_of(secret)
@@ -115,3 +131,25 @@ def revoke_api_token(*, token: ApiToken, actor: User) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         audit.record(AuditEntry.Action.TOKEN_REVOKE, actor=actor, obj=token)
     return token
+
+
+@transaction.atomic
+def start_totp_setup(*, user: User) -> TOTPDevice:
+    """The unconfirmed authenticator the user is about to scan; the same one until it is confirmed."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("id").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    return device
+
+
+@transaction.atomic
+def confirm_totp_device(*, device: TOTPDevice, token: str, actor: User) -> bool:
+    """Confirm the device with a code from it. Wrong codes count in the device's own back-off."""
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+    if device.confirmed or not device.verify_token(token):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user_id=device.user_id, confirmed=False).delete()
+    audit.record(AuditEntry.Action.OTP_ENABLED, actor=actor, obj=device.user)
+    return True

@@ -1,0 +1,96 @@
+"""Who may manage whom, and the only way a request loads a user or an API token.
+
+A system administrator manages every user. A unit administrator manages users whose units
+all lie within their own, and never users holding organisation-wide roles; they cannot grant
+those roles, units that are not theirs, or data permissions they do not hold themselves.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from guanxi.accounts.models import ApiToken, BusinessUnit, User
+from guanxi.accounts.roles import ALL_UNIT_ROLES, Role
+from guanxi.core import audit
+from guanxi.core.models import AuditEntry
+
+MANAGE = "accounts.manage"
+
+
+def deny(actor: User, permission: str, *, ip_address: str | None = None, obj=None) -> PermissionDenied:
+    """Audit a refusal; returns the exception for the caller to raise."""
+    audit.record(
+        AuditEntry.Action.PERMISSION_DENIED, actor=actor, obj=obj, ip_address=ip_address, message=permission
+    )
+    return PermissionDenied(permission)
+
+
+def require_permission(actor: User, permission: str, *, ip_address: str | None = None) -> None:
+    if not actor.has_permission(permission):
+        raise deny(actor, permission, ip_address=ip_address)
+
+
+def manages_everyone(actor: User) -> bool:
+    return actor.has_permission(MANAGE) and actor.role == Role.SYSTEM_ADMIN
+
+
+def manageable_users(actor: User) -> QuerySet[User]:
+    if not actor.is_authenticated or not actor.has_permission(MANAGE):
+        return User.objects.none()
+    if manages_everyone(actor):
+        return User.objects.all()
+    unit_ids = list(actor.units.values_list("id", flat=True))
+    return (
+        User.objects.filter(units__in=unit_ids)
+        .exclude(units__in=BusinessUnit.objects.exclude(id__in=unit_ids))
+        .exclude(role__in=ALL_UNIT_ROLES)
+        .distinct()
+    )
+
+
+def access_user_by_id(actor: User, pk: int, *, ip_address: str | None = None) -> User:
+    """The user `pk` if `actor` may manage them: 403 without the permission, 404 outside their scope."""
+    require_permission(actor, MANAGE, ip_address=ip_address)
+    user = manageable_users(actor).filter(pk=pk).first()
+    if user is None:
+        # Audited like a denial, answered like a missing row: other units' users stay invisible.
+        audit.record(
+            AuditEntry.Action.PERMISSION_DENIED,
+            actor=actor,
+            ip_address=ip_address,
+            object_type="accounts.user",
+            object_id=str(pk),
+            message=MANAGE,
+        )
+        raise Http404
+    return user
+
+
+def grantable_roles(actor: User) -> list[tuple[str, str]]:
+    if manages_everyone(actor):
+        return list(Role.choices)
+    return [(value, label) for value, label in Role.choices if value not in ALL_UNIT_ROLES]
+
+
+def grantable_units(actor: User) -> QuerySet[BusinessUnit]:
+    if manages_everyone(actor):
+        return BusinessUnit.objects.filter(is_active=True)
+    return actor.units.filter(is_active=True)
+
+
+def may_grant(actor: User, permission: str) -> bool:
+    """Unit administrators pass on PII and export rights only if they hold them."""
+    return manages_everyone(actor) or actor.has_permission(permission)
+
+
+def own_tokens(actor: User) -> QuerySet[ApiToken]:
+    if not actor.is_authenticated:
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(user=actor)
+
+
+def access_token_by_id(actor: User, pk: int) -> ApiToken:
+    token = own_tokens(actor).filter(pk=pk).first()
+    if token is None:
+        raise Http404
+    return token
