@@ -1,15 +1,6 @@
 import pytest
-from django.core.cache import cache
 
 from guanxi.accounts.roles import Role
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    # Throttle counters live in the (process-wide) memory cache; each test starts from zero.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
