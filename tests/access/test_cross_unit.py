@@ -1,0 +1,203 @@
+"""Every page and API route, walked as a unit-A user: no unit-B record may appear.
+
+Every registered route must be classified in ROUTES; a new route without a classification fails
+`test_every_route_is_classified`, so scoping cannot be forgotten. Unit-B data carry the marker
+MARKER in names, numbers and messages; a response that contains it (raw or JSON-escaped) leaks.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pytest
+from django.urls import URLResolver, get_resolver
+
+from guanxi.accounts import actions as account_actions
+from guanxi.accounts.roles import Role
+from guanxi.commerce.tests.factories import make_customer, make_order, make_store
+from guanxi.core import audit
+from guanxi.core.models import AuditEntry
+
+MARKER = "BETAUNITSECRET"
+UNIT_ROLES = [
+    Role.UNIT_HEAD,
+    Role.UNIT_ADMIN,
+    Role.MARKETER,
+    Role.SERVICE_AGENT,
+    Role.SALES_REP,
+    Role.ANALYST,
+]
+AREAS = [
+    "analytics",
+    "customers",
+    "loyalty",
+    "marketing",
+    "messaging",
+    "orders",
+    "reports",
+    "sales",
+    "segments",
+    "service",
+]
+
+Kind = Literal["public", "page", "detail", "self"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """How the walk treats a route: public (no data), page (list, scoped), detail (object id
+    filled in: unit-B ids must be refused), self (only the user's own records)."""
+
+    kind: Kind
+    method: str = "get"
+    object: str = ""  # for detail routes: which of the world's objects fills the id
+    api: bool = False
+
+
+ROUTES: dict[tuple[str, str | None], Route] = {
+    ("i18n/setlang/", "set_language"): Route("public"),
+    ("accounts/login/", "login"): Route("public"),
+    ("accounts/login/code/", "otp_verify"): Route("public"),
+    ("accounts/logout/", "logout"): Route("public"),
+    ("accounts/two-factor/", "otp_setup"): Route("self"),
+    ("accounts/users/", "user_list"): Route("page"),
+    ("accounts/users/add/", "user_add"): Route("page"),
+    ("accounts/users/<int:pk>/", "user"): Route("detail", object="user"),
+    ("accounts/tokens/", "token_list"): Route("self"),
+    ("accounts/tokens/add/", "token_add"): Route("self"),
+    ("accounts/tokens/<int:pk>/revoke/", "token_revoke"): Route("detail", method="post", object="token"),
+    ("api/v1/openapi.json", "openapi-json"): Route("public", api=True),
+    ("api/v1/docs", "openapi-view"): Route("public", api=True),
+    ("api/v1/", "api-root"): Route("public", api=True),
+    ("api/v1/", None): Route("public", api=True),
+    ("api/v1/me", "me"): Route("self", api=True),
+    ("api/v1/units", "list_units"): Route("page", api=True),
+    ("api/v1/tokens", "list_tokens"): Route("self", api=True),
+    ("api/v1/tokens", "create_token"): Route("self", method="post", api=True),
+    ("api/v1/tokens/<token_id>", "revoke_token"): Route("detail", method="delete", object="token", api=True),
+    ("api/v1/customers", "list_customers"): Route("page", api=True),
+    ("api/v1/customers/<customer_id>", "get_customer"): Route("detail", object="customer", api=True),
+    ("api/v1/orders", "list_orders"): Route("page", api=True),
+    ("api/v1/orders/<order_id>", "get_order"): Route("detail", object="order", api=True),
+    ("api/v1/jobs/<job_id>", "get_job"): Route("detail", object="job", api=True),
+    ("", "dashboard"): Route("page"),
+    ("jobs/", "job_list"): Route("page"),
+    ("jobs/<int:pk>/", "job"): Route("detail", object="job"),
+    ("jobs/<int:pk>/progress/", "job_progress"): Route("detail", object="job"),
+    ("audit/", "audit_list"): Route("page"),
+    (f"^(?P<slug>{'|'.join(AREAS)})/$", "area"): Route("page"),
+}
+
+
+def registered_routes():
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern), pattern.name
+
+    return list(walk(get_resolver().url_patterns))
+
+
+def test_every_route_is_classified():
+    unclassified = sorted(set(registered_routes()) - set(ROUTES), key=str)
+    assert unclassified == [], f"Classify these routes in tests/access/test_cross_unit.py: {unclassified}"
+    stale = sorted(set(ROUTES) - set(registered_routes()), key=str)
+    assert stale == [], f"These classified routes no longer exist: {stale}"
+
+
+@dataclass
+class World:
+    unit_b_objects: dict[str, int]
+    unit_a_objects: dict[str, int]
+
+
+@pytest.fixture
+def world(unit_a, unit_b, make_user):
+    """Unit A and unit B stores, customers (one shared), orders, jobs, audit entries and users."""
+    store_a = make_store(unit_a, "Home flagship")
+    store_b = make_store(unit_b, f"Beauty {MARKER}")
+    customer_a = make_customer("甲客户", [unit_a], phone="+8613800001111")
+    customer_b = make_customer(f"乙客户{MARKER}", [unit_b], phone="+8613900009999", city=MARKER)
+    shared = make_customer("共同客户", [unit_a, unit_b], phone="+8613700002222")
+    order_a = make_order(store_a, customer_a, "A-0001", "120.00", (2026, 5, 1))
+    make_order(store_a, shared, "A-0002", "80.00", (2026, 6, 1))
+    order_b = make_order(store_b, customer_b, f"{MARKER}-1", "999.00", (2026, 6, 2))
+    make_order(store_b, shared, f"{MARKER}-2", "555.00", (2026, 6, 3))
+    user_b = make_user(f"{MARKER.lower()}_user", Role.UNIT_ADMIN, [unit_b], display_name=MARKER)
+    token_b = account_actions.create_api_token(user=user_b, name=f"{MARKER} token").token
+    audit.record(AuditEntry.Action.EXPORT, actor=user_b, unit=unit_b, message=f"{MARKER} export")
+    job_a = _job(unit_a, "unit A import")
+    job_b = _job(unit_b, f"{MARKER} import")
+    return World(
+        unit_b_objects={
+            "customer": customer_b.pk,
+            "order": order_b.pk,
+            "job": job_b.pk,
+            "user": user_b.pk,
+            "token": token_b.pk,
+        },
+        unit_a_objects={"customer": customer_a.pk, "order": order_a.pk, "job": job_a.pk},
+    )
+
+
+def _job(unit, message):
+    from guanxi.core.models import Job
+
+    return Job.objects.create(kind="commerce.import", unit=unit, message=message, counts={"rows": 1})
+
+
+def leaks(response) -> bool:
+    body = response.content.decode("utf-8", errors="replace")
+    return MARKER.lower() in body.lower()
+
+
+def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
+    path = "/" + route
+    if slug:
+        return f"/{slug}/"
+    if object_id is not None:
+        for placeholder in ("<int:pk>", "<token_id>", "<customer_id>", "<order_id>", "<job_id>"):
+            path = path.replace(placeholder, str(object_id))
+    return path
+
+
+@pytest.mark.parametrize("role", UNIT_ROLES)
+def test_unit_a_user_sees_no_unit_b_record(client, world, make_user, unit_a, role):
+    user = make_user(f"a_{role}", role, [unit_a], can_view_pii=True, can_export=True)
+    token = account_actions.create_api_token(user=user, name="walk", scope="read").secret
+    client.force_login(user)
+    checked = 0
+    for (route, _name), spec in ROUTES.items():
+        if spec.kind == "public" or spec.method not in ("get", "post", "delete"):
+            continue
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if spec.api and spec.method == "get" else {}
+        slugs = AREAS if route.startswith("^") else [""]
+        for slug in slugs:
+            if spec.kind == "detail":
+                url = url_for(route, world.unit_b_objects[spec.object])
+                response = getattr(client, spec.method)(url, **headers)
+                assert response.status_code in (403, 404, 405), (
+                    f"{role} reached unit B via {url}: {response.status_code}"
+                )
+                assert not leaks(response), f"{role} saw unit B data at {url}"
+                if spec.object in world.unit_a_objects and spec.method == "get":
+                    url = url_for(route, world.unit_a_objects[spec.object])
+                    response = client.get(url, **headers)
+                    assert not leaks(response), f"{role} saw unit B data at {url}"
+            else:
+                url = url_for(route, slug=slug)
+                response = getattr(client, spec.method)(url, **headers)
+                assert response.status_code < 500, f"{url} failed for {role}"
+                assert not leaks(response), f"{role} saw unit B data at {url}"
+            checked += 1
+    assert checked >= 30
+
+
+def test_group_manager_sees_unit_b(client, world, manager):
+    """The walk's marker works: a role that may see unit B does see it."""
+    client.force_login(manager)
+    manager.can_view_pii = True
+    manager.save(update_fields=["can_view_pii"])
+    assert leaks(client.get("/api/v1/orders"))
+    assert leaks(client.get(f"/api/v1/customers/{world.unit_b_objects['customer']}"))
