@@ -1,7 +1,10 @@
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.views.i18n import set_language
 
 urlpatterns = [
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Signed-out visitors switch language on the login page too.
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("accounts/", include("guanxi.accounts.urls")),
     path("api/v1/", include("guanxi.api.urls")),
     path("", include("guanxi.web.urls")),

@@ -9,12 +9,19 @@ import sys
 import pytest
 
 
+# Settings a developer's shell or another test module may have set; each test states its own.
+INHERITED_SETTINGS = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DJANGO_SETTINGS_MODULE",
+    "TEST_DATABASE_URL",
+    "SECRET_KEY",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+}
+
+
 def run_guanxi(*args: str, home, timeout: int = 120, **env: str) -> subprocess.CompletedProcess:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "TEST_DATABASE_URL", "SECRET_KEY"}
-    }
+    environment = {key: value for key, value in os.environ.items() if key not in INHERITED_SETTINGS}
     environment.update(GUANXI_HOME=str(home), **env)
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "guanxi", *args],

@@ -1,0 +1,160 @@
+"""The sidebar and the areas of the product that are not built yet (design.md §4)."""
+
+from dataclasses import dataclass, field
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class Area:
+    """A part of the product announced in the navigation before its pages exist."""
+
+    slug: str
+    title: Promise
+    description: Promise
+    permission: str
+
+
+AREAS: dict[str, Area] = {
+    area.slug: area
+    for area in (
+        Area(
+            "customers",
+            _("Customers"),
+            _("One profile per person across every store, with identities, tags, consent and a timeline."),
+            "customers.view",
+        ),
+        Area(
+            "orders",
+            _("Orders"),
+            _("Every order from every connected store, searchable and linked to the customer who placed it."),
+            "commerce.view",
+        ),
+        Area(
+            "analytics",
+            _("Analytics"),
+            _(
+                "RFM, ABC, lifetime value, churn risk, lifecycle stages, cohorts and seasonality per customer."
+            ),
+            "analytics.view",
+        ),
+        Area(
+            "segments",
+            _("Segments"),
+            _(
+                "Customer groups defined by rules over profiles, tags, metrics, orders and events, kept up to date."
+            ),
+            "segments.view",
+        ),
+        Area(
+            "loyalty",
+            _("Loyalty"),
+            _("Membership tiers, a points ledger, benefits, coupons and referrals."),
+            "loyalty.view",
+        ),
+        Area(
+            "marketing",
+            _("Marketing"),
+            _("Automated care flows and targeted campaigns with holdout groups and effect analysis."),
+            "marketing.view",
+        ),
+        Area(
+            "messaging",
+            _("Messaging"),
+            _("Email, SMS, WeChat and webhook messages sent through an outbox that respects consent."),
+            "messaging.view",
+        ),
+        Area(
+            "service",
+            _("Service"),
+            _("Service tickets with SLAs and satisfaction surveys, beside the customer's full history."),
+            "service.view",
+        ),
+        Area(
+            "sales",
+            _("Sales"),
+            _("Leads, opportunities through their stages, activities, sales orders and a forecast."),
+            "sales.view",
+        ),
+        Area(
+            "reports",
+            _("Reports"),
+            _("Dashboards and exports for a business unit or the whole group."),
+            "reports.view",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    url_name: str
+    kwargs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One sidebar link. The first route that resolves is used, so an app's real page replaces
+    its placeholder as soon as the app registers its URL; an item with no route is skipped."""
+
+    label: Promise
+    icon: str
+    routes: tuple[Route, ...]
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
+class NavSection:
+    label: Promise
+    items: tuple[NavItem, ...]
+
+
+def _area(slug: str, icon: str, real_url_name: str | None = None) -> NavItem:
+    area = AREAS[slug]
+    routes = (Route(real_url_name),) if real_url_name else ()
+    return NavItem(area.title, icon, (*routes, Route("web:area", {"slug": slug})), area.permission)
+
+
+NAVIGATION: tuple[NavSection, ...] = (
+    NavSection(
+        _("Overview"),
+        (
+            NavItem(_("Dashboard"), "dashboard", (Route("web:dashboard"),)),
+            _area("customers", "customers", "customers:customer_list"),
+            _area("orders", "orders", "commerce:order_list"),
+        ),
+    ),
+    NavSection(
+        _("Insight"),
+        (
+            _area("analytics", "analytics"),
+            _area("segments", "segments", "segments:segment_list"),
+            _area("reports", "reports"),
+        ),
+    ),
+    NavSection(
+        _("Engagement"),
+        (
+            _area("loyalty", "loyalty"),
+            _area("marketing", "marketing"),
+            _area("messaging", "messaging"),
+        ),
+    ),
+    NavSection(
+        _("Operations"),
+        (
+            _area("service", "service"),
+            _area("sales", "sales"),
+        ),
+    ),
+    NavSection(
+        _("System"),
+        (
+            NavItem(_("Jobs"), "jobs", (Route("web:job_list"),), "core.view"),
+            NavItem(_("Audit log"), "audit", (Route("web:audit_list"),), "core.audit"),
+            NavItem(_("Users"), "users", (Route("accounts:user_list"),), "accounts.view"),
+            NavItem(_("API tokens"), "tokens", (Route("accounts:token_list"),)),
+        ),
+    ),
+)
