@@ -6,7 +6,7 @@ export GUANXI_HOME ?= $(CURDIR)/var
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/guanxi
 
 .DEFAULT_GOAL := help
-.PHONY: help demo install install-dev test test-pg lint format openapi messages
+.PHONY: help demo install install-dev install-bench test test-pg lint format openapi messages
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test: install-dev ## Run the whole suite (SQLite; set TEST_DATABASE_URL=postgres
 
 test-pg: install-dev ## Run the whole suite on the local PostgreSQL
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
+
+install-bench: $(VENV)/.installed-dev ## Add the reference packages the benchmarks compare against
+	$(BIN)/python -m pip install --quiet -r requirements-bench.lock
 
 lint: install-dev ## ruff, mypy and the import-linter contracts
 	$(BIN)/ruff check .

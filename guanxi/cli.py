@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+# One BLAS thread: the models work on many small arrays, where OpenBLAS's thread pool spins
+# against the web server and worker for the 2 cores and makes each step far slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import typer
 from rich.console import Console
 

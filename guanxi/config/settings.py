@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "guanxi.accounts",
     "guanxi.customers",
     "guanxi.commerce",
+    "guanxi.analytics",
     "guanxi.api",
     "guanxi.web",
 ]
