@@ -55,5 +55,5 @@ openapi: install-dev ## Regenerate docs/api/openapi.json after an API change
 	$(BIN)/guanxi manage export_openapi
 
 messages: install-dev ## Refresh and compile the zh-Hans and en translation catalogues
-	cd guanxi && ../$(BIN)/guanxi manage makemessages -l zh_Hans -l en --no-obsolete
+	cd guanxi && ../$(BIN)/guanxi manage makemessages -l zh_Hans -l en --no-obsolete --no-location --no-wrap --ignore "tests/*" --ignore "static/vendor/*"
 	cd guanxi && ../$(BIN)/guanxi manage compilemessages
