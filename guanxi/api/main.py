@@ -6,6 +6,7 @@ from typing import Any
 from ninja import NinjaAPI
 
 from guanxi.accounts.api import router as accounts_router
+from guanxi.analytics.api import router as analytics_router
 from guanxi.api.auth import session_auth, token_auth
 from guanxi.api.errors import PROBLEM_CONTENT_TYPE, install_problem_handlers
 from guanxi.api.schemas import Problem
@@ -59,3 +60,4 @@ api.add_router("", accounts_router)
 api.add_router("", customers_router)
 api.add_router("", commerce_router)
 api.add_router("", core_router)
+api.add_router("", analytics_router)

@@ -79,11 +79,16 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("api/v1/orders", "list_orders"): Route("page", api=True),
     ("api/v1/orders/<order_id>", "get_order"): Route("detail", object="order", api=True),
     ("api/v1/jobs/<job_id>", "get_job"): Route("detail", object="job", api=True),
+    ("api/v1/customers/<customer_id>/metrics", "get_customer_metrics"): Route(
+        "detail", object="customer", api=True
+    ),
+    ("api/v1/analytics/model-quality", "get_model_quality"): Route("page", api=True),
     ("", "dashboard"): Route("page"),
     ("jobs/", "job_list"): Route("page"),
     ("jobs/<int:pk>/", "job"): Route("detail", object="job"),
     ("jobs/<int:pk>/progress/", "job_progress"): Route("detail", object="job"),
     ("audit/", "audit_list"): Route("page"),
+    ("analytics/", "overview"): Route("page"),
     (f"^(?P<slug>{'|'.join(AREAS)})/$", "area"): Route("page"),
 }
 

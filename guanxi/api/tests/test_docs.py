@@ -22,8 +22,10 @@ def test_openapi_json_is_served_without_login(client):
     schema = response.json()
     assert (schema["info"]["title"], schema["info"]["version"]) == ("Guanxi API", "1")
     assert sorted(schema["paths"]) == [
+        "/api/v1/analytics/model-quality",
         "/api/v1/customers",
         "/api/v1/customers/{customer_id}",
+        "/api/v1/customers/{customer_id}/metrics",
         "/api/v1/jobs/{job_id}",
         "/api/v1/me",
         "/api/v1/orders",

@@ -1,0 +1,37 @@
+"""Writes of the analytics app: starting a metrics refresh (the refresh itself writes only derived rows)."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from guanxi.analytics.jobs import REFRESH_KIND
+from guanxi.core import audit
+from guanxi.core.background import start_job
+from guanxi.core.models import AuditEntry, Job
+
+
+def start_refresh(*, user: Any, unit: Any = None, full: bool = False, ip_address: str | None = None) -> Job:
+    """Queue a refresh of one unit's metrics (or, unit None, of every scope) on behalf of `user`."""
+    if not user.has_permission("analytics.change"):
+        raise PermissionDenied("analytics.change")
+    visible = user.visible_unit_ids()
+    if visible is not None and (unit is None or unit.pk not in visible):
+        # Organisation-wide figures mix every unit's orders: only roles that see all units may refresh them.
+        raise PermissionDenied("analytics.change")
+    with transaction.atomic():
+        job = start_job(
+            REFRESH_KIND,
+            params={"unit": unit.pk if unit else None, "full": bool(full)},
+            started_by=user,
+            unit=unit,
+        )
+        audit.record(
+            AuditEntry.Action.CREATE,
+            actor=user,
+            obj=job,
+            unit=unit,
+            ip_address=ip_address,
+            message=f"analytics refresh ({'full' if full else 'incremental'})",
+        )
+    return job

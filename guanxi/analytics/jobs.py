@@ -1,0 +1,24 @@
+"""Background job kinds of the analytics app."""
+
+from guanxi.accounts.models import BusinessUnit
+from guanxi.analytics.refresh import refresh_metrics
+from guanxi.core.background import Progress, job_kind
+from guanxi.core.models import Job
+
+REFRESH_KIND = "analytics.refresh"
+
+
+@job_kind(REFRESH_KIND)
+def run_refresh(job: Job, progress: Progress) -> dict:
+    """params: {"unit": business unit id or null (organisation and every unit), "full": bool}."""
+    unit_id = job.params.get("unit")
+    unit = BusinessUnit.objects.get(pk=unit_id) if unit_id else None
+    run = refresh_metrics(unit=unit, full=bool(job.params.get("full")), progress=progress, job=job)
+    return {"customers": run.counts.get("customers", 0), "model_run": run.pk}
+
+
+def nightly_refresh() -> None:
+    """The scheduled refresh: incremental, turning full when the models are due for a refit."""
+    from guanxi.core.background import start_job
+
+    start_job(REFRESH_KIND, params={"unit": None, "full": False})

@@ -1,0 +1,80 @@
+"""Refresh behaviour: incremental runs touch only changed customers, failed runs keep old metrics."""
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from guanxi.analytics import refresh
+from guanxi.analytics.jobs import REFRESH_KIND
+from guanxi.analytics.models import CustomerMetric, ModelRun
+from guanxi.commerce.tests.factories import SHANGHAI, make_customer, make_order, make_store
+from guanxi.core.background import create_job, run_job
+from guanxi.core.models import Job
+
+AS_OF = datetime(2026, 7, 1, 12, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def shop(unit_a):
+    store = make_store(unit_a, "Home")
+    customers = [make_customer(f"c{i}", [unit_a]) for i in range(3)]
+    for i, customer in enumerate(customers):
+        make_order(store, customer, f"O-{i}", f"{100 * (i + 1)}.00", (2026, 5, 1 + i))
+    return store, customers
+
+
+def test_incremental_run_recomputes_only_touched_customers(shop, unit_a):
+    store, (c0, c1, c2) = shop
+    first = refresh.refresh_metrics(unit=unit_a, full=True, as_of=AS_OF)
+    make_order(store, c1, "O-new", "40.00", (2026, 6, 30))
+    second = refresh.refresh_metrics(unit=unit_a, as_of=AS_OF)
+    assert second.full is False
+    assert second.counts["changed_customers"] == 1
+    assert second.parameters == first.parameters
+    rows = {row.customer_id: row for row in CustomerMetric.objects.filter(unit=unit_a)}
+    assert {pk: row.run_id for pk, row in rows.items()} == {
+        c0.pk: first.pk,
+        c1.pk: second.pk,
+        c2.pk: first.pk,
+    }
+    assert (rows[c1.pk].orders, rows[c1.pk].total_spend, rows[c1.pk].recency_days) == (
+        2,
+        Decimal("240.00"),
+        1,
+    )
+
+
+def test_full_flag_refits(shop, unit_a):
+    refresh.refresh_metrics(unit=unit_a, full=True, as_of=AS_OF)
+    again = refresh.refresh_metrics(unit=unit_a, full=True, as_of=AS_OF)
+    assert again.full is True
+    assert set(CustomerMetric.objects.values_list("run_id", flat=True)) == {again.pk}
+
+
+def test_failed_run_keeps_previous_metrics(shop, unit_a, monkeypatch):
+    store, (c0, _c1, _c2) = shop
+    first = refresh.refresh_metrics(unit=unit_a, full=True, as_of=AS_OF)
+    make_order(store, c0, "O-late", "999.00", (2026, 6, 30))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(refresh, "write_rows", broken)
+    with pytest.raises(RuntimeError):
+        refresh.refresh_metrics(unit=unit_a, full=True, as_of=AS_OF)
+    failed = ModelRun.objects.latest("pk")
+    assert (failed.state, failed.message) == (ModelRun.State.FAILED, "RuntimeError: disk full")
+    row = CustomerMetric.objects.get(customer=c0, unit=unit_a)
+    assert (row.run_id, row.orders, row.total_spend) == (first.pk, 1, Decimal("100.00"))
+    assert CustomerMetric.objects.count() == 3
+
+
+def test_refresh_job_reports_progress(shop, unit_a):
+    job = create_job(REFRESH_KIND, params={"unit": unit_a.pk, "full": True}, unit=unit_a)
+    run_job(job)
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED
+    assert job.progress_done == job.progress_total == 4
+    run = ModelRun.objects.get(job=job)
+    assert (run.unit, run.state, job.counts["customers"]) == (unit_a, ModelRun.State.SUCCEEDED, 3)
