@@ -7,5 +7,7 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("accounts/", include("guanxi.accounts.urls")),
     path("api/v1/", include("guanxi.api.urls")),
+    # Before the web app, whose placeholder page for the analytics area this replaces.
+    path("analytics/", include("guanxi.analytics.urls")),
     path("", include("guanxi.web.urls")),
 ]

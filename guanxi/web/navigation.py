@@ -32,14 +32,6 @@ AREAS: dict[str, Area] = {
             "commerce.view",
         ),
         Area(
-            "analytics",
-            _("Analytics"),
-            _(
-                "RFM, ABC, lifetime value, churn risk, lifecycle stages, cohorts and seasonality per customer."
-            ),
-            "analytics.view",
-        ),
-        Area(
             "segments",
             _("Segments"),
             _(
@@ -128,7 +120,7 @@ NAVIGATION: tuple[NavSection, ...] = (
     NavSection(
         _("Insight"),
         (
-            _area("analytics", "analytics"),
+            NavItem(_("Analytics"), "analytics", (Route("analytics:overview"),), "analytics.view"),
             _area("segments", "segments", "segments:segment_list"),
             _area("reports", "reports"),
         ),

@@ -27,7 +27,6 @@ UNIT_ROLES = [
     Role.ANALYST,
 ]
 AREAS = [
-    "analytics",
     "customers",
     "loyalty",
     "marketing",

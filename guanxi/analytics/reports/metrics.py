@@ -1,0 +1,154 @@
+"""Store-level views of the per-customer metrics store (`CustomerMetric`).
+
+Functions take a metrics queryset the caller has scoped (`CustomerMetric.objects.restrict(user, "view")`)
+and narrowed to one scope: one business unit's rows, or the organisation-wide rows (unit NULL).
+Mixing the two would count customers twice.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
+
+from guanxi.analytics.models import AbcClass, LifecycleStage
+from guanxi.core.money import round_money
+
+SCORES = (1, 2, 3, 4, 5)
+CLV_BINS = 10
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class RfmCell:
+    r_score: int
+    f_score: int
+    customers: int
+    mean_spend: Decimal | None  # average total spend of the cell's customers
+
+
+@dataclass(frozen=True)
+class ClvBin:
+    low: Decimal
+    high: Decimal | None  # None: the open-ended last bin
+    customers: int
+
+
+@dataclass(frozen=True)
+class ClassCount:
+    value: str
+    label: str
+    customers: int
+    spend: Decimal
+
+
+@dataclass(frozen=True)
+class MetricsReport:
+    customers: int
+    computed_at: datetime | None
+    rfm: tuple[RfmCell, ...]  # 25 cells, R 1–5 × F 1–5
+    clv: tuple[ClvBin, ...]
+    clv_customers: int  # customers with a predicted CLV
+    abc: tuple[ClassCount, ...]
+    lifecycle: tuple[ClassCount, ...]
+
+
+def rfm_grid(metrics: QuerySet) -> tuple[RfmCell, ...]:
+    rows = {
+        (row["r_score"], row["f_score"]): row
+        for row in metrics.filter(r_score__isnull=False, f_score__isnull=False)
+        .values("r_score", "f_score")
+        .annotate(customers=Count("id"), mean_spend=Avg("total_spend"))
+        .order_by()
+    }
+    cells = []
+    for r in SCORES:
+        for f in SCORES:
+            row = rows.get((r, f))
+            mean = row["mean_spend"] if row else None
+            cells.append(
+                RfmCell(r, f, row["customers"] if row else 0, None if mean is None else round_money(mean))
+            )
+    return tuple(cells)
+
+
+def _nice_width(span: Decimal, bins: int) -> Decimal:
+    """A round bin width (1, 2 or 5 × 10^n) so that `bins` bins cover `span`."""
+    raw = span / bins
+    if raw <= 0:
+        return Decimal(1)
+    magnitude = Decimal(10) ** raw.adjusted()
+    return next(step * magnitude for step in (1, 2, 5, 10) if raw <= step * magnitude)
+
+
+def clv_histogram(metrics: QuerySet, bins: int = CLV_BINS) -> tuple[tuple[ClvBin, ...], int]:
+    """Customers by predicted CLV in equal bins from 0 up to the 95th percentile; the last bin is open,
+    so a few very large values do not squeeze everyone else into the first bar."""
+    values = metrics.filter(predicted_clv__isnull=False)
+    count = values.count()
+    if count == 0:
+        return (), 0
+    p95 = values.order_by("predicted_clv").values_list("predicted_clv", flat=True)[(count - 1) * 95 // 100]
+    width = _nice_width(max(Decimal(p95), Decimal(1)), bins)
+    edges = [width * k for k in range(bins)]
+    counts = values.aggregate(
+        **{
+            f"bin{k}": Count(
+                "id",
+                filter=(Q(predicted_clv__lt=edges[k + 1]) if k + 1 < bins else Q())
+                & (Q(predicted_clv__gte=edge) if k else Q()),  # the first bin also holds values below 0
+            )
+            for k, edge in enumerate(edges)
+        }
+    )
+    return (
+        tuple(
+            ClvBin(edge, edges[k + 1] if k + 1 < bins else None, counts[f"bin{k}"])
+            for k, edge in enumerate(edges)
+        ),
+        count,
+    )
+
+
+def _class_counts(metrics: QuerySet, field: str, choices) -> tuple[ClassCount, ...]:
+    rows = {
+        row[field]: row
+        for row in metrics.exclude(**{field: ""})
+        .values(field)
+        .annotate(n=Count("id"), spend=Sum("total_spend"))
+        .order_by()
+    }
+    return tuple(
+        ClassCount(
+            value,
+            str(label),
+            rows[value]["n"] if value in rows else 0,
+            round_money(rows[value]["spend"] or ZERO) if value in rows else ZERO,
+        )
+        for value, label in choices
+    )
+
+
+def abc_counts(metrics: QuerySet) -> tuple[ClassCount, ...]:
+    return _class_counts(metrics, "abc_class", AbcClass.choices)
+
+
+def lifecycle_counts(metrics: QuerySet) -> tuple[ClassCount, ...]:
+    return _class_counts(metrics, "lifecycle_stage", LifecycleStage.choices)
+
+
+def metrics_report(metrics: QuerySet) -> MetricsReport | None:
+    """Everything the page shows from the metrics store; None when no metrics were computed yet."""
+    summary = metrics.aggregate(customers=Count("id"), computed_at=Max("computed_at"))
+    if not summary["customers"]:
+        return None
+    clv, clv_customers = clv_histogram(metrics)
+    return MetricsReport(
+        customers=summary["customers"],
+        computed_at=summary["computed_at"],
+        rfm=rfm_grid(metrics),
+        clv=clv,
+        clv_customers=clv_customers,
+        abc=abc_counts(metrics),
+        lifecycle=lifecycle_counts(metrics),
+    )

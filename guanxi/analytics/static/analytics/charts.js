@@ -1,0 +1,168 @@
+/* The Analytics page's charts, drawn like web/charts.js from json_script data:
+ * <div data-analytics-chart="ID"> is drawn from <script id="ID" type="application/json">, whose
+ * "kind" is heatmap (cohorts, RFM grid), stacked (monthly shares), pareto (ABC curve) or columns. */
+(function () {
+  "use strict";
+
+  var PALETTE = ["#3b5bdb", "#f76707", "#12b886", "#7048e8", "#1098ad", "#f59f00", "#e64980", "#868e96"];
+  var AXIS = { color: "#8a94a6", fontSize: 11 };
+  var GRID_LINE = { lineStyle: { color: "#eef1f6" } };
+  var FONT = getComputedStyle(document.body).fontFamily;
+
+  function locale() {
+    return (document.documentElement.lang || "").toLowerCase().indexOf("zh") === 0 ? "ZH" : "EN";
+  }
+
+  function numberFormat(value) {
+    return Number(value).toLocaleString(document.documentElement.lang || undefined, { maximumFractionDigits: 1 });
+  }
+
+  function category(labels, name) {
+    return {
+      type: "category",
+      data: labels,
+      name: name || "",
+      nameLocation: "middle",
+      nameGap: 30,
+      nameTextStyle: { color: "#5f6b7f" },
+      axisTick: { show: false },
+      axisLine: { lineStyle: { color: "#d3d9e5" } },
+      axisLabel: AXIS,
+    };
+  }
+
+  var builders = {
+    heatmap: function (data) {
+      var values = data.values.map(function (cell) { return cell[2]; });
+      return {
+        tooltip: {
+          formatter: function (p) {
+            return data.y_labels[p.value[1]] + " · " + data.x_labels[p.value[0]] + ": " +
+              numberFormat(p.value[2]) + data.suffix;
+          },
+        },
+        grid: { left: data.y_name ? 36 : 8, right: 64, top: 8, bottom: data.x_name ? 36 : 8, containLabel: true },
+        xAxis: category(data.x_labels, data.x_name),
+        yAxis: category(data.y_labels, data.y_name),
+        visualMap: {
+          min: 0,
+          max: Math.max.apply(null, values.concat([1])),
+          calculable: true,
+          orient: "vertical",
+          right: 0,
+          top: "middle",
+          itemHeight: 120,
+          inRange: { color: ["#edf2ff", "#748ffc", "#364fc7"] },
+          textStyle: AXIS,
+        },
+        series: [{
+          name: data.series_label,
+          type: "heatmap",
+          data: data.values,
+          label: { show: true, fontSize: 10, formatter: function (p) { return numberFormat(p.value[2]); } },
+          itemStyle: { borderColor: "#fff", borderWidth: 1 },
+        }],
+      };
+    },
+
+    stacked: function (data) {
+      return {
+        legend: { top: 0, right: 0, icon: "roundRect", itemWidth: 12, itemHeight: 8 },
+        tooltip: {
+          trigger: "axis",
+          axisPointer: { type: "shadow" },
+          valueFormatter: function (v) { return numberFormat(v) + (data.percent ? "%" : ""); },
+        },
+        grid: { left: 8, right: 8, top: 36, bottom: 4, containLabel: true },
+        xAxis: category(data.labels),
+        yAxis: { type: "value", max: data.percent ? 100 : null, axisLabel: AXIS, splitLine: GRID_LINE },
+        series: data.series.map(function (s) {
+          return { name: s.name, type: "bar", stack: "total", data: s.values, barMaxWidth: 22 };
+        }),
+      };
+    },
+
+    pareto: function (data) {
+      return {
+        tooltip: {
+          trigger: "axis",
+          formatter: function (items) {
+            var p = items[0].value;
+            return data.x_label + ": " + numberFormat(p[0]) + "%<br>" + data.y_label + ": " + numberFormat(p[1]) + "%";
+          },
+        },
+        grid: { left: 36, right: 44, top: 16, bottom: 28, containLabel: true },
+        xAxis: { type: "value", min: 0, max: 100, name: data.x_label, nameLocation: "middle", nameGap: 26, axisLabel: AXIS, splitLine: GRID_LINE },
+        yAxis: { type: "value", min: 0, max: 100, name: data.y_label, nameLocation: "middle", nameGap: 40, axisLabel: AXIS, splitLine: GRID_LINE },
+        series: [{
+          type: "line",
+          data: data.points,
+          showSymbol: data.points.length <= 40,
+          lineStyle: { width: 2.5, color: "#3b5bdb" },
+          areaStyle: { color: "rgba(59, 91, 219, 0.08)" },
+          markLine: {
+            symbol: "none",
+            lineStyle: { type: "dashed", color: "#f76707" },
+            label: { formatter: "{c}%", color: "#f76707" },
+            data: data.marks.map(function (y) { return { yAxis: y }; }),
+          },
+        }],
+      };
+    },
+
+    columns: function (data) {
+      var series = {
+        name: data.series_label,
+        type: "bar",
+        data: data.values,
+        barMaxWidth: 32,
+        itemStyle: { borderRadius: [4, 4, 0, 0], color: "#3b5bdb" },
+      };
+      if (data.mark) {
+        series.markLine = {
+          symbol: "none",
+          lineStyle: { type: "dashed", color: "#f76707" },
+          label: { formatter: "{c}%", color: "#f76707" },
+          data: [{ yAxis: data.mark }],
+        };
+      }
+      return {
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: numberFormat },
+        grid: { left: 8, right: data.mark ? 48 : 8, top: 16, bottom: 4, containLabel: true },
+        xAxis: category(data.labels),
+        yAxis: { type: "value", axisLabel: AXIS, splitLine: GRID_LINE },
+        series: [series],
+      };
+    },
+  };
+
+  function draw(element) {
+    if (element.dataset.chartDrawn) return;
+    var source = document.getElementById(element.dataset.analyticsChart);
+    if (!source || !window.echarts) return;
+    var data = JSON.parse(source.textContent);
+    var build = builders[data.kind];
+    if (!build) return;
+    var chart = window.echarts.init(element, null, { renderer: "canvas", locale: locale() });
+    var option = build(data);
+    option.color = PALETTE;
+    option.textStyle = { fontFamily: FONT };
+    option.animationDuration = 400;
+    chart.setOption(option);
+    element.dataset.chartDrawn = "1";
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () { chart.resize(); }).observe(element);
+    }
+  }
+
+  function drawAll(root) {
+    (root || document).querySelectorAll("[data-analytics-chart]").forEach(draw);
+  }
+
+  document.addEventListener("htmx:load", function (event) { drawAll(event.target); });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  } else {
+    drawAll(document);
+  }
+})();

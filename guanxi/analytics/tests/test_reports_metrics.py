@@ -1,0 +1,86 @@
+"""Store-level views of the metrics store: RFM grid, CLV histogram, ABC and lifecycle counts."""
+
+from decimal import Decimal
+
+import pytest
+
+from guanxi.analytics.models import CustomerMetric
+from guanxi.analytics.reports import metrics as reports
+from guanxi.commerce.tests.factories import make_customer
+
+D = Decimal
+
+
+def _metric(unit, name, **fields):
+    customer = make_customer(name, [unit] if unit else [])
+    return CustomerMetric.objects.create(customer=customer, unit=unit, **fields)
+
+
+@pytest.fixture
+def metrics(unit_a):
+    _metric(
+        unit_a, "m1", r_score=5, f_score=5, total_spend=D("900.00"), abc_class="A", lifecycle_stage="stable"
+    )
+    _metric(
+        unit_a, "m2", r_score=5, f_score=5, total_spend=D("600.00"), abc_class="A", lifecycle_stage="stable"
+    )
+    _metric(
+        unit_a, "m3", r_score=1, f_score=4, total_spend=D("300.00"), abc_class="B", lifecycle_stage="decline"
+    )
+    _metric(unit_a, "m4", r_score=3, f_score=1, total_spend=D("10.00"), abc_class="C", lifecycle_stage="new")
+    _metric(unit_a, "m5", total_spend=D("0.00"))  # not scored yet
+    return CustomerMetric.objects.filter(unit=unit_a)
+
+
+def test_rfm_grid(metrics):
+    grid = reports.rfm_grid(metrics)
+
+    assert len(grid) == 25
+    filled = {(c.r_score, c.f_score): (c.customers, c.mean_spend) for c in grid if c.customers}
+    assert filled == {(5, 5): (2, D("750.00")), (1, 4): (1, D("300.00")), (3, 1): (1, D("10.00"))}
+    assert grid[0] == reports.RfmCell(1, 1, 0, None)
+
+
+def test_abc_and_lifecycle_counts(metrics):
+    assert [(c.value, c.customers, c.spend) for c in reports.abc_counts(metrics)] == [
+        ("A", 2, D("1500.00")),
+        ("B", 1, D("300.00")),
+        ("C", 1, D("10.00")),
+    ]
+    assert [(c.value, c.customers) for c in reports.lifecycle_counts(metrics)] == [
+        ("new", 1),
+        ("exploration", 0),
+        ("formation", 0),
+        ("stable", 2),
+        ("decline", 1),
+        ("lost", 0),
+    ]
+
+
+def test_clv_histogram_closes_at_the_95th_percentile(unit_a):
+    for k in range(1, 21):
+        _metric(unit_a, f"v{k}", predicted_clv=D(10 * k))
+    _metric(unit_a, "none", predicted_clv=None)
+
+    bins, customers = reports.clv_histogram(CustomerMetric.objects.filter(unit=unit_a))
+
+    # 20 values 10…200; the 95th percentile is 190, so ten bins of 20 with the last one open.
+    assert customers == 20
+    assert [(b.low, b.high, b.customers) for b in bins] == [
+        (D(0), D(20), 1),
+        *[(D(20 * k), D(20 * k + 20), 2) for k in range(1, 9)],
+        (D(180), None, 3),
+    ]
+
+
+def test_metrics_report_is_none_before_any_refresh(unit_a):
+    assert reports.metrics_report(CustomerMetric.objects.filter(unit=unit_a)) is None
+
+
+def test_metrics_report(metrics):
+    report = reports.metrics_report(metrics)
+
+    assert report.customers == 5
+    assert report.clv == ()
+    assert report.clv_customers == 0
+    assert report.computed_at is not None
