@@ -79,7 +79,9 @@ def require_free_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
-            fail(f"Cannot listen on {host}:{port}: {error.strerror or error}. Choose another port with --port.")
+            fail(
+                f"Cannot listen on {host}:{port}: {error.strerror or error}. Choose another port with --port."
+            )
 
 
 def prepare(database: bool = True, redis: bool = False) -> None:
@@ -109,7 +111,9 @@ def migrate() -> None:
 
 
 @app.command()
-def check(deploy: Annotated[bool, typer.Option(help="Also run the production deployment checks.")] = False) -> None:
+def check(
+    deploy: Annotated[bool, typer.Option(help="Also run the production deployment checks.")] = False,
+) -> None:
     """Run Django's system checks (with --deploy: the security checks for production settings)."""
     setup_django()
     from django.core.management import call_command
@@ -142,8 +146,27 @@ def createadmin(
         validate_password(password)
     except ValidationError as error:
         fail("Password rejected: " + " ".join(error.messages))
+    actions.ensure_organisation("Guanxi")
     actions.create_user(username=username, password=password, role=Role.SYSTEM_ADMIN)
     console.print(f"[green]Created system administrator {username}[/green]")
+
+
+@app.command()
+def createunit(
+    code: Annotated[str, typer.Argument(help="Short code, e.g. home.")],
+    name: Annotated[str, typer.Argument(help="Display name, e.g. 家居生活.")],
+    organisation: Annotated[str, typer.Option(help="Organisation name, if none exists yet.")] = "Guanxi",
+) -> None:
+    """Create a business unit (业务板块), the scope that stores, orders and users belong to."""
+    prepare()
+    from guanxi.accounts import actions
+    from guanxi.accounts.models import BusinessUnit
+
+    if BusinessUnit.objects.filter(code=code).exists():
+        fail(f"A business unit with code {code!r} already exists")
+    actions.ensure_organisation(organisation)
+    actions.create_business_unit(code=code, name=name)
+    console.print(f"[green]Created business unit {code} ({name})[/green]")
 
 
 @app.command()
@@ -200,16 +223,13 @@ def demo(
         require_free_port(host, port)
     from django.core.management import call_command
 
-    from guanxi.cli_progress import run_job_with_progress
     from guanxi.demo.jobs import DEMO_JOB_KIND, demo_is_loaded, demo_logins
 
     call_command("migrate", interactive=False, verbosity=0)
     if demo_is_loaded():
         console.print("Demo data are already loaded; keeping them.")
     else:
-        job = run_job_with_progress(DEMO_JOB_KIND, {"customers": customers}, console)
-        if job.state != job.State.SUCCEEDED:
-            fail(f"Loading the demo failed: {job.message}")
+        job = run_foreground_job(DEMO_JOB_KIND, {"customers": customers})
         console.print(f"Loaded {job.counts}")
     console.print("\nDemo logins (password for all: [bold]guanxi-demo-2026[/bold]):")
     for username, role in demo_logins():
@@ -219,19 +239,103 @@ def demo(
         run_server(host, port, with_worker=True, threads=8)
 
 
+def unit_by_code(code: str | None):
+    from guanxi.accounts.models import BusinessUnit
+
+    if code is None:
+        return None
+    unit = BusinessUnit.objects.filter(code=code).first()
+    if unit is None:
+        known = ", ".join(BusinessUnit.objects.values_list("code", flat=True)) or "none yet"
+        fail(f"No business unit with code {code!r} (known: {known})")
+    return unit
+
+
+def run_foreground_job(kind: str, params: dict, unit=None):
+    from guanxi.cli_progress import run_job_with_progress
+
+    job = run_job_with_progress(kind, params, console, unit=unit)
+    if job.state != job.State.SUCCEEDED:
+        fail(f"{kind} failed: {job.message}")
+    return job
+
+
+@app.command("import")
+def import_file(
+    kind: Annotated[str, typer.Argument(help="What the file is: online-retail, … (see --help).")],
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, CSV.GZ or XLSX file.")],
+    unit: Annotated[str, typer.Option(help="Code of the business unit the orders belong to.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
+    ] = False,
+    store: Annotated[str | None, typer.Option(help="Source of the store to import into.")] = None,
+    errors: Annotated[Path | None, typer.Option(help="Write the row-level error report (CSV) here.")] = None,
+) -> None:
+    """Import orders or customers from a file; re-importing the same file adds nothing."""
+    prepare()
+    from guanxi.commerce.importers import IMPORT_KINDS
+    from guanxi.commerce.models import ImportRun
+
+    kind = kind.replace("-", "_")
+    if kind not in IMPORT_KINDS:
+        fail(f"Unknown import kind {kind!r}; known: {', '.join(sorted(IMPORT_KINDS))}")
+    target = unit_by_code(unit)
+    params = {"kind": kind, "path": str(path.resolve()), "dry_run": dry_run, "unit_id": target.pk}
+    if store:
+        params["store_source"] = store
+    job = run_foreground_job("commerce.import", params, unit=target)
+    run = ImportRun.objects.get(pk=job.counts["import_run"])
+    summarise_import(run, errors)
+
+
+def summarise_import(run, errors: Path | None) -> None:
+    from guanxi.commerce.importers.report import write_error_report
+
+    console.print(f"{'Dry run' if run.dry_run else 'Import'} #{run.pk} of {run.file_name}: {run.state}")
+    for name, value in sorted(run.counts.items()):
+        if isinstance(value, int):
+            console.print(f"  {name:<20} {value:>10,}")
+    for reason, count in sorted(run.counts.get("reasons", {}).items(), key=lambda item: -item[1]):
+        console.print(f"  skipped: {reason} ({count:,})", highlight=False)
+    if errors is not None:
+        with errors.open("w", encoding="utf-8-sig", newline="") as stream:
+            write_error_report(run, stream)
+        console.print(f"Row-level report written to {errors}")
+
+
+@app.command()
+def analyze(
+    full: Annotated[
+        bool, typer.Option("--full", help="Refit the models and recompute every customer.")
+    ] = False,
+    unit: Annotated[str | None, typer.Option(help="Only this business unit (code).")] = None,
+) -> None:
+    """Refresh customer metrics: RFM, ABC, CLV, churn risk, lifecycle stages."""
+    prepare()
+    target = unit_by_code(unit)
+    job = run_foreground_job(
+        "analytics.refresh", {"unit": target.pk if target else None, "full": full}, unit=target
+    )
+    console.print(f"Refreshed metrics: {job.counts}")
+
+
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
 
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Benchmark to run: one of the files in bench/ (clv, import, …).")],
+    name: Annotated[
+        str, typer.Argument(help="Benchmark to run: one of the files in bench/ (clv, import, …).")
+    ],
     customers: Annotated[int | None, typer.Option(help="Scale, for benchmarks that take one.")] = None,
 ) -> None:
     """Run a benchmark: prints each figure beside its baseline measured in the same run, and the ratio."""
     path = BENCH_DIR / f"{name.replace('-', '_')}.py"
     if not path.exists():
         available = ", ".join(sorted(p.stem.replace("_", "-") for p in BENCH_DIR.glob("[a-z]*.py")))
-        fail(f"No benchmark named {name!r}. Available: {available or 'none (bench/ ships with a source checkout)'}")
+        fail(
+            f"No benchmark named {name!r}. Available: {available or 'none (bench/ ships with a source checkout)'}"
+        )
     spec = importlib.util.spec_from_file_location(f"guanxi_bench_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -7,8 +7,8 @@ from guanxi.core.background import create_job, run_job
 from guanxi.core.models import Job
 
 
-def run_job_with_progress(kind: str, params: dict, console: Console) -> Job:
-    job = create_job(kind, params=params)
+def run_job_with_progress(kind: str, params: dict, console: Console, unit=None) -> Job:
+    job = create_job(kind, params=params, unit=unit)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -20,6 +20,8 @@ def run_job_with_progress(kind: str, params: dict, console: Console) -> Job:
         task = bar.add_task(kind, total=None, message="")
 
         def show(current: Job) -> None:
-            bar.update(task, completed=current.progress_done, total=current.progress_total, message=current.message)
+            bar.update(
+                task, completed=current.progress_done, total=current.progress_total, message=current.message
+            )
 
         return run_job(job, listeners=[show])

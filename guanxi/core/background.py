@@ -26,6 +26,10 @@ STALE_AFTER = timedelta(minutes=5)
 MAX_ATTEMPTS = 3
 
 
+class JobInputError(Exception):
+    """A job ends because of its input (a bad file, a missing unit): logged as a line, not a traceback."""
+
+
 def job_kind(kind: str) -> Callable[[JobHandler], JobHandler]:
     def register(handler: JobHandler) -> JobHandler:
         JOB_KINDS[kind] = handler
@@ -112,6 +116,11 @@ def run_job(job: Job, listeners: list[Callable[[Job], None]] | None = None) -> J
     progress = Progress(job, listeners or [])
     try:
         result = JOB_KINDS[job.kind](job, progress)
+    except JobInputError as error:
+        logger.warning("job %s (%s) failed: %s", job.pk, job.kind, error)
+        progress.error({"reason": str(error)})
+        _finish(job, Job.State.FAILED, message=str(error)[:500])
+        return job
     except Exception as error:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
         progress.error({"reason": f"{type(error).__name__}: {error}"})

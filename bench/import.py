@@ -1,0 +1,247 @@
+"""Online Retail import speed (541,909 lines) on SQLite and PostgreSQL, beside a naive ORM baseline.
+
+Each measurement runs in a child process against a fresh database: a SQLite file in a temporary
+GUANXI_HOME, and the PostgreSQL database named by GUANXI_BENCH_POSTGRES_URL (default
+postgres://postgres@127.0.0.1:5432/guanxi_bench, dropped and created anew). The baseline imports
+one row at a time with ordinary ORM calls (get_or_create per customer, order and line, as a first
+attempt would); it runs on the first BASELINE_LINES lines and its rate is reported as lines/s, so
+the comparison with the full-file engine run is rate against rate.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BASELINE_LINES = 20_000
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/guanxi_bench"
+BUDGET = {"sqlite": 20_000, "postgresql": 50_000}
+
+
+def data_file() -> Path:
+    shared = os.environ.get("GUANXI_SHARED_DATA")
+    base = Path(shared) if shared else REPO.parent / "shared" / "data"
+    return base / "online_retail.csv.gz"
+
+
+def run() -> list[str]:
+    path = data_file()
+    if not path.is_file():
+        return [f"import: {path} not found (set GUANXI_SHARED_DATA)"]
+    lines = [
+        f"Online Retail import ({path.name}); baseline = naive one-row-at-a-time ORM "
+        f"on the first {BASELINE_LINES:,} lines, rate extrapolated to lines/s"
+    ]
+    targets = [
+        ("sqlite", None),
+        ("postgresql", os.environ.get("GUANXI_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)),
+    ]
+    for engine, url in targets:
+        with tempfile.TemporaryDirectory(prefix="gx-bench-import-") as home:
+            database_url = url or f"sqlite:///{home}/bench.sqlite3"
+            try:
+                fast = _measure(database_url, home, "engine", path)
+                naive = _measure(database_url, home, "naive", path)
+            except RuntimeError as error:
+                lines.append(f"{engine:<10} skipped: {error}")
+                continue
+        fast_rate = fast["lines"] / fast["seconds"]
+        naive_rate = naive["lines"] / naive["seconds"]
+        verdict = "within" if fast_rate >= BUDGET[engine] else "OVER"
+        lines.append(
+            f"{engine:<10} engine {fast_rate:>9,.0f} lines/s ({fast['lines']:,} lines in {fast['seconds']:.1f} s; "
+            f"{fast['orders']:,} orders, {fast['returns']:,} returns, {fast['customers']:,} customers)  "
+            f"naive {naive_rate:>7,.0f} lines/s ({naive['lines']:,} lines in {naive['seconds']:.1f} s)  "
+            f"ratio {fast_rate / naive_rate:,.1f}x  budget {BUDGET[engine]:,} lines/s: {verdict}"
+        )
+        lines.append(
+            f"{'':<10} re-import {fast['reimport_lines'] / fast['reimport_seconds']:,.0f} lines/s, "
+            f"rows added {fast['reimport_added']}"
+        )
+    return lines
+
+
+def _measure(database_url: str, home: str, mode: str, path: Path) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "GUANXI_HOME": home,
+        "DJANGO_SETTINGS_MODULE": "guanxi.config.settings",
+        "LOG_LEVEL": "WARNING",
+    }
+    child = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, __file__, "--measure", mode, str(path)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if child.returncode != 0:
+        last = (child.stderr.strip().splitlines() or ["failed"])[-1]
+        raise RuntimeError(last)
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def _child(mode: str, path: Path) -> dict:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    _fresh_database(settings.DATABASES["default"])
+    call_command("migrate", verbosity=0)
+
+    from guanxi.accounts import actions as account_actions
+
+    account_actions.ensure_organisation("Bench")
+    unit = account_actions.create_business_unit(code="uk", name="UK")
+    if mode == "naive":
+        return _naive(path, unit)
+    from guanxi.commerce.importers import run_import
+    from guanxi.commerce.models import Order, OrderLine, Return
+    from guanxi.customers.models import Customer
+
+    started = time.perf_counter()
+    run = run_import("online_retail", path, unit=unit)
+    seconds = time.perf_counter() - started
+    before = (
+        OrderLine.objects.count() + Order.objects.count() + Return.objects.count() + Customer.objects.count()
+    )
+    started = time.perf_counter()
+    again = run_import("online_retail", path, unit=unit)
+    reimport_seconds = time.perf_counter() - started
+    after = (
+        OrderLine.objects.count() + Order.objects.count() + Return.objects.count() + Customer.objects.count()
+    )
+    return {
+        "lines": run.counts["rows"],
+        "seconds": seconds,
+        "orders": Order.objects.count(),
+        "returns": Return.objects.count(),
+        "customers": Customer.objects.count(),
+        "reimport_lines": again.counts["rows"],
+        "reimport_seconds": reimport_seconds,
+        "reimport_added": after - before,
+    }
+
+
+def _naive(path: Path, unit) -> dict:
+    """The obvious first implementation: one ORM call chain per row, one transaction per row."""
+    import csv
+    import gzip
+    import itertools
+    from datetime import datetime
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from django.db import transaction
+
+    from guanxi.commerce.models import Order, OrderLine, Return, Store
+    from guanxi.customers.models import Customer, CustomerUnit, Identity
+
+    london = ZoneInfo("Europe/London")
+    store = Store.objects.create(
+        unit=unit, name="Online Retail (UK)", channel="own_site", source="online_retail", currency="GBP"
+    )
+    started = time.perf_counter()
+    count = 0
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+        for row in itertools.islice(csv.DictReader(handle), BASELINE_LINES):
+            with transaction.atomic():
+                placed_at = datetime.fromisoformat(row["InvoiceDate"]).replace(tzinfo=london)
+                customer = None
+                if row["CustomerID"]:
+                    identity = Identity.objects.filter(
+                        kind="external_id", namespace="online_retail", value=row["CustomerID"]
+                    ).first()
+                    if identity is None:
+                        customer = Customer.objects.create(first_seen_at=placed_at, source_channel="own_site")
+                        Identity.objects.create(
+                            customer=customer,
+                            kind="external_id",
+                            namespace="online_retail",
+                            value=row["CustomerID"],
+                            source="online_retail",
+                        )
+                    else:
+                        customer = identity.customer
+                    CustomerUnit.objects.get_or_create(customer=customer, unit=unit)
+                quantity, price = int(row["Quantity"]), Decimal(row["UnitPrice"])
+                if row["InvoiceNo"].startswith("C"):
+                    item, _ = Return.objects.get_or_create(
+                        source="online_retail",
+                        external_id=row["InvoiceNo"],
+                        defaults={
+                            "store": store,
+                            "unit": unit,
+                            "customer": customer,
+                            "number": row["InvoiceNo"],
+                            "currency": "GBP",
+                            "returned_at": placed_at,
+                        },
+                    )
+                    item.amount += -quantity * price
+                    item.save()
+                else:
+                    order, _ = Order.objects.get_or_create(
+                        source="online_retail",
+                        external_id=row["InvoiceNo"],
+                        defaults={
+                            "store": store,
+                            "unit": unit,
+                            "customer": customer,
+                            "number": row["InvoiceNo"],
+                            "currency": "GBP",
+                            "placed_at": placed_at,
+                            "status": "completed",
+                        },
+                    )
+                    if quantity > 0 and price > 0:
+                        OrderLine.objects.create(
+                            order=order,
+                            sku=row["StockCode"],
+                            name=row["Description"],
+                            quantity=quantity,
+                            unit_price=price,
+                            amount=quantity * price,
+                        )
+                        order.total_amount += quantity * price
+                        order.item_count += quantity
+                        order.save()
+            count += 1
+    return {"lines": count, "seconds": time.perf_counter() - started}
+
+
+def _fresh_database(config: dict) -> None:
+    if not config["ENGINE"].endswith("postgresql"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{config['NAME']}{suffix}").unlink(missing_ok=True)
+        return
+    import psycopg
+    from psycopg import sql
+
+    admin = {
+        "host": config.get("HOST") or "127.0.0.1",
+        "port": config.get("PORT") or 5432,
+        "user": config.get("USER") or "postgres",
+        "password": config.get("PASSWORD") or None,
+        "dbname": "postgres",
+        "autocommit": True,
+        "connect_timeout": 5,
+    }
+    with psycopg.connect(**admin) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(config["NAME"]))
+        )
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--measure":
+    sys.path.insert(0, str(REPO))
+    print(json.dumps(_child(sys.argv[2], Path(sys.argv[3]))))

@@ -1,0 +1,53 @@
+"""Commerce work the background worker runs (see guanxi.core.background)."""
+
+from pathlib import Path
+from typing import Any
+
+from guanxi.accounts.models import BusinessUnit
+from guanxi.commerce.importers import ImportFileError, resume_import, run_import
+from guanxi.commerce.importers.base import ProgressCallback
+from guanxi.commerce.models import ImportRun
+from guanxi.core.background import Progress, job_kind
+from guanxi.core.models import Job
+
+
+def progress_callback(progress: Progress) -> ProgressCallback:
+    """Adapt the importer's (done, total, message) reports to a job's Progress."""
+
+    def report(done: int, total: int | None, message: str) -> None:
+        if total != progress.job.progress_total:
+            progress.set_total(total)
+        progress.advance(done - progress.job.progress_done, message)
+
+    return report
+
+
+@job_kind("commerce.import")
+def import_file(job: Job, progress: Progress) -> dict[str, Any]:
+    """params: kind, path, dry_run, store_source (optional), unit_id (else the job's unit).
+
+    A re-run of the same job (a crashed worker's job is re-queued) resumes its import run.
+    """
+    params = job.params
+    report = progress_callback(progress)
+    run = ImportRun.objects.filter(
+        job=job, state__in=[ImportRun.State.INTERRUPTED, ImportRun.State.RUNNING]
+    ).first()
+    if run is not None:
+        run = resume_import(run, progress=report)
+    else:
+        unit = job.unit or BusinessUnit.objects.get(pk=params["unit_id"])
+        run = run_import(
+            params["kind"],
+            Path(params["path"]),
+            unit=unit,
+            dry_run=bool(params.get("dry_run", False)),
+            progress=report,
+            started_by=job.started_by,
+            job=job,
+            store_source=params.get("store_source"),
+        )
+    if run.state == ImportRun.State.FAILED:
+        raise ImportFileError(run.message)
+    counts = {name: value for name, value in run.counts.items() if isinstance(value, int)}
+    return {"import_run": run.pk, **counts}
