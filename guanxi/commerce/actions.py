@@ -1,14 +1,20 @@
 """Writes to stores, orders and returns. Bulk upserts are keyed on (source, external_id)."""
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.db import connection, transaction
 
-from guanxi.commerce.models import Order, OrderLine, Return, Store
+from guanxi.commerce.models import Event, ImportMapping, Order, OrderLine, Return, Store
+from guanxi.commerce.records import EventRecord, OrderRecord, Outcome, PersonRecord
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.core.money import round_money
+from guanxi.customers.actions import find_customers_by_identity, upsert_customers_by_identity
+from guanxi.customers.identities import IdentityKey
 
 ORDER_UPDATE_FIELDS = [
     "store",
@@ -171,3 +177,331 @@ def upsert_returns(returns: list[Return]) -> dict[str, int]:
             update_fields=RETURN_UPDATE_FIELDS,
         )
     return {item.external_id: item.pk for item in saved}
+
+
+# --- Connector records (file presets, webhooks, the ingestion API) ---------------------------
+
+PLATFORM_ORDER_UPDATE_FIELDS = [*ORDER_UPDATE_FIELDS, "refunded_amount", "source_updated_at", "attributes"]
+# Order fields compared to tell an update from a replay of what we already hold.
+COMPARED_ORDER_FIELDS = (
+    "customer_id",
+    "number",
+    "status",
+    "device",
+    "currency",
+    "total_amount",
+    "refunded_amount",
+    "item_count",
+    "placed_at",
+    "paid_at",
+    "source_updated_at",
+    "attributes",
+)
+
+
+@dataclass
+class ResolvedPeople:
+    """Customer id per record position (None for guests); how many customers were created."""
+
+    ids: list[int | None]
+    created: int = 0
+
+
+def resolve_people(
+    people: Sequence[PersonRecord | None], *, unit: Any, source: str, actor: Any = None, dry_run: bool = False
+) -> ResolvedPeople:
+    """Find or create the customer of each record: any strong identity already known decides.
+
+    Records of one batch that share an identity become one customer. Identities a record brings
+    that the customer lacks are added to it; masked values become identity hints (never identities).
+    In a dry run nothing is written and unknown people resolve to None (counted in `created`).
+    """
+    wanted = {key for person in people if person is not None for key in person.keys}
+    known = find_customers_by_identity(wanted)
+    anchors: list[IdentityKey | None] = []
+    batch_anchor: dict[IdentityKey, IdentityKey] = {}
+    profiles: dict[IdentityKey, dict[str, Any]] = {}
+    for person in people:
+        if person is None or not person.keys:
+            anchors.append(None)
+            continue
+        anchor = next((key for key in person.keys if key in known), None)
+        if anchor is None:
+            anchor = next((batch_anchor[key] for key in person.keys if key in batch_anchor), person.keys[0])
+            for key in person.keys:
+                batch_anchor.setdefault(key, anchor)
+        anchors.append(anchor)
+        profiles.setdefault(anchor, dict(person.profile))
+    if dry_run:
+        new = {anchor for anchor in profiles if anchor not in known}
+        return ResolvedPeople([known.get(anchor) if anchor else None for anchor in anchors], len(new))
+    with transaction.atomic():
+        resolved = upsert_customers_by_identity(profiles, unit=unit, source=source, actor=actor)
+        ids = [resolved.ids.get(anchor) if anchor else None for anchor in anchors]
+        _add_identities(people, ids, known, source)
+    return ResolvedPeople(ids, resolved.created)
+
+
+def _add_identities(
+    people: Sequence[PersonRecord | None], ids: list[int | None], known: dict, source: str
+) -> None:
+    # Belongs in customers.actions once it offers adding identities to a known customer.
+    from guanxi.customers.models import Identity, IdentityHint
+
+    identities: dict[IdentityKey, int] = {}
+    hints: set[tuple[int, str, str]] = set()
+    for person, customer_id in zip(people, ids, strict=True):
+        if person is None or customer_id is None:
+            continue
+        for key in person.keys:
+            if key not in known:
+                identities.setdefault(key, customer_id)
+        hints.update((customer_id, kind, value) for kind, value in person.hints)
+    # ignore_conflicts: the anchor itself exists already, and a concurrent writer may win a key.
+    Identity.objects.bulk_create(
+        [
+            Identity(customer_id=pk, kind=key.kind, namespace=key.namespace, value=key.value, source=source)
+            for key, pk in identities.items()
+        ],
+        ignore_conflicts=True,
+    )
+    IdentityHint.objects.bulk_create(
+        [
+            IdentityHint(customer_id=pk, kind=kind, value=value, source=source)
+            for pk, kind, value in sorted(hints)
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def apply_orders(
+    store: Store,
+    records: Sequence[OrderRecord],
+    *,
+    actor: Any = None,
+    dry_run: bool = False,
+    stats: Counter | None = None,
+) -> list[Outcome]:
+    """Create or update the store's orders from platform records, one outcome per record.
+
+    A record older than the stored order (by `source_updated_at`) is `stale` and changes nothing;
+    one identical to it is `unchanged`. Lines are replaced by the record's lines; refunds upsert
+    as returns. Records of one call must have distinct external ids.
+    """
+    external_ids = [record.external_id for record in records]
+    if len(set(external_ids)) != len(external_ids):
+        raise ValueError("Duplicate external ids in one batch")
+    existing = {
+        row["external_id"]: row
+        for row in Order.objects.filter(source=store.source, external_id__in=external_ids).values(
+            "pk", "external_id", *COMPARED_ORDER_FIELDS
+        )
+    }
+    existing_lines: dict[int, set[tuple]] = {}
+    for line in OrderLine.objects.filter(order_id__in=[row["pk"] for row in existing.values()]).values_list(
+        *LINE_COLUMNS
+    ):
+        existing_lines.setdefault(line[0], set()).add(line[1:])
+    with transaction.atomic():
+        people = resolve_people(
+            [record.person for record in records],
+            unit=store.unit,
+            source=store.source,
+            actor=actor,
+            dry_run=dry_run,
+        )
+        if stats is not None:
+            stats["customers_created"] += people.created
+        outcomes: list[Outcome] = []
+        changed: list[tuple[OrderRecord, Order]] = []
+        for record, customer_id in zip(records, people.ids, strict=True):
+            before = existing.get(record.external_id)
+            if (
+                before is not None
+                and before["source_updated_at"] is not None
+                and record.source_updated_at is not None
+                and record.source_updated_at < before["source_updated_at"]
+            ):
+                outcomes.append(Outcome("stale", before["pk"]))
+                continue
+            order = _order_from(store, record, customer_id or (before or {}).get("customer_id"))
+            if before is not None and _same_order(
+                order, before, record, existing_lines.get(before["pk"], set())
+            ):
+                outcomes.append(Outcome("unchanged", before["pk"]))
+                continue
+            outcomes.append(Outcome("updated" if before else "created", before["pk"] if before else None))
+            changed.append((record, order))
+        if dry_run or not changed:
+            return outcomes
+        ids = _upsert_platform_orders([order for _record, order in changed])
+        _replace_lines(changed, ids)
+        _upsert_refunds(store, changed, ids)
+        created = sum(1 for outcome in outcomes if outcome.status == "created")
+        audit.record(
+            AuditEntry.Action.IMPORT,
+            actor=actor,
+            unit=store.unit,
+            object_type="commerce.order",
+            message=f"{store.source}: {created} orders created, {len(changed) - created} updated",
+        )
+    by_id = {record.external_id: ids[record.external_id] for record, _order in changed}
+    return [
+        Outcome(outcome.status, outcome.id or by_id.get(record.external_id))
+        for outcome, record in zip(outcomes, records, strict=True)
+    ]
+
+
+def _order_from(store: Store, record: OrderRecord, customer_id: int | None) -> Order:
+    return Order(
+        store=store,
+        unit_id=store.unit_id,
+        customer_id=customer_id,
+        source=store.source,
+        external_id=record.external_id[:128],
+        number=(record.number or record.external_id)[:128],
+        status=record.status,
+        device=record.device,
+        currency=record.currency.upper()[:3],
+        total_amount=round_money(record.total_amount),
+        refunded_amount=round_money(record.refunded_amount),
+        item_count=record.items,
+        placed_at=record.placed_at,
+        paid_at=record.paid_at,
+        source_updated_at=record.source_updated_at,
+        attributes=record.attributes,
+    )
+
+
+def _same_order(order: Order, before: dict, record: OrderRecord, lines: set[tuple]) -> bool:
+    if any(getattr(order, name) != before[name] for name in COMPARED_ORDER_FIELDS):
+        return False
+    wanted = {line.as_tuple(0)[1:] for line in record.lines}
+    return {(line[0], *line[1:5], round_money(line[5]), round_money(line[6])) for line in lines} == {
+        (line[0], *line[1:5], round_money(line[5]), round_money(line[6])) for line in wanted
+    }
+
+
+def _upsert_platform_orders(orders: list[Order]) -> dict[str, int]:
+    saved = Order.objects.bulk_create(
+        orders,
+        update_conflicts=True,
+        unique_fields=["source", "external_id"],
+        update_fields=PLATFORM_ORDER_UPDATE_FIELDS,
+    )
+    return {order.external_id: order.pk for order in saved}
+
+
+def _replace_lines(changed: list[tuple[OrderRecord, Order]], ids: dict[str, int]) -> None:
+    tuples = []
+    for record, order in changed:
+        order_id = ids[order.external_id]
+        kept = [line.line_no for line in record.lines]
+        OrderLine.objects.filter(order_id=order_id).exclude(line_no__in=kept).delete()
+        tuples.extend(line.as_tuple(order_id) for line in record.lines)
+    upsert_order_lines(tuples)
+
+
+def _upsert_refunds(store: Store, changed: list[tuple[OrderRecord, Order]], ids: dict[str, int]) -> None:
+    returns = [
+        Return(
+            store=store,
+            unit_id=store.unit_id,
+            customer_id=order.customer_id,
+            order_id=ids[order.external_id],
+            source=store.source,
+            external_id=f"refund:{refund.external_id}"[:128],
+            number=refund.external_id[:128],
+            currency=order.currency,
+            amount=round_money(refund.amount),
+            quantity=0,
+            returned_at=refund.refunded_at,
+            reason=refund.reason[:200],
+        )
+        for record, order in changed
+        for refund in record.refunds
+    ]
+    upsert_returns(returns)
+
+
+def record_events(store: Store, records: Sequence[EventRecord], *, actor: Any = None) -> list[Outcome]:
+    """Store behavioural events once each (by source and external id); a resent one is unchanged."""
+    external_ids = [record.external_id for record in records]
+    if len(set(external_ids)) != len(external_ids):
+        raise ValueError("Duplicate external ids in one batch")
+    with transaction.atomic():
+        existing = dict(
+            Event.objects.filter(source=store.source, external_id__in=external_ids).values_list(
+                "external_id", "pk"
+            )
+        )
+        fresh = [record for record in records if record.external_id not in existing]
+        people = resolve_people(
+            [record.person for record in fresh], unit=store.unit, source=store.source, actor=actor
+        )
+        Event.objects.bulk_create(
+            [
+                Event(
+                    store=store,
+                    unit_id=store.unit_id,
+                    customer_id=customer_id,
+                    source=store.source,
+                    external_id=record.external_id[:128],
+                    kind=record.kind,
+                    name=record.name[:100],
+                    anonymous_id=record.anonymous_id[:128],
+                    properties=record.properties,
+                    occurred_at=record.occurred_at,
+                )
+                for record, customer_id in zip(fresh, people.ids, strict=True)
+            ],
+            ignore_conflicts=True,
+        )
+        ids = dict(
+            Event.objects.filter(source=store.source, external_id__in=external_ids).values_list(
+                "external_id", "pk"
+            )
+        )
+        if fresh:
+            audit.record(
+                AuditEntry.Action.IMPORT,
+                actor=actor,
+                unit=store.unit,
+                object_type="commerce.event",
+                message=f"{store.source}: {len(fresh)} events recorded",
+            )
+    return [
+        Outcome("unchanged" if record.external_id in existing else "created", ids.get(record.external_id))
+        for record in records
+    ]
+
+
+def save_import_mapping(*, kind: str, name: str, mapping: dict[str, str], actor: Any = None) -> ImportMapping:
+    """Create or replace the saved column mapping `name` for import `kind`."""
+    with transaction.atomic():
+        saved, created = ImportMapping.objects.update_or_create(
+            kind=kind,
+            name=name,
+            defaults={
+                "mapping": dict(mapping),
+                "created_by": actor if getattr(actor, "is_authenticated", False) else None,
+            },
+        )
+        audit.record(
+            AuditEntry.Action.CREATE if created else AuditEntry.Action.UPDATE, actor=actor, obj=saved
+        )
+    return saved
+
+
+def set_webhook_secret(store: Store, secret: str, *, actor: Any = None) -> None:
+    """Set the secret that signs the store's webhooks; the audit entry names the change, not the value."""
+    with transaction.atomic():
+        Store.objects.filter(pk=store.pk).update(webhook_secret=secret)
+        store.webhook_secret = secret
+        audit.record(
+            AuditEntry.Action.UPDATE,
+            actor=actor,
+            obj=store,
+            unit=store.unit,
+            message="webhook secret set" if secret else "webhook secret removed",
+        )

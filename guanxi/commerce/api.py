@@ -1,13 +1,18 @@
-"""Order endpoints (read-only for now)."""
+"""Order endpoints, and the ingestion API for orders and behavioural events."""
 
+import json
 from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
-from pydantic import Field
+from django.utils.translation import gettext as _
+from ninja import Header, Query, Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import Field, SkipValidation
 
 from guanxi.api.pagination import CursorParams, paginate
-from guanxi.api.schemas import Amount, AwareDatetime
+from guanxi.api.schemas import Amount, AwareDatetime, ProblemFieldError
+from guanxi.commerce import ingestion
 from guanxi.commerce.models import Channel, Order
 
 router = Router(tags=["orders"])
@@ -84,3 +89,83 @@ def get_order(request, order_id: int):
         pk=order_id,
     )
     return order
+
+
+class OrderBatchIn(Schema):
+    # Items are validated one by one (see guanxi.commerce.ingestion), so a bad item is rejected
+    # alone; the schema documents them.
+    items: list[SkipValidation[ingestion.OrderIn]] = Field(
+        min_length=1, description=f"Up to {ingestion.MAX_BATCH:,} orders."
+    )
+
+
+class EventBatchIn(Schema):
+    items: list[SkipValidation[ingestion.EventIn]] = Field(
+        min_length=1, description=f"Up to {ingestion.MAX_BATCH:,} events."
+    )
+
+
+class ItemResult(Schema):
+    index: int = Field(description="Position of the item in the request.")
+    status: Literal["created", "updated", "unchanged", "stale", "rejected"] = Field(
+        description="stale: older (by updated_at) than what is stored, so not applied."
+    )
+    id: int | None
+    errors: list[ProblemFieldError] = Field(description="Why the item was rejected; loc is inside the item.")
+
+
+class BatchOut(Schema):
+    results: list[ItemResult]
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Resending the same body with the same key replays the first response; "
+        "another body with a used key is a 409 conflict.",
+        max_length=200,
+    ),
+]
+
+
+def _ingest(request, endpoint: str, items: list[Any], idempotency_key: str | None) -> Status:
+    if not request.user.has_permission("commerce.add"):
+        raise HttpError(403, _("You do not have permission to do this."))
+    if len(items) > ingestion.MAX_BATCH:
+        raise HttpError(
+            422, _("A batch holds at most %(max)s items; split it.") % {"max": f"{ingestion.MAX_BATCH:,}"}
+        )
+    digest = ingestion.request_digest(endpoint, json.loads(request.body))
+    try:
+        response = ingestion.ingest(
+            request.user, items, endpoint=endpoint, idempotency_key=idempotency_key, digest=digest
+        )
+    except ingestion.IdempotencyConflictError:
+        raise HttpError(409, _("This Idempotency-Key was already used with a different request.")) from None
+    return Status(202, response)
+
+
+@router.post(
+    "/orders",
+    response={202: BatchOut},
+    summary="Create or update orders in bulk (by store and external id)",
+    tags=["ingestion"],
+)
+def ingest_orders(request, batch: OrderBatchIn, idempotency_key: IdempotencyKey = None):
+    """Each item is applied or rejected on its own: an order older (by `updated_at`) than the
+    stored one is `stale` and changes nothing. Requires a read-write token and the right to add
+    orders; stores outside the caller's business units are rejected per item."""
+    return _ingest(request, "orders", batch.items, idempotency_key)
+
+
+@router.post(
+    "/events",
+    response={202: BatchOut},
+    summary="Record behavioural events in bulk (browse, add to cart, checkout started…)",
+    tags=["ingestion"],
+)
+def ingest_events(request, batch: EventBatchIn, idempotency_key: IdempotencyKey = None):
+    """Events are stored once per store and external id; a resent one is `unchanged`. Carts are
+    events: add_to_cart, remove_from_cart and checkout_started carry the cart in `properties`."""
+    return _ingest(request, "events", batch.items, idempotency_key)

@@ -29,6 +29,9 @@ class Store(ScopedModel):
     source = models.CharField(_("source"), max_length=64, unique=True)
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
     created_at = models.DateTimeField(default=timezone.now)
+    # Shared secret that signs this store's webhooks (Shopify app secret, WooCommerce webhook
+    # secret). Never logged, audited or shown after it is set.
+    webhook_secret = models.CharField(_("webhook secret"), max_length=200, blank=True, editable=False)
 
     class Meta:
         ordering = ["unit_id", "name"]
@@ -96,6 +99,12 @@ class Order(ScopedModel):
     placed_at = models.DateTimeField(_("placed at"), db_index=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The platform's own last-modified time of the record we hold: an update carrying an older
+    # time (a late webhook, a stale export) never overwrites a newer one.
+    source_updated_at = models.DateTimeField(_("updated at source"), null=True, blank=True)
+    # Platform facts without a column of their own (buyer message, masked contact, shipping
+    # method); never used for identity.
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
 
     class Meta:
         ordering = ["-placed_at", "-id"]
@@ -247,3 +256,131 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.code}"
+
+
+class ImportMapping(models.Model):
+    """A saved column mapping for the generic importers: {"column header": "target"}."""
+
+    kind = models.CharField(_("kind"), max_length=64)
+    name = models.CharField(_("name"), max_length=100)
+    # Targets are field names ("name", "total_amount") or identity kinds ("identity:mobile").
+    mapping = models.JSONField(_("mapping"), default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["kind", "name"], name="import_mapping_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.name}"
+
+    @property
+    def audit_label(self) -> str:
+        return self.name
+
+
+class Event(ScopedModel):
+    """A behavioural event (browse, add to cart, checkout started…) for segments and triggers.
+
+    Carts are events too: add_to_cart / remove_from_cart / checkout_started carry the cart in
+    `properties` ({"cart_id", "sku", "quantity", "price", "currency"}), so there is no Cart model.
+    Unique on (source, external_id) so a resent event is stored once.
+    """
+
+    class Kind(models.TextChoices):
+        BROWSE = "browse", _("Viewed a page or product")
+        SEARCH = "search", _("Searched")
+        ADD_TO_CART = "add_to_cart", _("Added to cart")
+        REMOVE_FROM_CART = "remove_from_cart", _("Removed from cart")
+        CHECKOUT_STARTED = "checkout_started", _("Started checkout")
+        FAVOURITE = "favourite", _("Added to favourites")
+        SIGN_UP = "sign_up", _("Signed up")
+        LOGIN = "login", _("Logged in")
+        OTHER = "other", _("Other")
+
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="events")
+    unit = models.ForeignKey("accounts.BusinessUnit", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    source = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=128)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    # The sender's own event name; for kind "other" it is what the event is.
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    # Cookie or device id of a visitor not (yet) known as a customer.
+    anonymous_id = models.CharField(_("anonymous id"), max_length=128, blank=True)
+    # {"sku", "category", "price", "currency", "quantity", "url", "cart_id", "query"…}
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="event_source_unique")]
+        indexes = [
+            models.Index(fields=["customer", "kind", "occurred_at"]),
+            models.Index(fields=["unit", "kind", "occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.external_id}"
+
+    @property
+    def audit_label(self) -> str:
+        return f"{self.kind} {self.external_id}"
+
+
+class WebhookDelivery(ScopedModel):
+    """One accepted webhook call, kept to drop replays (unique on platform and event id).
+
+    Holds a digest of the body, never the body itself (it carries personal data).
+    """
+
+    class Status(models.TextChoices):
+        PROCESSED = "processed", _("Processed")
+        STALE = "stale", _("Ignored: older than what we hold")
+        IGNORED = "ignored", _("Ignored: topic not handled")
+        FAILED = "failed", _("Failed")
+
+    platform = models.CharField(_("platform"), max_length=32, choices=Channel.choices)
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    unit = models.ForeignKey("accounts.BusinessUnit", on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(_("event id"), max_length=128)
+    topic = models.CharField(_("topic"), max_length=64)
+    payload_sha256 = models.CharField(_("payload SHA-256"), max_length=64)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    message = models.CharField(_("message"), max_length=300, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "event_id"], name="webhook_delivery_unique")
+        ]
+        indexes = [models.Index(fields=["store", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.platform} {self.topic} {self.event_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """The stored response of an ingestion call made with an Idempotency-Key, for replays."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    endpoint = models.CharField(max_length=200)
+    request_sha256 = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(default=202)
+    response = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.key}"

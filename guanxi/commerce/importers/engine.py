@@ -25,6 +25,7 @@ from guanxi.commerce.importers.base import (
     Row,
     RowIssue,
 )
+from guanxi.commerce.importers.generic import GenericCustomersPreset, GenericOrdersPreset
 from guanxi.commerce.importers.online_retail import OnlineRetailPreset
 from guanxi.commerce.importers.reading import (
     UNDECODABLE,
@@ -34,12 +35,22 @@ from guanxi.commerce.importers.reading import (
     read_rows,
     sha256_of,
 )
+from guanxi.commerce.importers.shopify import ShopifyCustomersPreset, ShopifyOrdersPreset
+from guanxi.commerce.importers.taobao import TaobaoOrdersPreset, TmallOrdersPreset
+from guanxi.commerce.importers.woocommerce import WooCommerceOrdersPreset
 from guanxi.commerce.models import ImportRowError, ImportRun
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 
 IMPORT_KINDS: dict[str, type[Preset]] = {
     OnlineRetailPreset.kind: OnlineRetailPreset,
+    TaobaoOrdersPreset.kind: TaobaoOrdersPreset,
+    TmallOrdersPreset.kind: TmallOrdersPreset,
+    ShopifyOrdersPreset.kind: ShopifyOrdersPreset,
+    ShopifyCustomersPreset.kind: ShopifyCustomersPreset,
+    WooCommerceOrdersPreset.kind: WooCommerceOrdersPreset,
+    GenericCustomersPreset.kind: GenericCustomersPreset,
+    GenericOrdersPreset.kind: GenericOrdersPreset,
 }
 # Issues kept per run for the report; the counts always cover every row.
 MAX_STORED_ISSUES = 20_000
@@ -58,8 +69,13 @@ def run_import(
     job: Any = None,
     store_source: str | None = None,
     chunk_size: int | None = None,
+    options: dict[str, Any] | None = None,
 ) -> ImportRun:
-    """Import one file of `kind` into `unit`. File-level problems end the run as FAILED with a message."""
+    """Import one file of `kind` into `unit`. File-level problems end the run as FAILED with a message.
+
+    `options` are kept in the run's params for the preset (the generic presets' `mapping` or
+    `mapping_name`), so a resumed run uses the same ones.
+    """
     if kind not in IMPORT_KINDS:
         raise ValueError(f"Unknown import kind {kind!r}; known: {', '.join(sorted(IMPORT_KINDS))}")
     path = Path(path)
@@ -72,7 +88,7 @@ def run_import(
         unit=unit,
         started_by=started_by if getattr(started_by, "is_authenticated", False) else None,
         job=job,
-        params={"store_source": store_source} if store_source else {},
+        params={**(options or {}), **({"store_source": store_source} if store_source else {})},
     )
     return _execute(run, progress=progress, chunk_size=chunk_size)
 

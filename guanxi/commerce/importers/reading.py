@@ -1,4 +1,4 @@
-"""Reading import files: CSV (plain or gzip) and XLSX, any of the encodings merchants' tools write.
+"""Reading import files: CSV (plain or gzip), XLSX and JSON, any of the encodings merchants' tools write.
 
 Rows come out as lists of strings, never evaluated: an XLSX formula arrives as its text, a
 CSV cell as it was written. Header cells are trimmed, because real Tmall exports pad them.
@@ -9,6 +9,7 @@ import csv
 import gzip
 import hashlib
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -34,7 +35,7 @@ class ImportFileError(JobInputError):
 @dataclass(frozen=True)
 class SourceFile:
     path: Path
-    format: str  # "csv" or "xlsx"
+    format: str  # "csv", "xlsx" or "json"
     compressed: bool
 
     @property
@@ -55,8 +56,10 @@ def describe(path: Path) -> SourceFile:
         return SourceFile(path, "xlsx", False)
     if name.endswith((".csv", ".txt", ".tsv")):
         return SourceFile(path, "csv", compressed)
+    if name.endswith((".json", ".jsonl", ".ndjson")):
+        return SourceFile(path, "json", compressed)
     raise ImportFileError(
-        _("Unsupported file type %(name)s: use .csv, .csv.gz or .xlsx") % {"name": path.name}
+        _("Unsupported file type %(name)s: use .csv, .csv.gz, .xlsx or .json") % {"name": path.name}
     )
 
 
@@ -97,6 +100,8 @@ def read_rows(source: SourceFile) -> tuple[list[str], Iterator[list[str]], str]:
     """
     if source.format == "xlsx":
         return _read_xlsx(source)
+    if source.format == "json":
+        return _read_json(source)
     try:
         with _open_bytes(source) as handle:
             sample = handle.read(SNIFF_BYTES)
@@ -164,6 +169,60 @@ def _read_xlsx(source: SourceFile) -> tuple[list[str], Iterator[list[str]], str]
             workbook.close()
 
     return [trim_header(cell) for cell in header], data(), "xlsx"
+
+
+# The single column of a JSON file's rows: each row holds one record as JSON text.
+JSON_COLUMN = "record"
+# Wrappers platforms put around records: {"orders": [...]}, {"order": {...}}.
+JSON_WRAPPERS = ("orders", "order", "customers", "customer", "items", "data")
+MAX_JSON_BYTES = 512 * 1024 * 1024
+
+
+def _read_json(source: SourceFile) -> tuple[list[str], Iterator[list[str]], str]:
+    """One row per record of a JSON export (an array, a platform wrapper, or JSON lines).
+
+    The engine's row semantics stay: row 2 is the first record, and a record is re-serialised
+    so presets parse exactly one record per row.
+    """
+    try:
+        with _open_bytes(source) as handle:
+            raw = handle.read(MAX_JSON_BYTES + 1)
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise ImportFileError(
+            _("Cannot read %(name)s: %(error)s") % {"name": source.name, "error": error}
+        ) from error
+    if len(raw) > MAX_JSON_BYTES:
+        raise ImportFileError(_("The JSON file is too large; split it into several files."))
+    encoding = detect_encoding(raw[:SNIFF_BYTES])
+    text = raw.decode(encoding, errors="replace")
+    try:
+        records = _json_records(text)
+    except ValueError as error:
+        raise ImportFileError(
+            _("%(name)s is not valid JSON: %(error)s") % {"name": source.name, "error": error}
+        ) from error
+    rows = ([json.dumps(record, ensure_ascii=False)] for record in records)
+    return [JSON_COLUMN], rows, encoding
+
+
+def _json_records(text: str) -> list:
+    stripped = text.strip()
+    if not stripped:
+        raise ImportFileError(_("The file is empty."))
+    try:
+        document = json.loads(stripped)
+    except ValueError:
+        # JSON lines: one record per line.
+        return [json.loads(line) for line in stripped.splitlines() if line.strip()]
+    if isinstance(document, dict):
+        for wrapper in JSON_WRAPPERS:
+            if wrapper in document:
+                inner = document[wrapper]
+                return inner if isinstance(inner, list) else [inner]
+        return [document]
+    if isinstance(document, list):
+        return document
+    raise ValueError("expected an object or an array")
 
 
 def cell_text(value: object) -> str:

@@ -396,7 +396,7 @@ def test_unsupported_file_types_fail_clearly(tmp_path, unit_a):
 
     assert (run.state, run.message) == (
         ImportRun.State.FAILED,
-        "Unsupported file type orders.pdf: use .csv, .csv.gz or .xlsx",
+        "Unsupported file type orders.pdf: use .csv, .csv.gz, .xlsx or .json",
     )
 
 

@@ -1,0 +1,152 @@
+"""Live connectors: Shopify and WooCommerce webhooks, authenticated by their HMAC signature.
+
+The signature (base64 HMAC-SHA256 of the raw body with the store's webhook secret, compared in
+constant time) is the only authentication, so a request that fails it stores nothing. An
+accepted delivery is recorded by the sender's event id (a replay changes nothing) and applied
+synchronously in one transaction: one order per call is a few queries, well inside the senders'
+timeouts, and answering 200 only once it is committed leaves redelivery to the sender's retries
+instead of a queue that could lose it. Orders carry the platform's `updated_at`, so an older
+update arriving after a newer one is recorded as stale and changes nothing.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from guanxi.commerce.actions import apply_orders, resolve_people
+from guanxi.commerce.importers.platform import RowRejected
+from guanxi.commerce.importers.shopify import shopify_order, shopify_person
+from guanxi.commerce.importers.woocommerce import woocommerce_order
+from guanxi.commerce.models import Channel, Store, WebhookDelivery
+
+logger = logging.getLogger("guanxi.webhooks")
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Platform:
+    channel: str
+    signature_header: str
+    topic_header: str
+    event_id_headers: tuple[str, ...]
+    order_topics: frozenset[str]
+    customer_topics: frozenset[str]
+
+
+SHOPIFY = Platform(
+    channel=Channel.SHOPIFY,
+    signature_header="X-Shopify-Hmac-Sha256",
+    topic_header="X-Shopify-Topic",
+    event_id_headers=("X-Shopify-Event-Id", "X-Shopify-Webhook-Id"),
+    order_topics=frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"}),
+    customer_topics=frozenset({"customers/create", "customers/update"}),
+)
+WOOCOMMERCE = Platform(
+    channel=Channel.WOOCOMMERCE,
+    signature_header="X-WC-Webhook-Signature",
+    topic_header="X-WC-Webhook-Topic",
+    event_id_headers=("X-WC-Webhook-Delivery-ID",),
+    order_topics=frozenset({"order.created", "order.updated"}),
+    customer_topics=frozenset(),
+)
+
+
+def signature_of(secret: str, body: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def signature_is_valid(secret: str, body: bytes, signature: str) -> bool:
+    if not secret or not signature:
+        return False
+    return hmac.compare_digest(signature_of(secret, body).encode(), signature.strip().encode())
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def shopify(request: HttpRequest, source: str) -> JsonResponse:
+    return receive(request, source, SHOPIFY)
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def woocommerce(request: HttpRequest, source: str) -> JsonResponse:
+    return receive(request, source, WOOCOMMERCE)
+
+
+def receive(request: HttpRequest, source: str, platform: Platform) -> JsonResponse:
+    body = request.body
+    # No user is signed in here: the signature authenticates the sender for this one store.
+    store = Store.objects.select_related("unit").filter(source=source, channel=platform.channel).first()
+    signature = request.headers.get(platform.signature_header, "")
+    if (
+        store is None
+        or len(body) > MAX_BODY_BYTES
+        or not signature_is_valid(store.webhook_secret, body, signature)
+    ):
+        # One answer for an unknown store and a bad signature: the caller learns nothing.
+        logger.warning("Rejected %s webhook for %s: missing or invalid signature", platform.channel, source)
+        return JsonResponse({"detail": _("Missing or invalid webhook signature.")}, status=401)
+    topic = request.headers.get(platform.topic_header, "").strip()[:64]
+    digest = hashlib.sha256(body).hexdigest()
+    event_id = next(
+        (request.headers[name].strip() for name in platform.event_id_headers if request.headers.get(name)),
+        f"sha256:{digest}",
+    )[:128]
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                delivery = WebhookDelivery.objects.create(
+                    platform=platform.channel,
+                    store=store,
+                    unit_id=store.unit_id,
+                    event_id=event_id,
+                    topic=topic,
+                    payload_sha256=digest,
+                    status=WebhookDelivery.Status.PROCESSED,
+                )
+        except IntegrityError:
+            # Delivered before (or concurrently): the first delivery's outcome stands.
+            return JsonResponse({"status": "duplicate"})
+        status, message = _apply(platform, store, topic, body)
+        delivery.status, delivery.message, delivery.processed_at = status, message[:300], timezone.now()
+        delivery.save(update_fields=["status", "message", "processed_at"])
+    return JsonResponse({"status": status})
+
+
+def _apply(platform: Platform, store: Store, topic: str, body: bytes) -> tuple[str, str]:
+    if topic not in platform.order_topics | platform.customer_topics:
+        return WebhookDelivery.Status.IGNORED, f"topic {topic!r} not handled"
+    try:
+        payload: Any = json.loads(body)
+        if not isinstance(payload, dict):
+            raise ValueError("not an object")
+        if topic in platform.customer_topics:
+            person = shopify_person(payload, store.source)
+            if person is not None:
+                resolve_people([person], unit=store.unit, source=store.source)
+            return WebhookDelivery.Status.PROCESSED, ""
+        convert = shopify_order if platform is SHOPIFY else woocommerce_order
+        record = convert(payload, store.source)
+    except (ValueError, RowRejected) as error:
+        # Acknowledged all the same: a retry of a malformed body cannot succeed, and senders
+        # disable endpoints that keep failing. The delivery row says what was wrong.
+        reason = f"{error.column}: {error.code}" if isinstance(error, RowRejected) else "invalid JSON"
+        return WebhookDelivery.Status.FAILED, reason
+    (outcome,) = apply_orders(store, [record])
+    if outcome.status == "stale":
+        return WebhookDelivery.Status.STALE, "older than the stored order"
+    return WebhookDelivery.Status.PROCESSED, outcome.status
