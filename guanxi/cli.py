@@ -231,6 +231,8 @@ def demo(
     else:
         job = run_foreground_job(DEMO_JOB_KIND, {"customers": customers})
         console.print(f"Loaded {job.counts}")
+        analysis = run_foreground_job("analytics.refresh", {"unit": None, "full": True})
+        console.print(f"Computed customer metrics: {analysis.counts}")
     console.print("\nDemo logins (password for all: [bold]guanxi-demo-2026[/bold]):")
     for username, role in demo_logins():
         console.print(f"  {username:<14} {role}")

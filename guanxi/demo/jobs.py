@@ -1,0 +1,39 @@
+"""Loading the demo shop as a job, so the CLI shows its progress and the job panel records it."""
+
+from guanxi.accounts.models import User
+from guanxi.accounts.roles import Role
+from guanxi.core.background import Progress, job_kind
+from guanxi.core.models import Job
+from guanxi.demo.loader import load_demo
+from guanxi.demo.reference import USERS
+
+DEMO_JOB_KIND = "demo.load"
+
+
+@job_kind(DEMO_JOB_KIND)
+def load_demo_job(job: Job, progress: Progress) -> dict:
+    """params: {"customers": int}. Refuses (DemoAlreadyLoaded) on a database that has demo data."""
+
+    def report(done: int, total: int, message: str) -> None:
+        if total != progress.job.progress_total:
+            progress.set_total(total)
+        progress.advance(done - progress.job.progress_done, message)
+
+    summary = load_demo(customers=int(job.params.get("customers", 6000)), progress=report)
+    return {
+        "units": summary.units,
+        "stores": summary.stores,
+        "customers": summary.customers,
+        "orders": summary.orders,
+        "order_lines": summary.order_lines,
+    }
+
+
+def demo_is_loaded() -> bool:
+    return User.objects.filter(username__in=[user[0] for user in USERS]).exists()
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """(username, role label) of every demo user, in the order the reference lists them."""
+    labels = dict(Role.choices)
+    return [(user[0], str(labels.get(user[1], user[1]))) for user in USERS]
