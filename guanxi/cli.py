@@ -84,10 +84,21 @@ def require_free_port(host: str, port: int) -> None:
             )
 
 
-def prepare(database: bool = True, redis: bool = False) -> None:
+def require_migrated() -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        fail("The database schema is missing or out of date: run `guanxi migrate` first")
+
+
+def prepare(database: bool = True, redis: bool = False, migrated: bool = True) -> None:
     setup_django()
     if database:
         require_database()
+        if migrated:
+            require_migrated()
     if redis:
         require_redis()
 
@@ -104,7 +115,7 @@ def manage(ctx: typer.Context) -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
-    prepare()
+    prepare(migrated=False)
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=1)
@@ -218,7 +229,7 @@ def demo(
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
     """Create the database, load a realistic demo shop, and serve it with the worker."""
-    prepare(redis=not no_serve)
+    prepare(redis=not no_serve, migrated=False)
     if not no_serve:
         require_free_port(host, port)
     from django.core.management import call_command

@@ -103,7 +103,97 @@ def test_development_settings_fail_the_deploy_checks(tmp_path):
     assert "security.W004" in result.stdout  # no HSTS outside production
 
 
-@pytest.mark.parametrize("command", ["demo", "serve", "worker", "migrate", "createadmin", "check", "manage"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "demo",
+        "serve",
+        "worker",
+        "migrate",
+        "createadmin",
+        "createunit",
+        "check",
+        "manage",
+        "import",
+        "analyze",
+        "bench",
+    ],
+)
 def test_every_documented_command_has_help(tmp_path, command):
     result = run_guanxi(command, "--help", home=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_demo_without_serving_loads_the_shop_and_keeps_it_on_a_second_run(tmp_path):
+    first = run_guanxi("demo", "--no-serve", "--customers", "60", home=tmp_path, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "manager" in first.stdout
+    with sqlite3.connect(tmp_path / "guanxi.sqlite3") as database:
+        customers = database.execute("SELECT COUNT(*) FROM customers_customer").fetchone()[0]
+        units = database.execute("SELECT COUNT(*) FROM accounts_businessunit").fetchone()[0]
+        metrics = database.execute("SELECT COUNT(*) FROM analytics_customermetric").fetchone()[0]
+        jobs = database.execute("SELECT kind, state FROM core_job ORDER BY id").fetchall()
+    assert (customers, units) == (60, 2)
+    assert metrics > 0
+    assert jobs == [("demo.load", "succeeded"), ("analytics.refresh", "succeeded")]
+    second = run_guanxi("demo", "--no-serve", home=tmp_path, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "already loaded" in second.stdout
+
+
+RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+
+
+def test_import_reports_every_row_and_adds_nothing_the_second_time(tmp_path):
+    data = tmp_path / "retail.csv"
+    data.write_text(
+        RETAIL_HEADER
+        + "536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n"
+        + "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850,United Kingdom\n"
+        + "536366,22633,HAND WARMER,6,2010-12-01 08:28:00,1.85,,United Kingdom\n"
+        + "C536379,D,Discount,-1,2010-12-01 09:41:00,27.50,14527,United Kingdom\n"
+        + "536367,POST,POSTAGE,1,2010-12-01 08:34:00,18.00,13047,United Kingdom\n"
+    )
+    assert run_guanxi("migrate", home=tmp_path).returncode == 0
+    assert run_guanxi("createunit", "uk", "UK wholesale", home=tmp_path).returncode == 0
+    first = run_guanxi("import", "online-retail", str(data), "--unit", "uk", home=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "succeeded" in first.stdout
+    with sqlite3.connect(tmp_path / "guanxi.sqlite3") as database:
+        counts = database.execute(
+            "SELECT (SELECT COUNT(*) FROM commerce_order), (SELECT COUNT(*) FROM commerce_return),"
+            " (SELECT COUNT(*) FROM customers_customer)"
+        ).fetchone()
+    assert counts == (3, 1, 3)
+    second = run_guanxi("import", "online-retail", str(data), "--unit", "uk", home=tmp_path)
+    assert second.returncode == 0, second.stderr
+    with sqlite3.connect(tmp_path / "guanxi.sqlite3") as database:
+        again = database.execute(
+            "SELECT (SELECT COUNT(*) FROM commerce_order), (SELECT COUNT(*) FROM commerce_return),"
+            " (SELECT COUNT(*) FROM customers_customer)"
+        ).fetchone()
+    assert again == counts
+
+
+def test_import_into_an_unknown_unit_is_one_clear_line(tmp_path):
+    data = tmp_path / "retail.csv"
+    data.write_text(RETAIL_HEADER)
+    assert run_guanxi("migrate", home=tmp_path).returncode == 0
+    result = run_guanxi("import", "online-retail", str(data), "--unit", "nope", home=tmp_path)
+    assert_one_clear_line(result, "No business unit with code 'nope'")
+
+
+def test_import_of_a_file_without_the_required_columns_fails_clearly(tmp_path):
+    data = tmp_path / "wrong.csv"
+    data.write_text("a,b\n1,2\n")
+    assert run_guanxi("migrate", home=tmp_path).returncode == 0
+    assert run_guanxi("createunit", "uk", "UK", home=tmp_path).returncode == 0
+    result = run_guanxi("import", "online-retail", str(data), "--unit", "uk", home=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "commerce.import failed" in result.stderr
+
+
+def test_commands_on_an_unmigrated_database_say_to_migrate(tmp_path):
+    result = run_guanxi("createunit", "uk", "UK", home=tmp_path)
+    assert_one_clear_line(result, "run `guanxi migrate` first")
