@@ -4,14 +4,11 @@ the latest model-quality (backtest) report. Organisation-wide rows are visible o
 from datetime import date, datetime
 
 from django.shortcuts import get_object_or_404
-from django.utils import formats
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from ninja import Router, Schema
 from pydantic import Field
 
-from guanxi.analytics.conf import analytics_config
-from guanxi.analytics.models import ChurnMethod, CustomerMetric, LifecycleStage, ModelRun
+from guanxi.analytics.explanations import explain
+from guanxi.analytics.models import CustomerMetric, ModelRun
 from guanxi.api.schemas import Amount
 from guanxi.customers.models import Customer
 
@@ -108,71 +105,3 @@ def _metric(row: CustomerMetric) -> dict:
     data = {field: getattr(row, field) for field in MetricOut.model_fields if field != "explanations"}
     data["explanations"] = explain(row)
     return data
-
-
-LIFECYCLE_TEXT = {
-    LifecycleStage.NEW: gettext_lazy("A first order recently: the relationship has just begun."),
-    LifecycleStage.EXPLORATION: gettext_lazy(
-        "A few orders so far: the customer is still trying the shop out (exploration)."
-    ),
-    LifecycleStage.FORMATION: gettext_lazy("Orders keep coming: the relationship is forming."),
-    LifecycleStage.STABLE: gettext_lazy("Regular orders over a long time: a stable relationship."),
-    LifecycleStage.DECLINE: gettext_lazy(
-        "Overdue compared with the customer's usual rhythm: the relationship is declining."
-    ),
-    LifecycleStage.LOST: gettext_lazy("No order for a long time: probably lost."),
-}
-
-
-def explain(row: CustomerMetric) -> dict[str, str]:
-    """One sentence per topic, in the caller's language."""
-    config = analytics_config()
-    if not row.orders:
-        return {"summary": _("No order yet: a potential customer.")}
-    texts = {
-        "rfm": _(
-            "Last order %(days)s days ago (R %(r)s of 5), %(orders)s orders (F %(f)s of 5), %(spend)s spent in "
-            "total (M %(m)s of 5): segment “%(segment)s”."
-        )
-        % {
-            "days": row.recency_days,
-            "r": row.r_score,
-            "orders": row.orders,
-            "f": row.f_score,
-            "spend": formats.number_format(row.total_spend, 2),
-            "m": row.m_score,
-            "segment": row.get_rfm_segment_display(),
-        },
-        "abc": _("ABC class %(abc)s by total spend.") % {"abc": row.abc_class},
-        "lifecycle": str(LIFECYCLE_TEXT.get(row.lifecycle_stage, "")),
-    }
-    if row.churn_risk is not None:
-        percent = round(row.churn_risk * 100)
-        if row.churn_method == ChurnMethod.RECENCY:
-            texts["churn"] = _(
-                "About %(percent)s%% risk of not ordering again soon, judged from the time since the last order."
-            ) % {"percent": percent}
-        else:
-            texts["churn"] = _("%(percent)s%% chance of no order in the next %(days)s days.") % {
-                "percent": percent,
-                "days": config.CHURN_HORIZON_DAYS,
-            }
-    if row.expected_purchases_365 is not None:
-        texts["forecast"] = _("Expected orders in the next 365 days: %(count)s.") % {
-            "count": formats.number_format(row.expected_purchases_365, 1)
-        }
-    if row.predicted_clv is not None:
-        texts["clv"] = _("Predicted value over the next %(months)s months: %(value)s.") % {
-            "months": config.CLV_MONTHS,
-            "value": formats.number_format(row.predicted_clv, 2),
-        }
-    texts["next_order"] = (
-        _("Next order expected around %(date)s.") % {"date": formats.date_format(row.expected_next_order_at)}
-        if row.expected_next_order_at
-        else _("No further order is expected soon.")
-    )
-    if row.method == "empirical":
-        texts["method"] = _(
-            "Estimated from simple averages: there is too little purchase history to fit the forecasting model."
-        )
-    return texts

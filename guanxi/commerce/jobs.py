@@ -9,6 +9,7 @@ from guanxi.commerce.importers.base import ProgressCallback
 from guanxi.commerce.models import ImportRun
 from guanxi.core.background import Progress, job_kind
 from guanxi.core.models import Job
+from guanxi.customers.merging import resolve_strong_matches
 
 
 def progress_callback(progress: Progress) -> ProgressCallback:
@@ -50,4 +51,8 @@ def import_file(job: Job, progress: Progress) -> dict[str, Any]:
     if run.state == ImportRun.State.FAILED:
         raise ImportFileError(run.message)
     counts = {name: value for name, value in run.counts.items() if isinstance(value, int)}
+    if not run.dry_run:
+        # Records of one person arriving from different stores share a strong identifier only
+        # after normalisation; fold them into one customer now rather than at the next scan.
+        counts["customers_merged"] = len(resolve_strong_matches(actor=job.started_by))
     return {"import_run": run.pk, **counts}

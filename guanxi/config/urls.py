@@ -7,7 +7,12 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("accounts/", include("guanxi.accounts.urls")),
     path("api/v1/", include("guanxi.api.urls")),
+    # Platform webhooks: authenticated by their signature, not by a session.
+    path("webhooks/", include("guanxi.commerce.webhook_urls")),
     # Before the web app, whose placeholder page for the analytics area this replaces.
     path("analytics/", include("guanxi.analytics.urls")),
+    path("customers/", include("guanxi.customers.urls")),
+    path("orders/", include("guanxi.commerce.urls")),
+    path("segments/", include("guanxi.segments.urls")),
     path("", include("guanxi.web.urls")),
 ]

@@ -1,15 +1,23 @@
 """Customer endpoints. Personal data is masked unless the caller has the pii.view permission."""
 
 from datetime import date, datetime
+from typing import Any
 
-from django.db.models import Prefetch
+from django.core import signing
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from guanxi.api.errors import ApiError
 from guanxi.api.pagination import CursorParams, paginate
+from guanxi.api.schemas import Amount
 from guanxi.core.privacy import mask_value
+from guanxi.customers import fetch
 from guanxi.customers.models import Customer, Identity
+from guanxi.customers.search import search_customers
 
 router = Router(tags=["customers"])
 
@@ -38,11 +46,114 @@ class IdentityOut(Schema):
     is_verified: bool
 
 
+class TagOut(Schema):
+    id: int
+    name: str
+    colour: str
+    group: str
+
+
+class ConsentOut(Schema):
+    channel: str
+    state: str = Field(description='"granted", "withdrawn", or "" when never recorded (no consent).')
+    recorded_at: datetime | None
+    method: str
+    source: str
+    evidence: str
+
+
+class AddressOut(Schema):
+    receiver: str = Field(description="Masked without pii.view.")
+    phone: str = Field(description="Masked without pii.view.")
+    region: str
+    street: str = Field(description="Masked without pii.view.")
+    postal_code: str
+    is_default: bool
+
+
+class StoreTotalOut(Schema):
+    store_id: int
+    store_name: str
+    channel: str
+    unit_id: int
+    currency: str
+    orders: int
+    revenue: Amount = Field(description="Total of orders in a sale status (paid to completed).")
+    refunded: Amount
+
+
+class ChannelTotalOut(Schema):
+    channel: str
+    currency: str
+    orders: int
+    revenue: Amount
+    refunded: Amount
+
+
+class CurrencyTotalOut(Schema):
+    currency: str
+    orders: int
+    revenue: Amount
+    refunded: Amount
+    returned: Amount = Field(description="Total of returns (credit notes) recorded for the customer.")
+
+
+class TotalsOut(Schema):
+    orders: int
+    per_currency: list[CurrencyTotalOut]
+    per_store: list[StoreTotalOut]
+    per_channel: list[ChannelTotalOut]
+
+
+class MetricSummaryOut(Schema):
+    unit_id: int | None = Field(description="Null for the organisation-wide figures.")
+    rfm_segment: str
+    abc_class: str
+    predicted_clv: Amount | None
+    churn_risk: float | None
+    probability_alive: float | None
+    lifecycle_stage: str
+    expected_next_order_at: date | None
+    computed_at: datetime
+    explanations: dict[str, str] = Field(description="Plain-language sentences keyed by topic.")
+
+
 class CustomerDetailOut(CustomerOut):
     birthday: date | None = Field(description="Null when masked.")
     occupation: str
     unit_ids: list[int] = Field(description="Units (among those the caller sees) the customer belongs to.")
     identities: list[IdentityOut]
+    status: str = Field(description='"active", or "merged" (see merged_into_id).')
+    merged_into_id: int | None
+    tags: list[TagOut]
+    consent: list[ConsentOut] = Field(description="The current state per channel, from the newest evidence.")
+    custom_fields: dict[str, Any] = Field(description="Values by field key.")
+    addresses: list[AddressOut]
+    totals: TotalsOut = Field(description="Over the orders and returns the caller may see only.")
+    metrics: list[MetricSummaryOut] = Field(description="One entry per scope the caller sees.")
+
+
+class CustomerListParams(CursorParams):
+    q: str | None = Field(
+        None,
+        max_length=200,
+        description="Search: name prefix, phone (full, any format, or last four digits), email, order number "
+        "or platform id.",
+    )
+
+
+class TimelineItemOut(Schema):
+    occurred_at: datetime
+    kind: str
+    summary: str
+    unit_id: int | None
+    source_type: str = Field(description='The record the item is about, e.g. "commerce.order".')
+    source_id: str
+
+
+class TimelinePage(Schema):
+    items: list[TimelineItemOut]
+    next_cursor: str | None
 
 
 class CustomerPage(Schema):
@@ -94,17 +205,24 @@ def _mask_kind(kind: str) -> str:
     return kind if kind in CONTACT_KINDS else "identifier"
 
 
-@router.get("/customers", response=CustomerPage, summary="Customers the caller may see, newest first")
-def list_customers(request, params: Query[CursorParams]):
-    customers = Customer.objects.restrict(request.user, "view").prefetch_related(
-        _contact_prefetch(request.user)
-    )
+@router.get(
+    "/customers", response=CustomerPage, summary="Customers the caller may see, newest first; `q` searches"
+)
+def list_customers(request, params: Query[CustomerListParams]):
+    customers: QuerySet = Customer.objects.active().restrict(request.user, "view")
+    if params.q:
+        customers = search_customers(customers, request.user, params.q)
+    customers = customers.prefetch_related(_contact_prefetch(request.user))
     page = paginate(customers, params, sort_field="id", descending=True)
     mask = Masker(request.user)
     return {"items": [_customer_fields(c, mask) for c in page.items], "next_cursor": page.next_cursor}
 
 
-@router.get("/customers/{customer_id}", response=CustomerDetailOut, summary="One customer")
+@router.get(
+    "/customers/{customer_id}",
+    response=CustomerDetailOut,
+    summary="One customer: profile, identities, tags, consent, totals per store and channel, metrics",
+)
 def get_customer(request, customer_id: int):
     user = request.user
     customer = get_object_or_404(
@@ -130,4 +248,107 @@ def get_customer(request, customer_id: int):
             }
             for identity in identities
         ],
+        "status": customer.status,
+        "merged_into_id": customer.merged_into_id,
+        **_detail_sections(user, customer),
     }
+
+
+def _detail_sections(user, customer: Customer) -> dict:
+    masker = fetch.Masker(user)
+    return {
+        "tags": [vars(tag) for tag in fetch.fetch_tags(user, customer)],
+        "consent": [
+            {
+                "channel": row.channel,
+                "state": row.state,
+                "recorded_at": row.recorded_at,
+                "method": row.method,
+                "source": row.source,
+                "evidence": row.evidence,
+            }
+            for row in fetch.fetch_consent(user, customer)
+        ],
+        "custom_fields": {field.key: field.value for field in fetch.fetch_custom_fields(user, customer)},
+        "addresses": [vars(address) for address in fetch.fetch_addresses(user, customer, masker)],
+        "totals": _totals(fetch.fetch_order_totals(user, customer)),
+        "metrics": [_metric(metric) for metric in fetch.fetch_metrics(user, customer)],
+    }
+
+
+def _totals(totals: fetch.OrderTotals) -> dict:
+    return {
+        "orders": totals.orders,
+        "per_currency": [vars(row) for row in totals.per_currency],
+        "per_store": [vars(row) for row in totals.per_store],
+        "per_channel": [
+            {key: value for key, value in vars(row).items() if key != "channel_label"}
+            for row in totals.per_channel
+        ],
+    }
+
+
+def _metric(metric: fetch.MetricView) -> dict:
+    row = metric.row
+    return {
+        "unit_id": row.unit_id,
+        "rfm_segment": row.rfm_segment,
+        "abc_class": row.abc_class,
+        "predicted_clv": row.predicted_clv,
+        "churn_risk": row.churn_risk,
+        "probability_alive": row.probability_alive,
+        "lifecycle_stage": row.lifecycle_stage,
+        "expected_next_order_at": row.expected_next_order_at,
+        "computed_at": row.computed_at,
+        "explanations": metric.explanations,
+    }
+
+
+TIMELINE_CURSOR_SALT = "guanxi.customers.timeline"
+
+
+@router.get(
+    "/customers/{customer_id}/timeline",
+    response=TimelinePage,
+    summary="The customer's timeline, newest first: orders, returns, merges, notes, tags, consent",
+)
+def get_customer_timeline(request, customer_id: int, params: Query[CursorParams]):
+    customer = fetch.access_customer_by_id(request.user, customer_id)
+    after = _decode_timeline_cursor(customer, params.cursor) if params.cursor else None
+    page = fetch.fetch_timeline_page(request.user, customer, after=after, size=params.limit)
+    return {
+        "items": [
+            {
+                "occurred_at": item.occurred_at,
+                "kind": item.kind,
+                "summary": item.summary,
+                "unit_id": item.unit_id,
+                "source_type": item.source_type,
+                "source_id": item.source_id,
+            }
+            for item in page.items
+        ],
+        "next_cursor": _encode_timeline_cursor(customer, page.next_position) if page.next_position else None,
+    }
+
+
+def _encode_timeline_cursor(customer: Customer, position: fetch.TimelinePosition) -> str:
+    key = [customer.pk, position.occurred_at.isoformat(), position.same_time_seen, position.offset]
+    return signing.dumps(key, salt=TIMELINE_CURSOR_SALT, compress=False)
+
+
+def _decode_timeline_cursor(customer: Customer, cursor: str) -> fetch.TimelinePosition:
+    try:
+        customer_id, moment, seen, offset = signing.loads(cursor, salt=TIMELINE_CURSOR_SALT)
+        occurred_at = parse_datetime(moment)
+        # A cursor is only valid for the timeline it came from.
+        if (
+            customer_id != customer.pk
+            or occurred_at is None
+            or not isinstance(seen, int)
+            or not isinstance(offset, int)
+        ):
+            raise ValueError(cursor)
+    except (signing.BadSignature, ValueError, TypeError) as error:
+        raise ApiError(400, _("The cursor is invalid; start again without one.")) from error
+    return fetch.TimelinePosition(occurred_at=occurred_at, same_time_seen=seen, offset=offset)

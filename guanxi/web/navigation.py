@@ -20,26 +20,6 @@ AREAS: dict[str, Area] = {
     area.slug: area
     for area in (
         Area(
-            "customers",
-            _("Customers"),
-            _("One profile per person across every store, with identities, tags, consent and a timeline."),
-            "customers.view",
-        ),
-        Area(
-            "orders",
-            _("Orders"),
-            _("Every order from every connected store, searchable and linked to the customer who placed it."),
-            "commerce.view",
-        ),
-        Area(
-            "segments",
-            _("Segments"),
-            _(
-                "Customer groups defined by rules over profiles, tags, metrics, orders and events, kept up to date."
-            ),
-            "segments.view",
-        ),
-        Area(
             "loyalty",
             _("Loyalty"),
             _("Membership tiers, a points ledger, benefits, coupons and referrals."),
@@ -113,15 +93,15 @@ NAVIGATION: tuple[NavSection, ...] = (
         _("Overview"),
         (
             NavItem(_("Dashboard"), "dashboard", (Route("web:dashboard"),)),
-            _area("customers", "customers", "customers:customer_list"),
-            _area("orders", "orders", "commerce:order_list"),
+            NavItem(_("Customers"), "customers", (Route("customers:customer_list"),), "customers.view"),
+            NavItem(_("Orders"), "orders", (Route("commerce:order_list"),), "commerce.view"),
         ),
     ),
     NavSection(
         _("Insight"),
         (
             NavItem(_("Analytics"), "analytics", (Route("analytics:overview"),), "analytics.view"),
-            _area("segments", "segments", "segments:segment_list"),
+            NavItem(_("Segments"), "segments", (Route("segments:segment_list"),), "segments.view"),
             _area("reports", "reports"),
         ),
     ),

@@ -16,8 +16,10 @@ from guanxi.accounts.roles import Role
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.segments import actions as segment_actions
 
 MARKER = "BETAUNITSECRET"
+EVERYONE = {"version": 1, "root": {"all": []}}
 UNIT_ROLES = [
     Role.UNIT_HEAD,
     Role.UNIT_ADMIN,
@@ -27,14 +29,11 @@ UNIT_ROLES = [
     Role.ANALYST,
 ]
 AREAS = [
-    "customers",
     "loyalty",
     "marketing",
     "messaging",
-    "orders",
     "reports",
     "sales",
-    "segments",
     "service",
 ]
 
@@ -77,7 +76,17 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("api/v1/customers/<customer_id>", "get_customer"): Route("detail", object="customer", api=True),
     ("api/v1/orders", "list_orders"): Route("page", api=True),
     ("api/v1/orders/<order_id>", "get_order"): Route("detail", object="order", api=True),
+    # Ingestion writes; items for stores outside the caller's units are rejected per item
+    # (guanxi/commerce/tests/test_ingestion.py::test_unit_a_token_cannot_ingest_into_a_unit_b_store).
+    ("api/v1/orders", "ingest_orders"): Route("self", method="post", api=True),
+    ("api/v1/events", "ingest_events"): Route("self", method="post", api=True),
+    # Signature-authenticated, no session; they answer with a status, never with data.
+    ("webhooks/shopify/<str:source>", "shopify"): Route("public"),
+    ("webhooks/woocommerce/<str:source>", "woocommerce"): Route("public"),
     ("api/v1/jobs/<job_id>", "get_job"): Route("detail", object="job", api=True),
+    ("api/v1/customers/<customer_id>/timeline", "get_customer_timeline"): Route(
+        "detail", object="customer", api=True
+    ),
     ("api/v1/customers/<customer_id>/metrics", "get_customer_metrics"): Route(
         "detail", object="customer", api=True
     ),
@@ -88,6 +97,52 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("jobs/<int:pk>/progress/", "job_progress"): Route("detail", object="job"),
     ("audit/", "audit_list"): Route("page"),
     ("analytics/", "overview"): Route("page"),
+    ("segments/", "segment_list"): Route("page"),
+    ("segments/add/", "segment_add"): Route("page"),
+    ("segments/builder/", "builder"): Route("page", method="post"),
+    ("segments/preview/", "preview"): Route("page", method="post"),
+    ("segments/<int:pk>/", "segment"): Route("detail", object="segment"),
+    ("segments/<int:pk>/edit/", "segment_edit"): Route("detail", object="segment"),
+    ("segments/<int:pk>/delete/", "segment_delete"): Route("detail", method="post", object="segment"),
+    ("segments/<int:pk>/refresh/", "segment_refresh"): Route("detail", method="post", object="segment"),
+    ("segments/<int:pk>/tag/", "segment_tag"): Route("detail", method="post", object="segment"),
+    ("segments/<int:pk>/list/", "segment_upload"): Route("detail", method="post", object="segment"),
+    ("segments/<int:pk>/export/", "segment_export"): Route("detail", object="segment"),
+    ("api/v1/segments/preview", "preview_segment"): Route("page", method="post", api=True),
+    ("api/v1/segments/sample", "sample_segment"): Route("page", method="post", api=True),
+    ("api/v1/segments", "list_segments"): Route("page", api=True),
+    ("api/v1/segments", "create_segment"): Route("page", method="post", api=True),
+    ("api/v1/segments/<segment_id>", "get_segment"): Route("detail", object="segment", api=True),
+    ("api/v1/segments/<segment_id>", "update_segment"): Route(
+        "detail", method="patch", object="segment", api=True
+    ),
+    ("api/v1/segments/<segment_id>", "delete_segment"): Route(
+        "detail", method="delete", object="segment", api=True
+    ),
+    ("api/v1/segments/<segment_id>/members", "list_members"): Route("detail", object="segment", api=True),
+    ("api/v1/segments/<segment_id>/members", "change_members"): Route(
+        "detail", method="post", object="segment", api=True
+    ),
+    ("api/v1/segments/<segment_id>/refresh", "refresh_segment"): Route(
+        "detail", method="post", object="segment", api=True
+    ),
+    ("api/v1/segments/<segment_id>/list", "upload_list"): Route(
+        "detail", method="post", object="segment", api=True
+    ),
+    ("api/v1/segments/<segment_id>/tag", "tag_members"): Route(
+        "detail", method="post", object="segment", api=True
+    ),
+    ("api/v1/segments/<segment_id>/export", "export_members"): Route("detail", object="segment", api=True),
+    ("customers/", "customer_list"): Route("page"),
+    ("customers/<int:pk>/", "customer"): Route("detail", object="customer"),
+    ("customers/<int:pk>/timeline/", "customer_timeline"): Route("detail", object="customer"),
+    ("customers/<int:pk>/tags/", "customer_tag_add"): Route("detail", method="post", object="customer"),
+    ("customers/<int:pk>/tags/<int:tag_pk>/remove/", "customer_tag_remove"): Route(
+        "detail", method="post", object="customer"
+    ),
+    ("customers/<int:pk>/notes/", "customer_note_add"): Route("detail", method="post", object="customer"),
+    ("orders/", "order_list"): Route("page"),
+    ("orders/<int:pk>/", "order"): Route("detail", object="order"),
     (f"^(?P<slug>{'|'.join(AREAS)})/$", "area"): Route("page"),
 }
 
@@ -133,6 +188,12 @@ def world(unit_a, unit_b, make_user):
     audit.record(AuditEntry.Action.EXPORT, actor=user_b, unit=unit_b, message=f"{MARKER} export")
     job_a = _job(unit_a, "unit A import")
     job_b = _job(unit_b, f"{MARKER} import")
+    segment_b = segment_actions.create_segment(
+        actor=None, name=f"{MARKER} segment", unit=unit_b, rule=EVERYONE
+    )
+    # Organisation-wide, with unit B's customer among its members: unit A must see only its own.
+    segment_all = segment_actions.create_segment(actor=None, name="Everyone", rule=EVERYONE)
+    segment_actions.refresh_segment(segment_all)
     return World(
         unit_b_objects={
             "customer": customer_b.pk,
@@ -140,8 +201,14 @@ def world(unit_a, unit_b, make_user):
             "job": job_b.pk,
             "user": user_b.pk,
             "token": token_b.pk,
+            "segment": segment_b.pk,
         },
-        unit_a_objects={"customer": customer_a.pk, "order": order_a.pk, "job": job_a.pk},
+        unit_a_objects={
+            "customer": customer_a.pk,
+            "order": order_a.pk,
+            "job": job_a.pk,
+            "segment": segment_all.pk,
+        },
     )
 
 
@@ -161,7 +228,14 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
     if slug:
         return f"/{slug}/"
     if object_id is not None:
-        for placeholder in ("<int:pk>", "<token_id>", "<customer_id>", "<order_id>", "<job_id>"):
+        for placeholder in (
+            "<int:pk>",
+            "<token_id>",
+            "<customer_id>",
+            "<order_id>",
+            "<job_id>",
+            "<segment_id>",
+        ):
             path = path.replace(placeholder, str(object_id))
     return path
 
@@ -176,6 +250,9 @@ def test_unit_a_user_sees_no_unit_b_record(client, world, make_user, unit_a, rol
         if spec.kind == "public" or spec.method not in ("get", "post", "delete"):
             continue
         headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if spec.api and spec.method == "get" else {}
+        if spec.api and spec.method == "post":
+            # An empty JSON body, so the object lookup (not body parsing) decides the answer.
+            headers = {"data": {}, "content_type": "application/json"}
         slugs = AREAS if route.startswith("^") else [""]
         for slug in slugs:
             if spec.kind == "detail":

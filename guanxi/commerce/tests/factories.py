@@ -49,7 +49,12 @@ def make_order(
         paid_at=placed_at if status in Order.SALE_STATUSES else None,
     )
     OrderLine.objects.create(
-        order=order, sku="SKU-1", name="Towel", category="home_textiles", quantity=1,
-        unit_price=Decimal(total), amount=Decimal(total),
+        order=order,
+        sku="SKU-1",
+        name="Towel",
+        category="home_textiles",
+        quantity=1,
+        unit_price=Decimal(total),
+        amount=Decimal(total),
     )
     return order

@@ -1,0 +1,202 @@
+"""Customer list and search speed on the demo shop, beside a naive `icontains` search of the same data.
+
+The database: the one at DATABASE_URL when it already holds at least 1,000,000 customers (the budget's
+scale); otherwise a fresh SQLite file in a temporary GUANXI_HOME filled by
+`guanxi.demo.load_demo(customers)` (default 20,000; the output says which). Measured, as the group
+manager (sees every unit) and as a unit head, for each kind of query:
+
+- the list request: GET /customers/?q=… through the Django test client (scoping, search, page render);
+- the baseline: the first thing one would write, `Customer.objects.restrict(user).filter(name__icontains=q
+  | identities__value__icontains=q | orders__number__icontains=q).distinct()[:50]`, evaluated.
+
+Queries are drawn from the data itself (a name prefix, a full phone written as 138 1234 5678, the
+last four digits, an email, an order number). Budget: p95 < 200 ms at 1M customers.
+Run `python bench/search.py [customers]`; `run(customers)` returns the printed lines.
+"""
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CUSTOMERS = 20_000
+BUDGET_SCALE = 1_000_000
+BUDGET_P95_MS = 200.0
+SAMPLES = 40
+SEED = 7
+KINDS = ("name prefix", "full phone", "last four", "email", "order number")
+
+
+def run(customers: int | None = None) -> list[str]:
+    existing = os.environ.get("DATABASE_URL")
+    if existing:
+        size = _measure(existing, os.environ.get("GUANXI_HOME", str(REPO / "var")), 0, count_only=True)[
+            "customers"
+        ]
+        if size >= BUDGET_SCALE:
+            return _report(
+                _measure(existing, os.environ.get("GUANXI_HOME", str(REPO / "var")), 0), "DATABASE_URL"
+            )
+    customers = customers or DEFAULT_CUSTOMERS
+    with tempfile.TemporaryDirectory(prefix="gx-bench-search-") as home:
+        result = _measure(f"sqlite:///{home}/bench.sqlite3", home, customers)
+    note = (
+        f"fresh SQLite demo of {customers:,} customers (no database with >= {BUDGET_SCALE:,} customers at "
+        "DATABASE_URL; the budget applies at 1M)"
+    )
+    return _report(result, note)
+
+
+def _report(result: dict, source: str) -> list[str]:
+    lines = [
+        f"Customer search on {result['customers']:,} customers ({result['vendor']}, {source}); "
+        f"{SAMPLES} queries per kind; baseline = naive icontains over name, identities and order numbers",
+    ]
+    for role, kinds in result["roles"].items():
+        for kind in KINDS:
+            ours, base = kinds[kind]["ours"], kinds[kind]["baseline"]
+            p95 = _percentile(ours, 95)
+            ratio = _percentile(base, 95) / p95 if p95 else float("inf")
+            lines.append(
+                f"{role:<8} {kind:<13} p50 {_percentile(ours, 50):7.1f} ms  p95 {p95:7.1f} ms   "
+                f"baseline p50 {_percentile(base, 50):8.1f} ms  p95 {_percentile(base, 95):8.1f} ms   "
+                f"ratio {ratio:6.1f}x   budget {BUDGET_P95_MS:.0f} ms: {'within' if p95 <= BUDGET_P95_MS else 'OVER'}"
+            )
+    return lines
+
+
+def _percentile(values: list[float], percent: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+
+
+def _measure(database_url: str, home: str, customers: int, count_only: bool = False) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "GUANXI_HOME": home,
+        "DJANGO_SETTINGS_MODULE": "guanxi.config.settings",
+        "LOG_LEVEL": "WARNING",
+    }
+    args = [sys.executable, __file__, "--count" if count_only else "--measure", str(customers)]
+    child = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, check=False)  # noqa: S603
+    if child.returncode != 0:
+        last = (child.stderr.strip().splitlines() or ["failed"])[-1]
+        raise RuntimeError(last)
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def _child(customers: int, count_only: bool) -> dict:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from guanxi.customers.models import Customer
+
+    if count_only:
+        try:
+            return {"customers": Customer.objects.count()}
+        except Exception:
+            return {"customers": 0}
+    call_command("migrate", verbosity=0)
+    if customers and not Customer.objects.exists():
+        from guanxi.demo import load_demo
+
+        load_demo(customers)
+    from guanxi.accounts.models import User
+
+    queries = _sample_queries()
+    roles = {}
+    for label, user in (
+        ("manager", User.objects.filter(role="group_manager").first()),
+        ("unit", User.objects.filter(role="unit_head").first()),
+    ):
+        if user is not None:
+            roles[label] = _time_role(user, queries)
+    return {"customers": Customer.objects.count(), "vendor": connection.vendor, "roles": roles}
+
+
+def _sample_queries() -> dict[str, list[str]]:
+    from guanxi.commerce.models import Order
+    from guanxi.customers.models import Customer, Identity
+
+    rng = random.Random(SEED)  # noqa: S311 (reproducible sampling, not security)
+    top = Customer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    def pick(queryset, field: str) -> list[str]:
+        values: list[str] = []
+        for _attempt in range(SAMPLES * 5):
+            if len(values) == SAMPLES:
+                break
+            start = rng.randint(1, max(top, 1))
+            value = queryset.filter(**{"customer_id__gte" if field != "name" else "pk__gte": start})
+            value = (
+                value.order_by("customer_id" if field != "name" else "pk")
+                .values_list(field, flat=True)
+                .first()
+            )
+            if value:
+                values.append(value)
+        return values
+
+    phones = pick(Identity.objects.filter(kind="phone"), "value")
+    names = [
+        name[:1] if rng.random() < 0.5 else name[:2]
+        for name in pick(Customer.objects.exclude(name=""), "name")
+    ]
+    return {
+        "name prefix": names,
+        "full phone": [f"{p[3:6]} {p[6:10]} {p[10:]}" if p.startswith("+86") else p for p in phones],
+        "last four": [p[-4:] for p in phones],
+        "email": pick(Identity.objects.filter(kind="email"), "value"),
+        "order number": pick(Order.objects.exclude(customer=None), "number"),
+    }
+
+
+def _time_role(user, queries: dict[str, list[str]]) -> dict:
+    from django.db.models import Q
+    from django.test import Client
+
+    from guanxi.customers.models import Customer
+
+    client = Client()
+    client.force_login(user)
+    client.get("/customers/")  # warm caches: session, templates, connection
+    results = {}
+    for kind, values in queries.items():
+        ours, baseline = [], []
+        for value in values:
+            started = time.perf_counter()
+            response = client.get(
+                "/customers/", {"q": value}, headers={"HX-Request": "true", "HX-Target": "customer-table"}
+            )
+            ours.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+            started = time.perf_counter()
+            naive = Customer.objects.restrict(user, "view").filter(
+                Q(name__icontains=value)
+                | Q(identities__value__icontains=value)
+                | Q(orders__number__icontains=value)
+            )
+            list(naive.distinct().order_by("-pk")[:50])
+            baseline.append((time.perf_counter() - started) * 1000)
+        results[kind] = {"ours": ours, "baseline": baseline}
+    return results
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] in ("--measure", "--count"):
+        sys.path.insert(0, str(REPO))
+        print(json.dumps(_child(int(sys.argv[2]), count_only=sys.argv[1] == "--count")))
+    else:
+        for line in run(int(sys.argv[1]) if len(sys.argv) > 1 else None):
+            print(line)

@@ -1,0 +1,23 @@
+"""Customer work the background worker runs (see guanxi.core.background)."""
+
+from typing import Any
+
+from guanxi.core.background import Progress, job_kind
+from guanxi.core.models import Job
+from guanxi.customers.merging import resolve_strong_matches, suggest_merges
+
+
+@job_kind("customers.resolve_strong_matches")
+def resolve_strong(job: Job, progress: Progress) -> dict[str, Any]:
+    """params: customer_ids (optional; all customers otherwise). Safe to re-run: merged customers are skipped."""
+    records = resolve_strong_matches(job.params.get("customer_ids"), actor=job.started_by)
+    progress.advance(len(records), message=f"{len(records)} merges")
+    return {"merged": len(records)}
+
+
+@job_kind("customers.suggest_merges")
+def suggest(job: Job, progress: Progress) -> dict[str, Any]:
+    """params: customer_ids (optional). Safe to re-run: existing suggestions are refreshed, not duplicated."""
+    counts = suggest_merges(job.params.get("customer_ids"))
+    progress.advance(counts["created"] + counts["updated"], message=f"{counts['created']} new suggestions")
+    return counts

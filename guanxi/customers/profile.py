@@ -1,0 +1,522 @@
+"""Writes to a customer's profile: tags, notes, consent, addresses, custom fields, fields, identities.
+
+Every function owns its transaction, writes an audit entry (personal values are redacted by
+`guanxi.core.audit`) and a timeline event whose summary holds no personal data.
+"""
+
+import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.core import audit
+from guanxi.core.models import AuditEntry
+from guanxi.core.privacy import mask_value
+from guanxi.customers.identities import is_masked, normalise_identity
+from guanxi.customers.merging import STRONG_KINDS, merge_customers
+from guanxi.customers.models import (
+    Address,
+    Consent,
+    ConsentChannel,
+    Customer,
+    CustomerTag,
+    CustomFieldDefinition,
+    CustomFieldValue,
+    Identity,
+    IdentityHint,
+    Note,
+    Tag,
+    TagGroup,
+    TimelineEvent,
+)
+from guanxi.customers.timeline import record_event
+
+EDITABLE_FIELDS = (
+    "name",
+    "gender",
+    "birthday",
+    "province",
+    "city",
+    "district",
+    "occupation",
+    "source_channel",
+    "notes",
+    "owner",
+)
+ADDRESS_FIELDS = ("receiver", "phone", "province", "city", "district", "street", "postal_code", "source")
+TEXT_VALUE_MAX = 1000
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "是", "on"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "否", "off"})
+
+
+def _user(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _active(customer: Customer) -> Customer:
+    """The row, locked; edits to a merged-away customer are refused (they belong on the survivor)."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.is_merged:
+        raise ValidationError(
+            _("Customer #%(id)s was merged into customer #%(into)s; edit that profile instead."),
+            code="merged",
+            params={"id": customer.pk, "into": customer.merged_into_id},
+        )
+    return customer
+
+
+# --- tags --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_tag_group(name: str, colour: str = "#64748b", actor: Any = None) -> TagGroup:
+    group = TagGroup.objects.create(name=name.strip(), colour=colour)
+    audit.record(AuditEntry.Action.CREATE, actor=actor, obj=group)
+    return group
+
+
+@transaction.atomic
+def create_tag(
+    name: str,
+    colour: str = "#64748b",
+    group: TagGroup | None = None,
+    description: str = "",
+    actor: Any = None,
+) -> Tag:
+    name = name.strip()
+    if not name:
+        raise ValidationError(_("A tag needs a name."), code="required")
+    if Tag.objects.filter(name=name).exists():
+        raise ValidationError(
+            _("A tag named “%(name)s” already exists."), code="unique", params={"name": name}
+        )
+    tag = Tag.objects.create(name=name, colour=colour, group=group, description=description)
+    audit.record(AuditEntry.Action.CREATE, actor=actor, obj=tag)
+    return tag
+
+
+@transaction.atomic
+def add_tag(customer: Customer, tag: Tag, actor: Any = None, unit: Any = None) -> bool:
+    """Tag the customer; False when the tag was already there (nothing written)."""
+    customer = _active(customer)
+    _row, created = CustomerTag.objects.get_or_create(
+        customer=customer, tag=tag, defaults={"added_by": _user(actor)}
+    )
+    if created:
+        audit.record(
+            AuditEntry.Action.UPDATE, actor=actor, obj=customer, unit=unit, message=f"tag {tag.pk} added"
+        )
+        record_event(
+            customer,
+            TimelineEvent.Kind.TAG_ADDED,
+            f"Tag {tag.name} added",
+            data={"tag": tag.name},
+            unit=unit,
+            actor=actor,
+            source=tag,
+        )
+    return created
+
+
+@transaction.atomic
+def remove_tag(customer: Customer, tag: Tag, actor: Any = None, unit: Any = None) -> bool:
+    """Untag the customer; False when it did not have the tag."""
+    customer = _active(customer)
+    deleted, _per_model = CustomerTag.objects.filter(customer=customer, tag=tag).delete()
+    if deleted:
+        audit.record(
+            AuditEntry.Action.UPDATE, actor=actor, obj=customer, unit=unit, message=f"tag {tag.pk} removed"
+        )
+        record_event(
+            customer,
+            TimelineEvent.Kind.TAG_REMOVED,
+            f"Tag {tag.name} removed",
+            data={"tag": tag.name},
+            unit=unit,
+            actor=actor,
+            source=tag,
+        )
+    return bool(deleted)
+
+
+# --- notes and consent -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_note(customer: Customer, body: str, actor: Any = None, unit: Any = None) -> Note:
+    """A note in `unit` is seen by that unit only; without a unit, by every unit that sees the customer."""
+    customer = _active(customer)
+    body = body.strip()
+    if not body:
+        raise ValidationError(_("The note is empty."), code="required")
+    note = Note.objects.create(customer=customer, unit=unit, author=_user(actor), body=body)
+    audit.record(
+        AuditEntry.Action.CREATE, actor=actor, obj=note, unit=unit, message=f"on customer #{customer.pk}"
+    )
+    record_event(
+        customer,
+        TimelineEvent.Kind.NOTE_ADDED,
+        "Note added",
+        data={"note": note.pk},
+        unit=unit,
+        actor=actor,
+        source=note,
+        occurred_at=note.created_at,
+    )
+    return note
+
+
+@transaction.atomic
+def record_consent(
+    customer: Customer,
+    channel: str,
+    state: str,
+    method: str,
+    *,
+    actor: Any = None,
+    source: str = "",
+    evidence: str = "",
+    unit: Any = None,
+    recorded_at: datetime.datetime | None = None,
+) -> Consent:
+    """Append one piece of consent evidence; the newest row per channel is the customer's current state."""
+    customer = _active(customer)
+    for value, choices, label in (
+        (channel, ConsentChannel, _("channel")),
+        (state, Consent.State, _("state")),
+        (method, Consent.Method, _("method")),
+    ):
+        if value not in choices.values:
+            raise ValidationError(
+                _("Unknown consent %(what)s: %(value)s."),
+                code="invalid",
+                params={"what": label, "value": value},
+            )
+    before = Consent.current_for(customer.pk).get(channel)
+    consent = Consent.objects.create(
+        customer=customer,
+        channel=channel,
+        state=state,
+        method=method,
+        source=source[:200],
+        evidence=evidence,
+        recorded_by=_user(actor),
+        unit=unit,
+        recorded_at=recorded_at or timezone.now(),
+    )
+    current = Consent.current_for(customer.pk)[channel]
+    previous_state = before.state if before else ""
+    audit.record(
+        AuditEntry.Action.CREATE,
+        actor=actor,
+        obj=consent,
+        unit=unit,
+        changes={f"consent_{channel}": (previous_state, current.state)} if current.pk == consent.pk else {},
+        message=f"on customer #{customer.pk}",
+    )
+    # Backdated evidence older than the current row does not change the state.
+    if current.pk == consent.pk and previous_state != state:
+        record_event(
+            customer,
+            TimelineEvent.Kind.CONSENT_CHANGED,
+            f"Consent {channel} {state}",
+            data={"channel": channel, "state": state, "method": method},
+            unit=unit,
+            actor=actor,
+            source=consent,
+            occurred_at=consent.recorded_at,
+        )
+    return consent
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_address(customer: Customer, *, actor: Any = None, is_default: bool = False, **fields: Any) -> Address:
+    customer = _active(customer)
+    _check_address_fields(fields)
+    has_default = Address.objects.filter(customer=customer, is_default=True).exists()
+    address = Address(customer=customer, **fields)
+    address.is_default = is_default or not has_default
+    address.full_clean()
+    if address.is_default:
+        Address.objects.filter(customer=customer, is_default=True).update(is_default=False)
+    address.save()
+    audit.record(AuditEntry.Action.CREATE, actor=actor, obj=address, message=f"on customer #{customer.pk}")
+    record_event(
+        customer,
+        TimelineEvent.Kind.ADDRESS_CHANGED,
+        "Address added",
+        data={"created": True},
+        actor=actor,
+        source=address,
+    )
+    return address
+
+
+@transaction.atomic
+def update_address(address: Address, *, actor: Any = None, **fields: Any) -> Address:
+    """Change the given fields (and `is_default`); unchanged values write nothing."""
+    address = Address.objects.select_for_update().get(pk=address.pk)
+    _active(address.customer)
+    make_default = fields.pop("is_default", None)
+    _check_address_fields(fields)
+    changes = {
+        name: (getattr(address, name), value)
+        for name, value in fields.items()
+        if getattr(address, name) != value
+    }
+    if make_default is not None and make_default != address.is_default:
+        changes["is_default"] = (address.is_default, make_default)
+    if not changes:
+        return address
+    for name, (_before, after) in changes.items():
+        setattr(address, name, after)
+    address.updated_at = timezone.now()
+    address.full_clean()
+    if address.is_default:
+        Address.objects.filter(customer_id=address.customer_id, is_default=True).exclude(
+            pk=address.pk
+        ).update(is_default=False)
+    address.save()
+    audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=address, changes=changes)
+    record_event(
+        address.customer_id,
+        TimelineEvent.Kind.ADDRESS_CHANGED,
+        "Address changed",
+        data={"created": False, "fields": sorted(changes)},
+        actor=actor,
+        source=address,
+    )
+    return address
+
+
+def _check_address_fields(fields: dict[str, Any]) -> None:
+    unknown = sorted(set(fields) - set(ADDRESS_FIELDS))
+    if unknown:
+        raise ValidationError(
+            _("Not address fields: %(fields)s."), code="invalid", params={"fields": ", ".join(unknown)}
+        )
+
+
+# --- custom fields -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_custom_field(
+    key: str,
+    label: str,
+    type: str = CustomFieldDefinition.Type.TEXT,
+    choices: list[str] | None = None,
+    description: str = "",
+    actor: Any = None,
+) -> CustomFieldDefinition:
+    definition = CustomFieldDefinition(
+        key=key, label=label, type=type, choices=choices or [], description=description
+    )
+    definition.full_clean()
+    if type == CustomFieldDefinition.Type.CHOICE and not definition.choices:
+        raise ValidationError(_("A choice field needs at least one choice."), code="required")
+    definition.save()
+    audit.record(AuditEntry.Action.CREATE, actor=actor, obj=definition)
+    return definition
+
+
+def clean_custom_value(definition: CustomFieldDefinition, value: Any) -> Any:
+    """The JSON value to store for `value`, or a ValidationError that names the field."""
+    if value is None or value == "":
+        return None
+    kind = definition.type
+    params = {"field": definition.label, "value": str(value)[:50]}
+    if kind == CustomFieldDefinition.Type.TEXT:
+        text = str(value).strip()
+        if len(text) > TEXT_VALUE_MAX:
+            raise ValidationError(
+                _("“%(field)s”: at most %(max)s characters."),
+                code="max_length",
+                params={**params, "max": TEXT_VALUE_MAX},
+            )
+        return text
+    if kind == CustomFieldDefinition.Type.NUMBER:
+        if isinstance(value, bool | float):
+            value = str(value) if isinstance(value, float) else "x"
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite():
+            raise ValidationError(
+                _("“%(field)s”: “%(value)s” is not a number."), code="invalid", params=params
+            )
+        return str(number)
+    if kind == CustomFieldDefinition.Type.DATE:
+        if isinstance(value, datetime.datetime):
+            value = value.date()
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        try:
+            return datetime.date.fromisoformat(str(value).strip()).isoformat()
+        except ValueError:
+            raise ValidationError(
+                _("“%(field)s”: “%(value)s” is not a date (YYYY-MM-DD)."), code="invalid", params=params
+            ) from None
+    if kind == CustomFieldDefinition.Type.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValidationError(_("“%(field)s”: “%(value)s” is not yes or no."), code="invalid", params=params)
+    if kind == CustomFieldDefinition.Type.CHOICE:
+        if str(value) not in definition.choices:
+            raise ValidationError(
+                _("“%(field)s”: “%(value)s” is not one of the choices."), code="invalid_choice", params=params
+            )
+        return str(value)
+    raise ValidationError(_("“%(field)s” has an unknown type."), code="invalid", params=params)
+
+
+@transaction.atomic
+def set_custom_field(
+    customer: Customer, definition: CustomFieldDefinition | str, value: Any, actor: Any = None
+) -> CustomFieldValue | None:
+    """Set (or, with None/"", clear) a custom field value; returns the stored row or None when cleared."""
+    customer = _active(customer)
+    if isinstance(definition, str):
+        definition = CustomFieldDefinition.objects.get(key=definition)
+    cleaned = clean_custom_value(definition, value)
+    row = CustomFieldValue.objects.filter(customer=customer, definition=definition).first()
+    before = row.value if row else None
+    if before == cleaned:
+        return row
+    if cleaned is None:
+        row.delete()
+        row = None
+    elif row is None:
+        row = CustomFieldValue.objects.create(
+            customer=customer, definition=definition, value=cleaned, updated_by=_user(actor)
+        )
+    else:
+        row.value, row.updated_at, row.updated_by = cleaned, timezone.now(), _user(actor)
+        row.save()
+    # Custom values may be personal: the audit names the field, never its value.
+    audit.record(
+        AuditEntry.Action.UPDATE, actor=actor, obj=customer, message=f"custom field {definition.key} set"
+    )
+    record_event(
+        customer,
+        TimelineEvent.Kind.CUSTOM_FIELD_CHANGED,
+        f"Custom field {definition.key} changed",
+        data={"field": definition.label, "key": definition.key},
+        actor=actor,
+    )
+    return row
+
+
+# --- profile fields and identities -------------------------------------------------------------
+
+
+@transaction.atomic
+def update_profile(customer: Customer, actor: Any = None, **fields: Any) -> Customer:
+    """Change profile fields; the audit lists changed field names (personal values are redacted)."""
+    customer = _active(customer)
+    unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationError(
+            _("Not editable profile fields: %(fields)s."),
+            code="invalid",
+            params={"fields": ", ".join(unknown)},
+        )
+    changes: dict[str, tuple[Any, Any]] = {}
+    for name, raw in fields.items():
+        field = Customer._meta.get_field(name)
+        value = raw if name == "owner" else field.clean(raw, customer)
+        if getattr(customer, name) != value:
+            changes[name] = (getattr(customer, name), value)
+            setattr(customer, name, value)
+    if not changes:
+        return customer
+    customer.updated_at = timezone.now()
+    customer.save()
+    audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=customer, changes=changes)
+    record_event(
+        customer,
+        TimelineEvent.Kind.PROFILE_UPDATED,
+        f"Profile updated: {', '.join(changes)}",
+        data={"fields": list(changes)},
+        actor=actor,
+    )
+    return customer
+
+
+def add_identity(
+    customer: Customer, kind: str, raw: str, *, namespace: str = "", source: str = "manual", actor: Any = None
+) -> Identity | IdentityHint:
+    """Attach an identifier typed in or received later.
+
+    A masked value is kept as a hint (never an identity); a placeholder or invalid value is refused.
+    A strong identifier (phone, email, unionid, person id) already held by another customer means
+    one person: the two are merged (survivor: the older one). Other kinds held elsewhere are refused.
+    """
+    if is_masked(raw):
+        with transaction.atomic():
+            customer = _active(customer)
+            hint, _created = IdentityHint.objects.get_or_create(
+                customer=customer,
+                kind=kind,
+                namespace=namespace,
+                value=raw.strip(),
+                defaults={"source": source},
+            )
+        return hint
+    value = normalise_identity(kind, raw)
+    if value is None:
+        raise ValidationError(
+            _("“%(value)s” is not a usable %(kind)s."),
+            code="invalid",
+            params={"value": raw[:50], "kind": Identity.Kind(kind).label},
+        )
+    with transaction.atomic():
+        customer = _active(customer)
+        existing = Identity.objects.filter(kind=kind, namespace=namespace, value=value).first()
+        if existing is None:
+            identity = Identity.objects.create(
+                customer=customer, kind=kind, namespace=namespace, value=value, source=source
+            )
+            audit.record(
+                AuditEntry.Action.CREATE, actor=actor, obj=identity, message=f"on customer #{customer.pk}"
+            )
+            return identity
+        if existing.customer_id == customer.pk:
+            return existing
+        if kind not in STRONG_KINDS:
+            raise ValidationError(
+                _("This %(kind)s belongs to another customer."),
+                code="taken",
+                params={"kind": Identity.Kind(kind).label},
+            )
+        other = Customer.objects.get(pk=existing.customer_id)
+        survivor, absorbed = sorted([customer, other], key=lambda c: (c.first_seen_at, c.pk))
+        merge_customers(
+            survivor,
+            absorbed,
+            actor=actor,
+            reason="strong identifier added",
+            evidence=[
+                {
+                    "code": f"same_{kind}",
+                    "detail": mask_value(value, kind),
+                    "customers": sorted([customer.pk, other.pk]),
+                }
+            ],
+            automatic=True,
+        )
+        existing.refresh_from_db()
+        return existing

@@ -1,0 +1,151 @@
+"""Finding customers: list filters, and the search box turned into one indexed lookup per kind.
+
+A query is read as every kind it could be: a name prefix, a full phone number (normalised to E.164),
+the last four digits of a phone, an email address, an order number or a platform id (any identity
+value). Each kind is an exact or prefix lookup on an index; the matching customer ids are collected
+first and the scoped customer queryset is then filtered by them, so the database never evaluates an
+OR of subqueries over every customer.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Right
+
+from guanxi.analytics.models import CustomerMetric
+from guanxi.commerce.models import Order
+from guanxi.customers.identities import normalise_email, normalise_phone
+from guanxi.customers.models import CustomerTag, CustomerUnit, Identity
+
+# Sorts after every character a name can hold, so [prefix, prefix + TOP) is exactly the prefix's range.
+TOP = "\U0010ffff"
+# A safety cap per lookup: four digits match about one phone in ten thousand.
+MAX_IDS_PER_LOOKUP = 1000
+PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
+PHONE_LIKE = re.compile(r"^\+?\d+$")
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """The lookups one query turns into; an empty field means that kind is not looked up."""
+
+    name_prefixes: tuple[str, ...] = ()
+    identity_values: tuple[str, ...] = ()
+    phone_last_four: str = ""
+    order_number: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.name_prefixes or self.identity_values or self.phone_last_four or self.order_number)
+
+
+def plan_search(query: str) -> SearchPlan:
+    text = " ".join((query or "").split())[:200]
+    if not text:
+        return SearchPlan()
+    values = [text]
+    compact = PHONE_PUNCTUATION.sub("", text)
+    if "@" in text:
+        values.append(normalise_email(text) or text.lower())
+        return SearchPlan(identity_values=_unique(values), order_number=text)
+    if PHONE_LIKE.match(compact):
+        if len(compact) == 4:
+            return SearchPlan(identity_values=(text,), phone_last_four=compact, order_number=text)
+        phone = normalise_phone(compact) or normalise_phone(f"+{compact}")
+        if phone:
+            values.append(phone)
+        return SearchPlan(identity_values=_unique(values), order_number=text)
+    # Latin names are usually stored capitalised; Chinese names have no case.
+    prefixes = _unique([text, text[:1].upper() + text[1:]])
+    return SearchPlan(name_prefixes=prefixes, identity_values=(text,), order_number=text)
+
+
+def search_customers(customers: QuerySet, user, query: str) -> QuerySet:
+    """`customers` (already scoped for `user`) narrowed to those matching `query`."""
+    plan = plan_search(query)
+    if plan.is_empty:
+        return customers
+    ids: set[int] = set()
+    identities = Identity.objects.restrict(user, "view")
+    if plan.identity_values:
+        ids.update(_ids(identities.filter(value__in=plan.identity_values), "customer_id"))
+    if plan.phone_last_four:
+        tails = identities.filter(kind=Identity.Kind.PHONE).annotate(tail=Right("value", 4))
+        ids.update(_ids(tails.filter(tail=plan.phone_last_four), "customer_id"))
+    if plan.order_number:
+        # Only orders the user may see: a unit-B order number must not reveal a shared customer.
+        orders = Order.objects.restrict(user, "view").filter(number=plan.order_number, customer__isnull=False)
+        ids.update(_ids(orders, "customer_id"))
+    condition = Q(pk__in=sorted(ids))
+    for prefix in plan.name_prefixes:
+        condition |= Q(name__gte=prefix, name__lt=prefix + TOP)
+    return customers.filter(condition)
+
+
+def _ids(queryset: QuerySet, field: str) -> list[int]:
+    return list(queryset.values_list(field, flat=True)[:MAX_IDS_PER_LOOKUP])
+
+
+def _unique(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(value for value in values if value))
+
+
+@dataclass(frozen=True)
+class CustomerFilters:
+    """The list's filters; None or "" means not filtered. `unit_id` must be one the user sees."""
+
+    unit_id: int | None = None
+    province: str = ""
+    city: str = ""
+    source_channel: str = ""
+    tag_id: int | None = None
+    has_orders: bool | None = None
+    rfm_segment: str = ""
+    abc_class: str = ""
+    query: str = ""
+
+
+def filter_customers(customers: QuerySet, user, filters: CustomerFilters) -> QuerySet:
+    """`customers` (already scoped for `user`) narrowed by `filters`, search included."""
+    if filters.unit_id is not None:
+        customers = customers.filter(
+            pk__in=CustomerUnit.objects.filter(unit_id=filters.unit_id).values("customer_id")
+        )
+    if filters.province:
+        customers = customers.filter(province=filters.province)
+    if filters.city:
+        customers = customers.filter(city=filters.city)
+    if filters.source_channel:
+        customers = customers.filter(source_channel=filters.source_channel)
+    if filters.tag_id is not None:
+        customers = customers.filter(
+            pk__in=CustomerTag.objects.filter(tag_id=filters.tag_id).values("customer_id")
+        )
+    if filters.has_orders is not None:
+        with_orders = Order.objects.restrict(user, "view")
+        if filters.unit_id is not None:
+            with_orders = with_orders.filter(unit_id=filters.unit_id)
+        buyers = Q(pk__in=with_orders.values("customer_id"))
+        customers = customers.filter(buyers if filters.has_orders else ~buyers)
+    if filters.rfm_segment or filters.abc_class:
+        metrics = _metrics_in_scope(user, filters.unit_id)
+        if filters.rfm_segment:
+            metrics = metrics.filter(rfm_segment=filters.rfm_segment)
+        if filters.abc_class:
+            metrics = metrics.filter(abc_class=filters.abc_class)
+        customers = customers.filter(pk__in=metrics.values("customer_id"))
+    if filters.query:
+        customers = search_customers(customers, user, filters.query)
+    return customers
+
+
+def _metrics_in_scope(user, unit_id: int | None) -> QuerySet:
+    """The metric rows a segment filter reads: the chosen unit's, else organisation-wide for roles
+    that see every unit, else those of the user's units."""
+    metrics = CustomerMetric.objects.restrict(user, "view")
+    if unit_id is not None:
+        return metrics.filter(unit_id=unit_id)
+    if user.visible_unit_ids() is None:
+        return metrics.filter(unit__isnull=True)
+    return metrics.filter(unit__isnull=False)

@@ -1,0 +1,179 @@
+"""A customer's timeline: stored TimelineEvent rows merged with orders and returns, scoped per user.
+
+Events are written by actions (`record_event`, inside the action's transaction). Summaries are
+rendered at read time from the event's kind and data so they follow the reader's language; the
+stored `summary` is the fallback for kinds this module does not describe.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from heapq import merge
+from typing import Any
+
+from django.apps import apps
+from django.utils.translation import gettext
+
+from guanxi.commerce.models import Order
+from guanxi.customers.models import Customer, TimelineEvent
+
+DEFAULT_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    occurred_at: datetime
+    kind: str
+    summary: str
+    unit_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    source_type: str = ""
+    source_id: str = ""
+
+
+def record_event(
+    customer: Customer | int,
+    kind: str,
+    summary: str,
+    *,
+    data: dict[str, Any] | None = None,
+    unit: Any = None,
+    actor: Any = None,
+    source: Any = None,
+    occurred_at: datetime | None = None,
+) -> TimelineEvent:
+    """Append one event. Call inside the writing action's transaction; never pass raw PII in summary/data."""
+    extra: dict[str, Any] = {}
+    if occurred_at is not None:
+        extra["occurred_at"] = occurred_at
+    if source is not None:
+        extra["source_type"] = f"{source._meta.app_label}.{source._meta.model_name}"
+        extra["source_id"] = str(source.pk)
+    return TimelineEvent.objects.create(
+        customer_id=customer if isinstance(customer, int) else customer.pk,
+        unit=unit,
+        kind=kind,
+        summary=str(summary)[:300],
+        data=data or {},
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        **extra,
+    )
+
+
+def describe(kind: str, data: dict[str, Any], fallback: str = "") -> str:
+    """The summary of an event in the active language."""
+    if kind == TimelineEvent.Kind.ORDER_PLACED and "number" in data:
+        return gettext("Order %(number)s placed in %(store)s: %(total)s %(currency)s (%(status)s)") % data
+    if kind == TimelineEvent.Kind.RETURN_RECORDED and "number" in data:
+        return gettext("Return %(number)s in %(store)s: %(amount)s %(currency)s") % data
+    if kind == TimelineEvent.Kind.MERGED and "absorbed" in data:
+        if data.get("role") == "absorbed":
+            return gettext("Merged into customer #%(survivor)s") % data
+        return gettext("Customer #%(absorbed)s merged into this profile") % data
+    if kind == TimelineEvent.Kind.UNMERGED and "absorbed" in data:
+        if data.get("role") == "absorbed":
+            return gettext("Split back out of customer #%(survivor)s") % data
+        return gettext("Customer #%(absorbed)s split back out of this profile") % data
+    if kind == TimelineEvent.Kind.TAG_ADDED and "tag" in data:
+        return gettext("Tag “%(tag)s” added") % data
+    if kind == TimelineEvent.Kind.TAG_REMOVED and "tag" in data:
+        return gettext("Tag “%(tag)s” removed") % data
+    if kind == TimelineEvent.Kind.NOTE_ADDED:
+        return gettext("Note added")
+    if kind == TimelineEvent.Kind.CONSENT_CHANGED and "channel" in data:
+        return gettext("Consent for %(channel)s: %(state)s (%(method)s)") % data
+    if kind == TimelineEvent.Kind.PROFILE_UPDATED and "fields" in data:
+        return gettext("Profile updated: %(fields)s") % {"fields": ", ".join(data["fields"])}
+    if kind == TimelineEvent.Kind.CUSTOM_FIELD_CHANGED and "field" in data:
+        return gettext("Custom field “%(field)s” changed") % data
+    if kind == TimelineEvent.Kind.ADDRESS_CHANGED:
+        return gettext("Address added") if data.get("created") else gettext("Address changed")
+    return fallback
+
+
+def customer_timeline(customer: Customer, user: Any, limit: int = DEFAULT_LIMIT) -> list[TimelineItem]:
+    """The newest `limit` items about the customer that `user` may see, newest first.
+
+    A unit user sees events of their units and unit-less (organisation-wide) events, and only the
+    orders and returns of their units; a customer they cannot see has an empty timeline.
+    """
+    if not Customer.objects.restrict(user, "view").filter(pk=customer.pk).exists():
+        return []
+    orders = Order.objects.restrict(user, "view").filter(customer=customer).select_related("store")
+    order_items = [_order_item(order) for order in orders.order_by("-placed_at", "-id")[:limit]]
+    order_ids = {item.source_id for item in order_items}
+    return_items = [_return_item(row) for row in _returns(customer, user, limit)]
+    events = (
+        TimelineEvent.objects.restrict(user, "view")
+        .filter(customer=customer)
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+    event_items = [
+        _event_item(event)
+        for event in events
+        # An importer may also have written an event for an order; the order row is the richer item.
+        if not (
+            event.source_type == "commerce.order"
+            and event.kind == TimelineEvent.Kind.ORDER_PLACED
+            and event.source_id in order_ids
+        )
+    ]
+    merged = merge(order_items, return_items, event_items, key=lambda item: item.occurred_at, reverse=True)
+    return list(merged)[:limit]
+
+
+def _event_item(event: TimelineEvent) -> TimelineItem:
+    return TimelineItem(
+        occurred_at=event.occurred_at,
+        kind=event.kind,
+        summary=describe(event.kind, event.data, event.summary),
+        unit_id=event.unit_id,
+        data=event.data,
+        source_type=event.source_type,
+        source_id=event.source_id,
+    )
+
+
+def _order_item(order: Order) -> TimelineItem:
+    data = {
+        "number": order.number,
+        "store": order.store.name,
+        "total": str(order.total_amount),
+        "currency": order.currency,
+        "status": order.get_status_display(),
+    }
+    return TimelineItem(
+        occurred_at=order.placed_at,
+        kind=TimelineEvent.Kind.ORDER_PLACED,
+        summary=describe(TimelineEvent.Kind.ORDER_PLACED, data),
+        unit_id=order.unit_id,
+        data=data,
+        source_type="commerce.order",
+        source_id=str(order.pk),
+    )
+
+
+def _returns(customer: Customer, user: Any, limit: int) -> list[Any]:
+    try:
+        model = apps.get_model("commerce", "Return")
+    except LookupError:
+        return []
+    rows = model.objects.restrict(user, "view").filter(customer=customer).select_related("store")
+    return list(rows.order_by("-returned_at", "-id")[:limit])
+
+
+def _return_item(row: Any) -> TimelineItem:
+    data = {
+        "number": row.number,
+        "store": row.store.name,
+        "amount": str(row.amount),
+        "currency": row.currency,
+    }
+    return TimelineItem(
+        occurred_at=row.returned_at,
+        kind=TimelineEvent.Kind.RETURN_RECORDED,
+        summary=describe(TimelineEvent.Kind.RETURN_RECORDED, data),
+        unit_id=row.unit_id,
+        data=data,
+        source_type="commerce.return",
+        source_id=str(row.pk),
+    )

@@ -1,0 +1,309 @@
+"""Customer pages: the list with filters and live search, the 360 page, and its inline tag and note forms."""
+
+from typing import cast
+
+from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
+
+from guanxi.accounts.models import BusinessUnit
+from guanxi.analytics.models import AbcClass, RfmSegment
+from guanxi.core import audit
+from guanxi.core.models import AuditEntry
+from guanxi.customers import profile
+from guanxi.customers.fetch import (
+    Masker,
+    TimelinePosition,
+    access_customer_by_id,
+    available_tags,
+    fetch_customer_360,
+    fetch_notes,
+    fetch_tags,
+    fetch_timeline_page,
+)
+from guanxi.customers.models import Customer, CustomerTag, Identity, Tag
+from guanxi.customers.search import CustomerFilters, filter_customers
+
+PAGE_SIZE = 50
+VIEW = "customers.view"
+CHANGE = "customers.change"
+YES_NO = [("", _("Any")), ("yes", _("Yes")), ("no", _("No"))]
+
+
+class CustomerFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=200,
+        widget=forms.SearchInput(
+            attrs={
+                "placeholder": _("Name, phone or last four digits, email, order number, platform id"),
+                "autocomplete": "off",
+                # Live search: replace the table while typing.
+                "hx-get": reverse_lazy("customers:customer_list"),
+                "hx-trigger": "keyup changed delay:300ms, search",
+                "hx-target": "#customer-table",
+                "hx-swap": "outerHTML",
+                "hx-include": "closest form",
+                "hx-push-url": "true",
+            }
+        ),
+    )
+    unit = forms.TypedChoiceField(label=_("Business unit"), required=False, coerce=int, empty_value=None)
+    province = forms.CharField(label=_("Province"), required=False, max_length=32)
+    city = forms.CharField(label=_("City"), required=False, max_length=32)
+    source_channel = forms.CharField(label=_("Source channel"), required=False, max_length=32)
+    tag = forms.TypedChoiceField(label=_("Tag"), required=False, coerce=int, empty_value=None)
+    has_orders = forms.ChoiceField(label=_("Has orders"), required=False, choices=YES_NO)
+    rfm_segment = forms.ChoiceField(
+        label=_("RFM segment"), required=False, choices=[("", _("Any")), *RfmSegment.choices]
+    )
+    abc_class = forms.ChoiceField(
+        label=_("ABC class"), required=False, choices=[("", _("Any")), *AbcClass.choices]
+    )
+
+    def __init__(self, data, *, units, tags) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["unit"]).choices = [
+            ("", _("All my units")),
+            *((unit.pk, unit.name) for unit in units),
+        ]
+        cast(forms.ChoiceField, self.fields["tag"]).choices = [
+            ("", _("Any")),
+            *((tag.pk, tag.name) for tag in tags),
+        ]
+
+    def filters(self) -> CustomerFilters:
+        if not self.is_valid():
+            return CustomerFilters()
+        data = self.cleaned_data
+        return CustomerFilters(
+            unit_id=data["unit"],
+            province=data["province"].strip(),
+            city=data["city"].strip(),
+            source_channel=data["source_channel"].strip(),
+            tag_id=data["tag"],
+            has_orders={"yes": True, "no": False}.get(data["has_orders"]),
+            rfm_segment=data["rfm_segment"],
+            abc_class=data["abc_class"],
+            query=data["q"].strip(),
+        )
+
+
+class TagForm(forms.Form):
+    tag = forms.TypedChoiceField(label=_("Tag"), coerce=int)
+
+    def __init__(self, data, *, tags) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["tag"]).choices = [(tag.pk, tag.name) for tag in tags]
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(label=_("Note"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@require_GET
+def customer_list(request):
+    user = _require(request, VIEW)
+    units = _visible_units(user)
+    form = CustomerFilterForm(request.GET or None, units=units, tags=Tag.objects.restrict(user, "view"))
+    customers = filter_customers(Customer.objects.active().restrict(user, "view"), user, form.filters())
+    after = _int(request.GET.get("after"))
+    if after is not None:
+        customers = customers.filter(pk__lt=after)
+    rows = list(customers.order_by("-pk").prefetch_related(_contacts(user), _tags(user))[: PAGE_SIZE + 1])
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {
+        "form": form,
+        "customers": _rows(rows[:PAGE_SIZE], Masker(user)),
+        "next_after": rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None,
+        "is_first_page": after is None,
+        "query": query.urlencode(),
+    }
+    if request.htmx and request.htmx.target == "customer-table":
+        return render(request, "customers/partials/_customer_table.html", context)
+    return render(request, "customers/customer_list.html", context)
+
+
+@require_GET
+def customer(request, pk):
+    user = _require(request, VIEW)
+    shown = access_customer_by_id(user, pk)
+    return render(
+        request,
+        "customers/customer.html",
+        {
+            "c360": fetch_customer_360(user, shown),
+            "can_change": user.has_permission(CHANGE),
+            "tag_form": TagForm(None, tags=available_tags(user, shown)),
+            "note_form": NoteForm(None),
+        },
+    )
+
+
+@require_GET
+def customer_timeline(request, pk):
+    """The next page of the timeline (htmx "show more")."""
+    user = _require(request, VIEW)
+    shown = access_customer_by_id(user, pk)
+    after = _timeline_position(request)
+    page = fetch_timeline_page(user, shown, after=after, size=50)
+    return render(request, "customers/partials/_timeline.html", {"customer": shown, "timeline": page})
+
+
+@require_POST
+def customer_tag_add(request, pk):
+    user = _require(request, CHANGE)
+    shown = access_customer_by_id(user, pk, "change")
+    form = TagForm(request.POST, tags=available_tags(user, shown))
+    if form.is_valid():
+        tag = Tag.objects.restrict(user, "view").get(pk=form.cleaned_data["tag"])
+        _apply(profile.add_tag, shown, tag, actor=user, unit=_acting_unit(user))
+    return _tags_response(request, user, shown)
+
+
+@require_POST
+def customer_tag_remove(request, pk, tag_pk):
+    user = _require(request, CHANGE)
+    shown = access_customer_by_id(user, pk, "change")
+    carried = (
+        CustomerTag.objects.restrict(user, "view").filter(customer=shown, tag_id=tag_pk).select_related("tag")
+    )
+    link = carried.first()
+    if link is None:
+        raise Http404
+    _apply(profile.remove_tag, shown, link.tag, actor=user, unit=_acting_unit(user))
+    return _tags_response(request, user, shown)
+
+
+@require_POST
+def customer_note_add(request, pk):
+    user = _require(request, CHANGE)
+    shown = access_customer_by_id(user, pk, "change")
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            profile.add_note(shown, form.cleaned_data["body"], actor=user, unit=_acting_unit(user))
+        except ValidationError as error:
+            form.add_error("body", error)
+        else:
+            form = NoteForm(None)
+    if not request.htmx:
+        return redirect("customers:customer", pk=shown.pk)
+    return render(
+        request,
+        "customers/partials/_notes.html",
+        {"customer": shown, "notes": fetch_notes(user, shown), "note_form": form, "can_change": True},
+    )
+
+
+def _apply(action, customer: Customer, *args, **kwargs) -> None:
+    """Run a profile action; a refusal (a merged-away profile) is shown as a message, not a 500."""
+    try:
+        action(customer, *args, **kwargs)
+    except ValidationError as error:
+        raise PermissionDenied(" ".join(error.messages)) from error
+
+
+def _tags_response(request, user, shown: Customer):
+    if not request.htmx:
+        return redirect("customers:customer", pk=shown.pk)
+    return render(
+        request,
+        "customers/partials/_tags.html",
+        {
+            "customer": shown,
+            "tags": fetch_tags(user, shown),
+            "tag_form": TagForm(None, tags=available_tags(user, shown)),
+            "can_change": True,
+        },
+    )
+
+
+def _acting_unit(user) -> BusinessUnit | None:
+    """A note written by a member of exactly one unit belongs to that unit (others do not see it)."""
+    unit_ids = user.visible_unit_ids()
+    if unit_ids is not None and len(unit_ids) == 1:
+        return BusinessUnit.objects.get(pk=unit_ids[0])
+    return None
+
+
+def _rows(customers: list[Customer], mask: Masker) -> list[dict]:
+    rows = []
+    for shown in customers:
+        contacts = shown.contact_identities  # type: ignore[attr-defined]  # set by _contacts
+        rows.append(
+            {
+                "customer": shown,
+                "name": mask(shown.name),
+                "phone": next((mask.identity(i) for i in contacts if i.kind == Identity.Kind.PHONE), ""),
+                "email": next((mask.identity(i) for i in contacts if i.kind == Identity.Kind.EMAIL), ""),
+                "tags": [link.tag for link in shown.visible_tags],  # type: ignore[attr-defined]
+            }
+        )
+    return rows
+
+
+def _contacts(user) -> Prefetch:
+    return Prefetch(
+        "identities",
+        queryset=Identity.objects.restrict(user, "view")
+        .filter(kind__in=(Identity.Kind.PHONE, Identity.Kind.EMAIL))
+        .order_by("id"),
+        to_attr="contact_identities",
+    )
+
+
+def _tags(user) -> Prefetch:
+    return Prefetch(
+        "customer_tags",
+        queryset=CustomerTag.objects.restrict(user, "view").select_related("tag").order_by("tag__name"),
+        to_attr="visible_tags",
+    )
+
+
+def _visible_units(user) -> list[BusinessUnit]:
+    unit_ids = user.visible_unit_ids()
+    units = BusinessUnit.objects.all() if unit_ids is None else BusinessUnit.objects.filter(pk__in=unit_ids)
+    return list(units.order_by("code"))
+
+
+def _timeline_position(request) -> TimelinePosition | None:
+    moment = parse_datetime(request.GET.get("before", ""))
+    seen, offset = _int(request.GET.get("seen")), _int(request.GET.get("offset"))
+    if moment is None or seen is None or offset is None:
+        return None
+    return TimelinePosition(occurred_at=moment, same_time_seen=seen, offset=offset)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _require(request, permission: str):
+    """The user, if they hold `permission`; otherwise a 403 with an audit entry."""
+    user = request.user
+    if user.has_permission(permission):
+        return user
+    unit_ids = user.visible_unit_ids()
+    audit.record(
+        AuditEntry.Action.PERMISSION_DENIED,
+        actor=user,
+        # A member of exactly one unit is refused on behalf of that unit, so its head sees it.
+        unit=user.units.get() if unit_ids is not None and len(unit_ids) == 1 else None,
+        ip_address=audit.client_address(request),
+        object_type="permission",
+        object_id=permission,
+        message=f"{request.method} {request.path}"[:500],
+    )
+    raise PermissionDenied(permission)
