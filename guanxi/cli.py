@@ -97,10 +97,10 @@ def prepare(database: bool = True, redis: bool = False, migrated: bool = True) -
     setup_django()
     if database:
         require_database()
-        if migrated:
-            require_migrated()
     if redis:
         require_redis()
+    if database and migrated:
+        require_migrated()
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -244,6 +244,12 @@ def demo(
         console.print(f"Loaded {job.counts}")
         analysis = run_foreground_job("analytics.refresh", {"unit": None, "full": True})
         console.print(f"Computed customer metrics: {analysis.counts}")
+        from guanxi.segments.actions import refresh_all_segments
+        from guanxi.segments.ready_made import install_ready_made_segments
+
+        install_ready_made_segments()
+        refresh_all_segments()
+        console.print("Installed and filled the ready-made segments.")
     console.print("\nDemo logins (password for all: [bold]guanxi-demo-2026[/bold]):")
     for username, role in demo_logins():
         console.print(f"  {username:<14} {role}")

@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "guanxi.customers",
     "guanxi.commerce",
     "guanxi.analytics",
+    "guanxi.segments",
+    "guanxi.demo",
     "guanxi.api",
     "guanxi.web",
 ]
@@ -181,6 +183,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
     "loggers": {"huey": {"level": "WARNING"}},
 }

@@ -315,7 +315,7 @@ def _keeps_first(order_field: str, first: models.Model, second: models.Model) ->
 
 
 def _row_to_json(row: models.Model) -> dict[str, Any]:
-    return {f.attname: _to_json(f, row) for f in row._meta.concrete_fields}
+    return {f.attname: _to_json(f, row) for f in row._meta.concrete_fields if not f.generated}
 
 
 def _row_from_json(model: type[models.Model], data: dict[str, Any]) -> models.Model:

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Right
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -125,12 +126,20 @@ class Identity(ScopedModel):
     source = models.CharField(_("source"), max_length=64, blank=True)
     is_verified = models.BooleanField(_("verified"), default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # The last four characters, stored and indexed: service agents search by a phone's last four digits.
+    value_tail = models.GeneratedField(
+        expression=Right("value", 4), output_field=models.CharField(max_length=4), db_persist=True
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["kind", "namespace", "value"], name="identity_unique_value")
         ]
-        indexes = [models.Index(fields=["customer", "kind"])]
+        indexes = [
+            models.Index(fields=["value"], name="identity_value"),
+            models.Index(fields=["kind", "value_tail"], name="identity_kind_tail"),
+            models.Index(fields=["customer", "kind"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} of customer {self.customer_id}"

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Right
 
 from guanxi.analytics.models import CustomerMetric
 from guanxi.commerce.models import Order
@@ -71,8 +70,8 @@ def search_customers(customers: QuerySet, user, query: str) -> QuerySet:
     if plan.identity_values:
         ids.update(_ids(identities.filter(value__in=plan.identity_values), "customer_id"))
     if plan.phone_last_four:
-        tails = identities.filter(kind=Identity.Kind.PHONE).annotate(tail=Right("value", 4))
-        ids.update(_ids(tails.filter(tail=plan.phone_last_four), "customer_id"))
+        tails = identities.filter(kind=Identity.Kind.PHONE, value_tail=plan.phone_last_four)
+        ids.update(_ids(tails, "customer_id"))
     if plan.order_number:
         # Only orders the user may see: a unit-B order number must not reveal a shared customer.
         orders = Order.objects.restrict(user, "view").filter(number=plan.order_number, customer__isnull=False)

@@ -80,7 +80,9 @@ class BulkWriter:
         given = [meta.get_field(name) for name in fields]
         given_names = {field.name for field in given}
         others = [
-            field for field in meta.concrete_fields if field.name not in given_names and not field.primary_key
+            field
+            for field in meta.concrete_fields
+            if field.name not in given_names and not field.primary_key and not field.generated
         ]
         columns = [field.column for field in given + others]
         tail = tuple(field.get_db_prep_save(field.get_default(), connection) for field in others)
