@@ -1,10 +1,18 @@
 """Fixtures shared by every app's tests: an organisation with two business units and users per role."""
 
+import os
+
 import pytest
 from django.core.cache import cache
+from hypothesis import settings as hypothesis_settings
 
 from guanxi.accounts import actions as account_actions
 from guanxi.accounts.roles import Role
+
+# CI replays the same examples on every run, so a red build is reproducible; local runs explore.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 PASSWORD = "correct horse battery staple"
 

@@ -38,7 +38,7 @@ from django.db.models import (
     TextField,
     When,
 )
-from django.db.models.fields.json import KeyTransform
+from django.db.models.fields.json import KeyTransform, compile_json_path
 from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
@@ -302,8 +302,14 @@ class JsonIsNumber(Func):
     output_field = BooleanField()
 
     def as_sqlite(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"(JSON_TYPE({sql}) IN ('integer', 'real'))", params
+        # JSON_TYPE of the extracted value would re-parse the text "30" as the number 30, so the
+        # type is read at the path inside the document instead.
+        transform = self.source_expressions[0]
+        document, params = compiler.compile(transform.lhs)
+        return (
+            f"(JSON_TYPE({document}, %s) IN ('integer', 'real'))",
+            (*params, compile_json_path([transform.key_name])),
+        )
 
     def as_postgresql(self, compiler, connection, **extra):
         sql, params = compiler.compile(self.source_expressions[0])

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-
 # Settings a developer's shell or another test module may have set; each test states its own.
 INHERITED_SETTINGS = {
     "DATABASE_URL",
@@ -62,6 +61,7 @@ def test_unreachable_redis_is_one_clear_line(tmp_path):
 
 
 def test_port_in_use_is_one_clear_line(tmp_path):
+    assert run_guanxi("migrate", home=tmp_path).returncode == 0
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
