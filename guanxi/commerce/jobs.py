@@ -25,7 +25,7 @@ def progress_callback(progress: Progress) -> ProgressCallback:
 
 @job_kind("commerce.import")
 def import_file(job: Job, progress: Progress) -> dict[str, Any]:
-    """params: kind, path, dry_run, store_source (optional), unit_id (else the job's unit).
+    """params: kind, path, dry_run, store_source and mapping_name (optional), unit_id (else the job's unit).
 
     A re-run of the same job (a crashed worker's job is re-queued) resumes its import run.
     """
@@ -47,6 +47,7 @@ def import_file(job: Job, progress: Progress) -> dict[str, Any]:
             started_by=job.started_by,
             job=job,
             store_source=params.get("store_source"),
+            options={"mapping_name": params["mapping_name"]} if params.get("mapping_name") else None,
         )
     if run.state == ImportRun.State.FAILED:
         raise ImportFileError(run.message)

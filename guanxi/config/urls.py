@@ -12,7 +12,8 @@ urlpatterns = [
     # Before the web app, whose placeholder page for the analytics area this replaces.
     path("analytics/", include("guanxi.analytics.urls")),
     path("customers/", include("guanxi.customers.urls")),
-    path("orders/", include("guanxi.commerce.urls")),
+    # Orders, imports and stores: /orders/, /imports/, /stores/.
+    path("", include("guanxi.commerce.urls")),
     path("segments/", include("guanxi.segments.urls")),
     path("", include("guanxi.web.urls")),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from guanxi.customers import views
+from guanxi.customers import merge_views, views
 
 app_name = "customers"
 urlpatterns = [
@@ -10,4 +10,9 @@ urlpatterns = [
     path("<int:pk>/tags/", views.customer_tag_add, name="customer_tag_add"),
     path("<int:pk>/tags/<int:tag_pk>/remove/", views.customer_tag_remove, name="customer_tag_remove"),
     path("<int:pk>/notes/", views.customer_note_add, name="customer_note_add"),
+    path("merges/", merge_views.merge_list, name="merge_list"),
+    path("merges/scan/", merge_views.merge_scan, name="merge_scan"),
+    path("merges/<int:pk>/undo/", merge_views.merge_undo, name="merge_undo"),
+    path("merges/suggestions/<int:pk>/accept/", merge_views.merge_accept, name="merge_accept"),
+    path("merges/suggestions/<int:pk>/reject/", merge_views.merge_reject, name="merge_reject"),
 ]

@@ -27,7 +27,7 @@ from guanxi.customers.fetch import (
     fetch_tags,
     fetch_timeline_page,
 )
-from guanxi.customers.models import Customer, CustomerTag, Identity, Tag
+from guanxi.customers.models import Customer, CustomerTag, Identity, MergeSuggestion, Tag
 from guanxi.customers.search import CustomerFilters, filter_customers
 
 PAGE_SIZE = 50
@@ -129,6 +129,10 @@ def customer_list(request):
     }
     if request.htmx and request.htmx.target == "customer-table":
         return render(request, "customers/partials/_customer_table.html", context)
+    # Open merge suggestions whose two customers the user may both see (the review queue's count).
+    context["duplicates"] = (
+        MergeSuggestion.objects.restrict(user, "view").filter(state=MergeSuggestion.State.OPEN).count()
+    )
     return render(request, "customers/customer_list.html", context)
 
 

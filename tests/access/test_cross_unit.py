@@ -13,9 +13,12 @@ from django.urls import URLResolver, get_resolver
 
 from guanxi.accounts import actions as account_actions
 from guanxi.accounts.roles import Role
+from guanxi.commerce.models import ImportRun
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.customers.merging import merge_customers
+from guanxi.customers.models import MergeSuggestion
 from guanxi.segments import actions as segment_actions
 
 MARKER = "BETAUNITSECRET"
@@ -143,6 +146,27 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("customers/<int:pk>/notes/", "customer_note_add"): Route("detail", method="post", object="customer"),
     ("orders/", "order_list"): Route("page"),
     ("orders/<int:pk>/", "order"): Route("detail", object="order"),
+    ("imports/", "import_list"): Route("page"),
+    ("imports/add/", "import_add"): Route("page"),
+    ("imports/started/<int:pk>/", "import_job"): Route("detail", object="job"),
+    ("imports/<int:pk>/", "import"): Route("detail", object="import_run"),
+    ("imports/<int:pk>/confirm/", "import_confirm"): Route("detail", method="post", object="import_run"),
+    ("imports/<int:pk>/errors.csv", "import_errors"): Route("detail", object="import_run"),
+    ("stores/", "store_list"): Route("page"),
+    ("stores/<int:pk>/", "store"): Route("detail", object="store"),
+    ("stores/<int:pk>/webhook-secret/", "store_webhook_secret"): Route(
+        "detail", method="post", object="store"
+    ),
+    ("customers/merges/", "merge_list"): Route("page"),
+    # Starts an organisation-wide duplicate scan; the scan's suggestions are scoped when listed.
+    ("customers/merges/scan/", "merge_scan"): Route("page", method="post"),
+    ("customers/merges/<int:pk>/undo/", "merge_undo"): Route("detail", method="post", object="merge"),
+    ("customers/merges/suggestions/<int:pk>/accept/", "merge_accept"): Route(
+        "detail", method="post", object="suggestion"
+    ),
+    ("customers/merges/suggestions/<int:pk>/reject/", "merge_reject"): Route(
+        "detail", method="post", object="suggestion"
+    ),
     (f"^(?P<slug>{'|'.join(AREAS)})/$", "area"): Route("page"),
 }
 
@@ -194,6 +218,18 @@ def world(unit_a, unit_b, make_user):
     # Organisation-wide, with unit B's customer among its members: unit A must see only its own.
     segment_all = segment_actions.create_segment(actor=None, name="Everyone", rule=EVERYONE)
     segment_actions.refresh_segment(segment_all)
+    run_b = ImportRun.objects.create(
+        kind="online_retail", file_name=f"{MARKER}.csv", sha256="0" * 64, unit=unit_b, dry_run=True
+    )
+    run_a = ImportRun.objects.create(kind="online_retail", file_name="a.csv", sha256="1" * 64, unit=unit_a)
+    # Unit B's people only: a suggestion between them, and a merge of two of them.
+    twin_b = make_customer(f"乙客户{MARKER}", [unit_b], city=MARKER)
+    suggestion_b = MergeSuggestion.objects.create(
+        customer_a=customer_b, customer_b=twin_b, score=60, evidence=[{"code": MARKER, "detail": MARKER}]
+    )
+    merge_b = merge_customers(
+        make_customer(f"丙客户{MARKER}", [unit_b]), make_customer(f"丁客户{MARKER}", [unit_b]), reason=MARKER
+    )
     return World(
         unit_b_objects={
             "customer": customer_b.pk,
@@ -202,12 +238,18 @@ def world(unit_a, unit_b, make_user):
             "user": user_b.pk,
             "token": token_b.pk,
             "segment": segment_b.pk,
+            "import_run": run_b.pk,
+            "store": store_b.pk,
+            "suggestion": suggestion_b.pk,
+            "merge": merge_b.pk,
         },
         unit_a_objects={
             "customer": customer_a.pk,
             "order": order_a.pk,
             "job": job_a.pk,
             "segment": segment_all.pk,
+            "import_run": run_a.pk,
+            "store": store_a.pk,
         },
     )
 
@@ -282,3 +324,5 @@ def test_group_manager_sees_unit_b(client, world, manager):
     manager.save(update_fields=["can_view_pii"])
     assert leaks(client.get("/api/v1/orders"))
     assert leaks(client.get(f"/api/v1/customers/{world.unit_b_objects['customer']}"))
+    for page in ("/customers/merges/", "/imports/", "/stores/"):
+        assert leaks(client.get(page)), page
