@@ -21,11 +21,16 @@ from guanxi.analytics.fitting import FallbackReason, FitMethod, dot, minimise_lo
 MIN_CUSTOMERS = 20
 MIN_REPEAT_CUSTOMERS = 2
 A_NEAR_ONE = 1e-7
+# The 5 % critical value of χ² with 2 degrees of freedom: the BG/NBD adds (a, b) to the NBD model.
+LIKELIHOOD_RATIO_CRITICAL = 5.991
 
 
 @dataclass(frozen=True)
 class BgNbdParams:
-    """r, α: Gamma heterogeneity of purchase rates; a, b: Beta heterogeneity of dropout probabilities."""
+    """r, α: Gamma heterogeneity of purchase rates; a, b: Beta heterogeneity of dropout probabilities.
+
+    a = 0 is the no-dropout limit, the NBD model: nobody drops out and b plays no part.
+    """
 
     r: float
     alpha: float
@@ -199,22 +204,67 @@ def fit(x, t_x, T) -> BgNbdFit:
     if repeat_customers < MIN_REPEAT_CUSTOMERS:
         return _empirical_fit(data, FallbackReason.TOO_FEW_REPEAT_CUSTOMERS)
     likelihood_data = _LikelihoodData.from_rows(data.x, data.t_x, data.T, data.weight)
-    optimum = minimise_log_params(
-        lambda theta: _mean_negative_log_likelihood(theta, likelihood_data), _initial_log_params(data)
+    start = _initial_log_params(data)
+    optimum = minimise_log_params(lambda theta: _mean_negative_log_likelihood(theta, likelihood_data), start)
+    if optimum.converged and not optimum.degenerate:
+        r, alpha, a, b = (float(v) for v in np.exp(optimum.log_params))
+        return _mle_fit(
+            BgNbdParams(r=r, alpha=alpha, a=a, b=b), optimum.mean_negative_log_likelihood, customers
+        )
+    # Customers who show no sign of leaving drive the estimate towards no dropout: a → 0 (or a, b → ∞
+    # with a/b → 0), along a ridge where the likelihood hardly changes and the optimiser stops anywhere.
+    # The limit is the NBD model, nested in the BG/NBD: fitted directly, it is the answer unless the
+    # BG/NBD estimate fits significantly better (likelihood-ratio test).
+    limit = minimise_log_params(
+        lambda theta: _mean_negative_log_likelihood_nbd(theta, likelihood_data), start[:2]
     )
-    if not optimum.converged:
-        return _empirical_fit(data, FallbackReason.NOT_CONVERGED)
-    if optimum.degenerate:
-        return _empirical_fit(data, FallbackReason.DEGENERATE_ESTIMATE)
-    r, alpha, a, b = (float(v) for v in np.exp(optimum.log_params))
+    ratio = 2 * customers * (limit.mean_negative_log_likelihood - optimum.mean_negative_log_likelihood)
+    if limit.converged and not limit.degenerate and ratio <= LIKELIHOOD_RATIO_CRITICAL:
+        r, alpha = (float(v) for v in np.exp(limit.log_params))
+        return _mle_fit(
+            BgNbdParams(r=r, alpha=alpha, a=0.0, b=1.0), limit.mean_negative_log_likelihood, customers
+        )
+    reason = FallbackReason.DEGENERATE_ESTIMATE if optimum.converged else FallbackReason.NOT_CONVERGED
+    return _empirical_fit(data, reason)
+
+
+def _mle_fit(params: BgNbdParams, mean_negative_log_likelihood: float, customers: int) -> BgNbdFit:
     return BgNbdFit(
-        params=BgNbdParams(r=r, alpha=alpha, a=a, b=b),
-        log_likelihood=-optimum.mean_negative_log_likelihood * customers,
+        params=params,
+        log_likelihood=-mean_negative_log_likelihood * customers,
         converged=True,
         method=FitMethod.MAXIMUM_LIKELIHOOD,
         reason=None,
         customers=customers,
     )
+
+
+def _mean_negative_log_likelihood_nbd(
+    log_params: np.ndarray, data: _LikelihoodData
+) -> tuple[float, np.ndarray]:
+    """−ln L per customer of the no-dropout limit (a → 0), and its gradient in (ln r, ln α):
+
+    ln L = ln Γ(r+x) − ln Γ(r) + r ln α − (r+x) ln(α+T),
+
+    eq. 6 without the dropout terms (ln B(a, b+x) − ln B(a, b) and the second term both vanish).
+    """
+    r, alpha = np.exp(log_params)
+    xv = data.x_values
+    log_alpha_T = np.log(alpha + data.T_values)
+    T_exponent_weight = r * data.T_weight + data.T_weight_times_x
+    log_lik = (
+        dot(data.x_weight, gammaln(r + xv) - gammaln(r))
+        + data.total_weight * r * np.log(alpha)
+        - dot(T_exponent_weight, log_alpha_T)
+    )
+    d_r = (
+        dot(data.x_weight, digamma(r + xv) - digamma(r))
+        + data.total_weight * np.log(alpha)
+        - dot(data.T_weight, log_alpha_T)
+    )
+    d_alpha = data.total_weight * r / alpha - dot(T_exponent_weight, 1.0 / (alpha + data.T_values))
+    gradient = np.array([r * d_r, alpha * d_alpha])
+    return -float(log_lik) / data.total_weight, -gradient / data.total_weight
 
 
 def probability_alive(params: PurchaseModel, x, t_x, T) -> np.ndarray:
@@ -227,6 +277,8 @@ def probability_alive(params: PurchaseModel, x, t_x, T) -> np.ndarray:
     x, t_x, T = _validated_rfm(x, t_x, T)
     if isinstance(params, EmpiricalPurchaseRate):
         return np.full(x.shape, np.nan)
+    if params.a == 0:  # the no-dropout limit
+        return np.ones(x.shape)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     d = _log_odds_of_dropout_term(r, alpha, a, b, x, np.log(alpha + T), np.log(alpha + t_x))
     return expit(-d)
@@ -259,6 +311,8 @@ def expected_purchases_while_alive(params: PurchaseModel, t, x, T) -> np.ndarray
     if isinstance(params, EmpiricalPurchaseRate):
         return np.broadcast_to(params.rate * t, np.broadcast(t, x, T).shape).copy()
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    if a == 0:  # the no-dropout limit, the NBD model: a posterior Gamma(r + x, α + T) rate for t
+        return (r + x) * t / (alpha + T)
     if abs(a - 1.0) < A_NEAR_ONE:  # eq. 10 is 0/0 at a = 1; this shift changes the result by ~1e-7
         a = 1.0 + A_NEAR_ONE
     log_one_minus_z = np.log(alpha + T) - np.log(alpha + T + t)

@@ -52,8 +52,11 @@ def reference_values(recency_days, orders, spend) -> dict[str, float]:
     }
 
 
-def top_reasons(recency_days, orders, spend, interval_days, returns_rate, reference: dict) -> np.ndarray:
-    """Each customer's strongest risk drivers as JSON text: [{"feature": name, "direction": "up"|"down"}, …].
+def top_reasons(
+    recency_days, orders, spend, interval_days, returns_rate, reference: dict
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Each customer's strongest risk drivers as JSON text: [{"feature": name, "direction": "up"|"down"}, …],
+    returned as the distinct texts and, per customer, the position of theirs.
 
     Signals are log-ratios against the scope's medians (and, for repeat buyers, recency against their own
     interval); "up" raises the churn risk. These explain the figure in plain terms, they are not model
@@ -79,12 +82,11 @@ def top_reasons(recency_days, orders, spend, interval_days, returns_rate, refere
     strongest = np.argsort(-np.abs(signals), axis=1)[:, :REASON_COUNT]
     picked = np.take_along_axis(signals, strongest, axis=1)
     # Encode each customer's reasons as one small integer (feature, direction, shown) per slot, so the
-    # JSON text is built once per distinct combination rather than once per customer.
+    # JSON text is built and stored once per distinct combination rather than once per customer.
     slot_codes = strongest * 3 + np.where(np.abs(picked) <= MIN_SIGNAL, 0, np.where(picked > 0, 1, 2))
     codes = (slot_codes * (len(REASON_FEATURES) * 3) ** np.arange(REASON_COUNT)).sum(axis=1)
     distinct, inverse = np.unique(codes, return_inverse=True)
-    texts = np.array([_reasons_json(int(code)) for code in distinct], dtype=object)
-    return texts[inverse.reshape(-1)]
+    return tuple(_reasons_json(int(code)) for code in distinct), inverse.reshape(-1).astype(np.int64)
 
 
 def _reasons_json(code: int) -> str:

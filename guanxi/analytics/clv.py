@@ -116,7 +116,7 @@ def _purchase_forecast(
     E[Y] is P(alive) (which needs t_x) times a ₂F₁ term (which does not), so the expensive term is
     computed once per distinct (x, T) and month.
     """
-    pair_x, pair_age, pair_of_row = _distinct_pairs(rows.x, rows.T)
+    pair_x, pair_age, pair_of_row = distinct_pairs(rows.x, rows.T)
     horizons = periods_per_month * np.arange(0, months + 1)
     cumulative = bgnbd.expected_purchases_while_alive(params, horizons[:, np.newaxis], pair_x, pair_age)
     discount = (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1)
@@ -128,7 +128,7 @@ def _purchase_forecast(
     return alive, alive * cumulative[-1][pair_of_row], alive * discounted[pair_of_row]
 
 
-def _distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (first, second) pairs and, for each input position, the index of its pair."""
     order = np.lexsort((second, first))
     first, second = first[order], second[order]

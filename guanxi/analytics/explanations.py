@@ -1,5 +1,7 @@
 """Plain-language explanations of a customer's metrics, shown on the 360 page and in the API."""
 
+from typing import TYPE_CHECKING
+
 from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -7,7 +9,11 @@ from django.utils.translation import gettext_lazy
 from guanxi.analytics.conf import analytics_config
 from guanxi.analytics.models import ChurnMethod, CustomerMetric, LifecycleStage
 
-LIFECYCLE_TEXT = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
+# Keyed by str: CustomerMetric.lifecycle_stage is a plain CharField value.
+LIFECYCLE_TEXT: dict[str, "StrPromise"] = {
     LifecycleStage.NEW: gettext_lazy("A first order recently: the relationship has just begun."),
     LifecycleStage.EXPLORATION: gettext_lazy(
         "A few orders so far: the customer is still trying the shop out (exploration)."

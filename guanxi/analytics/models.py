@@ -57,11 +57,30 @@ class ChurnMethod(models.TextChoices):
 
 
 class CustomerMetric(ScopedModel):
-    """One customer's figures in one scope (organisation-wide when `unit` is NULL)."""
+    """One customer's figures in one scope (organisation-wide when `unit` is NULL).
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="metrics")
+    A derived table that a refresh rewrites by the million, so its foreign keys carry no database
+    constraint: checking three keys per written row cost more than writing it. Deletions through the
+    ORM still cascade (Django does that, not the database), and every full refresh removes the rows of
+    customers that are gone. The customer and unit columns are indexed by the constraints and indexes
+    below, which lead with them; nothing looks rows up by run.
+    """
+
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="metrics",
+        db_constraint=False,
+        db_index=False,
+    )
     unit = models.ForeignKey(
-        "accounts.BusinessUnit", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "accounts.BusinessUnit",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
     last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
@@ -103,7 +122,13 @@ class CustomerMetric(ScopedModel):
         _("method"), max_length=16, choices=FitMethod.choices, default=FitMethod.EMPIRICAL
     )
     run = models.ForeignKey(
-        "analytics.ModelRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "analytics.ModelRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
 
@@ -111,11 +136,8 @@ class CustomerMetric(ScopedModel):
         ordering = ["customer_id", "unit_id"]
         constraints = [
             # NULLs are distinct in a plain unique constraint, so the organisation-wide row gets its own.
-            models.UniqueConstraint(
-                fields=["customer", "unit"],
-                condition=models.Q(unit__isnull=False),
-                name="metric_customer_unit",
-            ),
+            # Not partial, so that it also serves every look-up of a customer's rows.
+            models.UniqueConstraint(fields=["customer", "unit"], name="metric_customer_unit"),
             models.UniqueConstraint(
                 fields=["customer"], condition=models.Q(unit__isnull=True), name="metric_customer_org"
             ),
@@ -159,6 +181,9 @@ class ModelRun(ScopedModel):
     # Quantile breakpoints of R/F/M and the ABC spend cut-offs, reused by incremental runs.
     breakpoints = models.JSONField(_("score breakpoints"), default=dict, blank=True)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
+    # {"order": id, "return": id, "customer_unit": id, "customer": id}: the highest ids when the run
+    # started; the next incremental run recomputes the customers of rows added after them.
+    watermarks = models.JSONField(_("watermarks"), default=dict, blank=True)
     backtest_cutoff = models.DateField(_("backtest cut-off"), null=True, blank=True)
     backtest_mae = models.FloatField(_("MAE of purchases per customer"), null=True, blank=True)
     # {"weeks": [...], "actual": [...], "forecast": [...]}: cumulative repeat purchases by week.

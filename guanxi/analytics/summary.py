@@ -42,9 +42,14 @@ def summarise_transactions(
     end_day = np.datetime64(calibration_end, "D").astype(np.int64)
     keep = days <= end_day
     ids, days, values = ids[keep], days[keep], values[keep]
-    unique_ids, codes = np.unique(ids, return_inverse=True)
-    codes = codes.reshape(-1)
-    day_codes, day_numbers, day_totals = _purchase_days(codes, days, values)
+    presorted = _sorted_by_id_then_day(ids, days)
+    if presorted:  # as the metrics refresh passes them: no sort needed
+        new_id = np.r_[True, ids[1:] != ids[:-1]] if len(ids) else np.zeros(0, dtype=bool)
+        unique_ids, codes = ids[new_id], np.cumsum(new_id) - 1
+    else:
+        unique_ids, codes = np.unique(ids, return_inverse=True)
+        codes = codes.reshape(-1)
+    day_codes, day_numbers, day_totals = _purchase_days(codes, days, values, presorted)
     per_day = DAYS_PER_UNIT[unit]
     starts = _group_starts(day_codes)
     ends = np.empty_like(starts)
@@ -63,10 +68,16 @@ def summarise_transactions(
     )
 
 
-def _purchase_days(codes: np.ndarray, days: np.ndarray, values: np.ndarray):
+def _sorted_by_id_then_day(ids: np.ndarray, days: np.ndarray) -> bool:
+    same = ids[1:] == ids[:-1]
+    return bool(np.all(ids[1:] >= ids[:-1]) and np.all(days[1:][same] >= days[:-1][same]))
+
+
+def _purchase_days(codes: np.ndarray, days: np.ndarray, values: np.ndarray, presorted: bool = False):
     """Merge each customer's same-day transactions: (customer code, day, total) sorted by both."""
-    order = np.lexsort((days, codes))
-    codes, days, values = codes[order], days[order], values[order]
+    if not presorted:
+        order = np.lexsort((days, codes))
+        codes, days, values = codes[order], days[order], values[order]
     starts = _group_starts(codes, days)
     return codes[starts], days[starts], _group_sums(values, starts)
 

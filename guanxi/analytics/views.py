@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils.http import urlencode
@@ -13,8 +12,8 @@ from guanxi.accounts.models import BusinessUnit, Organisation
 from guanxi.analytics.models import CustomerMetric, ModelRun
 from guanxi.analytics.reports.page import StoreAnalyses
 from guanxi.commerce.models import Order
-from guanxi.core import audit, exports
-from guanxi.core.models import AuditEntry
+from guanxi.core import exports
+from guanxi.core.access import require
 
 PERMISSION = "analytics.view"
 
@@ -33,9 +32,7 @@ class TargetForm(forms.Form):
 
 
 def overview(request):
-    user = request.user
-    if not user.has_permission(PERMISSION):
-        raise _deny(request, PERMISSION)
+    user = require(request, PERMISSION)
     units = _visible_units(user)
     unit = _chosen_unit(request, user, units)
     orders = Order.objects.restrict(user, "view")
@@ -106,19 +103,3 @@ def _latest_run(user, unit: BusinessUnit | None) -> ModelRun | None:
     runs = ModelRun.objects.restrict(user, "view").filter(state=ModelRun.State.SUCCEEDED)
     runs = runs.filter(unit=unit) if unit is not None else runs.filter(unit__isnull=True)
     return runs.order_by("-started_at", "-id").first()
-
-
-def _deny(request, permission: str) -> PermissionDenied:
-    user = request.user
-    unit_ids = user.visible_unit_ids() if user.is_authenticated else None
-    audit.record(
-        AuditEntry.Action.PERMISSION_DENIED,
-        actor=user,
-        # A member of exactly one unit is refused on behalf of that unit, so its head sees it.
-        unit=user.units.get() if unit_ids is not None and len(unit_ids) == 1 else None,
-        ip_address=audit.client_address(request),
-        object_type="permission",
-        object_id=permission,
-        message=f"{request.method} {request.path}",
-    )
-    return PermissionDenied(permission)

@@ -171,8 +171,9 @@ def test_single_customer_falls_back_to_own_rate():
     assert math.isnan(bgnbd.probability_alive(result.params, 3, 8.0, 10.0))
 
 
-def test_nobody_dropping_out_is_a_degenerate_fit():
-    # every customer bought every week up to today: the dropout probability's MLE is zero
+def test_identical_customers_are_a_degenerate_fit():
+    # every customer bought every week up to today: no dropout, and no heterogeneity in the purchase
+    # rate either, so even the no-dropout limit runs off to r, α → ∞
     weeks = np.arange(1, 41, dtype=float)
 
     result = bgnbd.fit(weeks, weeks, weeks)
@@ -180,6 +181,50 @@ def test_nobody_dropping_out_is_a_degenerate_fit():
     assert result.method == FitMethod.EMPIRICAL
     assert result.reason == FallbackReason.DEGENERATE_ESTIMATE
     assert result.params == bgnbd.EmpiricalPurchaseRate(rate=1.0)
+
+
+def loyal_customers(count=3000, seed=3):
+    """The NBD story, nobody ever leaving: Gamma(0.8, 60) daily rates, ages of 30 to 400 days."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(0.8, 1 / 60.0, count)
+    age = rng.integers(30, 400, count).astype(float)
+    x = rng.poisson(rate * age).astype(float)
+    t_x = np.where(x > 0, np.ceil(age * rng.beta(np.maximum(x, 1), 1)), 0.0)
+    return x, t_x, age
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_customers_who_never_leave_get_the_no_dropout_limit(seed):
+    # seed 0 drives a → 0, seed 3 a, b → ∞ with a small a/b: both are the NBD model
+    x, t_x, T = loyal_customers(seed=seed)
+
+    result = bgnbd.fit(x, t_x, T)
+
+    assert (result.method, result.reason, result.converged) == (FitMethod.MAXIMUM_LIKELIHOOD, None, True)
+    assert (result.params.a, result.params.b) == (0.0, 1.0)
+    assert result.params.r == pytest.approx(0.8, rel=0.1)
+    assert result.params.alpha == pytest.approx(60.0, rel=0.15)
+    np.testing.assert_array_equal(bgnbd.probability_alive(result.params, x, t_x, T), np.ones(len(x)))
+    np.testing.assert_allclose(
+        bgnbd.expected_purchases(result.params, 90.0, x, t_x, T),
+        (result.params.r + x) * 90.0 / (result.params.alpha + T),
+        rtol=1e-14,
+    )
+
+
+def test_no_dropout_limit_is_the_limit_of_the_bgnbd():
+    params = bgnbd.BgNbdParams(r=0.74, alpha=63.3, a=0.0, b=1.0)
+    nearly = bgnbd.BgNbdParams(r=0.74, alpha=63.3, a=1e-9, b=2e4)
+    x, t_x, T = np.array([0.0, 1.0, 7.0]), np.array([0.0, 20.0, 150.0]), np.array([30.0, 100.0, 300.0])
+
+    np.testing.assert_allclose(
+        bgnbd.expected_purchases(params, 365.0, x, t_x, T),
+        bgnbd.expected_purchases(nearly, 365.0, x, t_x, T),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        bgnbd.probability_alive(params, x, t_x, T), bgnbd.probability_alive(nearly, x, t_x, T), rtol=1e-6
+    )
 
 
 def test_recency_beyond_age_is_rejected():

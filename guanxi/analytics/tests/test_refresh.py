@@ -4,10 +4,12 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from guanxi.analytics import refresh
 from guanxi.analytics.jobs import REFRESH_KIND
 from guanxi.analytics.models import CustomerMetric, ModelRun
+from guanxi.commerce.models import Order
 from guanxi.commerce.tests.factories import SHANGHAI, make_customer, make_order, make_store
 from guanxi.core.background import create_job, run_job
 from guanxi.core.models import Job
@@ -78,3 +80,66 @@ def test_refresh_job_reports_progress(shop, unit_a):
     assert job.progress_done == job.progress_total == 4
     run = ModelRun.objects.get(job=job)
     assert (run.unit, run.state, job.counts["customers"]) == (unit_a, ModelRun.State.SUCCEEDED, 3)
+
+
+def test_full_refresh_rewrites_figures_and_drops_customers_gone_from_the_scope(shop, unit_a):
+    store, (c0, c1, _c2) = shop
+    prospect = make_customer("prospect", [unit_a])
+    first = refresh.refresh_metrics(unit=unit_a, full=True, as_of=AS_OF)
+    assert CustomerMetric.objects.get(customer=prospect, unit=unit_a).customer_class == "potential"
+    make_order(store, c0, "O-more", "55.50", (2026, 6, 30))
+    prospect.unit_links.all().delete()
+
+    second = refresh.refresh_metrics(unit=unit_a, full=True, as_of=AS_OF)
+
+    rows = {row.customer_id: row for row in CustomerMetric.objects.filter(unit=unit_a)}
+    assert set(rows) == {c0.pk, c1.pk, _c2.pk}
+    assert {row.run_id for row in rows.values()} == {second.pk} != {first.pk}
+    assert (rows[c0.pk].orders, rows[c0.pk].total_spend, rows[c0.pk].recency_days) == (
+        2,
+        Decimal("155.50"),
+        1,
+    )
+    assert (rows[c1.pk].orders, rows[c1.pk].total_spend) == (1, Decimal("200.00"))
+
+
+def test_customer_deleted_takes_their_metrics_along(shop, unit_a):
+    _store, (c0, _c1, _c2) = shop
+    refresh.refresh_metrics(full=True, as_of=AS_OF)
+    assert CustomerMetric.objects.filter(customer=c0).count() == 2
+
+    c0.delete()
+
+    assert not CustomerMetric.objects.filter(customer_id=c0.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orders_read_in_id_ranges_on_parallel_connections(unit_a, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("ranges and parallel connections are PostgreSQL's read path")
+    store = make_store(unit_a, "Home")
+    customers = [make_customer(f"c{i}", [unit_a]) for i in range(3)]
+    for i in range(7):
+        make_order(store, customers[i % 3], f"O-{i}", f"{10 + i}.25", (2026, 5, 1 + i))
+    make_order(store, customers[0], "O-x", "99.00", (2026, 5, 9), status=Order.Status.CANCELLED)
+    monkeypatch.setattr(refresh, "READ_CHUNK", 2)
+
+    orders = refresh.read_orders()
+
+    by_order = sorted(zip(orders.customer.tolist(), orders.cents.tolist(), strict=True), key=lambda r: r[1])
+    assert by_order == [(customers[i % 3].pk, 1025 + 100 * i) for i in range(7)]
+    assert set(orders.unit.tolist()) == {unit_a.pk}
+
+
+def test_incremental_run_sees_orders_imported_with_an_old_creation_time(shop, unit_a):
+    store, (c0, _c1, _c2) = shop
+    first = refresh.refresh_metrics(unit=unit_a, full=True, as_of=AS_OF)
+    late = make_order(store, c0, "O-backdated", "60.00", (2026, 6, 29))
+    Order.objects.filter(pk=late.pk).update(created_at=datetime(2020, 1, 1, tzinfo=SHANGHAI))
+
+    second = refresh.refresh_metrics(unit=unit_a, as_of=AS_OF)
+
+    assert (second.full, second.counts["changed_customers"]) == (False, 1)
+    assert second.watermarks["order"] == late.pk > first.watermarks["order"]
+    row = CustomerMetric.objects.get(customer=c0, unit=unit_a)
+    assert (row.run_id, row.orders, row.total_spend) == (second.pk, 2, Decimal("160.00"))
