@@ -5,6 +5,8 @@ all lie within their own, and never users holding organisation-wide roles; they 
 those roles, units that are not theirs, or data permissions they do not hold themselves.
 """
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
@@ -13,6 +15,9 @@ from guanxi.accounts.models import ApiToken, BusinessUnit, User
 from guanxi.accounts.roles import ALL_UNIT_ROLES, Role
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 MANAGE = "accounts.manage"
 
@@ -66,7 +71,7 @@ def access_user_by_id(actor: User, pk: int, *, ip_address: str | None = None) ->
     return user
 
 
-def grantable_roles(actor: User) -> list[tuple[str, str]]:
+def grantable_roles(actor: User) -> list[tuple[str, "StrOrPromise"]]:
     if manages_everyone(actor):
         return list(Role.choices)
     return [(value, label) for value, label in Role.choices if value not in ALL_UNIT_ROLES]

@@ -1,11 +1,13 @@
 """Input for the sign-in, user management and API token pages. Choices are limited by the actor."""
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts import access
-from guanxi.accounts.models import ApiToken, User
+from guanxi.accounts.models import ApiToken, BusinessUnit, User
 from guanxi.accounts.roles import ALL_UNIT_ROLES
 
 
@@ -37,7 +39,7 @@ class UserAccessForm(forms.Form):
     """Role, units and data permissions, as far as the actor may grant them."""
 
     role = forms.ChoiceField(label=_("Role"))
-    units = forms.ModelMultipleChoiceField(
+    units: "forms.ModelMultipleChoiceField[BusinessUnit]" = forms.ModelMultipleChoiceField(
         label=_("Business units"), queryset=None, required=False, widget=forms.CheckboxSelectMultiple
     )
     can_view_pii = forms.BooleanField(label=_("May see personal data"), required=False)
@@ -46,8 +48,10 @@ class UserAccessForm(forms.Form):
     def __init__(self, *args, actor: User, target: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.actor, self.target = actor, target
-        self.fields["role"].choices = access.grantable_roles(actor)
-        self.fields["units"].queryset = access.grantable_units(actor)
+        # self.fields holds copies of the fields declared above, so their types are known.
+        cast(forms.ChoiceField, self.fields["role"]).choices = access.grantable_roles(actor)
+        units_field = cast("forms.ModelMultipleChoiceField[BusinessUnit]", self.fields["units"])
+        units_field.queryset = access.grantable_units(actor)
         self.fields["can_view_pii"].disabled = not access.may_grant(actor, "pii.view")
         self.fields["can_export"].disabled = not access.may_grant(actor, "data.export")
 
@@ -57,8 +61,9 @@ class UserAccessForm(forms.Form):
             raise forms.ValidationError(_("You cannot change your own role."))
         return role
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("role") and cleaned["role"] not in ALL_UNIT_ROLES and not cleaned.get("units"):
             self.add_error("units", _("Choose at least one business unit for this role."))
         return cleaned

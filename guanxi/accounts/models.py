@@ -1,4 +1,5 @@
 import hashlib
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -6,6 +7,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.roles import ALL_UNIT_ROLES, OWN_RECORD_ROLES, ROLE_PERMISSIONS, Role
+
+if TYPE_CHECKING:
+    from django_otp.models import Device
 
 
 class Organisation(models.Model):
@@ -17,7 +21,9 @@ class Organisation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(singleton=True), name="organisation_singleton")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(singleton=True), name="organisation_singleton")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -48,6 +54,10 @@ class User(AbstractUser):
     can_view_pii = models.BooleanField(_("may see personal data"), default=False)
     can_export = models.BooleanField(_("may export data"), default=False)
     display_name = models.CharField(_("display name"), max_length=100, blank=True)
+
+    # Declared only, never assigned here: django-otp looks for it with hasattr() on login and
+    # OTPMiddleware sets it per request to the device verified in the session.
+    otp_device: "Device | None"
 
     class Meta:
         ordering = ["username"]

@@ -22,9 +22,16 @@ from django_otp import login as otp_login
 
 from guanxi.accounts import access, actions, signin
 from guanxi.accounts.forms import CodeForm, LoginForm, TokenForm, UserAddForm, UserEditForm
+from guanxi.accounts.models import User
 from guanxi.core.audit import client_address
 
 THROTTLED_STATUS = 429
+
+
+class SignedInRequest(HttpRequest):
+    """For type checking only: behind LoginRequiredMiddleware, request.user is always a User."""
+
+    user: User
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -100,7 +107,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-def otp_setup(request: HttpRequest) -> HttpResponse:
+def otp_setup(request: SignedInRequest) -> HttpResponse:
     if signin.confirmed_device(request.user) is not None:
         return render(request, "accounts/otp_setup.html", {"enabled": True})
     device = actions.start_totp_setup(user=request.user)
@@ -118,14 +125,14 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/otp_setup.html", context)
 
 
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: SignedInRequest) -> HttpResponse:
     access.require_permission(request.user, access.MANAGE, ip_address=client_address(request))
     users = access.manageable_users(request.user).prefetch_related("units").order_by("username")
     return render(request, "accounts/user_list.html", {"users": users})
 
 
 @sensitive_post_parameters("password")
-def user_add(request: HttpRequest) -> HttpResponse:
+def user_add(request: SignedInRequest) -> HttpResponse:
     access.require_permission(request.user, access.MANAGE, ip_address=client_address(request))
     form = UserAddForm(request.POST or None, actor=request.user)
     if request.method == "POST" and form.is_valid():
@@ -146,7 +153,7 @@ def user_add(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/user_add.html", {"form": form})
 
 
-def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def user_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     target = access.access_user_by_id(request.user, pk, ip_address=client_address(request))
     initial = {
         "role": target.role,
@@ -174,13 +181,13 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/user.html", {"target": target, "form": form})
 
 
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: SignedInRequest) -> HttpResponse:
     tokens = access.own_tokens(request.user)
     return render(request, "accounts/token_list.html", {"tokens": tokens})
 
 
 @never_cache
-def token_add(request: HttpRequest) -> HttpResponse:
+def token_add(request: SignedInRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         issued = actions.create_api_token(
@@ -197,7 +204,7 @@ def token_add(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
     token = access.access_token_by_id(request.user, pk)
     actions.revoke_api_token(token=token, actor=request.user)
     messages.success(request, _("The token %(name)s was revoked.") % {"name": token.name})

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Field
 
 from guanxi.commerce.models import Event, ImportMapping, Order, OrderLine, Return, Store
 from guanxi.commerce.records import EventRecord, OrderRecord, Outcome, PersonRecord
@@ -69,16 +70,24 @@ def ensure_store(
 
 def upsert_orders(orders: list[Order]) -> dict[str, int]:
     """Insert or update orders (all of one source) by external id; returns their ids by external id."""
-    if not orders:
+    return _upsert_by_external_id(Order, orders, ORDER_UPDATE_FIELDS)
+
+
+def upsert_returns(returns: list[Return]) -> dict[str, int]:
+    """Insert or update returns (all of one source) by external id; returns their ids by external id."""
+    return _upsert_by_external_id(Return, returns, RETURN_UPDATE_FIELDS)
+
+
+def _upsert_by_external_id(
+    model: type[Order] | type[Return], rows: list, update_fields: list[str]
+) -> dict[str, int]:
+    if not rows:
         return {}
     with transaction.atomic():
-        saved = Order.objects.bulk_create(
-            orders,
-            update_conflicts=True,
-            unique_fields=["source", "external_id"],
-            update_fields=ORDER_UPDATE_FIELDS,
+        saved = model.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["source", "external_id"], update_fields=update_fields
         )
-    return {order.external_id: order.pk for order in saved}
+    return {row.external_id: row.pk for row in saved}
 
 
 def upsert_order_lines(lines: Sequence[tuple], *, orders_are_new: bool = False) -> int:
@@ -114,15 +123,20 @@ def upsert_order_lines(lines: Sequence[tuple], *, orders_are_new: bool = False) 
 def _line_columns() -> tuple[str, str, str]:
     """Quoted column list, conflict target and update clause of the order line upsert."""
     quote = connection.ops.quote_name
-    columns = ", ".join(
-        quote(OrderLine._meta.get_field(name.removesuffix("_id")).column) for name in LINE_COLUMNS
-    )
+    columns = ", ".join(quote(_line_column(name.removesuffix("_id"))) for name in LINE_COLUMNS)
     conflict = f"{quote('order_id')}, {quote('line_no')}"
     updates = ", ".join(
         f"{quote(column)} = EXCLUDED.{quote(column)}"
-        for column in (OrderLine._meta.get_field(name).column for name in LINE_UPDATE_FIELDS)
+        for column in (_line_column(name) for name in LINE_UPDATE_FIELDS)
     )
     return columns, conflict, updates
+
+
+def _line_column(name: str) -> str:
+    field = OrderLine._meta.get_field(name)
+    # Only concrete OrderLine fields are named here, and those always have a column.
+    assert isinstance(field, Field) and field.column is not None
+    return field.column
 
 
 @cache
@@ -163,20 +177,6 @@ def _copy_upsert_lines(cursor: Any, lines: Sequence[tuple]) -> None:
         f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
     )
     cursor.execute(f"TRUNCATE {STAGE_TABLE}")
-
-
-def upsert_returns(returns: list[Return]) -> dict[str, int]:
-    """Insert or update returns (all of one source) by external id; returns their ids by external id."""
-    if not returns:
-        return {}
-    with transaction.atomic():
-        saved = Return.objects.bulk_create(
-            returns,
-            update_conflicts=True,
-            unique_fields=["source", "external_id"],
-            update_fields=RETURN_UPDATE_FIELDS,
-        )
-    return {item.external_id: item.pk for item in saved}
 
 
 # --- Connector records (file presets, webhooks, the ingestion API) ---------------------------
@@ -393,7 +393,7 @@ def _upsert_platform_orders(orders: list[Order]) -> dict[str, int]:
 
 
 def _replace_lines(changed: list[tuple[OrderRecord, Order]], ids: dict[str, int]) -> None:
-    tuples = []
+    tuples: list[tuple] = []
     for record, order in changed:
         order_id = ids[order.external_id]
         kept = [line.line_no for line in record.lines]

@@ -159,12 +159,17 @@ def ingest(
             continue
         errors = _check(item, stores)
         store = stores.get(item.store)
-        if not errors and (store.pk, item.external_id) in seen:
-            errors = [
-                {"loc": ["external_id"], "msg": _("Appears earlier in this batch."), "type": "duplicate"}
-            ]
-        if errors:
+        # An unknown store (None) is always among the errors _check reports.
+        if errors or store is None:
             results[index] = _rejected(index, errors)
+            continue
+        if (store.pk, item.external_id) in seen:
+            duplicate = {
+                "loc": ["external_id"],
+                "msg": _("Appears earlier in this batch."),
+                "type": "duplicate",
+            }
+            results[index] = _rejected(index, [duplicate])
             continue
         seen.add((store.pk, item.external_id))
         valid.setdefault(store.pk, []).append((index, item))

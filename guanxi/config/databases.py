@@ -6,11 +6,13 @@ from django.core.exceptions import ImproperlyConfigured
 SUPPORTED_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str) -> dj_database_url.DBConfig:
     try:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except ValueError as error:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Guanxi understands: {error}") from None
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a database URL Guanxi understands: {error}"
+        ) from None
     engine = config.get("ENGINE")
     if engine not in SUPPORTED_ENGINES:
         raise ImproperlyConfigured(

@@ -13,12 +13,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
 
 from guanxi.core import audit
+from guanxi.core.access import require
 from guanxi.core.models import AuditEntry
 
 EXPORT_PERMISSION = "data.export"
@@ -121,25 +121,13 @@ def export_table(request, table: Table, fmt: str, *, unit: Any = None) -> HttpRe
     of rows, never their content."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format: {fmt}")
-    user = request.user
-    address = audit.client_address(request)
-    if not (user.is_authenticated and user.has_permission(EXPORT_PERMISSION)):
-        audit.record(
-            AuditEntry.Action.PERMISSION_DENIED,
-            actor=user,
-            unit=unit,
-            ip_address=address,
-            object_type="permission",
-            object_id=EXPORT_PERMISSION,
-            message=f"{request.method} {request.path}",
-        )
-        raise PermissionDenied(EXPORT_PERMISSION)
+    user = require(request, EXPORT_PERMISSION, unit=unit)
     content = to_csv(table) if fmt == "csv" else to_xlsx(table)
     audit.record(
         AuditEntry.Action.EXPORT,
         actor=user,
         unit=unit,
-        ip_address=address,
+        ip_address=audit.client_address(request),
         object_type="table",
         object_id=table.name[:64],
         message=f"{fmt}: {len(table.rows)} rows",

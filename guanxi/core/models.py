@@ -106,7 +106,7 @@ class AuditEntry(ScopedModel):
     changes = models.JSONField(default=dict, blank=True)
     message = models.CharField(max_length=500, blank=True)
 
-    objects = AuditQuerySet.as_manager()
+    objects = AuditQuerySet.as_manager()  # type: ignore[misc]  # django-stubs#1713: as_manager() cannot be annotated ClassVar
 
     class Meta:
         ordering = ["-created_at", "-id"]

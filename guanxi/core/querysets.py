@@ -7,7 +7,7 @@ Models declare how they reach a business unit with `scope_by_units` and, optiona
 owns a row with `OWNER_FIELD`.
 """
 
-from typing import Protocol
+from typing import Protocol, cast
 
 from django.db import models
 
@@ -30,7 +30,9 @@ class ScopedQuerySet(models.QuerySet):
         restricted = self
         unit_ids = user.visible_unit_ids()
         if unit_ids is not None:
-            restricted = restricted.filter(self.model.scope_by_units(unit_ids))
+            # ScopedQuerySet is only ever the manager of a ScopedModel subclass.
+            model = cast(type[ScopedModel], self.model)
+            restricted = restricted.filter(model.scope_by_units(unit_ids))
         owner_field = getattr(self.model, "OWNER_FIELD", None)
         if owner_field and user.sees_own_records_only():
             restricted = restricted.filter(**{owner_field: user})

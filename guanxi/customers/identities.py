@@ -111,7 +111,8 @@ def normalise_identity(kind: str, raw: str, region: str = DEFAULT_REGION) -> str
     if kind == Identity.Kind.EMAIL:
         return normalise_email(raw)
     value = (raw or "").strip()
-    if not value or is_masked(value) or len(value) > Identity._meta.get_field("value").max_length:
+    max_length = Identity._meta.get_field("value").max_length
+    if not value or is_masked(value) or (max_length is not None and len(value) > max_length):
         return None
     if len(set(value)) == 1 and value[0] in "0-_.":
         return None

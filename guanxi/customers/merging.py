@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
@@ -80,6 +80,7 @@ class _Reassigned:
     """A table whose rows follow the customer; `unique_with` names the fields that must not repeat."""
 
     key: str
+    # Reached through _default_manager, which for each listed model is its only manager, `objects`.
     model: type[models.Model]
     unique_with: tuple[str, ...] = ()
     # Which of two clashing rows is kept: the one with the smallest value of this field.
@@ -175,27 +176,21 @@ def merge_customers(
             merged_by=_user(actor),
         )
         counts = {key: len(ids) for key, ids in snapshot["moved"].items() if ids}
-        message = f"Customer #{absorbed.pk} merged into #{survivor.pk} (merge #{record.pk}): {reason}"
-        audit.record(AuditEntry.Action.MERGE, actor=actor, obj=survivor, changes=changes, message=message)
-        audit.record(AuditEntry.Action.MERGE, actor=actor, obj=absorbed, message=message)
-        data = {"merge": record.pk, "survivor": survivor.pk, "absorbed": absorbed.pk, "moved": counts}
-        record_event(
+        _log_on_both(
+            record,
             survivor,
-            TimelineEvent.Kind.MERGED,
-            f"Customer #{absorbed.pk} merged into this profile",
-            data={**data, "role": "survivor"},
-            actor=actor,
-            source=record,
-            occurred_at=now,
-        )
-        record_event(
             absorbed,
+            AuditEntry.Action.MERGE,
             TimelineEvent.Kind.MERGED,
-            f"Merged into customer #{survivor.pk}",
-            data={**data, "role": "absorbed"},
+            message=f"Customer #{absorbed.pk} merged into #{survivor.pk} (merge #{record.pk}): {reason}",
+            summaries=(
+                f"Customer #{absorbed.pk} merged into this profile",
+                f"Merged into customer #{survivor.pk}",
+            ),
+            changes=changes,
+            data={"moved": counts},
             actor=actor,
-            source=record,
-            occurred_at=now,
+            now=now,
         )
     return record
 
@@ -222,10 +217,12 @@ def undo_merge(record: MergeRecord, actor: Any = None) -> Customer:
         # The absorbed customer's own rows go back first, so recreated survivor rows cannot clash.
         for key, ids in snapshot["moved"].items():
             if ids and key in tables:
-                tables[key].model.objects.filter(pk__in=ids).update(customer_id=absorbed.pk)
+                tables[key].model._default_manager.filter(pk__in=ids).update(customer_id=absorbed.pk)
         for key, rows in snapshot["removed"].items():
             model = tables[key].model
-            model.objects.bulk_create([_row_from_json(model, row) for row in rows], ignore_conflicts=True)
+            model._default_manager.bulk_create(
+                [_row_from_json(model, row) for row in rows], ignore_conflicts=True
+            )
         Address.objects.filter(pk__in=snapshot["cleared_default_addresses"]).update(is_default=True)
 
         changes = _restore_survivor(survivor, snapshot)
@@ -240,29 +237,57 @@ def undo_merge(record: MergeRecord, actor: Any = None) -> Customer:
         _pair_suggestion(survivor.pk, absorbed.pk).filter(state=MergeSuggestion.State.ACCEPTED).update(
             state=MergeSuggestion.State.REJECTED, decided_at=now, decided_by=_user(actor), updated_at=now
         )
-        message = f"Merge #{record.pk} undone: customer #{absorbed.pk} split from #{survivor.pk}"
-        audit.record(AuditEntry.Action.UNMERGE, actor=actor, obj=survivor, changes=changes, message=message)
-        audit.record(AuditEntry.Action.UNMERGE, actor=actor, obj=absorbed, message=message)
-        data = {"merge": record.pk, "survivor": survivor.pk, "absorbed": absorbed.pk}
-        record_event(
+        _log_on_both(
+            record,
             survivor,
-            TimelineEvent.Kind.UNMERGED,
-            f"Customer #{absorbed.pk} split back out",
-            data={**data, "role": "survivor"},
-            actor=actor,
-            source=record,
-            occurred_at=now,
-        )
-        record_event(
             absorbed,
+            AuditEntry.Action.UNMERGE,
             TimelineEvent.Kind.UNMERGED,
-            f"Split back out of customer #{survivor.pk}",
-            data={**data, "role": "absorbed"},
+            message=f"Merge #{record.pk} undone: customer #{absorbed.pk} split from #{survivor.pk}",
+            summaries=(
+                f"Customer #{absorbed.pk} split back out",
+                f"Split back out of customer #{survivor.pk}",
+            ),
+            changes=changes,
+            data={},
             actor=actor,
-            source=record,
-            occurred_at=now,
+            now=now,
         )
     return absorbed
+
+
+def _log_on_both(
+    record: MergeRecord,
+    survivor: Customer,
+    absorbed: Customer,
+    action: str,
+    kind: str,
+    *,
+    message: str,
+    summaries: tuple[str, str],
+    changes: dict,
+    data: dict[str, Any],
+    actor: Any,
+    now: Any,
+) -> None:
+    """A merge, or its undo, in both customers' audit trails and timelines; only the survivor's
+    audit entry carries the field changes, and `summaries` are (survivor's, absorbed's)."""
+    audit.record(action, actor=actor, obj=survivor, changes=changes, message=message)
+    audit.record(action, actor=actor, obj=absorbed, message=message)
+    data = {"merge": record.pk, "survivor": survivor.pk, "absorbed": absorbed.pk, **data}
+    for customer, role, summary in (
+        (survivor, "survivor", summaries[0]),
+        (absorbed, "absorbed", summaries[1]),
+    ):
+        record_event(
+            customer,
+            kind,
+            summary,
+            data={**data, "role": role},
+            actor=actor,
+            source=record,
+            occurred_at=now,
+        )
 
 
 def survivor_of(customer: Customer) -> Customer:
@@ -290,18 +315,18 @@ def _reassign(table: _Reassigned, absorbed_id: int, survivor_id: int) -> tuple[l
     if table.unique_with:
         theirs = {
             tuple(getattr(row, f) for f in table.unique_with): row
-            for row in model.objects.filter(customer_id=absorbed_id)
+            for row in model._default_manager.filter(customer_id=absorbed_id)
         }
         ours = {
             tuple(getattr(row, f) for f in table.unique_with): row
-            for row in model.objects.filter(customer_id=survivor_id)
+            for row in model._default_manager.filter(customer_id=survivor_id)
         }
         for key in theirs.keys() & ours.keys():
             loser = ours[key] if _keeps_first(table.keep_lowest, theirs[key], ours[key]) else theirs[key]
             removed.append(_row_to_json(loser))
             loser.delete()
-    ids = sorted(model.objects.filter(customer_id=absorbed_id).values_list("pk", flat=True))
-    model.objects.filter(pk__in=ids).update(customer_id=survivor_id)
+    ids = sorted(model._default_manager.filter(customer_id=absorbed_id).values_list("pk", flat=True))
+    model._default_manager.filter(pk__in=ids).update(customer_id=survivor_id)
     return ids, removed
 
 
@@ -387,7 +412,8 @@ def _apply_survivorship(
     decisions: dict[str, dict[str, str]] = {}
     changes: dict[str, tuple[Any, Any]] = {}
     for name, rule in survivorship_rules().items():
-        attname = Customer._meta.get_field(name).attname
+        # Survivorship fields are all concrete columns of Customer, never relations.
+        attname = cast(models.Field, Customer._meta.get_field(name)).attname
         values = {"survivor": getattr(survivor, attname), "absorbed": getattr(absorbed, attname)}
         present = [c for c in (survivor, absorbed) if _non_empty(getattr(c, attname))]
         # Every rule breaks ties in favour of the survivor (listed first; sorts are stable).

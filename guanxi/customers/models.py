@@ -62,7 +62,7 @@ class Customer(ScopedModel):
 
     OWNER_FIELD = "owner"
 
-    objects = CustomerQuerySet.as_manager()
+    objects = CustomerQuerySet.as_manager()  # type: ignore[misc]  # django-stubs#1713: as_manager() cannot be annotated ClassVar
 
     class Meta:
         ordering = ["-id"]

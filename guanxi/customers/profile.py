@@ -6,10 +6,10 @@ Every function owns its transaction, writes an audit entry (personal values are 
 
 import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -17,7 +17,7 @@ from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.core.privacy import mask_value
 from guanxi.customers.identities import is_masked, normalise_identity
-from guanxi.customers.merging import STRONG_KINDS, merge_customers
+from guanxi.customers.merging import STRONG_KINDS, SURVIVORSHIP_FIELDS, merge_customers
 from guanxi.customers.models import (
     Address,
     Consent,
@@ -35,18 +35,8 @@ from guanxi.customers.models import (
 )
 from guanxi.customers.timeline import record_event
 
-EDITABLE_FIELDS = (
-    "name",
-    "gender",
-    "birthday",
-    "province",
-    "city",
-    "district",
-    "occupation",
-    "source_channel",
-    "notes",
-    "owner",
-)
+# The profile fields a merge decides, but for when the customer was first seen: that comes from their data.
+EDITABLE_FIELDS = tuple(name for name in SURVIVORSHIP_FIELDS if name != "first_seen_at")
 ADDRESS_FIELDS = ("receiver", "phone", "province", "city", "district", "street", "postal_code", "source")
 TEXT_VALUE_MAX = 1000
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "是", "on"})
@@ -397,7 +387,9 @@ def set_custom_field(
     if before == cleaned:
         return row
     if cleaned is None:
-        row.delete()
+        # Clearing an unset value returned above; this check only narrows the type.
+        if row is not None:
+            row.delete()
         row = None
     elif row is None:
         row = CustomFieldValue.objects.create(
@@ -436,7 +428,8 @@ def update_profile(customer: Customer, actor: Any = None, **fields: Any) -> Cust
         )
     changes: dict[str, tuple[Any, Any]] = {}
     for name, raw in fields.items():
-        field = Customer._meta.get_field(name)
+        # EDITABLE_FIELDS are all concrete fields of Customer, never reverse relations.
+        field = cast(models.Field, Customer._meta.get_field(name))
         value = raw if name == "owner" else field.clean(raw, customer)
         if getattr(customer, name) != value:
             changes[name] = (getattr(customer, name), value)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -38,7 +38,7 @@ from django.db.models import (
     TextField,
     When,
 )
-from django.db.models.fields.json import KeyTransform, compile_json_path
+from django.db.models.fields.json import KeyTransform, compile_json_path  # type: ignore[attr-defined]  # not in django-stubs
 from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
@@ -304,7 +304,8 @@ class JsonIsNumber(Func):
     def as_sqlite(self, compiler, connection, **extra):
         # JSON_TYPE of the extracted value would re-parse the text "30" as the number 30, so the
         # type is read at the path inside the document instead.
-        transform = self.source_expressions[0]
+        # The only expression this function is built from is a KeyTransform (see the numeric guard below).
+        transform = cast(KeyTransform, self.source_expressions[0])
         document, params = compiler.compile(transform.lhs)
         return (
             f"(JSON_TYPE({document}, %s) IN ('integer', 'real'))",

@@ -148,7 +148,7 @@ def resolve_mapping(kind: str, header: list[str], params: dict[str, Any]) -> dic
                 _("Mapped columns not in the file: %(columns)s") % {"columns": ", ".join(absent)}
             )
         return {target: positions[column.casefold()] for column, target in mapping.items() if target}
-    found = {}
+    found: dict[str, int] = {}
     for target in targets:
         for name in (target, target.removeprefix(IDENTITY_PREFIX), *ALIASES.get(target, ())):
             if name.casefold() in positions and positions[name.casefold()] not in found.values():

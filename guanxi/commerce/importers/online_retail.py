@@ -407,15 +407,9 @@ class OnlineRetailPreset(Preset):
     ) -> None:
         orders = []
         for key, draft in drafts.items():
-            total, items, placed_at = draft.amount, draft.quantity, draft.placed_at
-            if key in state["seen_orders"] and key in existing:
-                # The invoice's earlier rows came in an earlier chunk of this run: add to them.
-                _pk, before_total, before_items, before_placed = existing[key]
-                total, items, placed_at = (
-                    before_total + total,
-                    before_items + items,
-                    min(before_placed, placed_at),
-                )
+            total, items, placed_at = _with_earlier_chunks(
+                key, draft.amount, draft.quantity, draft.placed_at, existing, state["seen_orders"]
+            )
             orders.append(
                 Order(
                     store=store,
@@ -456,11 +450,14 @@ class OnlineRetailPreset(Preset):
     ) -> None:
         returns = []
         for key, draft in drafts.items():
-            amount, quantity, returned_at = round_money(draft.amount), draft.quantity, draft.placed_at
-            if key in state["seen_returns"] and key in existing:
-                _pk, before_amount, before_quantity, before_at = existing[key]
-                amount, quantity = before_amount + amount, before_quantity + quantity
-                returned_at = min(before_at, returned_at)
+            amount, quantity, returned_at = _with_earlier_chunks(
+                key,
+                round_money(draft.amount),
+                draft.quantity,
+                draft.placed_at,
+                existing,
+                state["seen_returns"],
+            )
             adjustments = sorted(code for code in draft.codes if code)
             reason = "cancellation" if "" in draft.codes or not adjustments else ", ".join(adjustments)
             returns.append(
@@ -479,6 +476,17 @@ class OnlineRetailPreset(Preset):
                 )
             )
         upsert_returns(returns)
+
+
+def _with_earlier_chunks(
+    key: str, amount: Decimal, quantity: int, at: datetime, existing: dict[str, tuple], seen: set
+) -> tuple[Decimal, int, datetime]:
+    """A draft's amount, quantity and time, added to what an earlier chunk of this run already wrote
+    for the same invoice (an invoice's rows may straddle chunks)."""
+    if key not in seen or key not in existing:
+        return amount, quantity, at
+    _pk, before_amount, before_quantity, before_at = existing[key]
+    return before_amount + amount, before_quantity + quantity, min(before_at, at)
 
 
 def _existing(model: type[Order] | type[Return], source: str, drafts: dict[str, Draft]) -> dict[str, tuple]:

@@ -52,7 +52,7 @@ class OrderRecordPreset(Preset):
     store_name: ClassVar[Any]
     currency: ClassVar[str] = "CNY"
     chunk_size = 500
-    counters = (
+    counters: ClassVar[tuple[str, ...]] = (
         "orders_created",
         "orders_updated",
         "orders_unchanged",

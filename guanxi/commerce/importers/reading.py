@@ -71,9 +71,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _open_bytes(source: SourceFile) -> io.BufferedIOBase:
+def _open_bytes(source: SourceFile) -> gzip.GzipFile | io.BufferedReader:
     if source.compressed:
-        return gzip.open(source.path, "rb")  # type: ignore[return-value]
+        return gzip.open(source.path, "rb")
     return source.path.open("rb")
 
 
