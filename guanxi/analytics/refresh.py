@@ -170,7 +170,10 @@ def refresh_metrics(
     try:
         touched = None
         if incremental:
-            since = {name: min(run.watermarks.get(name, 0) for run in previous.values()) for name in marks}
+            since = {
+                name: min(run.watermarks.get(name, 0) for run in previous.values() if run is not None)
+                for name in marks
+            }
             touched = _touched_customers(since, unit)
         steps.done("read orders")
         orders = read_orders(unit_id=unit.pk if unit else None, customer_ids=touched).sorted()
@@ -280,7 +283,9 @@ def _int_columns(sql: str, params: list, count: int) -> list[np.ndarray]:
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.adapters.register_loader(INT8_ARRAY_OID, _RawArray)
             cursor.execute(f"SELECT {aggregates} FROM ({sql}) AS q ({names})", params, binary=True)  # noqa: S608 (our SQL)
-            return [_int8_array(raw) for raw in cursor.fetchone()]
+            row = cursor.fetchone()
+            assert row is not None  # an aggregate query always returns one row
+            return [_int8_array(raw) for raw in row]
     blocks = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -444,7 +449,7 @@ def compute_scope(
 ) -> ScopeResult:
     """Every metric column for the customers of one scope (buyers and `universe`), in customer id order."""
     as_of_seconds = int(as_of.timestamp())
-    offset = int(as_of.astimezone(timezone.get_current_timezone()).utcoffset().total_seconds())
+    offset = _utc_offset_seconds(as_of)
     as_of_day = (as_of_seconds + offset) // SECONDS_PER_DAY
     future = orders.seconds > as_of_seconds
     orders = orders.where(~future)
@@ -470,7 +475,9 @@ def compute_scope(
     if len(returns[0]) and len(buyers):
         at = np.minimum(np.searchsorted(buyers, returns[0]), len(buyers) - 1)
         hit = buyers[at] == returns[0]
-        returned = np.bincount(at[hit], weights=returns[1][hit] / 100.0, minlength=len(buyers))
+        returned = np.bincount(at[hit], weights=returns[1][hit] / 100.0, minlength=len(buyers)).astype(
+            np.float64
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         returns_rate = np.where(spend > 0, np.clip(returned / spend, 0.0, 1.0), 0.0)
 
@@ -517,7 +524,7 @@ def compute_scope(
         churn_method = ChurnMethod.RECENCY
 
     if prior is None:
-        breakpoints = {
+        breakpoints: dict[str, Any] = {
             **scores.rfm_breakpoints(recency, counts, spend, config.RFM_BREAKPOINTS),
             "abc": scores.abc_cutoffs(spend, config),
             "reference": churn.reference_values(recency, counts, spend),
@@ -657,10 +664,15 @@ def models_from_parameters(parameters: dict) -> clv.ClvModels:
     )
 
 
+def _utc_offset_seconds(moment: datetime) -> int:
+    """Offset of the display time zone at `moment`: days are counted on the merchant's calendar."""
+    offset = moment.astimezone(timezone.get_current_timezone()).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
 def backtest_scope(orders: OrderArrays, as_of: datetime, config: AnalyticsConfig):
     """Hold out the last BACKTEST_HOLDOUT_DAYS (at most half the history); None when the history is short."""
-    tz = timezone.get_current_timezone()
-    offset = int(as_of.astimezone(tz).utcoffset().total_seconds())
+    offset = _utc_offset_seconds(as_of)
     end_day = (int(as_of.timestamp()) + offset) // SECONDS_PER_DAY
     days = (orders.seconds + offset) // SECONDS_PER_DAY
     keep = days <= end_day
@@ -764,7 +776,8 @@ def _write_postgresql(
     names = list(numbers)
     quote = connection.ops.quote_name
     staged = [quote(f"c_{name}") for name in names]
-    select, params = [], []
+    select: list[str] = []
+    params: list[Any] = []
     for name, column in zip(names, staged, strict=True):
         value = f"NULLIF({column}, 'NaN')"
         if name == "customer_id":
@@ -930,6 +943,7 @@ def _finish_run(
             setattr(run, name, getattr(prior, name))
     else:
         models = result.models
+        assert models is not None  # a full run always fits (or falls back) before saving
         run.parameters = models_to_parameters(models, run.started_at)
         run.method = models.method
         run.fallback_reason = ", ".join(str(reason) for reason in models.reasons)
