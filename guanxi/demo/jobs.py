@@ -26,6 +26,11 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
         "customers": summary.customers,
         "orders": summary.orders,
         "order_lines": summary.order_lines,
+        "returns": summary.returns,
+        "events": summary.events,
+        "duplicates": summary.duplicates,
+        "merges": summary.merges,
+        "merge_suggestions": summary.merge_suggestions,
     }
 
 

@@ -1,17 +1,21 @@
 """Loading the demo shop: organisation, units, stores, users, catalogue, then customers in chunks.
 
-The organisation, units and users are made through the accounts actions (with their audit
-entries). Customers, identities, unit links, orders and lines are written by the bulk path on
-purpose, bypassing per-row actions: a million customers must load in minutes. One `import`
-audit entry records the whole load.
+The organisation, units, users, tags and custom fields are made through actions (with their
+audit entries). Every per-customer row (customers, identities, identity hints, unit links,
+orders, lines, returns, events, addresses, consent evidence, tags, custom values, notes and the
+timeline events the profile actions would have written) goes through the bulk path on purpose,
+bypassing per-row actions: a million customers must load in minutes. One `import` audit entry
+records the whole load. Last, identity resolution merges the strong duplicates the generator
+planted (through the merging functions, so the merge history is real) and `suggest_merges()`
+fills the suggestion queue with the weak ones.
 
 Each chunk of customers commits on its own so that a running web server and the job panel
 stay responsive (SQLite has one writer); an interrupted load leaves a partial demo behind and a
 second load refuses, so start again from a fresh database.
 
-Determinism: the same seed, size and anchor give the same customers, identities, orders and
-lines. Row ids, the users' password hashes and the creation times of units, users and audit
-entries are not part of that promise.
+Determinism: the same seed, size and anchor give the same customers, identities, orders, lines
+and every other generated row. Row ids, the users' password hashes and the creation times of
+units, users, tags, merges, suggestions and audit entries are not part of that promise.
 """
 
 import gc
@@ -28,13 +32,39 @@ from django.utils.translation import gettext as _
 
 from guanxi.accounts import actions as account_actions
 from guanxi.accounts.models import BusinessUnit, User
-from guanxi.commerce.models import Order, OrderLine, Product, Store
+from guanxi.commerce.models import Event, Order, OrderLine, Product, Return, Store
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
-from guanxi.customers.models import Customer, CustomerUnit, Identity
+from guanxi.customers import profile as profile_actions
+from guanxi.customers.merging import resolve_strong_matches, suggest_merges
+from guanxi.customers.models import (
+    Address,
+    Consent,
+    Customer,
+    CustomerTag,
+    CustomerUnit,
+    CustomFieldDefinition,
+    CustomFieldValue,
+    Identity,
+    IdentityHint,
+    Note,
+    Tag,
+    TagGroup,
+    TimelineEvent,
+)
 from guanxi.demo.bulk import BulkWriter
 from guanxi.demo.people import PeopleMaker
-from guanxi.demo.reference import CATALOGUE, ORGANISATION_NAME, STORES, UNITS, USERS, catalogue_products
+from guanxi.demo.profiles import ProfileMaker, as_json
+from guanxi.demo.reference import (
+    CATALOGUE,
+    CUSTOM_FIELDS,
+    ORGANISATION_NAME,
+    STORES,
+    TAG_GROUPS,
+    UNITS,
+    USERS,
+    catalogue_products,
+)
 from guanxi.demo.seasons import SHANGHAI, DemandCalendar
 from guanxi.demo.shopping import Catalogue, Chunk, Shop, StoreInfo
 
@@ -50,6 +80,7 @@ CUSTOMER_FIELDS = (
     "birthday",
     "province",
     "city",
+    "district",
     "occupation",
     "source_channel",
     "first_seen_at",
@@ -77,6 +108,62 @@ ORDER_FIELDS = (
     "created_at",
 )
 LINE_FIELDS = ("order", "product", "sku", "name", "category", "quantity", "unit_price", "amount")
+RETURN_FIELDS = (
+    "customer",
+    "order",
+    "store",
+    "unit",
+    "source",
+    "external_id",
+    "number",
+    "amount",
+    "quantity",
+    "returned_at",
+    "reason",
+    "created_at",
+)
+HINT_FIELDS = ("customer", "kind", "namespace", "value", "source", "created_at")
+ADDRESS_FIELDS = (
+    "customer",
+    "receiver",
+    "phone",
+    "province",
+    "city",
+    "district",
+    "street",
+    "is_default",
+    "source",
+    "created_at",
+    "updated_at",
+)
+CONSENT_FIELDS = ("id", "customer", "channel", "state", "recorded_at", "method", "source", "evidence", "unit")
+TAG_FIELDS = ("customer", "tag", "added_at", "added_by")
+VALUE_FIELDS = ("customer", "definition", "value", "updated_at", "updated_by")
+NOTE_FIELDS = ("id", "customer", "unit", "author", "body", "created_at")
+EVENT_FIELDS = (
+    "customer",
+    "store",
+    "unit",
+    "source",
+    "external_id",
+    "kind",
+    "name",
+    "properties",
+    "occurred_at",
+    "received_at",
+)
+TIMELINE_FIELDS = (
+    "customer",
+    "unit",
+    "kind",
+    "occurred_at",
+    "summary",
+    "data",
+    "source_type",
+    "source_id",
+    "actor",
+    "created_at",
+)
 
 
 class DemoAlreadyLoaded(Exception):  # noqa: N818 (the public name callers catch)
@@ -104,6 +191,21 @@ class DemoSummary:
     order_lines: int
     revenue: Decimal  # total of orders in Order.SALE_STATUSES, CNY
     users: tuple[DemoUser, ...]
+    returns: int
+    events: int  # behavioural events (browse, add to cart, checkout started)
+    addresses: int
+    consents: int  # consent evidence rows
+    tagged_customers: int
+    customer_tags: int
+    custom_values: int
+    notes: int
+    identity_hints: int
+    # Extra profiles of people already among `customers` (so the database holds customers +
+    # duplicates customer rows); `merges` of them were merged by identity resolution, and
+    # `merge_suggestions` open suggestions wait in the queue.
+    duplicates: int
+    merges: int
+    merge_suggestions: int
 
 
 Progress = Callable[[int, int, str], None]
@@ -126,25 +228,37 @@ def load_demo(
     with transaction.atomic():
         _refuse_if_loaded()
         units, stores, users, products = _set_up(anchor, actor)
+        tag_ids, field_ids = _set_up_profiles(actor)
     writer = BulkWriter()
     calendar = DemandCalendar(anchor, [code for code, _name in UNITS])
     owners = {"offline": users["sales"].id}
+    people = PeopleMaker(anchor.astimezone(SHANGHAI).date())
+    user_ids = {name: users[name].id for name in ("marketer", "service", "sales")}
     shop = Shop(
         calendar,
-        PeopleMaker(anchor.astimezone(SHANGHAI).date()),
+        people,
         stores,
         _catalogues(products),
         writer.timestamp,
         owners,
+        ProfileMaker(people, calendar.anchor_ts, writer.timestamp, tag_ids, field_ids, user_ids),
     )
+    labels = {
+        "tags": {tag_id: name for name, tag_id in tag_ids.items()},
+        "fields": {field_id: key for key, field_id in field_ids.items()},
+        "field_labels": {key: label for key, label, *_rest in CUSTOM_FIELDS},
+    }
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived tuples and no reference cycles: collections only cost time
     try:
         with writer.tuned():
-            totals = _load_customers(shop, writer, seed, customers, chunk_size, report)
+            totals, strong = _load_customers(shop, writer, seed, customers, chunk_size, report, labels)
     finally:
         if collecting:
             gc.enable()
+    report(customers, customers, _("Merging duplicate profiles and suggesting merges"))
+    merges = resolve_strong_matches(customer_ids=strong, actor=actor)
+    suggested = suggest_merges()
     summary = DemoSummary(
         units=len(units),
         stores=len(stores),
@@ -157,6 +271,18 @@ def load_demo(
         order_lines=totals["lines"],
         revenue=Decimal(totals["revenue"]).scaleb(-2),
         users=tuple(DemoUser(name, role, codes, DEMO_PASSWORD) for name, role, codes, _d in USERS),
+        returns=totals["returns"],
+        events=totals["events"],
+        addresses=totals["addresses"],
+        consents=totals["consents"],
+        tagged_customers=totals["tagged"],
+        customer_tags=totals["tags"],
+        custom_values=totals["custom_values"],
+        notes=totals["notes"],
+        identity_hints=totals["hints"],
+        duplicates=totals["duplicates"],
+        merges=len(merges),
+        merge_suggestions=suggested["created"],
     )
     audit.record(
         AuditEntry.Action.IMPORT,
@@ -165,21 +291,25 @@ def load_demo(
         object_id=str(seed),
         message=(
             f"demo shop loaded (seed {seed}): {summary.units} units, {summary.stores} stores, "
-            f"{summary.customers} customers, {summary.orders} orders, {summary.order_lines} order lines"
+            f"{summary.customers} customers, {summary.orders} orders, {summary.order_lines} order lines, "
+            f"{summary.events} events, {summary.duplicates} duplicate profiles ({summary.merges} merged, "
+            f"{summary.merge_suggestions} merge suggestions)"
         ),
     )
     return summary
 
 
 def _load_customers(
-    shop: Shop, writer: BulkWriter, seed: int, customers: int, chunk_size: int, report: Progress
-) -> Counter:
+    shop: Shop, writer: BulkWriter, seed: int, customers: int, chunk_size: int, report: Progress, labels: dict
+) -> tuple[Counter, list[int]]:
+    """Generate and write every chunk; returns the totals and the ids of profiles to be merged."""
     totals: Counter = Counter()
+    strong: list[int] = []
     for first in range(0, customers, chunk_size):
         count = min(chunk_size, customers - first)
         chunk = shop.chunk(seed, first, count)
         with transaction.atomic():
-            _write(writer, chunk)
+            strong += _write(writer, chunk, labels)
         totals.update(
             multi=chunk.multi_store,
             cross=chunk.cross_unit,
@@ -187,6 +317,16 @@ def _load_customers(
             orders=len(chunk.orders),
             lines=len(chunk.lines),
             revenue=chunk.revenue_cents,
+            returns=len(chunk.returns),
+            events=len(chunk.events),
+            addresses=len(chunk.addresses),
+            consents=len(chunk.consents),
+            tagged=len({row[0] for row in chunk.tags}),
+            tags=len(chunk.tags),
+            custom_values=len(chunk.custom_values),
+            notes=len(chunk.notes),
+            hints=len(chunk.hints),
+            duplicates=chunk.duplicates,
         )
         done = first + count
         report(
@@ -195,7 +335,7 @@ def _load_customers(
             _("Created %(done)d of %(total)d customers with their orders")
             % {"done": done, "total": customers},
         )
-    return totals
+    return totals, strong
 
 
 def _refuse_if_loaded() -> None:
@@ -260,6 +400,29 @@ def _set_up(anchor: datetime, actor: User | None):
     return units, stores, users, products
 
 
+def _set_up_profiles(actor: User | None) -> tuple[dict[str, int], dict[str, int]]:
+    """Tag groups, tags and custom fields through the profile actions; ones already defined are reused."""
+    groups = dict(TagGroup.objects.values_list("name", "id"))
+    tags = dict(Tag.objects.values_list("name", "id"))
+    for group_name, group_colour, members in TAG_GROUPS:
+        group = (
+            TagGroup.objects.get(pk=groups[group_name])
+            if group_name in groups
+            else profile_actions.create_tag_group(group_name, group_colour, actor=actor)
+        )
+        for name, colour, description in members:
+            if name not in tags:
+                tags[name] = profile_actions.create_tag(name, colour, group, description, actor=actor).pk
+    fields = dict(CustomFieldDefinition.objects.values_list("key", "id"))
+    for key, label, kind, choices, description in CUSTOM_FIELDS:
+        if key not in fields:
+            fields[key] = profile_actions.create_custom_field(
+                key, label, kind, list(choices), description, actor=actor
+            ).pk
+    wanted_tags = {name for _g, _c, members in TAG_GROUPS for name, _colour, _d in members}
+    return {name: tags[name] for name in wanted_tags}, {key: fields[key] for key, *_rest in CUSTOM_FIELDS}
+
+
 def _catalogues(products: list[tuple]) -> dict[str, Catalogue]:
     """Per unit: category weights from the reference data; within a category earlier SKUs sell more."""
     catalogues = {}
@@ -284,7 +447,8 @@ def _catalogues(products: list[tuple]) -> dict[str, Catalogue]:
     return catalogues
 
 
-def _write(writer: BulkWriter, chunk: Chunk) -> None:
+def _write(writer: BulkWriter, chunk: Chunk, labels: dict) -> list[int]:
+    """Insert one chunk's rows; returns the database ids of its strong duplicates."""
     customer_ids = writer.reserve_ids(Customer, len(chunk.customers))
     order_ids = writer.reserve_ids(Order, len(chunk.orders))
     # Orders get their ids in order of time: the placed_at indexes then fill in one sweep per chunk.
@@ -307,3 +471,106 @@ def _write(writer: BulkWriter, chunk: Chunk) -> None:
     )
     lines = sorted(((order_id[row[0]], *row[1:]) for row in chunk.lines), key=lambda line: line[0])
     writer.insert(OrderLine, LINE_FIELDS, lines)
+    writer.insert(
+        Return,
+        RETURN_FIELDS,
+        [(customer_ids[row[0]], order_id[row[1]], *row[2:]) for row in chunk.returns],
+    )
+    writer.insert(IdentityHint, HINT_FIELDS, [(customer_ids[row[0]], *row[1:]) for row in chunk.hints])
+    writer.insert(Address, ADDRESS_FIELDS, [(customer_ids[row[0]], *row[1:]) for row in chunk.addresses])
+    # Events in time order, like the orders: the occurred_at indexes fill in one sweep.
+    events = sorted(chunk.events, key=lambda row: row[8])
+    writer.insert(Event, EVENT_FIELDS, [(customer_ids[row[0]], *row[1:]) for row in events])
+    writer.insert(CustomerTag, TAG_FIELDS, [(customer_ids[row[0]], *row[1:]) for row in chunk.tags])
+    writer.insert(
+        CustomFieldValue, VALUE_FIELDS, [(customer_ids[row[0]], *row[1:]) for row in chunk.custom_values]
+    )
+    consent_ids = writer.reserve_ids(Consent, len(chunk.consents))
+    writer.insert(
+        Consent,
+        CONSENT_FIELDS,
+        [(cid, customer_ids[row[0]], *row[1:]) for cid, row in zip(consent_ids, chunk.consents, strict=True)],
+    )
+    note_ids = writer.reserve_ids(Note, len(chunk.notes))
+    writer.insert(
+        Note,
+        NOTE_FIELDS,
+        [(nid, customer_ids[row[0]], *row[1:]) for nid, row in zip(note_ids, chunk.notes, strict=True)],
+    )
+    writer.insert(
+        TimelineEvent, TIMELINE_FIELDS, _timeline(chunk, customer_ids, consent_ids, note_ids, labels)
+    )
+    return [customer_ids[local] for local in chunk.strong_duplicates]
+
+
+def _timeline(chunk: Chunk, customer_ids, consent_ids, note_ids, labels: dict) -> list[tuple]:
+    """The timeline events the profile actions write for the same changes (see customers.profile)."""
+    kinds = TimelineEvent.Kind
+    rows = []
+    for cid, (local, channel, state, at, method, *_evidence, unit) in zip(
+        consent_ids, chunk.consents, strict=True
+    ):
+        data = as_json({"channel": channel, "state": state, "method": method})
+        rows.append(
+            (
+                customer_ids[local],
+                unit,
+                kinds.CONSENT_CHANGED,
+                at,
+                f"Consent {channel} {state}",
+                data,
+                "customers.consent",
+                str(cid),
+                None,
+                at,
+            )
+        )
+    for local, tag_id, at, by in chunk.tags:
+        name = labels["tags"][tag_id]
+        rows.append(
+            (
+                customer_ids[local],
+                None,
+                kinds.TAG_ADDED,
+                at,
+                f"Tag {name} added",
+                as_json({"tag": name}),
+                "customers.tag",
+                str(tag_id),
+                by,
+                at,
+            )
+        )
+    for nid, (local, unit, author, _body, at) in zip(note_ids, chunk.notes, strict=True):
+        rows.append(
+            (
+                customer_ids[local],
+                unit,
+                kinds.NOTE_ADDED,
+                at,
+                "Note added",
+                as_json({"note": nid}),
+                "customers.note",
+                str(nid),
+                author,
+                at,
+            )
+        )
+    for local, field_id, _value, at, by in chunk.custom_values:
+        key = labels["fields"][field_id]
+        data = as_json({"field": labels["field_labels"][key], "key": key})
+        rows.append(
+            (
+                customer_ids[local],
+                None,
+                kinds.CUSTOM_FIELD_CHANGED,
+                at,
+                f"Custom field {key} changed",
+                data,
+                "",
+                "",
+                by,
+                at,
+            )
+        )
+    return rows

@@ -6,8 +6,10 @@ with random parts; no two customers of one load can collide.
 """
 
 from bisect import bisect_right
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import accumulate
+from typing import Any
 
 from guanxi.customers.models import Gender, Identity
 from guanxi.demo.reference import (
@@ -25,6 +27,51 @@ from guanxi.demo.reference import (
 
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 FEMALE_SHARE = {"home": 0.66, "beauty": 0.86}
+
+
+@dataclass
+class Purchase:
+    """One order as the rest of the generator needs it: when, where, and what was bought."""
+
+    ts: int
+    store: Any  # shopping.StoreInfo
+    status: str
+    total_cents: int
+    products: list[tuple]  # (product, quantity); product is (id, sku, name, category, price in cents)
+    order: int = 0  # position of the order row in its chunk
+    number: str = ""
+    external_id: str = ""
+    paid_ts: int | None = None
+    refunded_cents: int = 0
+    returned_items: int = 0
+
+
+@dataclass
+class Person:
+    """What one simulated customer did and is known by, for the profile extras, events and duplicates."""
+
+    local: int  # position of the customer row in its chunk
+    index: int  # generation index across the load
+    name: str
+    gender: str
+    province: str
+    city: str
+    occupation: str
+    primary: Any  # shopping.StoreInfo
+    second: Any
+    first_seen: int
+    favourite: str
+    active_recently: bool  # still buying in the last weeks before the anchor
+    purchases: list[Purchase] = field(default_factory=list)
+    phone: str = ""
+    email: str = ""
+    unionid: str = ""
+    nick: str = ""
+    address: tuple | None = None  # the default address as written (receiver … street)
+
+    @property
+    def stores(self) -> set[int]:
+        return {purchase.store.id for purchase in self.purchases}
 
 
 def _weighted(pairs):
@@ -125,9 +172,44 @@ class PeopleMaker:
                 nick = f"tb{_permute(index, 10**10, 2_654_435_761, 98_765_431):010d}"
             else:
                 nick = f"{rng.choice(NICK_WORDS)}{_permute(index, 10**8, 40_503_701, 31_415_926):08d}"
-            found.append((Identity.Kind.TAOBAO_NICK, "", nick, taobao, True))
+            # Nicks are per platform account, stored in the store's namespace as the importers do.
+            found.append((Identity.Kind.TAOBAO_NICK, taobao, nick, taobao, True))
         shopify = sources.get("shopify")
         if shopify:
             shopify_id = f"7{_permute(index, 10**12, 6_364_136_223, 1_442_695_041):012d}"
             found.append((Identity.Kind.SHOPIFY_ID, shopify, shopify_id, shopify, True))
         return found
+
+    def store_identity(self, rng, index: int, store) -> tuple:
+        """The one identifier a store knows a customer by on a first visit (for duplicate profiles)."""
+        if store.channel in ("tmall", "taobao"):
+            nick = f"{rng.choice(NICK_WORDS)}{_permute(index, 10**8, 40_503_701, 31_415_926):08d}"
+            return (Identity.Kind.TAOBAO_NICK, store.source, nick, store.source, True)
+        if store.channel == "wechat_mp":
+            unionid = (
+                "o"
+                + "".join(rng.choices(ID_ALPHABET, k=9))
+                + _encode(index, 5)
+                + "".join(rng.choices(ID_ALPHABET, k=13))
+            )
+            return (Identity.Kind.WECHAT_UNIONID, "", unionid, store.source, True)
+        if store.channel == "shopify":
+            shopify_id = f"7{_permute(index, 10**12, 6_364_136_223, 1_442_695_041):012d}"
+            return (Identity.Kind.SHOPIFY_ID, store.source, shopify_id, store.source, True)
+        # JD and the till: the platform's account id (JD pin, member number).
+        return (
+            Identity.Kind.EXTERNAL_ID,
+            store.source,
+            f"{store.code.lower()}_{_encode(index, 6)}",
+            store.source,
+            True,
+        )
+
+    def place(self, rng) -> tuple[str, str]:
+        """Another province and city, for an address away from home."""
+        province = pick(rng.random, *self.provinces)
+        return province, pick(rng.random, *self.cities[province])
+
+    def mobile(self, rng) -> str:
+        """A random mobile number in national form (a family member's, on an address)."""
+        return f"{pick(rng.random, *self.prefixes)}{int(rng.random() * 10**8):08d}"

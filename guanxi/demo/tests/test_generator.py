@@ -2,7 +2,7 @@ import hashlib
 import re
 import statistics
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -11,10 +11,25 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 
 from guanxi.accounts.models import BusinessUnit, User
-from guanxi.commerce.models import Order, OrderLine, Product, Store
+from guanxi.commerce.models import Event, Order, OrderLine, Product, Return, Store
 from guanxi.core.models import AuditEntry
-from guanxi.customers.models import Customer, CustomerUnit, Identity
+from guanxi.customers.models import (
+    Address,
+    Consent,
+    Customer,
+    CustomerTag,
+    CustomerUnit,
+    CustomFieldValue,
+    Identity,
+    IdentityHint,
+    MergeRecord,
+    MergeSuggestion,
+    Note,
+    Tag,
+    TimelineEvent,
+)
 from guanxi.demo import DEFAULT_ANCHOR, DEMO_PASSWORD, DemoAlreadyLoaded, load_demo
+from guanxi.demo.reference import DISTRICTS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WINDOW_START = datetime(2024, 11, 1, tzinfo=SHANGHAI)
@@ -61,11 +76,77 @@ def fingerprint() -> str:
             )
         ),
         sorted(map(repr, CustomerUnit.objects.values_list("customer__name", "unit__code", "first_seen_at"))),
+        Return.objects.order_by("source", "external_id").values_list(
+            "source", "external_id", "number", "amount", "quantity", "returned_at", "reason", "order__number"
+        ),
+        Event.objects.order_by("source", "external_id").values_list(
+            "source", "external_id", "kind", "name", "properties", "occurred_at", "customer__name"
+        ),
+        sorted(
+            map(
+                repr,
+                Address.objects.values_list(
+                    "customer__name",
+                    "receiver",
+                    "phone",
+                    "province",
+                    "city",
+                    "district",
+                    "street",
+                    "is_default",
+                ),
+            )
+        ),
+        sorted(
+            map(
+                repr,
+                Consent.objects.values_list(
+                    "customer__name", "channel", "state", "recorded_at", "method", "source", "evidence"
+                ),
+            )
+        ),
+        sorted(map(repr, CustomerTag.objects.values_list("customer__name", "tag__name", "added_at"))),
+        sorted(map(repr, CustomFieldValue.objects.values_list("customer__name", "definition__key", "value"))),
+        sorted(map(repr, Note.objects.values_list("customer__name", "body", "created_at"))),
+        sorted(map(repr, IdentityHint.objects.values_list("customer__name", "kind", "value", "source"))),
+        sorted(
+            map(
+                repr,
+                MergeSuggestion.objects.values_list(
+                    "customer_a__name", "customer_b__name", "score", "evidence"
+                ),
+            )
+        ),
+        sorted(map(repr, MergeRecord.objects.values_list("survivor__name", "absorbed__name", "reason"))),
     ]
     for rows in parts:
         for row in rows:
             digest.update(repr(row).encode())
     return digest.hexdigest()
+
+
+def _group(rows) -> dict:
+    grouped = defaultdict(list)
+    for key, *rest in rows:
+        grouped[key].append(tuple(rest))
+    return grouped
+
+
+def abandoned_carts() -> int:
+    """Customers who put something in a cart and placed no order in that store afterwards."""
+    last_order = {}
+    for customer_id, store_id, placed_at in Order.objects.values_list("customer_id", "store_id", "placed_at"):
+        last_order[(customer_id, store_id)] = max(
+            placed_at, last_order.get((customer_id, store_id), placed_at)
+        )
+    carts = Event.objects.filter(kind="add_to_cart").values_list("customer_id", "store_id", "occurred_at")
+    return len(
+        {
+            customer_id
+            for customer_id, store_id, at in carts
+            if last_order.get((customer_id, store_id), at) <= at
+        }
+    )
 
 
 def load_and_roll_back(**kwargs):
@@ -97,10 +178,23 @@ def test_small_load_keeps_its_invariants():
     summary = load_demo(customers=300)
 
     assert (summary.units, summary.stores, summary.products, summary.customers) == (2, 6, 240, 300)
-    assert Customer.objects.count() == 300
+    assert summary.duplicates == 1  # customer 100 leaves a second profile
+    assert Customer.objects.count() == 300 + summary.duplicates
     assert Order.objects.count() == summary.orders
     assert OrderLine.objects.count() == summary.order_lines
     assert Identity.objects.count() == summary.identities
+    assert Return.objects.count() == summary.returns
+    assert Event.objects.count() == summary.events > 0
+    assert Address.objects.count() == summary.addresses
+    assert Consent.objects.count() == summary.consents
+    assert CustomerTag.objects.count() == summary.customer_tags
+    assert CustomerTag.objects.values("customer").distinct().count() == summary.tagged_customers > 0
+    assert CustomFieldValue.objects.count() == summary.custom_values > 0
+    assert Note.objects.count() == summary.notes
+    assert IdentityHint.objects.count() == summary.identity_hints
+    assert TimelineEvent.objects.count() == (
+        summary.consents + summary.customer_tags + summary.custom_values + summary.notes + 2 * summary.merges
+    )
 
     lines = defaultdict(lambda: [Decimal("0.00"), 0])
     for order_id, amount, quantity in OrderLine.objects.values_list("order_id", "amount", "quantity"):
@@ -116,10 +210,17 @@ def test_small_load_keeps_its_invariants():
             assert order.paid_at is None
         else:
             assert order.placed_at <= order.paid_at <= DEFAULT_ANCHOR
+        returns = list(order.returns.all())
         if order.status == Order.Status.REFUNDED:
             assert Decimal("0.00") < order.refunded_amount <= order.total_amount
+            assert [(r.amount, r.customer_id, r.store_id, r.unit_id) for r in returns] == [
+                (order.refunded_amount, order.customer_id, order.store_id, order.unit_id)
+            ]
+            assert 0 < returns[0].quantity <= order.item_count
+            assert order.paid_at < returns[0].returned_at <= DEFAULT_ANCHOR
         else:
             assert order.refunded_amount == Decimal("0.00")
+            assert returns == []
         if order.status in Order.SALE_STATUSES:
             revenue += order.total_amount
         stores_by_customer[order.customer_id].add(order.store_id)
@@ -129,7 +230,7 @@ def test_small_load_keeps_its_invariants():
     assert set(CustomerUnit.objects.values_list("customer_id", "unit_id")) == {
         (customer, unit) for customer, units in units_by_customer.items() for unit in units
     }
-    assert len(units_by_customer) == 300
+    assert len(units_by_customer) == Customer.objects.active().count()
     assert sum(len(stores) > 1 for stores in stores_by_customer.values()) == summary.multi_store_customers > 0
     assert sum(len(units) > 1 for units in units_by_customer.values()) == summary.cross_unit_customers > 0
 
@@ -143,12 +244,53 @@ def test_small_load_keeps_its_invariants():
 
     phones = Identity.objects.filter(kind=Identity.Kind.PHONE).values_list("value", flat=True)
     assert all(re.fullmatch(r"\+861[3-9]\d{9}", phone) for phone in phones)
-    assert not Customer.objects.filter(identities__isnull=True).exists()
-    assert (
-        Identity.objects.filter(kind=Identity.Kind.TAOBAO_NICK).count()
-        == Customer.objects.filter(orders__store__channel__in=["tmall", "taobao"]).distinct().count()
+    assert not Customer.objects.active().filter(identities__isnull=True).exists()
+    nicks = Identity.objects.filter(kind=Identity.Kind.TAOBAO_NICK)
+    assert not (
+        Customer.objects.filter(orders__store__channel__in=["tmall", "taobao"])
+        .exclude(identities__kind=Identity.Kind.TAOBAO_NICK)
+        .exists()
     )
+    assert set(nicks.values_list("namespace", flat=True)) == {
+        "tmall:guanxi-home-flagship",
+        "taobao:guanxi-home",
+    }
     assert not Customer.objects.filter(name="").exists()
+
+    for customer_id, addresses in _group(
+        Address.objects.values_list("customer_id", "is_default", "city", "district", "street")
+    ).items():
+        assert sum(is_default for is_default, *_rest in addresses) == 1, customer_id
+        assert all(district in DISTRICTS[city].split() and street for _d, city, district, street in addresses)
+    default_district = dict(Address.objects.filter(is_default=True).values_list("customer_id", "district"))
+    for customer_id, district in Customer.objects.values_list("id", "district"):
+        assert district == default_district.get(customer_id, "")
+
+    needs = {"sms": Identity.Kind.PHONE, "email": Identity.Kind.EMAIL, "wechat": Identity.Kind.WECHAT_UNIONID}
+    kinds = _group(Identity.objects.values_list("customer_id", "kind"))
+    for customer_id, rows in _group(
+        Consent.objects.order_by("recorded_at").values_list("customer_id", "channel", "state", "source")
+    ).items():
+        states = defaultdict(list)
+        for channel, state, _source in rows:
+            assert (needs[channel],) in kinds[customer_id]
+            states[channel].append(state)
+        assert all(history in (["granted"], ["granted", "withdrawn"]) for history in states.values())
+    assert Consent.objects.filter(channel="sms", state="granted", source="下单时勾选接收短信").exists()
+    assert Consent.objects.filter(state="withdrawn").exists()
+
+    since = DEFAULT_ANCHOR - timedelta(days=60)
+    online = Store.objects.exclude(channel="offline")
+    for event in Event.objects.select_related("store"):
+        assert since <= event.occurred_at <= DEFAULT_ANCHOR
+        assert (
+            event.store in online
+            and event.unit_id == event.store.unit_id
+            and event.source == event.store.source
+        )
+        assert {"sku", "category", "price"} <= event.properties.keys() or event.kind == "checkout_started"
+    assert set(Event.objects.values_list("kind", flat=True)) == {"browse", "add_to_cart", "checkout_started"}
+    assert abandoned_carts() > 0
 
 
 @pytest.mark.django_db
@@ -191,6 +333,7 @@ def test_load_reports_progress_and_writes_one_audit_entry():
         (100, 250),
         (200, 250),
         (250, 250),
+        (250, 250),  # merging and suggesting
     ]
     assert all(message for _done, _total, message in calls)
     entry = AuditEntry.objects.get(action=AuditEntry.Action.IMPORT)
@@ -252,3 +395,42 @@ def test_default_demo_looks_like_a_real_merchant():
     for month in ("2024-11", "2025-11", "2025-06", "2026-06"):
         assert revenue[month] > median, month
     assert revenue["2026-02"] < median  # the Spring Festival dip
+
+
+@pytest.mark.django_db
+def test_default_demo_leaves_duplicates_merged_and_suggested():
+    summary = load_demo()
+
+    assert summary.duplicates >= 10
+    assert Customer.objects.count() == summary.customers + summary.duplicates
+    assert 0.25 <= summary.tagged_customers / summary.customers <= 0.35
+    assert set(Tag.objects.values_list("group__name", "name", "colour")) >= {
+        ("客户价值", "VIP", "#b91c1c"),
+        ("兴趣", "母婴", "#ec4899"),
+        ("来源", "直播间", "#10b981"),
+    }
+    assert Consent.objects.values("customer").distinct().count() >= 0.8 * summary.customers
+    assert abandoned_carts() >= 100
+
+    records = list(MergeRecord.objects.select_related("survivor", "absorbed"))
+    assert len(records) == summary.merges >= 2
+    for record in records:
+        assert record.automatic and record.reason == "strong identifier"
+        assert record.evidence[0]["code"] in ("same_email", "same_phone")
+        assert record.absorbed.status == Customer.Status.MERGED
+        assert record.absorbed.merged_into_id == record.survivor_id
+        assert record.survivor.first_seen_at < record.absorbed.first_seen_at
+        assert not Order.objects.filter(customer=record.absorbed).exists()
+
+    suggestions = list(MergeSuggestion.objects.select_related("customer_a", "customer_b"))
+    assert len(suggestions) == summary.merge_suggestions
+    assert summary.merge_suggestions + summary.merges == summary.duplicates
+    assert {s.state for s in suggestions} == {MergeSuggestion.State.OPEN}
+    assert all(s.customer_a.name == s.customer_b.name for s in suggestions)
+    assert {reason["code"] for s in suggestions for reason in s.evidence} == {
+        "same_name_address",
+        "same_taobao_nick",
+        "masked_phone_and_name",
+    }
+    hints = IdentityHint.objects.values_list("value", flat=True)
+    assert len(hints) > 0 and all(re.fullmatch(r"1\d{2}\*{4}\d{4}", hint) for hint in hints)
