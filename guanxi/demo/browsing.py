@@ -18,7 +18,11 @@ FUNNEL_SHARE = 0.7  # orders whose visit the store tracked (the rest came from l
 VISITS_ACTIVE, VISITS_LAPSED = 1.4, 0.12  # mean visits without an order in the window
 CART_SHARE, CHECKOUT_SHARE = 0.4, 0.3
 K = Event.Kind
-NAMES = {K.BROWSE: "view_item", K.ADD_TO_CART: "add_to_cart", K.CHECKOUT_STARTED: "begin_checkout"}
+NAMES: dict[str, str] = {
+    K.BROWSE: "view_item",
+    K.ADD_TO_CART: "add_to_cart",
+    K.CHECKOUT_STARTED: "begin_checkout",
+}
 
 
 class Browsing:

@@ -78,13 +78,17 @@ class BulkWriter:
     def insert(self, model: type[models.Model], fields: Sequence[str], rows: Iterable[tuple]) -> None:
         meta = model._meta
         given = [meta.get_field(name) for name in fields]
+        if not all(isinstance(field, models.Field) for field in given):
+            raise TypeError(f"{model.__name__}: bulk inserts name concrete columns only, not {fields}")
         given_names = {field.name for field in given}
         others = [
             field
             for field in meta.concrete_fields
             if field.name not in given_names and not field.primary_key and not field.generated
         ]
-        columns = [field.column for field in given + others]
+        columns = [
+            field.column for field in [*given, *others] if isinstance(field, models.Field) and field.column
+        ]
         tail = tuple(field.get_db_prep_save(field.get_default(), connection) for field in others)
         # A list, not a generator: Django's debug cursor takes len() of executemany parameters.
         rows = [row + tail for row in rows] if tail else list(rows)

@@ -205,7 +205,7 @@ class ProfileMaker:
         channels = {p.store.channel: p.ts for p in reversed(person.purchases)}  # channel -> first order
         if "offline" in channels or ("wechat_mp" in channels and rng.random() < 0.3):
             card = f"GX{_permute(person.index, 10**10, 2_862_933_555_777, 3_037_000_493):010d}"
-            at = channels.get("offline", channels.get("wechat_mp"))
+            at = channels["offline"] if "offline" in channels else channels["wechat_mp"]
             self._value(
                 chunk, person, "member_card", card, at, self.users["sales"] if "offline" in channels else None
             )

@@ -359,8 +359,8 @@ class Shop:
     def _returns(self, rng, local: int, purchases: list[Purchase], chunk: Chunk) -> None:
         """A Return per refunded order (drawn after the orders, so they stay as they were)."""
         for purchase in purchases:
-            if not purchase.refunded_cents:
-                continue
+            if not purchase.refunded_cents or purchase.paid_ts is None:
+                continue  # only paid orders are refunded
             # Goods come back (or the money goes back) within days of payment.
             back = min(purchase.paid_ts + DAY + int(rng.random() * 11 * DAY), self.calendar.anchor_ts)
             returned_at = self.timestamp(back)
