@@ -10,13 +10,13 @@ the comparison with the full-file engine run is rate against rate.
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
+from _support import REPO, on_each_engine, run_child, start_django
+
 BASELINE_LINES = 20_000
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/guanxi_bench"
 BUDGET = {"sqlite": 20_000, "postgresql": 50_000}
@@ -36,19 +36,17 @@ def run() -> list[str]:
         f"Online Retail import ({path.name}); baseline = naive one-row-at-a-time ORM "
         f"on the first {BASELINE_LINES:,} lines, rate extrapolated to lines/s"
     ]
-    targets = [
-        ("sqlite", None),
-        ("postgresql", os.environ.get("GUANXI_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)),
-    ]
-    for engine, url in targets:
-        with tempfile.TemporaryDirectory(prefix="gx-bench-import-") as home:
-            database_url = url or f"sqlite:///{home}/bench.sqlite3"
-            try:
-                fast = _measure(database_url, home, "engine", path)
-                naive = _measure(database_url, home, "naive", path)
-            except RuntimeError as error:
-                lines.append(f"{engine:<10} skipped: {error}")
-                continue
+
+    def measure(database_url: str, home: str) -> tuple[dict, dict]:
+        fast = run_child(__file__, database_url, home, "--measure", "engine", str(path))
+        naive = run_child(__file__, database_url, home, "--measure", "naive", str(path))
+        return fast, naive
+
+    for engine, result, error in on_each_engine("gx-bench-import-", DEFAULT_POSTGRES_URL, measure):
+        if result is None:
+            lines.append(f"{engine:<10} skipped: {error}")
+            continue
+        fast, naive = result
         fast_rate = fast["lines"] / fast["seconds"]
         naive_rate = naive["lines"] / naive["seconds"]
         verdict = "within" if fast_rate >= BUDGET[engine] else "OVER"
@@ -65,38 +63,8 @@ def run() -> list[str]:
     return lines
 
 
-def _measure(database_url: str, home: str, mode: str, path: Path) -> dict:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "GUANXI_HOME": home,
-        "DJANGO_SETTINGS_MODULE": "guanxi.config.settings",
-        "LOG_LEVEL": "WARNING",
-    }
-    child = subprocess.run(  # noqa: S603 (our own interpreter and script)
-        [sys.executable, __file__, "--measure", mode, str(path)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if child.returncode != 0:
-        last = (child.stderr.strip().splitlines() or ["failed"])[-1]
-        raise RuntimeError(last)
-    return json.loads(child.stdout.strip().splitlines()[-1])
-
-
 def _child(mode: str, path: Path) -> dict:
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    _fresh_database(settings.DATABASES["default"])
-    call_command("migrate", verbosity=0)
-
+    start_django(fresh=True)
     from guanxi.accounts import actions as account_actions
 
     account_actions.ensure_organisation("Bench")
@@ -104,21 +72,17 @@ def _child(mode: str, path: Path) -> dict:
     if mode == "naive":
         return _naive(path, unit)
     from guanxi.commerce.importers import run_import
-    from guanxi.commerce.models import Order, OrderLine, Return
+    from guanxi.commerce.models import Order, Return
     from guanxi.customers.models import Customer
 
     started = time.perf_counter()
     run = run_import("online_retail", path, unit=unit)
     seconds = time.perf_counter() - started
-    before = (
-        OrderLine.objects.count() + Order.objects.count() + Return.objects.count() + Customer.objects.count()
-    )
+    before = _rows()
     started = time.perf_counter()
     again = run_import("online_retail", path, unit=unit)
     reimport_seconds = time.perf_counter() - started
-    after = (
-        OrderLine.objects.count() + Order.objects.count() + Return.objects.count() + Customer.objects.count()
-    )
+    after = _rows()
     return {
         "lines": run.counts["rows"],
         "seconds": seconds,
@@ -129,6 +93,13 @@ def _child(mode: str, path: Path) -> dict:
         "reimport_seconds": reimport_seconds,
         "reimport_added": after - before,
     }
+
+
+def _rows() -> int:
+    from guanxi.commerce.models import Order, OrderLine, Return
+    from guanxi.customers.models import Customer
+
+    return sum(model.objects.count() for model in (OrderLine, Order, Return, Customer))
 
 
 def _naive(path: Path, unit) -> dict:
@@ -218,30 +189,5 @@ def _naive(path: Path, unit) -> dict:
     return {"lines": count, "seconds": time.perf_counter() - started}
 
 
-def _fresh_database(config: dict) -> None:
-    if not config["ENGINE"].endswith("postgresql"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{config['NAME']}{suffix}").unlink(missing_ok=True)
-        return
-    import psycopg
-    from psycopg import sql
-
-    admin = {
-        "host": config.get("HOST") or "127.0.0.1",
-        "port": config.get("PORT") or 5432,
-        "user": config.get("USER") or "postgres",
-        "password": config.get("PASSWORD") or None,
-        "dbname": "postgres",
-        "autocommit": True,
-        "connect_timeout": 5,
-    }
-    with psycopg.connect(**admin) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(config["NAME"]))
-        )
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-
-
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--measure":
-    sys.path.insert(0, str(REPO))
     print(json.dumps(_child(sys.argv[2], Path(sys.argv[3]))))

@@ -17,14 +17,14 @@ Run `python bench/search.py [customers]`; `run(customers)` returns the printed l
 import json
 import os
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
+from _support import REPO, percentile, run_child, start_django
+
 DEFAULT_CUSTOMERS = 20_000
 BUDGET_SCALE = 1_000_000
 BUDGET_P95_MS = 200.0
@@ -36,13 +36,9 @@ KINDS = ("name prefix", "full phone", "last four", "email", "order number")
 def run(customers: int | None = None) -> list[str]:
     existing = os.environ.get("DATABASE_URL")
     if existing:
-        size = _measure(existing, os.environ.get("GUANXI_HOME", str(REPO / "var")), 0, count_only=True)[
-            "customers"
-        ]
-        if size >= BUDGET_SCALE:
-            return _report(
-                _measure(existing, os.environ.get("GUANXI_HOME", str(REPO / "var")), 0), "DATABASE_URL"
-            )
+        home = os.environ.get("GUANXI_HOME", str(REPO / "var"))
+        if _measure(existing, home, 0, count_only=True)["customers"] >= BUDGET_SCALE:
+            return _report(_measure(existing, home, 0), "DATABASE_URL")
     customers = customers or DEFAULT_CUSTOMERS
     with tempfile.TemporaryDirectory(prefix="gx-bench-search-") as home:
         result = _measure(f"sqlite:///{home}/bench.sqlite3", home, customers)
@@ -61,42 +57,22 @@ def _report(result: dict, source: str) -> list[str]:
     for role, kinds in result["roles"].items():
         for kind in KINDS:
             ours, base = kinds[kind]["ours"], kinds[kind]["baseline"]
-            p95 = _percentile(ours, 95)
-            ratio = _percentile(base, 95) / p95 if p95 else float("inf")
+            p95 = percentile(ours, 95)
+            ratio = percentile(base, 95) / p95 if p95 else float("inf")
             lines.append(
-                f"{role:<8} {kind:<13} p50 {_percentile(ours, 50):7.1f} ms  p95 {p95:7.1f} ms   "
-                f"baseline p50 {_percentile(base, 50):8.1f} ms  p95 {_percentile(base, 95):8.1f} ms   "
+                f"{role:<8} {kind:<13} p50 {percentile(ours, 50):7.1f} ms  p95 {p95:7.1f} ms   "
+                f"baseline p50 {percentile(base, 50):8.1f} ms  p95 {percentile(base, 95):8.1f} ms   "
                 f"ratio {ratio:6.1f}x   budget {BUDGET_P95_MS:.0f} ms: {'within' if p95 <= BUDGET_P95_MS else 'OVER'}"
             )
     return lines
 
 
-def _percentile(values: list[float], percent: int) -> float:
-    if len(values) < 2:
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
-
-
 def _measure(database_url: str, home: str, customers: int, count_only: bool = False) -> dict:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "GUANXI_HOME": home,
-        "DJANGO_SETTINGS_MODULE": "guanxi.config.settings",
-        "LOG_LEVEL": "WARNING",
-    }
-    args = [sys.executable, __file__, "--count" if count_only else "--measure", str(customers)]
-    child = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, check=False)  # noqa: S603
-    if child.returncode != 0:
-        last = (child.stderr.strip().splitlines() or ["failed"])[-1]
-        raise RuntimeError(last)
-    return json.loads(child.stdout.strip().splitlines()[-1])
+    return run_child(__file__, database_url, home, "--count" if count_only else "--measure", str(customers))
 
 
 def _child(customers: int, count_only: bool) -> dict:
-    import django
-
-    django.setup()
+    start_django(fresh=False)
     from django.core.management import call_command
     from django.db import connection
 
@@ -195,7 +171,6 @@ def _time_role(user, queries: dict[str, list[str]]) -> dict:
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] in ("--measure", "--count"):
-        sys.path.insert(0, str(REPO))
         print(json.dumps(_child(int(sys.argv[2]), count_only=sys.argv[1] == "--count")))
     else:
         for line in run(int(sys.argv[1]) if len(sys.argv) > 1 else None):

@@ -18,15 +18,14 @@ Run `python bench/segments.py [customers]`; `run(customers)` returns the printed
 """
 
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
+from _support import on_each_engine, percentile, run_child, start_django
+
 DEFAULT_CUSTOMERS = 20_000
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/guanxi_bench_segments"
 RUNS = 5
@@ -41,17 +40,14 @@ def run(customers: int | None = None) -> list[str]:
         f"Segment count preview on the demo shop ({customers:,} customers; target scale 1,000,000); "
         "baseline = pandas over preloaded DataFrames"
     ]
-    targets = [
-        ("sqlite", None),
-        ("postgresql", os.environ.get("GUANXI_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)),
-    ]
-    for engine, url in targets:
-        with tempfile.TemporaryDirectory(prefix="gx-bench-segments-") as home:
-            try:
-                result = _measure(url or f"sqlite:///{home}/bench.sqlite3", home, customers)
-            except RuntimeError as error:
-                lines.append(f"{engine:<10} skipped: {error}")
-                continue
+
+    def measure(database_url: str, home: str) -> dict:
+        return run_child(__file__, database_url, home, "--measure", str(customers))
+
+    for engine, result, error in on_each_engine("gx-bench-segments-", DEFAULT_POSTGRES_URL, measure):
+        if result is None:
+            lines.append(f"{engine:<10} skipped: {error}")
+            continue
         lines.append(
             f"{engine:<10} count preview median {result['median'] * 1000:.0f} ms  p95 {result['p95'] * 1000:.0f} ms "
             f"({result['rules']} rules x {RUNS} runs; {result['lines']:,} order lines)  "
@@ -71,28 +67,6 @@ def run(customers: int | None = None) -> list[str]:
             f"budget {BUDGET_REFRESH_SECONDS:.0f} s: {'within' if result['refresh'] <= BUDGET_REFRESH_SECONDS else 'OVER'}"
         )
     return lines
-
-
-def _measure(database_url: str, home: str, customers: int) -> dict:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "GUANXI_HOME": home,
-        "DJANGO_SETTINGS_MODULE": "guanxi.config.settings",
-        "LOG_LEVEL": "WARNING",
-    }
-    child = subprocess.run(  # noqa: S603 (our own interpreter and script)
-        [sys.executable, __file__, "--measure", str(customers)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if child.returncode != 0:
-        last = (child.stderr.strip().splitlines() or ["failed"])[-1]
-        raise RuntimeError(last)
-    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def five_condition_rule(tag_id: int) -> dict:
@@ -124,18 +98,7 @@ def five_condition_rule(tag_id: int) -> dict:
 
 
 def _child(customers: int) -> dict:
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    sys.path.insert(0, str(REPO / "bench"))
-    from analytics import _fresh_database
-
-    _fresh_database(settings.DATABASES["default"])
-    call_command("migrate", verbosity=0)
-
+    start_django(fresh=True)
     from guanxi.accounts.models import User
     from guanxi.analytics.refresh import refresh_metrics
     from guanxi.demo import load_demo
@@ -178,7 +141,7 @@ def _child(customers: int) -> dict:
     refresh = time.perf_counter() - started
     return {
         "median": statistics.median(every),
-        "p95": every[min(len(every) - 1, round(0.95 * (len(every) - 1)))],
+        "p95": percentile(every, 95),
         "rules": len(named),
         "per_rule": {name: statistics.median(runs) for name, runs in timings.items()},
         "counts": counts,
@@ -349,7 +312,6 @@ def _pandas_mothers_day(frames, now) -> int:
 
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--measure":
-    sys.path.insert(0, str(REPO))
     print(json.dumps(_child(int(sys.argv[2]))))
 elif __name__ == "__main__":
     for line in run(int(sys.argv[1]) if len(sys.argv) > 1 else None):

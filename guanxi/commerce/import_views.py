@@ -30,8 +30,8 @@ from guanxi.commerce.importers import IMPORT_KINDS
 from guanxi.commerce.importers.generic import GenericCustomersPreset, GenericOrdersPreset
 from guanxi.commerce.importers.report import write_error_report
 from guanxi.commerce.models import ImportMapping, ImportRowError, ImportRun, Store
-from guanxi.commerce.views import _require
 from guanxi.core import audit
+from guanxi.core.access import require
 from guanxi.core.background import start_job
 from guanxi.core.models import AuditEntry, Job
 
@@ -182,7 +182,7 @@ class ImportUploadForm(forms.Form):
 
 @require_GET
 def import_list(request):
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     runs = ImportRun.objects.restrict(user, "view").select_related("unit", "started_by")
     page = Paginator(runs.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     labels = _kind_labels()
@@ -199,7 +199,7 @@ def import_list(request):
 
 @require_http_methods(["GET", "POST"])
 def import_add(request):
-    user = _require(request, ADD)
+    user = require(request, ADD)
     units = _units_for(user)
     form = ImportUploadForm(
         request.POST or None,
@@ -233,7 +233,7 @@ def import_add(request):
 @require_GET
 def import_job(request, pk):
     """Waiting for the worker to open the run; then on to the run's page."""
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     job = get_object_or_404(Job.objects.restrict(user, "view").filter(kind=IMPORT_JOB), pk=pk)
     run = ImportRun.objects.restrict(user, "view").filter(job=job).first()
     if run is not None:
@@ -249,7 +249,7 @@ def import_job(request, pk):
 @require_GET
 def import_run(request, pk):
     """A run's summary; while it runs, htmx polling gets only the summary fragment."""
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     run = get_object_or_404(
         ImportRun.objects.restrict(user, "view").select_related("unit", "started_by"), pk=pk
     )
@@ -261,7 +261,7 @@ def import_run(request, pk):
 @require_POST
 def import_confirm(request, pk):
     """Import for real the file a successful dry run read."""
-    user = _require(request, ADD)
+    user = require(request, ADD)
     run = get_object_or_404(
         ImportRun.objects.restrict(user, "add").select_related("unit"),
         pk=pk,
@@ -291,10 +291,10 @@ def import_confirm(request, pk):
 def import_errors(request, pk):
     """The row-level report as CSV (UTF-8 with BOM). Values come from the file, so they may be
     personal data: the report is for the person who uploaded it or those who may see PII."""
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     run = get_object_or_404(ImportRun.objects.restrict(user, "view").select_related("unit"), pk=pk)
     if not _may_see_values(user, run):
-        _require(request, "pii.view")
+        require(request, "pii.view")
     buffer = io.StringIO()
     buffer.write("\ufeff")  # so Excel reads the file as UTF-8
     written = write_error_report(run, buffer)

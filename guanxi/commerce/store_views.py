@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from guanxi.commerce.actions import set_webhook_secret
 from guanxi.commerce.models import Channel, Store
-from guanxi.commerce.views import _require
+from guanxi.core.access import require
 
 VIEW = "commerce.view"
 CHANGE = "commerce.change"
@@ -44,7 +44,7 @@ class WebhookSecretForm(forms.Form):
 
 @require_GET
 def store_list(request):
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     stores = (
         Store.objects.restrict(user, "view")
         .select_related("unit")
@@ -56,7 +56,7 @@ def store_list(request):
 
 @require_GET
 def store(request, pk):
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     shown = _store(user, pk, "view")
     return render(request, "commerce/stores/store.html", _context(request, user, shown, WebhookSecretForm()))
 
@@ -64,7 +64,7 @@ def store(request, pk):
 @require_POST
 def store_webhook_secret(request, pk):
     """Set or rotate the secret; rendered, not redirected: the secret exists only in this response."""
-    user = _require(request, CHANGE)
+    user = require(request, CHANGE)
     shown = _store(user, pk, "change")
     form = WebhookSecretForm(request.POST)
     if not form.is_valid():

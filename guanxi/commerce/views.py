@@ -4,7 +4,6 @@ from datetime import date, datetime, time, timedelta
 from typing import cast
 
 from django import forms
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -12,8 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from guanxi.commerce.models import Order, Return, Store
-from guanxi.core import audit
-from guanxi.core.models import AuditEntry
+from guanxi.core.access import require
 from guanxi.core.privacy import mask_value
 
 PAGE_SIZE = 50
@@ -77,7 +75,7 @@ class OrderFilterForm(forms.Form):
 
 @require_GET
 def order_list(request):
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     stores = Store.objects.restrict(user, "view").order_by("name")
     form = OrderFilterForm(request.GET or None, stores=stores)
     orders = form.filter(Order.objects.restrict(user, "view"))
@@ -117,7 +115,7 @@ def order_list(request):
 
 @require_GET
 def order(request, pk):
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     shown = get_object_or_404(
         Order.objects.restrict(user, "view")
         .select_related("store", "unit", "customer")
@@ -155,22 +153,3 @@ def _int(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _require(request, permission: str):
-    """The user, if they hold `permission`; otherwise a 403 with an audit entry."""
-    user = request.user
-    if user.has_permission(permission):
-        return user
-    unit_ids = user.visible_unit_ids()
-    audit.record(
-        AuditEntry.Action.PERMISSION_DENIED,
-        actor=user,
-        # A member of exactly one unit is refused on behalf of that unit, so its head sees it.
-        unit=user.units.get() if unit_ids is not None and len(unit_ids) == 1 else None,
-        ip_address=audit.client_address(request),
-        object_type="permission",
-        object_id=permission,
-        message=f"{request.method} {request.path}"[:500],
-    )
-    raise PermissionDenied(permission)

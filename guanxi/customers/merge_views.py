@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
+from guanxi.core.access import require
 from guanxi.core.background import start_job
 from guanxi.customers.fetch import CONTACT_KINDS, Masker, fetch_order_totals
 from guanxi.customers.merging import MergeError, accept_suggestion, reject_suggestion, undo_merge
 from guanxi.customers.models import Customer, Identity, MergeRecord, MergeSuggestion
-from guanxi.customers.views import _require
 
 VIEW = "customers.view"
 CHANGE = "customers.change"
@@ -63,7 +63,7 @@ def open_suggestions(user):
 
 @require_GET
 def merge_list(request):
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     suggestions = open_suggestions(user).select_related("customer_a", "customer_b")
     page = Paginator(suggestions.order_by("-score", "-created_at", "-id"), PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -92,14 +92,14 @@ def merge_list(request):
 @require_POST
 def merge_scan(request):
     """Look for duplicates now (the same job the schedule runs); its page shows the progress."""
-    user = _require(request, CHANGE)
+    user = require(request, CHANGE)
     job = start_job(SCAN_JOB, started_by=user)
     return redirect("web:job", pk=job.pk)
 
 
 @require_POST
 def merge_accept(request, pk):
-    user = _require(request, CHANGE)
+    user = require(request, CHANGE)
     suggestion = _open_suggestion(user, pk)
     try:
         record = accept_suggestion(suggestion, actor=user)
@@ -116,7 +116,7 @@ def merge_accept(request, pk):
 
 @require_POST
 def merge_reject(request, pk):
-    user = _require(request, CHANGE)
+    user = require(request, CHANGE)
     suggestion = _open_suggestion(user, pk)
     form = RejectForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
@@ -131,7 +131,7 @@ def merge_reject(request, pk):
 
 @require_POST
 def merge_undo(request, pk):
-    user = _require(request, CHANGE)
+    user = require(request, CHANGE)
     record = get_object_or_404(MergeRecord.objects.restrict(user, "change"), pk=pk)
     try:
         undo_merge(record, actor=user)

@@ -97,18 +97,7 @@ def add_tag(customer: Customer, tag: Tag, actor: Any = None, unit: Any = None) -
         customer=customer, tag=tag, defaults={"added_by": _user(actor)}
     )
     if created:
-        audit.record(
-            AuditEntry.Action.UPDATE, actor=actor, obj=customer, unit=unit, message=f"tag {tag.pk} added"
-        )
-        record_event(
-            customer,
-            TimelineEvent.Kind.TAG_ADDED,
-            f"Tag {tag.name} added",
-            data={"tag": tag.name},
-            unit=unit,
-            actor=actor,
-            source=tag,
-        )
+        _log_tag_change(customer, tag, TimelineEvent.Kind.TAG_ADDED, "added", actor, unit)
     return created
 
 
@@ -118,19 +107,17 @@ def remove_tag(customer: Customer, tag: Tag, actor: Any = None, unit: Any = None
     customer = _active(customer)
     deleted, _per_model = CustomerTag.objects.filter(customer=customer, tag=tag).delete()
     if deleted:
-        audit.record(
-            AuditEntry.Action.UPDATE, actor=actor, obj=customer, unit=unit, message=f"tag {tag.pk} removed"
-        )
-        record_event(
-            customer,
-            TimelineEvent.Kind.TAG_REMOVED,
-            f"Tag {tag.name} removed",
-            data={"tag": tag.name},
-            unit=unit,
-            actor=actor,
-            source=tag,
-        )
+        _log_tag_change(customer, tag, TimelineEvent.Kind.TAG_REMOVED, "removed", actor, unit)
     return bool(deleted)
+
+
+def _log_tag_change(customer: Customer, tag: Tag, kind: str, verb: str, actor: Any, unit: Any) -> None:
+    audit.record(
+        AuditEntry.Action.UPDATE, actor=actor, obj=customer, unit=unit, message=f"tag {tag.pk} {verb}"
+    )
+    record_event(
+        customer, kind, f"Tag {tag.name} {verb}", data={"tag": tag.name}, unit=unit, actor=actor, source=tag
+    )
 
 
 # --- notes and consent -------------------------------------------------------------------------

@@ -14,8 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.analytics.models import AbcClass, RfmSegment
-from guanxi.core import audit
-from guanxi.core.models import AuditEntry
+from guanxi.core.access import require
 from guanxi.customers import profile
 from guanxi.customers.fetch import (
     Masker,
@@ -110,7 +109,7 @@ class NoteForm(forms.Form):
 
 @require_GET
 def customer_list(request):
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     units = _visible_units(user)
     form = CustomerFilterForm(request.GET or None, units=units, tags=Tag.objects.restrict(user, "view"))
     customers = filter_customers(Customer.objects.active().restrict(user, "view"), user, form.filters())
@@ -138,7 +137,7 @@ def customer_list(request):
 
 @require_GET
 def customer(request, pk):
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     shown = access_customer_by_id(user, pk)
     return render(
         request,
@@ -155,7 +154,7 @@ def customer(request, pk):
 @require_GET
 def customer_timeline(request, pk):
     """The next page of the timeline (htmx "show more")."""
-    user = _require(request, VIEW)
+    user = require(request, VIEW)
     shown = access_customer_by_id(user, pk)
     after = _timeline_position(request)
     page = fetch_timeline_page(user, shown, after=after, size=50)
@@ -164,7 +163,7 @@ def customer_timeline(request, pk):
 
 @require_POST
 def customer_tag_add(request, pk):
-    user = _require(request, CHANGE)
+    user = require(request, CHANGE)
     shown = access_customer_by_id(user, pk, "change")
     form = TagForm(request.POST, tags=available_tags(user, shown))
     if form.is_valid():
@@ -175,7 +174,7 @@ def customer_tag_add(request, pk):
 
 @require_POST
 def customer_tag_remove(request, pk, tag_pk):
-    user = _require(request, CHANGE)
+    user = require(request, CHANGE)
     shown = access_customer_by_id(user, pk, "change")
     carried = (
         CustomerTag.objects.restrict(user, "view").filter(customer=shown, tag_id=tag_pk).select_related("tag")
@@ -189,7 +188,7 @@ def customer_tag_remove(request, pk, tag_pk):
 
 @require_POST
 def customer_note_add(request, pk):
-    user = _require(request, CHANGE)
+    user = require(request, CHANGE)
     shown = access_customer_by_id(user, pk, "change")
     form = NoteForm(request.POST)
     if form.is_valid():
@@ -292,22 +291,3 @@ def _int(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _require(request, permission: str):
-    """The user, if they hold `permission`; otherwise a 403 with an audit entry."""
-    user = request.user
-    if user.has_permission(permission):
-        return user
-    unit_ids = user.visible_unit_ids()
-    audit.record(
-        AuditEntry.Action.PERMISSION_DENIED,
-        actor=user,
-        # A member of exactly one unit is refused on behalf of that unit, so its head sees it.
-        unit=user.units.get() if unit_ids is not None and len(unit_ids) == 1 else None,
-        ip_address=audit.client_address(request),
-        object_type="permission",
-        object_id=permission,
-        message=f"{request.method} {request.path}"[:500],
-    )
-    raise PermissionDenied(permission)

@@ -7,7 +7,7 @@ a count that runs too long answers 503 instead of holding the worker.
 from datetime import datetime
 from typing import Any, Literal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import File, Query, Router, Schema
@@ -19,6 +19,7 @@ from guanxi.accounts.models import BusinessUnit
 from guanxi.api.errors import ApiError, problem_response
 from guanxi.api.pagination import CursorParams, paginate
 from guanxi.core import exports
+from guanxi.core.access import require
 from guanxi.core.privacy import mask_value
 from guanxi.customers.models import Customer, Tag
 from guanxi.segments import actions, rules
@@ -153,11 +154,6 @@ def _unit(request, unit_id: int | None):
     return get_object_or_404(BusinessUnit, pk=unit_id)
 
 
-def _require(request, permission: str) -> None:
-    if not request.user.has_permission(permission):
-        raise PermissionDenied(permission)
-
-
 def _segment_out(segment: Segment, user) -> dict:
     parsed = rules.parse_rule(segment.rule)
     return {
@@ -172,7 +168,7 @@ def _visible(request, segment_id: int, action: str = "view") -> Segment:
 
 @router.post("/segments/preview", response=PreviewOut, summary="Count the customers a rule selects")
 def preview_segment(request, payload: RuleIn):
-    _require(request, "segments.view")
+    require(request, "segments.view")
     try:
         rule = rules.parse_rule(payload.rule)
         count = count_preview(request.user, rule, unit=_unit(request, payload.unit))
@@ -185,7 +181,7 @@ def preview_segment(request, payload: RuleIn):
 
 @router.post("/segments/sample", response=list[SampleCustomer], summary="A few customers a rule selects")
 def sample_segment(request, payload: RuleIn):
-    _require(request, "segments.view")
+    require(request, "segments.view")
     try:
         rule = rules.parse_rule(payload.rule)
         customers = sample(request.user, rule, unit=_unit(request, payload.unit))

@@ -3,7 +3,7 @@
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from guanxi.accounts.models import BusinessUnit
 from guanxi.commerce.models import Store
 from guanxi.core import exports
+from guanxi.core.access import require
 from guanxi.customers.models import CustomFieldDefinition, Tag
 from guanxi.segments import actions, builder, rules
 from guanxi.segments.audience import QueryTimeoutError, count_preview, sample
@@ -23,13 +24,8 @@ from guanxi.segments.sentence import describe, names_for
 PAGE_SIZE = 50
 
 
-def _require(request, permission: str) -> None:
-    if not request.user.has_permission(permission):
-        raise PermissionDenied(permission)
-
-
 def segment_list(request):
-    _require(request, "segments.view")
+    require(request, "segments.view")
     segments = Segment.objects.restrict(request.user, "view").select_related("unit", "owner")
     page = Paginator(segments, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -88,7 +84,7 @@ def segment_form(request, pk: int | None = None):
     user = request.user
     item = get_object_or_404(Segment.objects.restrict(user, "change"), pk=pk) if pk else None
     if item is None:
-        _require(request, "segments.add")
+        require(request, "segments.add")
     rule_json = item.rule if item else {"version": 1, "root": {"all": [dict(builder.DEFAULT_CONDITION)]}}
     errors: list = []
     if request.method == "POST":
@@ -140,7 +136,7 @@ def _posted_rule(request) -> dict:
 @require_POST
 def builder_partial(request):
     """Re-render the builder after a structural edit (add, remove, negate, switch) or a field change."""
-    _require(request, "segments.view")
+    require(request, "segments.view")
     rule_json = _posted_rule(request)
     action = request.POST.get("action", "")
     if action and action != "json":
@@ -153,7 +149,7 @@ def builder_partial(request):
 @require_POST
 def preview(request):
     """The live count, the sentence and a sample for the rule in the form."""
-    _require(request, "segments.view")
+    require(request, "segments.view")
     rule_json = _posted_rule(request)
     unit_id = request.POST.get("unit") or None
     unit = _units(request.user).filter(pk=unit_id).first() if unit_id else None

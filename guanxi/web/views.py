@@ -2,8 +2,8 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
+from guanxi.core.access import permission_required, require
 from guanxi.core.models import AuditEntry, Job
-from guanxi.web.access import deny, permission_required
 from guanxi.web.dashboard import build_dashboard, chart_data
 from guanxi.web.forms import AuditSearchForm
 from guanxi.web.navigation import AREAS
@@ -22,8 +22,7 @@ def area(request, slug):
     if slug not in AREAS:
         raise Http404
     shown = AREAS[slug]
-    if not request.user.has_permission(shown.permission):
-        raise deny(request, shown.permission)
+    require(request, shown.permission)
     return render(request, "web/area.html", {"area": shown})
 
 

@@ -11,18 +11,18 @@ are namespaced by the store source. Customer profile fields are written on custo
 creates; existing customers keep theirs (survivorship rules decide later changes).
 """
 
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.commerce.actions import resolve_people
-from guanxi.commerce.importers.base import ChunkResult, ImportContext, ParsedChunk, Preset, Row, RowIssue
+from guanxi.commerce.importers.base import ImportContext, Row, RowIssue
 from guanxi.commerce.importers.platform import (
     SKIPPED,
+    CustomerChunk,
     OrderRecordPreset,
+    PersonRecordPreset,
     RowRejected,
     parse_datetime,
     parse_decimal,
@@ -184,18 +184,12 @@ class GenericMappingMixin:
             )
 
 
-@dataclass
-class CustomerChunk(ParsedChunk):
-    people: list[PersonRecord] = field(default_factory=list)
-
-
-class GenericCustomersPreset(GenericMappingMixin, Preset):
+class GenericCustomersPreset(GenericMappingMixin, PersonRecordPreset):
     kind = "generic_customers"
     label = _("Customers (CSV/XLSX, any columns)")
     columns: ClassVar[dict] = {}
     required = frozenset()
     chunk_size = 2_000
-    counters = ("customers_created", "customers_existing")
 
     def begin(self, context: ImportContext) -> None:
         self._map(context, ())
@@ -256,21 +250,6 @@ class GenericCustomersPreset(GenericMappingMixin, Preset):
             else:
                 profile[name] = value[:32] if name in ("province", "city", "district") else value[:100]
         return profile
-
-    def write(self, parsed: CustomerChunk, context: ImportContext) -> ChunkResult:
-        result = parsed.result
-        resolved = resolve_people(
-            parsed.people,
-            unit=context.unit,
-            source=context.state["source"],
-            actor=context.actor,
-            dry_run=context.dry_run,
-        )
-        known = len(set(resolved.ids) - {None})
-        result.counts["customers_created"] += resolved.created
-        result.counts["customers_existing"] += known if context.dry_run else known - resolved.created
-        result.imported_rows += len(parsed.people)
-        return result
 
 
 class GenericOrdersPreset(GenericMappingMixin, OrderRecordPreset):

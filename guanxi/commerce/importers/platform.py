@@ -1,8 +1,10 @@
-"""Presets whose rows become platform order records (Shopify, WooCommerce, Taobao, generic orders).
+"""Presets whose rows become platform order records (Shopify, WooCommerce, Taobao, generic orders),
+or person records (Shopify and generic customers).
 
 A subclass turns one row into an `OrderRecord` (or raises `RowRejected`); this class writes each
 chunk through `guanxi.commerce.actions.apply_orders`, the same path webhooks and the ingestion
-API use, so a file, a webhook and an API call for one order all land on the same row.
+API use, so a file, a webhook and an API call for one order all land on the same row. Person
+records go through `resolve_people` likewise.
 """
 
 from collections import Counter
@@ -13,10 +15,10 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.commerce.actions import apply_orders, ensure_store
+from guanxi.commerce.actions import apply_orders, ensure_store, resolve_people
 from guanxi.commerce.importers.base import ChunkResult, ImportContext, ParsedChunk, Preset, Row, RowIssue
 from guanxi.commerce.models import ImportRowError, Store
-from guanxi.commerce.records import OrderRecord
+from guanxi.commerce.records import OrderRecord, PersonRecord
 
 SKIPPED = ImportRowError.Level.SKIPPED
 MAX_AMOUNT = Decimal("1e11")
@@ -133,6 +135,33 @@ class OrderRecordPreset(Preset):
         result.counts["customers_created"] += stats["customers_created"]
         result.imported_rows += len(records)
         context.state["seen"].update(record.external_id for record in records)
+        return result
+
+
+@dataclass
+class CustomerChunk(ParsedChunk):
+    people: list[PersonRecord] = field(default_factory=list)
+
+
+class PersonRecordPreset(Preset):
+    """Rows → person records → resolve_people. Subclasses set `context.state["source"]` in `begin`
+    and fill `CustomerChunk.people` in `parse`."""
+
+    counters: ClassVar[tuple[str, ...]] = ("customers_created", "customers_existing")
+
+    def write(self, parsed: CustomerChunk, context: ImportContext) -> ChunkResult:
+        result = parsed.result
+        resolved = resolve_people(
+            parsed.people,
+            unit=context.unit,
+            source=context.state["source"],
+            actor=context.actor,
+            dry_run=context.dry_run,
+        )
+        known = len(set(resolved.ids) - {None})
+        result.counts["customers_created"] += resolved.created
+        result.counts["customers_existing"] += known if context.dry_run else known - resolved.created
+        result.imported_rows += len(parsed.people)
         return result
 
 

@@ -9,18 +9,18 @@ Shopify customer ids are namespaced by the store source; emails and phones are g
 
 import json
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.commerce.actions import resolve_people
-from guanxi.commerce.importers.base import ChunkResult, ImportContext, ParsedChunk, Preset, Row, RowIssue
+from guanxi.commerce.importers.base import ImportContext, Row, RowIssue
 from guanxi.commerce.importers.platform import (
     SKIPPED,
+    CustomerChunk,
     OrderRecordPreset,
+    PersonRecordPreset,
     RowRejected,
     parse_datetime,
     parse_decimal,
@@ -195,18 +195,12 @@ class ShopifyOrdersPreset(OrderRecordPreset):
         return shopify_order(json_record(cells), context.state["source"])
 
 
-@dataclass
-class CustomerChunk(ParsedChunk):
-    people: list[PersonRecord] = field(default_factory=list)
-
-
-class ShopifyCustomersPreset(Preset):
+class ShopifyCustomersPreset(PersonRecordPreset):
     kind = "shopify_customers"
     label = _("Shopify customers (JSON)")
     columns = {"record": (JSON_COLUMN,)}
     required = frozenset({"record"})
     chunk_size = 500
-    counters = ("customers_created", "customers_existing")
 
     def begin(self, context: ImportContext) -> None:
         context.state["source"] = context.store_source or DEFAULT_SOURCE
@@ -239,19 +233,3 @@ class ShopifyCustomersPreset(Preset):
                 continue
             parsed.people.append(person)
         return parsed
-
-    def write(self, parsed: CustomerChunk, context: ImportContext) -> ChunkResult:
-        result = parsed.result
-        resolved = resolve_people(
-            parsed.people,
-            unit=context.unit,
-            source=context.state["source"],
-            actor=context.actor,
-            dry_run=context.dry_run,
-        )
-        result.counts["customers_created"] += resolved.created
-        result.counts["customers_existing"] += len(set(resolved.ids) - {None}) - (
-            0 if context.dry_run else resolved.created
-        )
-        result.imported_rows += len(parsed.people)
-        return result

@@ -1,6 +1,7 @@
-/* Draws ECharts from data the server embedded with json_script.
+/* Draws ECharts from data the server embedded with json_script, for every page with charts.
  * An element <div data-chart="ID"> is drawn from <script id="ID" type="application/json">,
- * whose "kind" chooses the chart: orders_revenue (bars + line), bar, or pie. */
+ * whose "kind" chooses the chart: orders_revenue (bars + line), bar (horizontal), pie,
+ * heatmap (cohorts, RFM grid), stacked (monthly shares), pareto (ABC curve) or columns. */
 (function () {
   "use strict";
 
@@ -19,6 +20,11 @@
     });
   }
 
+  // One decimal keeps heatmap cells and percentage labels short.
+  function shortNumber(value) {
+    return Number(value).toLocaleString(document.documentElement.lang || undefined, { maximumFractionDigits: 1 });
+  }
+
   function compact(value) {
     var abs = Math.abs(value);
     if (locale() === "ZH") {
@@ -32,6 +38,20 @@
     return numberFormat(value);
   }
 
+  function category(labels, name) {
+    return {
+      type: "category",
+      data: labels,
+      name: name || "",
+      nameLocation: "middle",
+      nameGap: 30,
+      nameTextStyle: { color: "#5f6b7f" },
+      axisTick: { show: false },
+      axisLine: { lineStyle: { color: "#d3d9e5" } },
+      axisLabel: AXIS,
+    };
+  }
+
   var builders = {
     orders_revenue: function (data) {
       return {
@@ -42,13 +62,7 @@
           valueFormatter: numberFormat,
         },
         grid: { left: 8, right: 8, top: 36, bottom: 4, containLabel: true },
-        xAxis: {
-          type: "category",
-          data: data.labels,
-          axisTick: { show: false },
-          axisLine: { lineStyle: { color: "#d3d9e5" } },
-          axisLabel: AXIS,
-        },
+        xAxis: category(data.labels),
         yAxis: [
           { type: "value", axisLabel: AXIS, splitLine: GRID_LINE, minInterval: 1 },
           {
@@ -132,6 +146,109 @@
             data: data.values,
           },
         ],
+      };
+    },
+
+    heatmap: function (data) {
+      var values = data.values.map(function (cell) { return cell[2]; });
+      return {
+        tooltip: {
+          formatter: function (p) {
+            return data.y_labels[p.value[1]] + " · " + data.x_labels[p.value[0]] + ": " +
+              shortNumber(p.value[2]) + data.suffix;
+          },
+        },
+        grid: { left: data.y_name ? 36 : 8, right: 64, top: 8, bottom: data.x_name ? 36 : 8, containLabel: true },
+        xAxis: category(data.x_labels, data.x_name),
+        yAxis: category(data.y_labels, data.y_name),
+        visualMap: {
+          min: 0,
+          max: Math.max.apply(null, values.concat([1])),
+          calculable: true,
+          orient: "vertical",
+          right: 0,
+          top: "middle",
+          itemHeight: 120,
+          inRange: { color: ["#edf2ff", "#748ffc", "#364fc7"] },
+          textStyle: AXIS,
+        },
+        series: [{
+          name: data.series_label,
+          type: "heatmap",
+          data: data.values,
+          label: { show: true, fontSize: 10, formatter: function (p) { return shortNumber(p.value[2]); } },
+          itemStyle: { borderColor: "#fff", borderWidth: 1 },
+        }],
+      };
+    },
+
+    stacked: function (data) {
+      return {
+        legend: { top: 0, right: 0, icon: "roundRect", itemWidth: 12, itemHeight: 8 },
+        tooltip: {
+          trigger: "axis",
+          axisPointer: { type: "shadow" },
+          valueFormatter: function (v) { return shortNumber(v) + (data.percent ? "%" : ""); },
+        },
+        grid: { left: 8, right: 8, top: 36, bottom: 4, containLabel: true },
+        xAxis: category(data.labels),
+        yAxis: { type: "value", max: data.percent ? 100 : null, axisLabel: AXIS, splitLine: GRID_LINE },
+        series: data.series.map(function (s) {
+          return { name: s.name, type: "bar", stack: "total", data: s.values, barMaxWidth: 22 };
+        }),
+      };
+    },
+
+    pareto: function (data) {
+      return {
+        tooltip: {
+          trigger: "axis",
+          formatter: function (items) {
+            var p = items[0].value;
+            return data.x_label + ": " + shortNumber(p[0]) + "%<br>" + data.y_label + ": " + shortNumber(p[1]) + "%";
+          },
+        },
+        grid: { left: 36, right: 44, top: 16, bottom: 28, containLabel: true },
+        xAxis: { type: "value", min: 0, max: 100, name: data.x_label, nameLocation: "middle", nameGap: 26, axisLabel: AXIS, splitLine: GRID_LINE },
+        yAxis: { type: "value", min: 0, max: 100, name: data.y_label, nameLocation: "middle", nameGap: 40, axisLabel: AXIS, splitLine: GRID_LINE },
+        series: [{
+          type: "line",
+          data: data.points,
+          showSymbol: data.points.length <= 40,
+          lineStyle: { width: 2.5, color: "#3b5bdb" },
+          areaStyle: { color: "rgba(59, 91, 219, 0.08)" },
+          markLine: {
+            symbol: "none",
+            lineStyle: { type: "dashed", color: "#f76707" },
+            label: { formatter: "{c}%", color: "#f76707" },
+            data: data.marks.map(function (y) { return { yAxis: y }; }),
+          },
+        }],
+      };
+    },
+
+    columns: function (data) {
+      var series = {
+        name: data.series_label,
+        type: "bar",
+        data: data.values,
+        barMaxWidth: 32,
+        itemStyle: { borderRadius: [4, 4, 0, 0], color: "#3b5bdb" },
+      };
+      if (data.mark) {
+        series.markLine = {
+          symbol: "none",
+          lineStyle: { type: "dashed", color: "#f76707" },
+          label: { formatter: "{c}%", color: "#f76707" },
+          data: [{ yAxis: data.mark }],
+        };
+      }
+      return {
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: shortNumber },
+        grid: { left: 8, right: data.mark ? 48 : 8, top: 16, bottom: 4, containLabel: true },
+        xAxis: category(data.labels),
+        yAxis: { type: "value", axisLabel: AXIS, splitLine: GRID_LINE },
+        series: [series],
       };
     },
   };
