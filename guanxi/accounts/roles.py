@@ -20,30 +20,61 @@ class Role(models.TextChoices):
     ANALYST = "analyst", _("Analyst")
 
 
-DOMAIN_APPS = ("customers", "commerce", "analytics", "segments", "loyalty", "marketing", "messaging",
-               "service", "sales", "reports")
+DOMAIN_APPS = (
+    "customers",
+    "commerce",
+    "analytics",
+    "segments",
+    "loyalty",
+    "marketing",
+    "messaging",
+    "service",
+    "sales",
+    "reports",
+)
 READ_ALL = {f"{app}.view" for app in DOMAIN_APPS} | {"core.view"}
 WRITE_ALL = {f"{app}.{action}" for app in DOMAIN_APPS for action in ("add", "change", "delete")}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.SYSTEM_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.change", "core.audit", "accounts.manage",
-                                                          "accounts.view"}),
+    Role.SYSTEM_ADMIN: frozenset(
+        READ_ALL | WRITE_ALL | {"core.change", "core.audit", "accounts.manage", "accounts.view"}
+    ),
     Role.GROUP_MANAGER: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.view"}),
     Role.UNIT_HEAD: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.view"}),
     Role.UNIT_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", "accounts.view"}),
     Role.MARKETER: frozenset(
         READ_ALL
-        | {f"{app}.{action}" for app in ("segments", "loyalty", "marketing", "messaging")
-           for action in ("add", "change", "delete")}
+        | {
+            f"{app}.{action}"
+            for app in ("segments", "loyalty", "marketing", "messaging")
+            for action in ("add", "change", "delete")
+        }
         | {"customers.change"}
     ),
     Role.SERVICE_AGENT: frozenset(
-        {"customers.view", "commerce.view", "loyalty.view", "service.view", "messaging.view", "core.view",
-         "customers.change", "service.add", "service.change"}
+        {
+            "customers.view",
+            "commerce.view",
+            "loyalty.view",
+            "service.view",
+            "messaging.view",
+            "core.view",
+            "customers.change",
+            "service.add",
+            "service.change",
+        }
     ),
     Role.SALES_REP: frozenset(
-        {"customers.view", "commerce.view", "sales.view", "core.view", "customers.add", "customers.change",
-         "sales.add", "sales.change"}
+        {
+            "customers.view",
+            "commerce.view",
+            "sales.view",
+            "core.view",
+            "customers.add",
+            "customers.change",
+            "sales.add",
+            "sales.change",
+        }
     ),
     Role.ANALYST: frozenset(READ_ALL),
 }
@@ -53,6 +84,7 @@ ALL_UNIT_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER})
 # Roles that see only records they own (where a model has an owner).
 OWN_RECORD_ROLES = frozenset({Role.SALES_REP})
 # Defaults for the separately granted permissions when a user is created with a role.
-PII_BY_DEFAULT = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER, Role.UNIT_HEAD, Role.SERVICE_AGENT,
-                            Role.SALES_REP})
+PII_BY_DEFAULT = frozenset(
+    {Role.SYSTEM_ADMIN, Role.GROUP_MANAGER, Role.UNIT_HEAD, Role.SERVICE_AGENT, Role.SALES_REP}
+)
 EXPORT_BY_DEFAULT = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER, Role.UNIT_HEAD})

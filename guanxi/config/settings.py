@@ -17,7 +17,9 @@ GUANXI_HOME = guanxi_home()
 PRODUCTION = env_bool("GUANXI_PRODUCTION", False)
 DEBUG = env_bool("GUANXI_DEBUG", False)
 SECRET_KEY = secret_key(GUANXI_HOME)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

@@ -8,8 +8,25 @@ from guanxi.core.models import AuditEntry
 
 # Field names whose values are personal data; changes to them are logged by name only.
 PII_FIELDS = frozenset(
-    {"name", "phone", "mobile", "email", "value", "address", "birthday", "first_name", "last_name",
-     "wechat", "qq", "weibo", "notes", "password", "display_name", "receiver", "street"}
+    {
+        "name",
+        "phone",
+        "mobile",
+        "email",
+        "value",
+        "address",
+        "birthday",
+        "first_name",
+        "last_name",
+        "wechat",
+        "qq",
+        "weibo",
+        "notes",
+        "password",
+        "display_name",
+        "receiver",
+        "street",
+    }
 )
 REDACTED = "[redacted]"
 

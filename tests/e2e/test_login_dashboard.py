@@ -18,7 +18,9 @@ PASSWORD = "correct horse battery staple"
 # Screenshots go to test-results/ (looked at after a run); GUANXI_UPDATE_SCREENSHOTS=1 refreshes
 # the README's copies in docs/screenshots/.
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / ("docs/screenshots" if os.environ.get("GUANXI_UPDATE_SCREENSHOTS") == "1" else "test-results")
+SCREENSHOTS = REPO / (
+    "docs/screenshots" if os.environ.get("GUANXI_UPDATE_SCREENSHOTS") == "1" else "test-results"
+)
 
 
 def _months_ago(today, months: int, day: int) -> tuple[int, int, int]:
