@@ -80,7 +80,8 @@ def lifecycle_stages(orders, recency_days, tenure_days, interval_days, config: A
 
     - lost (流失): no order for more than LOST_DAYS;
     - decline (退化期): overdue — no order for more than DECLINE_INTERVAL_FACTOR × the customer's own
-      average interval (repeat buyers), or for more than NEW_DAYS after a single order;
+      average interval (repeat buyers), or for more than NEW_DAYS after a single order (or after
+      orders that were all placed on the same day);
     - new (新客户): a single order, within NEW_DAYS;
     - exploration (考察期): 2 … EXPLORATION_MAX_ORDERS orders;
     - formation (形成期): more orders, but first order less than STABLE_MIN_TENURE_DAYS ago;
@@ -90,8 +91,10 @@ def lifecycle_stages(orders, recency_days, tenure_days, interval_days, config: A
     recency = np.asarray(recency_days, dtype=float)
     tenure = np.asarray(tenure_days, dtype=float)
     interval = np.nan_to_num(np.asarray(interval_days, dtype=float), nan=np.inf)
+    # A rhythm needs orders on more than one day; orders all placed on one day are judged like one.
+    has_rhythm = (orders > 1) & (interval > 0)
     overdue = np.where(
-        orders > 1, recency > config.DECLINE_INTERVAL_FACTOR * interval, recency > config.NEW_DAYS
+        has_rhythm, recency > config.DECLINE_INTERVAL_FACTOR * interval, recency > config.NEW_DAYS
     )
     return np.select(
         [

@@ -111,3 +111,13 @@ def test_degenerate_shop_is_labelled_empirical(unit_a):
     assert (row.method, row.churn_method, row.probability_alive) == ("empirical", "recency", None)
     assert row.expected_purchases_365 == 0.0
     assert row.expected_spend_per_order == Decimal("0.00")
+
+
+def test_orders_all_on_one_day_are_not_overdue_by_their_zero_interval(unit_a):
+    """Two orders on one day give an average interval of 0 days; that is no rhythm to be late for."""
+    home = make_store(unit_a, "Home")
+    same_day = make_customer("same day", [unit_a])
+    make_order(home, same_day, "S-1", "100.00", (2026, 6, 20))
+    make_order(home, same_day, "S-2", "40.00", (2026, 6, 20))
+    refresh_metrics(full=True, as_of=AS_OF)
+    assert _row(same_day).lifecycle_stage == "exploration"
