@@ -29,6 +29,13 @@ class Organisation(models.Model):
         return self.name
 
 
+class BusinessUnitQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "BusinessUnitQuerySet":
+        """The units a user may see and pick: every unit for group-wide roles, else their own."""
+        unit_ids = user.visible_unit_ids()
+        return self if unit_ids is None else self.filter(pk__in=unit_ids)
+
+
 class BusinessUnit(models.Model):
     """业务板块: the data scope. Stores, orders, tickets and programmes belong to exactly one unit."""
 
@@ -37,6 +44,8 @@ class BusinessUnit(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = BusinessUnitQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]

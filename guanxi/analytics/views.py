@@ -75,9 +75,7 @@ def overview(request):
 
 
 def _visible_units(user) -> list[BusinessUnit]:
-    unit_ids = user.visible_unit_ids()
-    units = BusinessUnit.objects.all() if unit_ids is None else BusinessUnit.objects.filter(id__in=unit_ids)
-    return list(units.order_by("code"))
+    return list(BusinessUnit.objects.visible_to(user).order_by("code"))
 
 
 def _chosen_unit(request, user, units: list[BusinessUnit]) -> BusinessUnit | None:

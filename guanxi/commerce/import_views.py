@@ -390,11 +390,7 @@ def _may_see_values(user, run: ImportRun) -> bool:
 
 
 def _units_for(user) -> list[BusinessUnit]:
-    unit_ids = user.visible_unit_ids()
-    units = BusinessUnit.objects.filter(is_active=True)
-    if unit_ids is not None:
-        units = units.filter(pk__in=unit_ids)
-    return list(units.order_by("code"))
+    return list(BusinessUnit.objects.visible_to(user).filter(is_active=True).order_by("code"))
 
 
 def _kind_labels() -> dict[str, Any]:

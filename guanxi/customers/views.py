@@ -273,9 +273,7 @@ def _tags(user) -> Prefetch:
 
 
 def _visible_units(user) -> list[BusinessUnit]:
-    unit_ids = user.visible_unit_ids()
-    units = BusinessUnit.objects.all() if unit_ids is None else BusinessUnit.objects.filter(pk__in=unit_ids)
-    return list(units.order_by("code"))
+    return list(BusinessUnit.objects.visible_to(user).order_by("code"))
 
 
 def _timeline_position(request) -> TimelinePosition | None:

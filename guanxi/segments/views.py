@@ -75,9 +75,7 @@ def _builder_context(request, rule_json: dict, unit=None) -> dict:
 
 
 def _units(user):
-    unit_ids = user.visible_unit_ids()
-    units = BusinessUnit.objects.all() if unit_ids is None else BusinessUnit.objects.filter(pk__in=unit_ids)
-    return units.order_by("name")
+    return BusinessUnit.objects.visible_to(user).order_by("name")
 
 
 def segment_form(request, pk: int | None = None):
