@@ -1,10 +1,8 @@
 """Segment count-preview speed on the demo shop, on SQLite and PostgreSQL, beside a pandas baseline.
 
-Each engine runs in a child process against a fresh database (a SQLite file in a temporary GUANXI_HOME;
-PostgreSQL at GUANXI_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/guanxi_bench_segments,
-dropped and created anew) filled by `guanxi.demo.load_demo(customers)`, then given metrics
-(`refresh_metrics(full=True)`), a tag on a fifth of the customers and about one behavioural event per
-customer (the demo has neither). Measured:
+Each engine runs in a child process on a copy of the bench dataset (bench/_support.py: the demo shop
+with metrics, a tag on a fifth of the customers and a behavioural event for every buyer; built once per
+scale and kept). Measured:
 
 - count preview (`guanxi.segments.audience.count_preview` as the group admin), five runs of each of the
   ready-made segments and of a five-condition rule (profile, tag, metric, order aggregate in a window,
@@ -24,14 +22,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
-from _support import on_each_engine, percentile, run_child, start_django
+from _support import DATASET_TAG, on_each_dataset, percentile, run_child, start_django
 
 DEFAULT_CUSTOMERS = 20_000
-DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/guanxi_bench_segments"
 RUNS = 5
 BUDGET_P95_SECONDS = 1.0
 BUDGET_REFRESH_SECONDS = 30.0
-TAG_SHARE = 5  # one customer in five carries the bench tag
 
 
 def run(customers: int | None = None) -> list[str]:
@@ -42,9 +38,9 @@ def run(customers: int | None = None) -> list[str]:
     ]
 
     def measure(database_url: str, home: str) -> dict:
-        return run_child(__file__, database_url, home, "--measure", str(customers))
+        return run_child(__file__, database_url, home, "--measure")
 
-    for engine, result, error in on_each_engine("gx-bench-segments-", DEFAULT_POSTGRES_URL, measure):
+    for engine, result, error in on_each_dataset("gx-bench-segments-", customers, measure):
         if result is None:
             lines.append(f"{engine:<10} skipped: {error}")
             continue
@@ -97,21 +93,22 @@ def five_condition_rule(tag_id: int) -> dict:
     }
 
 
-def _child(customers: int) -> dict:
-    start_django(fresh=True)
+def _child() -> dict:
+    start_django(fresh=False)
+    from django.core.management import call_command
+
     from guanxi.accounts.models import User
-    from guanxi.analytics.refresh import refresh_metrics
-    from guanxi.demo import load_demo
+    from guanxi.commerce.models import OrderLine
+    from guanxi.customers.models import Tag
+    from guanxi.demo.loader import DEFAULT_ANCHOR
     from guanxi.segments import rules
     from guanxi.segments.actions import refresh_all_segments
     from guanxi.segments.audience import count_preview
     from guanxi.segments.ready_made import install_ready_made_segments
 
-    summary = load_demo(customers)
-    refresh_metrics(full=True)
-    now = _anchor()
-    tag_id = _add_tags_and_events(now)
-    _analyze()
+    call_command("migrate", verbosity=0)
+    now = DEFAULT_ANCHOR
+    tag_id = Tag.objects.get(name=DATASET_TAG).pk
     segments = install_ready_made_segments()
     admin = User.objects.get(username="admin")
     named = {segment.key: segment.rule for segment in segments}
@@ -145,7 +142,7 @@ def _child(customers: int) -> dict:
         "rules": len(named),
         "per_rule": {name: statistics.median(runs) for name, runs in timings.items()},
         "counts": counts,
-        "lines": summary.order_lines,
+        "lines": OrderLine.objects.count(),
         "sql_pair": sql_pair,
         "pandas_pair": statistics.median(pandas_runs),
         "pandas_load": load,
@@ -153,65 +150,6 @@ def _child(customers: int) -> dict:
         "refresh": refresh,
         "segments": len(refreshed),
     }
-
-
-def _analyze() -> None:
-    """Planner statistics after the bulk load, as autovacuum (or the demo loader) would gather them."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-
-
-def _anchor():
-    from guanxi.demo.loader import DEFAULT_ANCHOR
-
-    return DEFAULT_ANCHOR
-
-
-def _add_tags_and_events(now) -> int:
-    """A tag on every fifth customer and, for every customer with an order, one browse event in the last
-    120 days (the demo generator makes neither)."""
-    import random
-    from datetime import timedelta
-
-    from django.db import transaction
-
-    from guanxi.commerce.models import Event, Order
-    from guanxi.customers.models import Customer, CustomerTag, Tag
-
-    rng = random.Random(5)  # noqa: S311 (bench data)
-    tag = Tag.objects.create(name="喜欢棉质")
-    ids = list(Customer.objects.values_list("pk", flat=True))
-    with transaction.atomic():
-        CustomerTag.objects.bulk_create(
-            (CustomerTag(customer_id=pk, tag=tag) for pk in ids if pk % TAG_SHARE == 0), batch_size=5000
-        )
-        stores = dict(
-            Order.objects.filter(customer__isnull=False)
-            .values_list("customer_id", "store_id")
-            .order_by("customer_id", "pk")
-        )
-        from guanxi.commerce.models import Store
-
-        info = {s.pk: (s.unit_id, s.source) for s in Store.objects.all()}
-        Event.objects.bulk_create(
-            (
-                Event(
-                    store_id=store_id,
-                    unit_id=info[store_id][0],
-                    customer_id=customer_id,
-                    source=info[store_id][1],
-                    external_id=f"bench-{customer_id}",
-                    kind=rng.choice(["browse", "browse", "add_to_cart"]),
-                    properties={"category": "home_textiles"},
-                    occurred_at=now - timedelta(days=rng.randint(0, 120)),
-                )
-                for customer_id, store_id in stores.items()
-            ),
-            batch_size=5000,
-        )
-    return tag.pk
 
 
 def _load_frames():
@@ -311,8 +249,8 @@ def _pandas_mothers_day(frames, now) -> int:
     return len(set(aged) & set(bought))
 
 
-if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--measure":
-    print(json.dumps(_child(int(sys.argv[2]))))
+if __name__ == "__main__" and sys.argv[1:] == ["--measure"]:
+    print(json.dumps(_child()))
 elif __name__ == "__main__":
     for line in run(int(sys.argv[1]) if len(sys.argv) > 1 else None):
         print(line)

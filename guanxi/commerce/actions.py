@@ -14,7 +14,8 @@ from guanxi.commerce.records import EventRecord, OrderRecord, Outcome, PersonRec
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.core.money import round_money
-from guanxi.customers.actions import find_customers_by_identity, upsert_customers_by_identity
+from guanxi.customers.actions import add_identities, find_customers_by_identity, upsert_customers_by_identity
+from guanxi.customers.changes import note_changed
 from guanxi.customers.identities import IdentityKey
 
 ORDER_UPDATE_FIELDS = [
@@ -87,6 +88,7 @@ def _upsert_by_external_id(
         saved = model.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["source", "external_id"], update_fields=update_fields
         )
+        note_changed(row.customer_id for row in saved)
     return {row.external_id: row.pk for row in saved}
 
 
@@ -245,9 +247,7 @@ def resolve_people(
 def _add_identities(
     people: Sequence[PersonRecord | None], ids: list[int | None], known: dict, source: str
 ) -> None:
-    # Belongs in customers.actions once it offers adding identities to a known customer.
-    from guanxi.customers.models import Identity, IdentityHint
-
+    """The identities each record brings that no customer holds yet, and its masked values as hints."""
     identities: dict[IdentityKey, int] = {}
     hints: set[tuple[int, str, str]] = set()
     for person, customer_id in zip(people, ids, strict=True):
@@ -257,21 +257,7 @@ def _add_identities(
             if key not in known:
                 identities.setdefault(key, customer_id)
         hints.update((customer_id, kind, value) for kind, value in person.hints)
-    # ignore_conflicts: the anchor itself exists already, and a concurrent writer may win a key.
-    Identity.objects.bulk_create(
-        [
-            Identity(customer_id=pk, kind=key.kind, namespace=key.namespace, value=key.value, source=source)
-            for key, pk in identities.items()
-        ],
-        ignore_conflicts=True,
-    )
-    IdentityHint.objects.bulk_create(
-        [
-            IdentityHint(customer_id=pk, kind=kind, value=value, source=source)
-            for pk, kind, value in sorted(hints)
-        ],
-        ignore_conflicts=True,
-    )
+    add_identities(identities, hints, source=source)
 
 
 def apply_orders(
@@ -389,6 +375,7 @@ def _upsert_platform_orders(orders: list[Order]) -> dict[str, int]:
         unique_fields=["source", "external_id"],
         update_fields=PLATFORM_ORDER_UPDATE_FIELDS,
     )
+    note_changed(order.customer_id for order in saved)
     return {order.external_id: order.pk for order in saved}
 
 
@@ -457,6 +444,7 @@ def record_events(store: Store, records: Sequence[EventRecord], *, actor: Any = 
             ],
             ignore_conflicts=True,
         )
+        note_changed(people.ids)
         ids = dict(
             Event.objects.filter(source=store.source, external_id__in=external_ids).values_list(
                 "external_id", "pk"

@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.customers.changes import note_changed
 from guanxi.customers.identities import IdentityKey
-from guanxi.customers.models import Customer, CustomerUnit, Identity
+from guanxi.customers.models import Customer, CustomerUnit, Identity, IdentityHint
 
 # SQLite's default limit on bound parameters is 32,766; three per key in an OR of ANDs stays far below.
 LOOKUP_BATCH = 500
@@ -105,6 +106,7 @@ def upsert_customers_by_identity(
             lost = ours - set(created_ids)
             if lost:
                 Customer.objects.filter(pk__in=lost).delete()
+            note_changed(created_ids)
         if resolved:
             _link_to_unit(set(resolved.values()), unit)
         if created_ids:
@@ -116,6 +118,30 @@ def upsert_customers_by_identity(
                 message=f"{len(created_ids)} customers created from {source}",
             )
     return ResolvedCustomers(ids=resolved, created=len(created_ids))
+
+
+@transaction.atomic
+def add_identities(
+    identities: Mapping[IdentityKey, int], hints: Iterable[tuple[int, str, str]], *, source: str
+) -> None:
+    """Give customers identities (key → customer id) and hints ((customer id, kind, masked value)).
+
+    A key some customer holds already is left with that customer (a concurrent writer may win it
+    between look-up and insert), so this never moves an identity; merging does that.
+    """
+    hints = sorted(set(hints))
+    Identity.objects.bulk_create(
+        [
+            Identity(customer_id=pk, kind=key.kind, namespace=key.namespace, value=key.value, source=source)
+            for key, pk in identities.items()
+        ],
+        ignore_conflicts=True,
+    )
+    IdentityHint.objects.bulk_create(
+        [IdentityHint(customer_id=pk, kind=kind, value=value, source=source) for pk, kind, value in hints],
+        ignore_conflicts=True,
+    )
+    note_changed([*identities.values(), *(pk for pk, _kind, _value in hints)])
 
 
 def _link_to_unit(customer_ids: set[int], unit: Any) -> None:

@@ -596,3 +596,16 @@ class MergeSuggestion(ScopedModel):
         return _customer_visible(unit_ids, prefix="customer_a") & _customer_visible(
             unit_ids, prefix="customer_b"
         )
+
+
+class CustomerChange(models.Model):
+    """A customer whose orders, events, tags or profile changed: an outbox that the segments app reads
+    and deletes to re-evaluate only those customers. Written in the changing action's transaction, so
+    a rolled-back change leaves no row; a plain integer, not a foreign key, so writing costs one insert
+    and merges or deletions never cascade here."""
+
+    customer_id = models.BigIntegerField()
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Customer #{self.customer_id} changed at {self.changed_at:%Y-%m-%d %H:%M:%S}"

@@ -5,6 +5,7 @@ Every function owns its transaction, writes an audit entry (personal values are 
 """
 
 import datetime
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
@@ -33,7 +34,7 @@ from guanxi.customers.models import (
     TagGroup,
     TimelineEvent,
 )
-from guanxi.customers.timeline import record_event
+from guanxi.customers.timeline import event_for, record_event, record_events
 
 # The profile fields a merge decides, but for when the customer was first seen: that comes from their data.
 EDITABLE_FIELDS = tuple(name for name in SURVIVORSHIP_FIELDS if name != "first_seen_at")
@@ -97,7 +98,7 @@ def add_tag(customer: Customer, tag: Tag, actor: Any = None, unit: Any = None) -
         customer=customer, tag=tag, defaults={"added_by": _user(actor)}
     )
     if created:
-        _log_tag_change(customer, tag, TimelineEvent.Kind.TAG_ADDED, "added", actor, unit)
+        _log_tag_change(customer, tag, actor, unit, remove=False)
     return created
 
 
@@ -107,17 +108,85 @@ def remove_tag(customer: Customer, tag: Tag, actor: Any = None, unit: Any = None
     customer = _active(customer)
     deleted, _per_model = CustomerTag.objects.filter(customer=customer, tag=tag).delete()
     if deleted:
-        _log_tag_change(customer, tag, TimelineEvent.Kind.TAG_REMOVED, "removed", actor, unit)
+        _log_tag_change(customer, tag, actor, unit, remove=True)
     return bool(deleted)
 
 
-def _log_tag_change(customer: Customer, tag: Tag, kind: str, verb: str, actor: Any, unit: Any) -> None:
+TAG_BATCH = 1000
+
+
+def tag_customers(
+    customers: models.QuerySet[Customer],
+    tag: Tag,
+    *,
+    actor: Any = None,
+    unit: Any = None,
+    remove: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> list[int]:
+    """Add (or remove) `tag` on many active customers at once, a transaction per thousand; the ids changed.
+
+    The same audit entry and timeline event per customer as `add_tag`/`remove_tag`, written in bulk:
+    tagging a segment of 100,000 is a few hundred statements, not half a million. `progress` is told
+    how many customers each batch looked at.
+    """
+    changed: list[int] = []
+    ids = list(customers.filter(status=Customer.Status.ACTIVE).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), TAG_BATCH):
+        batch = ids[start : start + TAG_BATCH]
+        with transaction.atomic():
+            tagged = set(
+                CustomerTag.objects.filter(tag=tag, customer_id__in=batch).values_list(
+                    "customer_id", flat=True
+                )
+            )
+            if remove:
+                todo = [pk for pk in batch if pk in tagged]
+                CustomerTag.objects.filter(tag=tag, customer_id__in=todo).delete()
+            else:
+                todo = [pk for pk in batch if pk not in tagged]
+                CustomerTag.objects.bulk_create(
+                    [CustomerTag(customer_id=pk, tag=tag, added_by=_user(actor)) for pk in todo],
+                    ignore_conflicts=True,  # a concurrent add wins; the outcome is the same
+                )
+            kind, verb = _tag_change(remove)
+            audit.record_all(
+                [
+                    audit.entry_for(
+                        AuditEntry.Action.UPDATE,
+                        actor=actor,
+                        obj=Customer(pk=pk),
+                        unit=unit,
+                        message=f"tag {tag.pk} {verb}",
+                    )
+                    for pk in todo
+                ]
+            )
+            record_events([_tag_event(pk, tag, kind, verb, actor, unit) for pk in todo])
+        changed += todo
+        if progress is not None:
+            progress(len(batch))
+    return changed
+
+
+def _tag_change(remove: bool) -> tuple[str, str]:
+    return (TimelineEvent.Kind.TAG_REMOVED, "removed") if remove else (TimelineEvent.Kind.TAG_ADDED, "added")
+
+
+def _tag_event(
+    customer: Customer | int, tag: Tag, kind: str, verb: str, actor: Any, unit: Any
+) -> TimelineEvent:
+    return event_for(
+        customer, kind, f"Tag {tag.name} {verb}", data={"tag": tag.name}, unit=unit, actor=actor, source=tag
+    )
+
+
+def _log_tag_change(customer: Customer, tag: Tag, actor: Any, unit: Any, *, remove: bool) -> None:
+    kind, verb = _tag_change(remove)
     audit.record(
         AuditEntry.Action.UPDATE, actor=actor, obj=customer, unit=unit, message=f"tag {tag.pk} {verb}"
     )
-    record_event(
-        customer, kind, f"Tag {tag.name} {verb}", data={"tag": tag.name}, unit=unit, actor=actor, source=tag
-    )
+    record_events([_tag_event(customer, tag, kind, verb, actor, unit)])
 
 
 # --- notes and consent -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.apps import apps
 from django.utils.translation import gettext
 
 from guanxi.commerce.models import Order
+from guanxi.customers.changes import note_changed
 from guanxi.customers.models import Customer, TimelineEvent
 
 DEFAULT_LIMIT = 200
@@ -42,13 +43,39 @@ def record_event(
     occurred_at: datetime | None = None,
 ) -> TimelineEvent:
     """Append one event. Call inside the writing action's transaction; never pass raw PII in summary/data."""
+    event = event_for(
+        customer, kind, summary, data=data, unit=unit, actor=actor, source=source, occurred_at=occurred_at
+    )
+    event.save()
+    note_changed([event.customer_id])  # whatever reaches the timeline may change segment membership
+    return event
+
+
+def record_events(events: list[TimelineEvent]) -> None:
+    """Append events made by `event_for` in a few statements, for actions on thousands of customers."""
+    TimelineEvent.objects.bulk_create(events, batch_size=1000)
+    note_changed(event.customer_id for event in events)
+
+
+def event_for(
+    customer: Customer | int,
+    kind: str,
+    summary: str,
+    *,
+    data: dict[str, Any] | None = None,
+    unit: Any = None,
+    actor: Any = None,
+    source: Any = None,
+    occurred_at: datetime | None = None,
+) -> TimelineEvent:
+    """The event `record_event` would write, unsaved."""
     extra: dict[str, Any] = {}
     if occurred_at is not None:
         extra["occurred_at"] = occurred_at
     if source is not None:
         extra["source_type"] = f"{source._meta.app_label}.{source._meta.model_name}"
         extra["source_id"] = str(source.pk)
-    return TimelineEvent.objects.create(
+    return TimelineEvent(
         customer_id=customer if isinstance(customer, int) else customer.pk,
         unit=unit,
         kind=kind,

@@ -7,7 +7,7 @@ current audience with the open rows in SQL and writes only the differences.
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from guanxi.core.models import AuditEntry
 from guanxi.core.privacy import mask_value
 from guanxi.customers import profile
 from guanxi.customers.actions import find_customers_by_identity
+from guanxi.customers.changes import forget_changes, take_changes
 from guanxi.customers.identities import identity_key
 from guanxi.customers.models import Customer, Identity, Tag
 from guanxi.segments import rules
@@ -30,6 +31,8 @@ from guanxi.segments.compiler import compile_rule
 from guanxi.segments.models import Segment, SegmentMembership
 
 INSERT_BATCH = 5_000
+CHANGES_PER_PASS = 20_000
+MAX_PASSES = 50  # a pass per 20,000 changes; the rest waits for the next run rather than starve it
 MAX_LIST_ROWS = 100_000
 CSV_KINDS = {kind.value for kind in Identity.Kind}
 
@@ -250,6 +253,20 @@ def refresh_for_customers(customer_ids: Iterable[int], now: datetime | None = No
     ]
 
 
+def refresh_changed_customers(now: datetime | None = None) -> int:
+    """Re-evaluate, in every dynamic segment, the customers whose orders, events, tags or profile changed
+    since the last call (the customers app's change outbox); returns how many customers."""
+    done = 0
+    for _pass in range(MAX_PASSES):
+        ids, rows = take_changes(CHANGES_PER_PASS)
+        if not rows:
+            break
+        refresh_for_customers(ids, now)
+        forget_changes(rows)
+        done += len(ids)
+    return done
+
+
 # Static lists.
 
 
@@ -387,26 +404,27 @@ def _recount(segment: Segment, now: datetime) -> None:
 # Bulk actions.
 
 
-def tag_members(segment: Segment, tag: Tag, *, actor: Any, remove: bool = False) -> int:
+def tag_members(
+    segment: Segment,
+    tag: Tag,
+    *,
+    actor: Any,
+    remove: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Add (or remove) a tag on every current member the actor may change; returns how many changed.
 
-    Each customer is tagged through the customers app's action (its own audit and timeline entry);
-    the segments are then refreshed for the customers whose tags changed.
+    Tagged through the customers app's bulk action (an audit entry and timeline event per customer);
+    the segments are then refreshed for the customers whose tags changed. `progress` hears of each
+    batch; `start_tag_members` runs this as a background job for large segments.
     """
     if not actor.has_permission("customers.change"):
         raise PermissionDenied("customers.change")
     members = current_members(actor, segment)
-    customers = (
-        Customer.objects.restrict(actor, "change")
-        .filter(status=Customer.Status.ACTIVE)
-        .filter(pk__in=members.values("customer_id"))
+    customers = Customer.objects.restrict(actor, "change").filter(pk__in=members.values("customer_id"))
+    changed = profile.tag_customers(
+        customers, tag, actor=actor, unit=segment.unit, remove=remove, progress=progress
     )
-    unit = segment.unit
-    changed = []
-    for customer in customers.order_by("pk").iterator(chunk_size=1000):
-        action = profile.remove_tag if remove else profile.add_tag
-        if action(customer, tag, actor=actor, unit=unit):
-            changed.append(customer.pk)
     refresh_for_customers(changed)
     return len(changed)
 

@@ -20,11 +20,13 @@ from guanxi.api.errors import ApiError, problem_response
 from guanxi.api.pagination import CursorParams, paginate
 from guanxi.core import exports
 from guanxi.core.access import require
+from guanxi.core.api import JobOut
 from guanxi.core.privacy import mask_value
 from guanxi.customers.models import Customer, Tag
 from guanxi.segments import actions, rules
 from guanxi.segments.audience import QueryTimeoutError, count_preview, sample
 from guanxi.segments.fetch import members_table
+from guanxi.segments.jobs import start_tag_members
 from guanxi.segments.models import Segment, SegmentMembership
 from guanxi.segments.sentence import describe, names_for
 
@@ -133,6 +135,9 @@ class ListReportOut(Schema):
 class TagIn(Schema):
     tag: int | None = Field(None, description="Required.")
     remove: bool = False
+    background: bool = Field(
+        False, description="Run as a background job and answer 202 with it (for large segments)."
+    )
 
 
 class TagOut(Schema):
@@ -318,13 +323,20 @@ def upload_list(request, segment_id: int, file: File[UploadedFile | None] = None
     return report.__dict__
 
 
-@router.post("/segments/{segment_id}/tag", response=TagOut, summary="Add or remove a tag on every member")
+@router.post(
+    "/segments/{segment_id}/tag",
+    response={200: TagOut, 202: JobOut},
+    summary="Add or remove a tag on every member, now or as a background job",
+)
 def tag_members(request, segment_id: int, payload: TagIn):
     segment = _visible(request, segment_id)
     if payload.tag is None:
         raise ApiError(422, _("Name the tag to add or remove."))
     tag = get_object_or_404(Tag.objects.restrict(request.user, "view"), pk=payload.tag)
-    return {"changed": actions.tag_members(segment, tag, actor=request.user, remove=payload.remove)}
+    user = require(request, "customers.change")
+    if payload.background:
+        return Status(202, start_tag_members(segment, tag, actor=user, remove=payload.remove))
+    return {"changed": actions.tag_members(segment, tag, actor=user, remove=payload.remove)}
 
 
 @router.get(

@@ -1,11 +1,39 @@
-"""Background job kinds of the segments app: refreshing memberships."""
+"""Background job kinds of the segments app: refreshing memberships, tagging every member."""
 
-from guanxi.core.background import Progress, job_kind, start_job
+from typing import Any
+
+from guanxi.core.background import JobInputError, Progress, job_kind, start_job
 from guanxi.core.models import Job
-from guanxi.segments.actions import refresh_segment
+from guanxi.customers.models import Tag
+from guanxi.segments.actions import refresh_changed_customers, refresh_segment, tag_members
 from guanxi.segments.models import Segment
 
 REFRESH_KIND = "segments.refresh"
+TAG_KIND = "segments.tag"
+
+
+def start_tag_members(segment: Segment, tag: Tag, *, actor: Any, remove: bool = False) -> Job:
+    """Tag (or untag) every member in the background; the job page shows the progress."""
+    return start_job(
+        TAG_KIND,
+        params={"segment": segment.pk, "tag": tag.pk, "remove": remove},
+        started_by=actor,
+        unit=segment.unit,
+    )
+
+
+@job_kind(TAG_KIND)
+def run_tag(job: Job, progress: Progress) -> dict:
+    """params: {"segment": id, "tag": id, "remove": bool}; runs with the permissions of who started it."""
+    segment = Segment.objects.filter(pk=job.params.get("segment")).first()
+    tag = Tag.objects.filter(pk=job.params.get("tag")).first()
+    if segment is None or tag is None or job.started_by is None:
+        raise JobInputError("The segment or the tag no longer exists.")
+    progress.set_total(segment.member_count)
+    changed = tag_members(
+        segment, tag, actor=job.started_by, remove=bool(job.params.get("remove")), progress=progress.advance
+    )
+    return {"changed": changed}
 
 
 @job_kind(REFRESH_KIND)
@@ -32,3 +60,10 @@ def run_refresh(job: Job, progress: Progress) -> dict:
 def scheduled_refresh() -> None:
     """The periodic refresh of every dynamic segment (see guanxi/config/schedules.py)."""
     start_job(REFRESH_KIND, params={"segment": None})
+
+
+def refresh_changed() -> None:
+    """Every minute: membership follows the customers whose orders, events or tags changed, without
+    waiting for the full refresh (see guanxi/config/schedules.py). Plain, not a Job: most runs find
+    nothing to do and would only fill the job list."""
+    refresh_changed_customers()

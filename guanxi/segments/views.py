@@ -18,6 +18,7 @@ from guanxi.customers.models import CustomFieldDefinition, Tag
 from guanxi.segments import actions, builder, rules
 from guanxi.segments.audience import QueryTimeoutError, count_preview, sample
 from guanxi.segments.fetch import members_table
+from guanxi.segments.jobs import start_tag_members
 from guanxi.segments.models import Segment, SegmentMembership
 from guanxi.segments.sentence import describe, names_for
 
@@ -192,10 +193,9 @@ def segment_delete(request, pk: int):
 def segment_tag(request, pk: int):
     item = get_object_or_404(Segment.objects.restrict(request.user, "view"), pk=pk)
     tag = get_object_or_404(Tag.objects.restrict(request.user, "view"), pk=request.POST.get("tag") or 0)
-    remove = request.POST.get("remove") == "1"
-    changed = actions.tag_members(item, tag, actor=request.user, remove=remove)
-    messages.success(request, _("Tag changed on %(count)d customers.") % {"count": changed})
-    return redirect("segments:segment", pk=pk)
+    user = require(request, "customers.change")
+    job = start_tag_members(item, tag, actor=user, remove=request.POST.get("remove") == "1")
+    return redirect("web:job", pk=job.pk)
 
 
 @require_POST

@@ -11,8 +11,9 @@ from django.utils import timezone
 from guanxi.accounts import actions as account_actions
 from guanxi.accounts.roles import Role
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
+from guanxi.core.models import AuditEntry
 from guanxi.customers import profile
-from guanxi.customers.models import CustomerTag
+from guanxi.customers.models import CustomerTag, TimelineEvent
 from guanxi.segments import actions
 from guanxi.segments.audience import QueryTimeoutError, with_deadline
 from guanxi.segments.models import Segment
@@ -182,6 +183,34 @@ def test_bulk_tag_tags_every_member(client, manager, people):
     actions.refresh_segment(segment)
     response = post(client, f"/api/v1/segments/{segment.pk}/tag", manager, {"tag": tag.pk})
     assert response.json() == {"changed": 3}
+    again = post(client, f"/api/v1/segments/{segment.pk}/tag", manager, {"tag": tag.pk})
+    assert again.json() == {"changed": 0}
+    assert set(CustomerTag.objects.filter(tag=tag).values_list("customer__name", flat=True)) == {
+        "Anna",
+        "Bea",
+        "Cleo",
+    }
+
+
+def test_bulk_tag_in_the_background(client, manager, people, django_capture_on_commit_callbacks):
+    tag = profile.create_tag("母亲节")
+    segment = actions.create_segment(actor=manager, name="Women", rule=WOMEN)
+    actions.refresh_segment(segment)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(
+            client, f"/api/v1/segments/{segment.pk}/tag", manager, {"tag": tag.pk, "background": True}
+        )
+    assert response.status_code == 202
+    job = client.get(f"/api/v1/jobs/{response.json()['id']}", headers=bearer(manager)).json()
+    assert (job["kind"], job["state"], job["counts"], job["progress_done"]) == (
+        "segments.tag",
+        "succeeded",
+        {"changed": 3},
+        3,
+    )
+    tagged = TimelineEvent.objects.filter(kind=TimelineEvent.Kind.TAG_ADDED, data={"tag": "母亲节"})
+    assert tagged.count() == 3
+    assert AuditEntry.objects.filter(message=f"tag {tag.pk} added", actor=manager).count() == 3
     assert set(CustomerTag.objects.filter(tag=tag).values_list("customer__name", flat=True)) == {
         "Anna",
         "Bea",

@@ -107,3 +107,22 @@ def test_uploading_a_list_shows_unmatched_rows(client, unit_a_head, people):
     body = client.post(f"/segments/{segment.pk}/list/", {"file": upload}).content.decode()
     assert "n***@qq.com" in body
     assert "no customer with this identity" in body
+
+
+def test_tagging_every_member_runs_as_a_job_with_its_progress_page(
+    client, manager, people, django_capture_on_commit_callbacks
+):
+    from guanxi.customers import profile
+    from guanxi.customers.models import CustomerTag
+
+    tag = profile.create_tag("母亲节")
+    women = {"type": "profile", "field": "gender", "op": "eq", "value": "female"}
+    segment = actions.create_segment(actor=manager, name="Women", rule={"version": 1, "root": women})
+    actions.refresh_segment(segment)
+    client.force_login(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/segments/{segment.pk}/tag/", {"tag": tag.pk})
+    assert response.status_code == 302 and response.url.startswith("/jobs/")
+    page = client.get(response.url).content.decode()
+    assert "<code>segments.tag</code>" in page
+    assert CustomerTag.objects.filter(tag=tag).count() == 2
