@@ -175,6 +175,11 @@ def merge_customers(
             merged_at=now,
             merged_by=_user(actor),
         )
+        # Open suggestions naming the absorbed customer are about a profile that is gone; the next
+        # scan suggests the survivor instead if the evidence still holds. Undo re-opens them.
+        MergeSuggestion.objects.filter(
+            models.Q(customer_a=absorbed) | models.Q(customer_b=absorbed), state=MergeSuggestion.State.OPEN
+        ).update(state=MergeSuggestion.State.SUPERSEDED, merge=record, decided_at=now, updated_at=now)
         counts = {key: len(ids) for key, ids in snapshot["moved"].items() if ids}
         _log_on_both(
             record,
@@ -236,6 +241,9 @@ def undo_merge(record: MergeRecord, actor: Any = None) -> Customer:
         # Split back means "not the same person": the pair is not suggested or auto-merged again.
         _pair_suggestion(survivor.pk, absorbed.pk).filter(state=MergeSuggestion.State.ACCEPTED).update(
             state=MergeSuggestion.State.REJECTED, decided_at=now, decided_by=_user(actor), updated_at=now
+        )
+        MergeSuggestion.objects.filter(merge=record, state=MergeSuggestion.State.SUPERSEDED).update(
+            state=MergeSuggestion.State.OPEN, merge=None, decided_at=None, updated_at=now
         )
         _log_on_both(
             record,

@@ -556,6 +556,8 @@ class MergeSuggestion(ScopedModel):
         OPEN = "open", _("Open")
         ACCEPTED = "accepted", _("Accepted")
         REJECTED = "rejected", _("Rejected")
+        # One of the two was merged with a third customer: the pair no longer exists as suggested.
+        SUPERSEDED = "superseded", _("Superseded by another merge")
 
     # Ordered pair: customer_a has the lower id, so one pair has one suggestion.
     customer_a = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")

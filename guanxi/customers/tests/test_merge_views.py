@@ -8,7 +8,7 @@ from guanxi.accounts.roles import Role
 from guanxi.commerce.models import Channel, Order
 from guanxi.commerce.tests.factories import SHANGHAI, make_customer, make_order, make_store
 from guanxi.core.models import AuditEntry, Job
-from guanxi.customers.merging import merge_customers, suggest_merges
+from guanxi.customers.merging import merge_customers, suggest_merges, undo_merge
 from guanxi.customers.models import Address, Customer, MergeRecord, MergeSuggestion
 
 
@@ -221,17 +221,21 @@ def test_find_duplicates_now_runs_the_scan_job(
     assert "Duplicates (1)" in client.get("/customers/").content.decode()
 
 
-def test_a_suggestion_whose_customer_was_merged_since_cannot_be_accepted(client, manager, twins, unit_a):
+def test_a_suggestion_whose_customer_was_merged_elsewhere_leaves_the_queue_until_undone(
+    client, manager, twins, unit_a
+):
     third = make_customer("李娜", [unit_a], first_seen_at=at(2019, 1, 1))
-    merge_customers(third, twins["newer"])
+    record = merge_customers(third, twins["newer"])
     client.force_login(manager)
 
-    (item,) = client.get("/customers/merges/").context["suggestions"]
-    response = client.post(f"/customers/merges/suggestions/{twins['suggestion'].pk}/accept/", follow=True)
-
-    assert item.blocked is True
-    body = response.content.decode()
-    assert f"Since merged into customer #{third.pk}." in body
-    assert f"Customer #{twins['newer'].pk} has already been merged into customer #{third.pk}." in body
+    assert list(client.get("/customers/merges/").context["suggestions"]) == []
+    response = client.post(f"/customers/merges/suggestions/{twins['suggestion'].pk}/accept/")
+    assert response.status_code == 404  # only open suggestions can be decided
     twins["suggestion"].refresh_from_db()
-    assert twins["suggestion"].state == "open"
+    assert (twins["suggestion"].state, twins["suggestion"].merge) == ("superseded", record)
+
+    undo_merge(record)
+    twins["suggestion"].refresh_from_db()
+    assert (twins["suggestion"].state, twins["suggestion"].merge) == ("open", None)
+    (item,) = client.get("/customers/merges/").context["suggestions"]
+    assert item.blocked is False
