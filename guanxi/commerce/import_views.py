@@ -7,20 +7,17 @@ upload lands on a waiting page keyed by the job.
 """
 
 import io
-import secrets
 from pathlib import Path
 from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import SuspiciousFileOperation
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -30,6 +27,7 @@ from guanxi.commerce.importers import IMPORT_KINDS
 from guanxi.commerce.importers.generic import GenericCustomersPreset, GenericOrdersPreset
 from guanxi.commerce.importers.report import write_error_report
 from guanxi.commerce.models import ImportMapping, ImportRowError, ImportRun, Store
+from guanxi.commerce.uploads import IMPORT_JOB, is_upload, save_upload
 from guanxi.core import audit
 from guanxi.core.access import require
 from guanxi.core.background import start_job
@@ -37,7 +35,6 @@ from guanxi.core.models import AuditEntry, Job
 
 VIEW = "commerce.view"
 ADD = "commerce.add"
-IMPORT_JOB = "commerce.import"
 PAGE_SIZE = 50
 FIRST_ISSUES = 20
 DEFAULT_MAX_IMPORT_BYTES = 200 * 1024 * 1024
@@ -69,10 +66,6 @@ COUNT_LABELS = {
 
 def max_import_bytes() -> int:
     return int(getattr(settings, "GUANXI_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES))
-
-
-def uploads_dir() -> Path:
-    return Path(settings.MEDIA_ROOT) / "imports"
 
 
 class ImportUploadForm(forms.Form):
@@ -212,7 +205,7 @@ def import_add(request):
         data = form.cleaned_data
         unit = next(unit for unit in units if unit.pk == data["unit"])
         mapping = form.mappings.get(data["mapping"]) if data["mapping"] is not None else None
-        path = _save_upload(data["file"])
+        path = save_upload(data["file"])
         job = _start_import(
             user,
             unit,
@@ -269,7 +262,7 @@ def import_confirm(request, pk):
         state=ImportRun.State.SUCCEEDED,
     )
     path = Path(run.path)
-    if not _is_upload(path) or run.unit is None:
+    if not is_upload(path) or run.unit is None:
         messages.error(request, _("Only files uploaded here can be imported from this page; use the CLI."))
         return redirect("commerce:import", pk=run.pk)
     if not path.is_file():
@@ -343,7 +336,7 @@ def _summary(user, run: ImportRun) -> dict[str, Any]:
         "can_confirm": (
             run.dry_run
             and run.state == ImportRun.State.SUCCEEDED
-            and _is_upload(Path(run.path))
+            and is_upload(Path(run.path))
             and ImportRun.objects.restrict(user, "add").filter(pk=run.pk).exists()
         ),
         "rejected_level": ImportRowError.Level.REJECTED,
@@ -359,30 +352,6 @@ def _start_import(
     if mapping_name:
         params["mapping_name"] = mapping_name
     return start_job(IMPORT_JOB, params=params, started_by=user, unit=unit)
-
-
-def _save_upload(upload) -> Path:
-    """Store the file in a folder of its own with a random name; the file keeps its (cleaned) name,
-    which the engine reads the format from and the run shows."""
-    folder = uploads_dir() / secrets.token_hex(16)
-    folder.mkdir(parents=True)
-    path = folder / _safe_name(upload.name)
-    with path.open("wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    return path
-
-
-def _safe_name(name: str) -> str:
-    try:
-        cleaned = get_valid_filename(Path(name).name)
-    except SuspiciousFileOperation:
-        cleaned = "upload" + "".join(Path(name).suffixes[-2:])
-    return cleaned[-120:]
-
-
-def _is_upload(path: Path) -> bool:
-    return path.resolve().is_relative_to(uploads_dir().resolve())
 
 
 def _may_see_values(user, run: ImportRun) -> bool:

@@ -7,6 +7,7 @@ from guanxi.accounts.models import BusinessUnit
 from guanxi.commerce.importers import ImportFileError, resume_import, run_import
 from guanxi.commerce.importers.base import ProgressCallback
 from guanxi.commerce.models import ImportRun
+from guanxi.commerce.uploads import IMPORT_JOB
 from guanxi.core.background import Progress, job_kind
 from guanxi.core.models import Job
 from guanxi.customers.merging import resolve_strong_matches
@@ -23,7 +24,7 @@ def progress_callback(progress: Progress) -> ProgressCallback:
     return report
 
 
-@job_kind("commerce.import")
+@job_kind(IMPORT_JOB)
 def import_file(job: Job, progress: Progress) -> dict[str, Any]:
     """params: kind, path, dry_run, store_source and mapping_name (optional), unit_id (else the job's unit).
 

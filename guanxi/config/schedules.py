@@ -9,6 +9,7 @@ from huey import crontab
 
 PERIODIC_TASKS = {
     "sweep_stale_jobs": ("guanxi.core.background.sweep_stale_jobs", crontab(minute="*/2")),
+    "remove_old_uploads": ("guanxi.commerce.uploads.remove_old_uploads", crontab(minute="10", hour="3")),
     "analytics_refresh": ("guanxi.analytics.jobs.nightly_refresh", crontab(minute="30", hour="2")),
     "segments_refresh": ("guanxi.segments.jobs.scheduled_refresh", crontab(minute="*/15")),
     "segments_follow_changes": ("guanxi.segments.jobs.refresh_changed", crontab(minute="*")),

@@ -178,6 +178,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = GUANXI_HOME / "media"
 GUANXI_MAX_IMPORT_BYTES = env_int("GUANXI_MAX_IMPORT_BYTES", 200 * 1024 * 1024)
+GUANXI_IMPORT_UPLOAD_DAYS = env_int(
+    "GUANXI_IMPORT_UPLOAD_DAYS", 7
+)  # uploaded import files are kept this long
 
 GUANXI_SITE_NAME = _("Guanxi CRM")
 

@@ -411,3 +411,26 @@ def test_a_saved_mapping_is_used_for_generic_files(
         },
     )
     assert wrong.context["form"].errors == {"mapping": ["This mapping is for another kind of file."]}
+
+
+def test_old_uploads_are_removed_unless_an_import_still_reads_them(media, unit_a, settings):
+    import os
+    import time
+
+    from guanxi.commerce.uploads import remove_old_uploads, uploads_dir
+    from guanxi.core.background import create_job
+
+    settings.GUANXI_IMPORT_UPLOAD_DAYS = 7
+    folders = {}
+    for name in ("old", "busy", "fresh"):
+        folder = uploads_dir() / name
+        folder.mkdir(parents=True)
+        (folder / "orders.csv").write_text("a,b\n")
+        folders[name] = folder
+    eight_days_ago = time.time() - 8 * 86400
+    for name in ("old", "busy"):
+        os.utime(folders[name], (eight_days_ago, eight_days_ago))
+    create_job("commerce.import", params={"path": str(folders["busy"] / "orders.csv")}, unit=unit_a)
+
+    assert remove_old_uploads() == 1
+    assert sorted(path.name for path in uploads_dir().iterdir()) == ["busy", "fresh"]
