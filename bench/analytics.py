@@ -1,8 +1,7 @@
 """Customer metrics refresh speed on the demo shop, on SQLite and PostgreSQL, beside a pandas baseline.
 
-Each engine runs in a child process against a fresh database (a SQLite file in a temporary GUANXI_HOME;
-PostgreSQL at GUANXI_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/guanxi_bench_analytics,
-dropped and created anew) filled by `guanxi.demo.load_demo(customers)`. Measured, one line each:
+Each engine runs in a child process on a copy of the bench dataset (bench/_support.py: the demo shop
+with metrics, built once per scale and kept). Measured, one line each:
 
 - full refresh (`refresh_metrics(full=True)`: every scope, models refitted, backtest, rows written);
 - incremental refresh after 1 % of the customers get one new order;
@@ -11,23 +10,20 @@ dropped and created anew) filled by `guanxi.demo.load_demo(customers)`. Measured
   and how many times slower than the full refresh it is;
 - peak resident memory of the child.
 
-Run `python bench/analytics.py [customers]`; `run(customers)` returns the printed lines.
-`python bench/analytics.py --existing DATABASE_URL` measures a database that already holds the demo
-shop instead (loading a million customers takes a quarter of an hour); its 1 % of new orders stay.
+Run `python bench/analytics.py [customers]` (or `guanxi bench analytics --customers 1000000`);
+`run(customers)` returns the printed lines.
 """
 
 import json
-import os
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
+from _support import on_each_dataset, run_child, start_django
+
 DEFAULT_CUSTOMERS = 20_000
-DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/guanxi_bench_analytics"
 BUDGET_FULL_SECONDS_PER_MILLION = 60.0
 BUDGET_INCREMENTAL_SECONDS = 5.0
 
@@ -38,18 +34,8 @@ def run(customers: int | None = None) -> list[str]:
         f"Metrics refresh on the demo shop ({customers:,} customers); baseline = pandas groupby RFM + ABC "
         "(organisation-wide, no write)"
     ]
-    targets = [
-        ("sqlite", None),
-        ("postgresql", os.environ.get("GUANXI_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)),
-    ]
-    for engine, url in targets:
-        with tempfile.TemporaryDirectory(prefix="gx-bench-analytics-") as home:
-            try:
-                result = _measure(url or f"sqlite:///{home}/bench.sqlite3", home, customers)
-            except RuntimeError as error:
-                lines.append(f"{engine:<10} skipped: {error}")
-                continue
-        lines += _report(engine, result)
+    for engine, result, error in on_each_dataset("gx-bench-analytics-", customers, _measure):
+        lines += [f"{engine:<10} skipped: {error}"] if result is None else _report(engine, result)
     return lines
 
 
@@ -68,50 +54,20 @@ def _report(engine: str, result: dict) -> list[str]:
     ]
 
 
-def _measure(database_url: str, home: str, customers: int | None) -> dict:
-    """Measure in a child process: on a fresh database filled with `customers`, or (None) as it is."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "GUANXI_HOME": home,
-        "DJANGO_SETTINGS_MODULE": "guanxi.config.settings",
-        "LOG_LEVEL": "WARNING",
-    }
-    child = subprocess.run(  # noqa: S603 (our own interpreter and script)
-        [sys.executable, __file__, "--measure", str(customers or 0)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if child.returncode != 0:
-        last = (child.stderr.strip().splitlines() or ["failed"])[-1]
-        raise RuntimeError(last)
-    return json.loads(child.stdout.strip().splitlines()[-1])
+def _measure(database_url: str, home: str) -> dict:
+    return run_child(__file__, database_url, home, "--measure")
 
 
-def _child(customers: int) -> dict:
-    """Measure the current database; with `customers`, drop it, migrate and load the demo shop first."""
-    import django
-
-    django.setup()
-    from django.conf import settings
+def _child() -> dict:
+    start_django(fresh=False)
     from django.core.management import call_command
-
-    from guanxi.commerce.models import Order, OrderLine
-    from guanxi.customers.models import Customer
-
-    if customers:
-        _fresh_database(settings.DATABASES["default"])
-    call_command("migrate", verbosity=0)
 
     from guanxi.analytics.models import CustomerMetric
     from guanxi.analytics.refresh import refresh_metrics
-    from guanxi.demo import load_demo
+    from guanxi.commerce.models import Order, OrderLine
+    from guanxi.customers.models import Customer
 
-    if customers:
-        load_demo(customers)
+    call_command("migrate", verbosity=0)
     counts = {
         "customers": Customer.objects.count(),
         "orders": Order.objects.count(),
@@ -215,38 +171,8 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _fresh_database(config: dict) -> None:
-    if not config["ENGINE"].endswith("postgresql"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{config['NAME']}{suffix}").unlink(missing_ok=True)
-        return
-    import psycopg
-    from psycopg import sql
-
-    admin = {
-        "host": config.get("HOST") or "127.0.0.1",
-        "port": config.get("PORT") or 5432,
-        "user": config.get("USER") or "postgres",
-        "password": config.get("PASSWORD") or None,
-        "dbname": "postgres",
-        "autocommit": True,
-        "connect_timeout": 5,
-    }
-    with psycopg.connect(**admin) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(config["NAME"]))
-        )
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-
-
-if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--measure":
-    sys.path.insert(0, str(REPO))
-    print(json.dumps(_child(int(sys.argv[2]))))
-elif __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--existing":
-    engine = "postgresql" if sys.argv[2].startswith("postgres") else "sqlite"
-    with tempfile.TemporaryDirectory(prefix="gx-bench-analytics-") as home:
-        for line in _report(engine, _measure(sys.argv[2], home, None)):
-            print(line)
+if __name__ == "__main__" and sys.argv[1:] == ["--measure"]:
+    print(json.dumps(_child()))
 elif __name__ == "__main__":
     for line in run(int(sys.argv[1]) if len(sys.argv) > 1 else None):
         print(line)

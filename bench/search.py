@@ -1,9 +1,9 @@
 """Customer list and search speed on the demo shop, beside a naive `icontains` search of the same data.
 
-The database: the one at DATABASE_URL when it already holds at least 1,000,000 customers (the budget's
-scale); otherwise a fresh SQLite file in a temporary GUANXI_HOME filled by
-`guanxi.demo.load_demo(customers)` (default 20,000; the output says which). Measured, as the group
-manager (sees every unit) and as a unit head, for each kind of query:
+Each engine runs in a child process on a copy of the bench dataset (bench/_support.py: the demo shop
+with metrics, built once per scale and kept; default 20,000 customers, the budget's scale is
+1,000,000). Measured, as the group manager (sees every unit) and as a unit head, for each kind of
+query:
 
 - the list request: GET /customers/?q=… through the Django test client (scoping, search, page render);
 - the baseline: the first thing one would write, `Customer.objects.restrict(user).filter(name__icontains=q
@@ -11,22 +11,20 @@ manager (sees every unit) and as a unit head, for each kind of query:
 
 Queries are drawn from the data itself (a name prefix, a full phone written as 138 1234 5678, the
 last four digits, an email, an order number). Budget: p95 < 200 ms at 1M customers.
-Run `python bench/search.py [customers]`; `run(customers)` returns the printed lines.
+Run `python bench/search.py [customers]` (or `guanxi bench search --customers 1000000`); `run(customers)`
+returns the printed lines.
 """
 
 import json
-import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
-from _support import REPO, percentile, run_child, start_django
+from _support import on_each_dataset, percentile, run_child, start_django
 
 DEFAULT_CUSTOMERS = 20_000
-BUDGET_SCALE = 1_000_000
 BUDGET_P95_MS = 200.0
 SAMPLES = 40
 SEED = 7
@@ -34,24 +32,16 @@ KINDS = ("name prefix", "full phone", "last four", "email", "order number")
 
 
 def run(customers: int | None = None) -> list[str]:
-    existing = os.environ.get("DATABASE_URL")
-    if existing:
-        home = os.environ.get("GUANXI_HOME", str(REPO / "var"))
-        if _measure(existing, home, 0, count_only=True)["customers"] >= BUDGET_SCALE:
-            return _report(_measure(existing, home, 0), "DATABASE_URL")
     customers = customers or DEFAULT_CUSTOMERS
-    with tempfile.TemporaryDirectory(prefix="gx-bench-search-") as home:
-        result = _measure(f"sqlite:///{home}/bench.sqlite3", home, customers)
-    note = (
-        f"fresh SQLite demo of {customers:,} customers (no database with >= {BUDGET_SCALE:,} customers at "
-        "DATABASE_URL; the budget applies at 1M)"
-    )
-    return _report(result, note)
+    lines: list[str] = []
+    for engine, result, error in on_each_dataset("gx-bench-search-", customers, _measure):
+        lines += [f"{engine:<10} skipped: {error}"] if result is None else _report(result)
+    return lines
 
 
-def _report(result: dict, source: str) -> list[str]:
+def _report(result: dict) -> list[str]:
     lines = [
-        f"Customer search on {result['customers']:,} customers ({result['vendor']}, {source}); "
+        f"Customer search on {result['customers']:,} customers ({result['vendor']}); "
         f"{SAMPLES} queries per kind; baseline = naive icontains over name, identities and order numbers",
     ]
     for role, kinds in result["roles"].items():
@@ -67,29 +57,19 @@ def _report(result: dict, source: str) -> list[str]:
     return lines
 
 
-def _measure(database_url: str, home: str, customers: int, count_only: bool = False) -> dict:
-    return run_child(__file__, database_url, home, "--count" if count_only else "--measure", str(customers))
+def _measure(database_url: str, home: str) -> dict:
+    return run_child(__file__, database_url, home, "--measure")
 
 
-def _child(customers: int, count_only: bool) -> dict:
+def _child() -> dict:
     start_django(fresh=False)
     from django.core.management import call_command
     from django.db import connection
 
+    from guanxi.accounts.models import User
     from guanxi.customers.models import Customer
 
-    if count_only:
-        try:
-            return {"customers": Customer.objects.count()}
-        except Exception:
-            return {"customers": 0}
     call_command("migrate", verbosity=0)
-    if customers and not Customer.objects.exists():
-        from guanxi.demo import load_demo
-
-        load_demo(customers)
-    from guanxi.accounts.models import User
-
     queries = _sample_queries()
     roles = {}
     for label, user in (
@@ -169,9 +149,8 @@ def _time_role(user, queries: dict[str, list[str]]) -> dict:
     return results
 
 
-if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] in ("--measure", "--count"):
-        print(json.dumps(_child(int(sys.argv[2]), count_only=sys.argv[1] == "--count")))
-    else:
-        for line in run(int(sys.argv[1]) if len(sys.argv) > 1 else None):
-            print(line)
+if __name__ == "__main__" and sys.argv[1:] == ["--measure"]:
+    print(json.dumps(_child()))
+elif __name__ == "__main__":
+    for line in run(int(sys.argv[1]) if len(sys.argv) > 1 else None):
+        print(line)
