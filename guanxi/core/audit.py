@@ -50,30 +50,9 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def record(
-    action: str,
-    *,
-    actor: Any = None,
-    obj: models.Model | None = None,
-    unit: Any = None,
-    ip_address: str | None = None,
-    changes: dict[str, tuple[Any, Any]] | None = None,
-    message: str = "",
-    object_type: str = "",
-    object_id: str = "",
-) -> AuditEntry:
-    """Append one entry. `obj` is described by type and id, never by its (possibly personal) text."""
-    entry = entry_for(
-        action,
-        actor=actor,
-        obj=obj,
-        unit=unit,
-        ip_address=ip_address,
-        changes=changes,
-        message=message,
-        object_type=object_type,
-        object_id=object_id,
-    )
+def record(action: str, **fields: Any) -> AuditEntry:
+    """Append one entry; `fields` as for `entry_for`."""
+    entry = entry_for(action, **fields)
     entry.save()
     return entry
 

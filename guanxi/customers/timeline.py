@@ -31,21 +31,10 @@ class TimelineItem:
     source_id: str = ""
 
 
-def record_event(
-    customer: Customer | int,
-    kind: str,
-    summary: str,
-    *,
-    data: dict[str, Any] | None = None,
-    unit: Any = None,
-    actor: Any = None,
-    source: Any = None,
-    occurred_at: datetime | None = None,
-) -> TimelineEvent:
-    """Append one event. Call inside the writing action's transaction; never pass raw PII in summary/data."""
-    event = event_for(
-        customer, kind, summary, data=data, unit=unit, actor=actor, source=source, occurred_at=occurred_at
-    )
+def record_event(customer: Customer | int, kind: str, summary: str, **fields: Any) -> TimelineEvent:
+    """Append one event (`fields` as for `event_for`). Call inside the writing action's transaction;
+    never pass raw PII in summary or data."""
+    event = event_for(customer, kind, summary, **fields)
     event.save()
     note_changed([event.customer_id])  # whatever reaches the timeline may change segment membership
     return event

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 from guanxi.core.background import JobInputError, Progress, job_kind, start_job
 from guanxi.core.models import Job
 from guanxi.customers.models import Tag
@@ -28,7 +30,7 @@ def run_tag(job: Job, progress: Progress) -> dict:
     segment = Segment.objects.filter(pk=job.params.get("segment")).first()
     tag = Tag.objects.filter(pk=job.params.get("tag")).first()
     if segment is None or tag is None or job.started_by is None:
-        raise JobInputError("The segment or the tag no longer exists.")
+        raise JobInputError(gettext("The segment or the tag no longer exists."))
     progress.set_total(segment.member_count)
     changed = tag_members(
         segment, tag, actor=job.started_by, remove=bool(job.params.get("remove")), progress=progress.advance
