@@ -8,13 +8,12 @@ one JSON line that `run_child` returns. Bench scripts put this folder on sys.pat
 
 The bench dataset (`on_each_dataset`) is the demo shop at a given scale with metrics computed, a tag on
 every fifth customer and a behavioural event for every buyer. Loading a million customers takes a
-quarter of an hour, so it is built once per scale and generator version and kept: as a PostgreSQL
-template database `guanxi_bench_ds_<customers>_<key>` and as a SQLite file under GUANXI_BENCH_CACHE
+quarter of an hour, so it is built once per scale and DATASET_VERSION and kept: as a PostgreSQL
+template database `guanxi_bench_ds_<customers>_v<version>` and as a SQLite file under GUANXI_BENCH_CACHE
 (default ~/.cache/guanxi-bench). Each measurement runs on a copy, migrated to the current schema, so
 the benches may write. `python bench/_support.py --drop-datasets` removes them all.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,9 +26,11 @@ from pathlib import Path
 from typing import TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
-DATASET_VERSION = 1  # bump when what `_prepare_dataset` adds changes
+DATASET_VERSION = 1  # bump when the demo generator or `_prepare_dataset` makes different data
 DATASET_TAG = "喜欢棉质"  # the tag on every fifth customer
 DATASET_CACHE = Path(os.environ.get("GUANXI_BENCH_CACHE", Path.home() / ".cache" / "guanxi-bench"))
+# GUANXI_BENCH_ENGINES=postgresql (or sqlite) measures one engine only.
+ENGINES = os.environ.get("GUANXI_BENCH_ENGINES", "sqlite,postgresql").split(",")
 POSTGRES_SERVER = os.environ.get("GUANXI_BENCH_POSTGRES_SERVER", "postgres://postgres@127.0.0.1:5432")
 
 T = TypeVar("T")
@@ -42,8 +43,12 @@ def on_each_engine(
     GUANXI_BENCH_POSTGRES_URL (else `default_postgres_url`). Yields (engine, result, ""), or
     (engine, None, why) when the measurement failed, e.g. because PostgreSQL is not running."""
     targets = [
-        ("sqlite", None),
-        ("postgresql", os.environ.get("GUANXI_BENCH_POSTGRES_URL", default_postgres_url)),
+        (engine, url)
+        for engine, url in (
+            ("sqlite", None),
+            ("postgresql", os.environ.get("GUANXI_BENCH_POSTGRES_URL", default_postgres_url)),
+        )
+        if engine in ENGINES
     ]
     for engine, url in targets:
         with tempfile.TemporaryDirectory(prefix=prefix) as home:
@@ -61,7 +66,7 @@ def on_each_dataset(
     """`measure(database_url, home)` on a copy of the bench dataset at `customers` scale, on SQLite and
     then on PostgreSQL at GUANXI_BENCH_POSTGRES_SERVER; yields as `on_each_engine` does. The dataset is
     built first when this scale has none yet (the progress goes to stderr)."""
-    for engine in ("sqlite", "postgresql"):
+    for engine in ENGINES:
         with tempfile.TemporaryDirectory(prefix=prefix) as home:
             work = None
             try:
@@ -77,11 +82,9 @@ def on_each_dataset(
 
 
 def _dataset_name(customers: int) -> str:
-    """Named by scale and a digest of the generator's code, so a changed generator builds anew."""
-    digest = hashlib.sha256(f"{DATASET_VERSION}".encode())
-    for path in sorted((REPO / "guanxi" / "demo").glob("*.py")):
-        digest.update(path.read_bytes())
-    return f"guanxi_bench_ds_{customers}_{digest.hexdigest()[:8]}"
+    """Named by scale and DATASET_VERSION: bump it when the demo generator's data changes. Schema changes
+    need no bump: a kept dataset is migrated before use, data migrations included."""
+    return f"guanxi_bench_ds_{customers}_v{DATASET_VERSION}"
 
 
 def _working_copy(engine: str, customers: int, home: str) -> str:
@@ -108,6 +111,7 @@ def ensure_dataset(engine: str, customers: int, home: str) -> str:
             building = DATASET_CACHE / f"{name}.building.sqlite3"
             _build_dataset(f"sqlite:///{building}", home, customers)
             building.rename(kept)
+        run_child(__file__, f"sqlite:///{kept}", home, "--migrate")
         return str(kept)
     existing = _postgres_databases(f"guanxi_bench_ds_{customers}_%")
     if name not in existing:
@@ -116,6 +120,7 @@ def ensure_dataset(engine: str, customers: int, home: str) -> str:
         _drop_database(f"{name}_building")
         _build_dataset(f"{POSTGRES_SERVER}/{name}_building", home, customers)
         _admin_execute(f'ALTER DATABASE "{name}_building" RENAME TO "{name}"')
+    run_child(__file__, f"{POSTGRES_SERVER}/{name}", home, "--migrate")
     return name
 
 
@@ -141,6 +146,25 @@ def _prepare_dataset(customers: int) -> dict:
         if connection.vendor == "sqlite":
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return {"customers": customers}
+
+
+def _migrate_kept() -> dict:
+    """In the child: bring a kept dataset to the current schema once, so that copies need not (a new
+    index over ten million lines takes a while), and refresh the planner's statistics if it changed."""
+    start_django(fresh=False)
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        call_command("migrate", verbosity=0)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return {"migrations": len(pending)}
 
 
 def _add_tag_and_events(now) -> None:
@@ -295,6 +319,8 @@ def percentile(values: list[float], percent: int) -> float:
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--prepare"]:
     print(json.dumps(_prepare_dataset(int(sys.argv[2]))))
+elif __name__ == "__main__" and sys.argv[1:] == ["--migrate"]:
+    print(json.dumps(_migrate_kept()))
 elif __name__ == "__main__" and sys.argv[1:2] == ["--build"]:
     # --build CUSTOMERS [ENGINE ...]: build ahead of the benches, e.g. one engine per terminal
     for engine in sys.argv[3:] or ["sqlite", "postgresql"]:

@@ -143,9 +143,15 @@ class CustomerMetric(ScopedModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["unit", "rfm_segment"]),
-            models.Index(fields=["unit", "abc_class"]),
-            models.Index(fields=["unit", "lifecycle_stage"]),
+            # Segment conditions read these (unit IS NULL is an index range too), customer included so
+            # the condition needs no row look-ups.
+            models.Index(fields=["unit", "rfm_segment", "customer"], name="metric_unit_rfm_customer"),
+            models.Index(
+                fields=["unit", "abc_class", "last_order_at", "customer"], name="metric_unit_abc_customer"
+            ),
+            models.Index(fields=["unit", "lifecycle_stage", "customer"], name="metric_unit_stage_customer"),
+            models.Index(fields=["unit", "predicted_clv", "customer"], name="metric_unit_clv_customer"),
+            models.Index(fields=["unit", "churn_risk", "customer"], name="metric_unit_churn_customer"),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,7 @@
 """Writes to stores, orders and returns. Bulk upserts are keyed on (source, external_id)."""
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -31,11 +31,26 @@ ORDER_UPDATE_FIELDS = [
     "placed_at",
     "paid_at",
 ]
-LINE_UPDATE_FIELDS = ["sku", "name", "category", "quantity", "unit_price", "amount"]
 # The columns, in order, of each tuple given to upsert_order_lines.
 LINE_COLUMNS = ("order_id", "line_no", "sku", "name", "category", "quantity", "unit_price", "amount")
-# Rows per INSERT statement: 8 parameters each stays below SQLite's 32,766 and PostgreSQL's 65,535.
+# What a line copies from its order (see OrderLine.customer), in the order of `facts_of`.
+FACT_COLUMNS = ("customer_id", "unit_id", "placed_at", "status")
+STORED_LINE_COLUMNS = ("order_id", *FACT_COLUMNS, *LINE_COLUMNS[1:])
+LINE_UPDATE_FIELDS = [
+    "customer",
+    "unit",
+    "placed_at",
+    "status",
+    "sku",
+    "name",
+    "category",
+    "quantity",
+    "unit_price",
+    "amount",
+]
+# Rows per INSERT statement: 12 parameters each stays below SQLite's 32,766 and PostgreSQL's 65,535.
 LINES_PER_STATEMENT = 500
+FACT_BATCH = 500  # orders per UPDATE in copy_order_facts
 RETURN_UPDATE_FIELDS = [
     "store",
     "unit",
@@ -92,8 +107,16 @@ def _upsert_by_external_id(
     return {row.external_id: row.pk for row in saved}
 
 
-def upsert_order_lines(lines: Sequence[tuple], *, orders_are_new: bool = False) -> int:
-    """Insert or update order lines, given as tuples in LINE_COLUMNS order, by (order, line_no).
+def facts_of(order: Order) -> tuple:
+    """The values its lines copy from an order, for `upsert_order_lines`."""
+    return (order.customer_id, order.unit_id, order.placed_at, order.status)
+
+
+def upsert_order_lines(
+    lines: Sequence[tuple], facts: Mapping[int, tuple], *, orders_are_new: bool = False
+) -> int:
+    """Insert or update order lines, given as tuples in LINE_COLUMNS order, by (order, line_no);
+    `facts` holds `facts_of(order)` by order id, copied into each line.
 
     `orders_are_new` says every line belongs to an order created in the current transaction,
     so none can exist yet: PostgreSQL then copies them straight into the table (should one
@@ -107,6 +130,7 @@ def upsert_order_lines(lines: Sequence[tuple], *, orders_are_new: bool = False) 
     """
     if not lines:
         return 0
+    lines = [(line[0], *facts[line[0]], *line[1:]) for line in lines]
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql" and orders_are_new:
             _copy_lines(cursor, lines)
@@ -122,10 +146,26 @@ def upsert_order_lines(lines: Sequence[tuple], *, orders_are_new: bool = False) 
     return len(lines)
 
 
+def copy_order_facts(order_ids: Sequence[int]) -> None:
+    """Copy these orders' customer, unit, time and status onto all their lines (for a change made to
+    orders without rewriting their lines)."""
+    quote = connection.ops.quote_name
+    line, order = quote(OrderLine._meta.db_table), quote(Order._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(order_ids), FACT_BATCH):
+            batch = list(order_ids[start : start + FACT_BATCH])
+            cursor.execute(
+                f"UPDATE {line} SET customer_id = o.customer_id, unit_id = o.unit_id, "  # noqa: S608 (names from the models)
+                f"placed_at = o.placed_at, status = o.status FROM {order} AS o "
+                f"WHERE o.id = {line}.order_id AND o.id IN ({', '.join(['%s'] * len(batch))})",
+                batch,
+            )
+
+
 def _line_columns() -> tuple[str, str, str]:
     """Quoted column list, conflict target and update clause of the order line upsert."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(_line_column(name.removesuffix("_id"))) for name in LINE_COLUMNS)
+    columns = ", ".join(quote(_line_column(name.removesuffix("_id"))) for name in STORED_LINE_COLUMNS)
     conflict = f"{quote('order_id')}, {quote('line_no')}"
     updates = ", ".join(
         f"{quote(column)} = EXCLUDED.{quote(column)}"
@@ -145,7 +185,7 @@ def _line_column(name: str) -> str:
 def _values_upsert_sql(vendor: str, rows: int) -> str:
     # Cached per vendor and batch size: quoting differs between databases.
     columns, conflict, updates = _line_columns()
-    placeholders = "(" + ", ".join(["%s"] * len(LINE_COLUMNS)) + ")"
+    placeholders = "(" + ", ".join(["%s"] * len(STORED_LINE_COLUMNS)) + ")"
     values = ", ".join([placeholders] * rows)
     table = connection.ops.quote_name(OrderLine._meta.db_table)
     # Identifiers come from the model's metadata; every value is a bound parameter.
@@ -168,14 +208,15 @@ def _copy_upsert_lines(cursor: Any, lines: Sequence[tuple]) -> None:
     table = connection.ops.quote_name(OrderLine._meta.db_table)
     # Dropped at commit; a rolled-back chunk takes it away with everything else.
     cursor.execute(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} (order_id bigint, line_no bigint, sku text, "
-        "name text, category text, quantity integer, unit_price numeric, amount numeric) ON COMMIT DROP"
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} (order_id bigint, customer_id bigint, "
+        "unit_id bigint, placed_at timestamptz, status text, line_no bigint, sku text, name text, "
+        "category text, quantity integer, unit_price numeric, amount numeric) ON COMMIT DROP"
     )
-    with cursor.cursor.copy(f"COPY {STAGE_TABLE} ({', '.join(LINE_COLUMNS)}) FROM STDIN") as copy:
+    with cursor.cursor.copy(f"COPY {STAGE_TABLE} ({', '.join(STORED_LINE_COLUMNS)}) FROM STDIN") as copy:
         for line in lines:
             copy.write_row(line)
     cursor.execute(
-        f"INSERT INTO {table} ({columns}) SELECT {', '.join(LINE_COLUMNS)} FROM {STAGE_TABLE} "  # noqa: S608
+        f"INSERT INTO {table} ({columns}) SELECT {', '.join(STORED_LINE_COLUMNS)} FROM {STAGE_TABLE} "  # noqa: S608
         f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
     )
     cursor.execute(f"TRUNCATE {STAGE_TABLE}")
@@ -381,12 +422,14 @@ def _upsert_platform_orders(orders: list[Order]) -> dict[str, int]:
 
 def _replace_lines(changed: list[tuple[OrderRecord, Order]], ids: dict[str, int]) -> None:
     tuples: list[tuple] = []
+    facts: dict[int, tuple] = {}
     for record, order in changed:
         order_id = ids[order.external_id]
         kept = [line.line_no for line in record.lines]
         OrderLine.objects.filter(order_id=order_id).exclude(line_no__in=kept).delete()
         tuples.extend(line.as_tuple(order_id) for line in record.lines)
-    upsert_order_lines(tuples)
+        facts[order_id] = facts_of(order)
+    upsert_order_lines(tuples, facts)  # every line of a changed order is rewritten, facts included
 
 
 def _upsert_refunds(store: Store, changed: list[tuple[OrderRecord, Order]], ids: dict[str, int]) -> None:

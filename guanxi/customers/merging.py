@@ -90,6 +90,7 @@ class _Reassigned:
 def _reassigned_tables() -> list[_Reassigned]:
     tables = [
         _Reassigned("orders", Order),
+        _Reassigned("order_lines", apps.get_model("commerce", "OrderLine")),  # their copy of the customer
         _Reassigned("returns", apps.get_model("commerce", "Return")),
         _Reassigned("events", apps.get_model("commerce", "Event")),
     ]

@@ -107,7 +107,21 @@ ORDER_FIELDS = (
     "paid_at",
     "created_at",
 )
-LINE_FIELDS = ("order", "product", "sku", "name", "category", "quantity", "unit_price", "amount")
+# After the order, what a line copies from it (see OrderLine.customer).
+LINE_FIELDS = (
+    "order",
+    "customer",
+    "unit",
+    "placed_at",
+    "status",
+    "product",
+    "sku",
+    "name",
+    "category",
+    "quantity",
+    "unit_price",
+    "amount",
+)
 RETURN_FIELDS = (
     "customer",
     "order",
@@ -469,7 +483,10 @@ def _write(writer: BulkWriter, chunk: Chunk, labels: dict) -> list[int]:
         ORDER_FIELDS,
         [(order_id[i], customer_ids[orders[i][0]], *orders[i][1:]) for i in by_time],
     )
-    lines = sorted(((order_id[row[0]], *row[1:]) for row in chunk.lines), key=lambda line: line[0])
+    facts = [(customer_ids[order[0]], order[2], order[11], order[6]) for order in orders]
+    lines = sorted(
+        ((order_id[row[0]], *facts[row[0]], *row[1:]) for row in chunk.lines), key=lambda line: line[0]
+    )
     writer.insert(OrderLine, LINE_FIELDS, lines)
     writer.insert(
         Return,

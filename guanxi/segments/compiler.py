@@ -392,20 +392,21 @@ def _having(alias: str, op: str, value: Any) -> Q:
 def _order_rows(node: rules.OrderCondition, ctx: Context):
     filters = node.filters
     lines = node.of == "lines"
+    # Lines carry their order's customer, unit, time and status: those filters need no join.
     prefix = "order__" if lines else ""
-    rows = (OrderLine.objects if lines else Order.objects).filter(**{f"{prefix}customer__isnull": False})
+    rows = (OrderLine.objects if lines else Order.objects).filter(customer__isnull=False)
     if ctx.unit_ids is not None:
-        rows = rows.filter(**{f"{prefix}unit_id__in": ctx.unit_ids})
-    rows = rows.filter(window_q(f"{prefix}placed_at", node.window, ctx))
+        rows = rows.filter(unit_id__in=ctx.unit_ids)
+    rows = rows.filter(window_q("placed_at", node.window, ctx))
     for name, column in (
-        ("stores", "store_id"),
-        ("channels", "store__channel"),
+        ("stores", f"{prefix}store_id"),
+        ("channels", f"{prefix}store__channel"),
         ("units", "unit_id"),
         ("statuses", "status"),
-        ("devices", "device"),
+        ("devices", f"{prefix}device"),
     ):
         if getattr(filters, name):
-            rows = rows.filter(_in(f"{prefix}{column}", getattr(filters, name)))
+            rows = rows.filter(_in(column, getattr(filters, name)))
     amount = "amount" if lines else "total_amount"
     if filters.min_amount is not None:
         rows = rows.filter(**{f"{amount}__gte": filters.min_amount})
@@ -421,7 +422,7 @@ def _order_rows(node: rules.OrderCondition, ctx: Context):
             rows = rows.filter(line_filter)
         else:
             rows = rows.filter(pk__in=OrderLine.objects.filter(line_filter).values("order_id"))
-    return rows, f"{prefix}customer_id", amount
+    return rows, "customer_id", amount
 
 
 def _orders(node: rules.OrderCondition, ctx: Context, path: str) -> Q:

@@ -34,7 +34,14 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.commerce.actions import ensure_store, upsert_order_lines, upsert_orders, upsert_returns
+from guanxi.commerce.actions import (
+    copy_order_facts,
+    ensure_store,
+    facts_of,
+    upsert_order_lines,
+    upsert_orders,
+    upsert_returns,
+)
 from guanxi.commerce.importers.base import ChunkResult, ImportContext, ParsedChunk, Preset, Row, RowIssue
 from guanxi.commerce.models import Channel, ImportRowError, Order, Return, Store
 from guanxi.core.money import round_money
@@ -428,6 +435,7 @@ class OnlineRetailPreset(Preset):
                 )
             )
         ids = upsert_orders(orders)
+        facts = {ids[order.external_id]: facts_of(order) for order in orders}
         # Lines of orders created just now cannot exist yet, so they need no conflict handling.
         new_lines: list[tuple] = []
         known_lines: list[tuple] = []
@@ -437,8 +445,10 @@ class OnlineRetailPreset(Preset):
                 (order_id, line_no, sku, name, "", quantity, unit_price, amount)
                 for line_no, sku, name, quantity, unit_price, amount in draft.lines
             )
-        upsert_order_lines(new_lines, orders_are_new=True)
-        upsert_order_lines(known_lines)
+        upsert_order_lines(new_lines, facts, orders_are_new=True)
+        upsert_order_lines(known_lines, facts)
+        # An invoice continued from an earlier chunk may have moved earlier: its older lines follow.
+        copy_order_facts([ids[key] for key in drafts if key in existing])
 
     def _write_returns(
         self,

@@ -252,3 +252,34 @@ def test_events_are_stored_once_with_customer_and_hints(client, stores, head_a_t
         (cart.customer_id, "phone", "138****5678")
     ]
     assert Event.objects.get(external_id="evt-2").customer is None
+
+
+def test_lines_follow_their_orders_customer_time_and_status(client, stores, head_a_token):
+    from guanxi.commerce.models import OrderLine
+    from guanxi.customers.merging import merge_customers, undo_merge
+
+    post(client, "/api/v1/orders", [order("A-1")], head_a_token)
+    post(
+        client,
+        "/api/v1/orders",
+        [
+            order(
+                "A-1",
+                status="completed",
+                placed_at="2024-05-03T10:00:00+08:00",
+                updated_at="2024-05-04T00:00:00Z",
+            )
+        ],
+        head_a_token,
+    )
+    placed = Order.objects.get(external_id="A-1")
+    facts = ("customer_id", "unit_id", "placed_at", "status")
+    assert list(OrderLine.objects.values_list(*facts)) == [
+        (placed.customer_id, placed.unit_id, placed.placed_at, "completed")
+    ]
+
+    other = Customer.objects.create(name="Li Lei (older)")
+    record = merge_customers(other, placed.customer)
+    assert list(OrderLine.objects.values_list("customer_id", flat=True)) == [other.pk]
+    undo_merge(record)
+    assert list(OrderLine.objects.values_list("customer_id", flat=True)) == [placed.customer_id]
