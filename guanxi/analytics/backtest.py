@@ -17,6 +17,16 @@ from guanxi.analytics.summary import DAYS_PER_UNIT, summarise_transactions
 
 
 @dataclass(frozen=True)
+class ChurnHoldout:
+    """Who had bought by the cut-off (ascending ids), whether each bought nothing in the holdout, and the
+    risk the report's AUC was computed from: what a challenger's risk is compared on."""
+
+    customer_ids: np.ndarray
+    churned: np.ndarray
+    risk: np.ndarray
+
+
+@dataclass(frozen=True)
 class BacktestReport:
     cutoff: datetime.date
     end: datetime.date
@@ -28,6 +38,7 @@ class BacktestReport:
     churn_auc: float | None
     calibration: list[dict] = field(default_factory=list)
     series: dict = field(default_factory=dict)
+    holdout: ChurnHoldout | None = field(default=None, repr=False, compare=False)
 
 
 def run_backtest(
@@ -82,6 +93,7 @@ def run_backtest(
             "actual": [round(float(v), 2) for v in actual_series],
             "forecast": [round(float(v), 2) for v in forecast_series],
         },
+        holdout=ChurnHoldout(summary.customer_ids, churned, risk),
     )
 
 

@@ -79,24 +79,33 @@ def top_reasons(
             2.0 * np.asarray(returns_rate, dtype=float),
         ]
     )
+    return encode_reasons(signals, REASON_FEATURES, MIN_SIGNAL)
+
+
+def encode_reasons(
+    signals: np.ndarray, features: tuple[str, ...], min_signal: float
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """The REASON_COUNT strongest of each row's signals (one column per feature; positive raises the risk,
+    weaker than `min_signal` is left out) as JSON texts: the distinct texts and each row's position."""
     strongest = np.argsort(-np.abs(signals), axis=1)[:, :REASON_COUNT]
     picked = np.take_along_axis(signals, strongest, axis=1)
-    # Encode each customer's reasons as one small integer (feature, direction, shown) per slot, so the
-    # JSON text is built and stored once per distinct combination rather than once per customer.
-    slot_codes = strongest * 3 + np.where(np.abs(picked) <= MIN_SIGNAL, 0, np.where(picked > 0, 1, 2))
-    codes = (slot_codes * (len(REASON_FEATURES) * 3) ** np.arange(REASON_COUNT)).sum(axis=1)
+    # Encode each row's reasons as one small integer (feature, direction, shown) per slot, so the JSON
+    # text is built and stored once per distinct combination rather than once per customer.
+    slot_codes = strongest * 3 + np.where(np.abs(picked) <= min_signal, 0, np.where(picked > 0, 1, 2))
+    codes = (slot_codes * (len(features) * 3) ** np.arange(slot_codes.shape[1])).sum(axis=1)
     distinct, inverse = np.unique(codes, return_inverse=True)
-    return tuple(_reasons_json(int(code)) for code in distinct), inverse.reshape(-1).astype(np.int64)
+    texts = tuple(_reasons_json(int(code), features, slot_codes.shape[1]) for code in distinct)
+    return texts, inverse.reshape(-1).astype(np.int64)
 
 
-def _reasons_json(code: int) -> str:
-    base = len(REASON_FEATURES) * 3
+def _reasons_json(code: int, features: tuple[str, ...], slots: int) -> str:
+    base = len(features) * 3
     reasons = []
-    for _slot in range(REASON_COUNT):
+    for _slot in range(slots):
         code, slot = divmod(code, base)
         feature, shown = divmod(slot, 3)
         if shown:
-            reasons.append({"feature": REASON_FEATURES[feature], "direction": "up" if shown == 1 else "down"})
+            reasons.append({"feature": features[feature], "direction": "up" if shown == 1 else "down"})
     return json.dumps(reasons)
 
 

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import formats
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from guanxi.analytics.conf import analytics_config
 from guanxi.analytics.models import ChurnMethod, CustomerMetric, LifecycleStage
@@ -24,6 +24,19 @@ LIFECYCLE_TEXT: dict[str, "StrPromise"] = {
         "Overdue compared with the customer's usual rhythm: the relationship is declining."
     ),
     LifecycleStage.LOST: gettext_lazy("No order for a long time: probably lost."),
+}
+
+
+# The features a stored churn reason may name (guanxi.analytics.churn and .supervised), as noun phrases.
+REASON_TEXT: dict[str, "StrPromise"] = {
+    "days_since_last_order": gettext_lazy("time since the last order"),
+    "orders": gettext_lazy("number of orders"),
+    "overdue": gettext_lazy("time since the last order against the customer's usual interval"),
+    "spend": gettext_lazy("total spend"),
+    "returns_rate": gettext_lazy("share of spend returned"),
+    "tenure": gettext_lazy("time since the first order"),
+    "interval": gettext_lazy("usual time between orders"),
+    "mobile_share": gettext_lazy("share of orders placed on a phone"),
 }
 
 
@@ -60,6 +73,7 @@ def explain(row: CustomerMetric) -> dict[str, str]:
                 "percent": percent,
                 "days": config.CHURN_HORIZON_DAYS,
             }
+        texts["churn"] = " ".join([texts["churn"], *_reason_sentences(row.churn_reasons)])
     if row.expected_purchases_365 is not None:
         texts["forecast"] = _("Expected orders in the next 365 days: %(count)s.") % {
             "count": formats.number_format(row.expected_purchases_365, 1)
@@ -79,3 +93,23 @@ def explain(row: CustomerMetric) -> dict[str, str]:
             "Estimated from simple averages: there is too little purchase history to fit the forecasting model."
         )
     return texts
+
+
+def _reason_sentences(reasons: list[dict]) -> list[str]:
+    """The stored reasons, [{"feature": …, "direction": "up" | "down"}, …], as at most two sentences."""
+    separator = pgettext("list separator", ", ")
+    sentences = []
+    for direction, sentence in (
+        # Translators: after the churn risk; the list names what raises it, e.g. "number of orders".
+        ("up", _("Raised by: %(reasons)s.")),
+        # Translators: after the churn risk; the list names what lowers it.
+        ("down", _("Lowered by: %(reasons)s.")),
+    ):
+        named = [
+            str(REASON_TEXT[reason["feature"]])
+            for reason in reasons or []
+            if reason.get("direction") == direction and reason.get("feature") in REASON_TEXT
+        ]
+        if named:
+            sentences.append(sentence % {"reasons": separator.join(named)})
+    return sentences

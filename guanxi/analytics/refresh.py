@@ -2,11 +2,13 @@
 the stored rows of each scope (organisation-wide, each business unit) in one transaction.
 
 A full run reads every sale order, refits the BG/NBD and Gamma-Gamma models, recomputes the score
-breakpoints (RFM quintiles, ABC cut-offs) and backtests. An incremental run recomputes only customers
-with orders, returns, links or profiles added since the last successful run (rows above the ids it
-recorded), with the stored models, breakpoints and backtest; it turns into a full run when there is
-none or the last fit is older than REFIT_AFTER_DAYS. Either way nothing is written until everything
-is computed, so a failed run keeps the previous metrics.
+breakpoints (RFM quintiles, ABC cut-offs), backtests, and trains the supervised churn model, which
+replaces the P(alive)-based risk of the scopes where it backtests better (see supervised.py). An
+incremental run recomputes only customers with orders, returns, links or profiles added since the last
+successful run (rows above the ids it recorded), with the stored models (the supervised one included),
+breakpoints and backtest; it turns into a full run when there is none or the last fit is older than
+REFIT_AFTER_DAYS. Either way nothing is written until everything is computed, so a failed run keeps
+the previous metrics.
 
 Where the time goes at a million customers on PostgreSQL (see bench/analytics.py): reading the orders
 (array_agg of each column, decoded as numpy), sorting them once, and above all writing two million
@@ -30,7 +32,7 @@ from psycopg import pq
 from psycopg.adapt import Loader
 
 from guanxi.accounts.models import BusinessUnit
-from guanxi.analytics import bgnbd, churn, clv, gammagamma, scores
+from guanxi.analytics import bgnbd, churn, clv, gammagamma, scores, supervised
 from guanxi.analytics.backtest import run_backtest
 from guanxi.analytics.conf import AnalyticsConfig, analytics_config
 from guanxi.analytics.fitting import FallbackReason, FitMethod
@@ -54,6 +56,10 @@ ID_CHUNK = 5_000
 WRITE_BATCH = 50_000
 SECONDS_PER_DAY = 86_400
 INT8_ARRAY_OID = 1016
+# An order's device travels in the low bits of its item count: one column fewer to aggregate and decode.
+DEVICE_CODES = {Order.Device.MOBILE: 1, Order.Device.APP: 2, Order.Device.PC: 3, Order.Device.OFFLINE: 4}
+DEVICE_BITS = 3
+PHONE_DEVICE_CODES = (DEVICE_CODES[Order.Device.MOBILE], DEVICE_CODES[Order.Device.APP])
 
 
 class ProgressSink(Protocol):
@@ -64,17 +70,22 @@ class ProgressSink(Protocol):
 
 @dataclass
 class OrderArrays:
-    """Sale orders, one entry each: customer and unit ids, UTC epoch seconds, net amount in cents, items."""
+    """Sale orders, one entry each: customer and unit ids, UTC epoch seconds, net amount in cents, items,
+    and the device (DEVICE_CODES, 0 when unknown)."""
 
     customer: np.ndarray
     unit: np.ndarray
     seconds: np.ndarray
     cents: np.ndarray
     items: np.ndarray
+    device: np.ndarray
 
     def where(self, mask: np.ndarray) -> "OrderArrays":
         return OrderArrays(
-            *(getattr(self, name)[mask] for name in ("customer", "unit", "seconds", "cents", "items"))
+            *(
+                getattr(self, name)[mask]
+                for name in ("customer", "unit", "seconds", "cents", "items", "device")
+            )
         )
 
     def sorted(self) -> "OrderArrays":
@@ -133,6 +144,7 @@ class ScopeResult:
     breakpoints: dict
     counts: dict
     backtest: Any = None
+    supervised_churn: supervised.Outcome | None = None
 
 
 def refresh_metrics(
@@ -180,6 +192,8 @@ def refresh_metrics(
         returns = read_returns(as_of, unit_id=unit.pk if unit else None, customer_ids=touched)
         steps.done("orders read", orders=len(orders.customer))
         results = {}
+        # One supervised churn model per refresh, trained on the first scope (see supervised.py).
+        trainer = None if incremental else supervised.Trainer(_day_number(as_of), config.CHURN_HORIZON_DAYS)
         for scope in scopes:
             key = _scope_key(scope)
             mask = np.ones(len(orders.customer), dtype=bool) if scope is None else orders.unit == scope.pk
@@ -187,11 +201,32 @@ def refresh_metrics(
             universe = _universe(scope, touched)
             prior = previous[key] if incremental else None
             scope_orders = orders.where(mask)
+            scope_returns = (returns[0][rmask], returns[2][rmask], returns[3][rmask])
+            report, outcome, churn_scores = None, None, None
+            if trainer is not None:
+                report = backtest_scope(scope_orders, as_of, config)
+                outcome = trainer.evaluate(purchase_log(scope_orders, scope_returns, as_of), report)
+                churn_scores = outcome.scores
+            elif prior is not None and (stored := stored_churn_model(prior)) is not None:
+                churn_scores = supervised.score(
+                    stored, purchase_log(scope_orders, scope_returns, as_of), _day_number(as_of)
+                )
             results[key] = compute_scope(
-                scope_orders, (returns[0][rmask], returns[2][rmask]), universe, as_of, config, prior
+                scope_orders,
+                scope_returns[:2],
+                universe,
+                as_of,
+                config,
+                prior,
+                supervised_scores=churn_scores,
             )
-            if not incremental:
-                results[key].backtest = backtest_scope(scope_orders, as_of, config)
+            results[key].backtest, results[key].supervised_churn = report, outcome
+            if outcome is not None and outcome.model is not None:
+                # Stored for incremental runs, which score changed customers with it.
+                results[key].breakpoints = {
+                    **results[key].breakpoints,
+                    "churn_model": outcome.model.to_json(),
+                }
             steps.done(f"computed {scope or 'organisation'}")
         with transaction.atomic():
             for scope in scopes:
@@ -221,6 +256,13 @@ def _last_run(scope: BusinessUnit | None) -> ModelRun | None:
         .order_by("-started_at", "-pk")
         .first()
     )
+
+
+def stored_churn_model(run: ModelRun) -> supervised.ChurnModel | None:
+    """The supervised churn model a full run used and stored, for its incremental successors."""
+    if run.churn_method != ChurnMethod.SUPERVISED or "churn_model" not in (run.breakpoints or {}):
+        return None
+    return supervised.ChurnModel.from_json(run.breakpoints["churn_model"])
 
 
 def _fit_is_fresh(run: ModelRun, as_of: datetime, config: AnalyticsConfig) -> bool:
@@ -355,32 +397,46 @@ def read_orders(unit_id: int | None = None, customer_ids: np.ndarray | None = No
     else:
         seconds = "CAST(strftime('%%s', placed_at) AS INTEGER)"
         cents = "CAST(ROUND((total_amount - refunded_amount) * 100) AS INTEGER)"
+    device = f"CASE device {' '.join(f'WHEN %s THEN {code}' for code in DEVICE_CODES.values())} ELSE 0 END"
     where = [f"customer_id IS NOT NULL AND status IN ({', '.join(['%s'] * len(statuses))})"]
-    params: list[Any] = list(statuses)
+    params: list[Any] = [*(str(value) for value in DEVICE_CODES), *statuses]
     if unit_id is not None:
         where.append("unit_id = %s")
         params.append(unit_id)
-    sql = f"SELECT customer_id, unit_id, {seconds}, {cents}, item_count FROM {table} WHERE {' AND '.join(where)}"  # noqa: S608 (table and expressions are ours; values are bound)
-    return OrderArrays(*_select_columns(sql, params, 5, customer_ids, table))
+    packed = f"item_count * {2**DEVICE_BITS} + {device}"
+    sql = (
+        f"SELECT customer_id, unit_id, {seconds}, {cents}, {packed} FROM {table} WHERE {' AND '.join(where)}"  # noqa: S608 (table and expressions are ours; values are bound)
+    )
+    customer, unit, seconds_, cents_, items_and_device = _select_columns(sql, params, 5, customer_ids, table)
+    return OrderArrays(
+        customer,
+        unit,
+        seconds_,
+        cents_,
+        items_and_device >> DEVICE_BITS,
+        items_and_device & (2**DEVICE_BITS - 1),
+    )
 
 
 def read_returns(
     as_of: datetime, unit_id: int | None = None, customer_ids: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(customer ids, unit ids, cents) of returns up to `as_of`."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(customer ids, unit ids, cents, UTC epoch seconds) of returns up to `as_of`."""
     table = Return._meta.db_table
-    cents = (
-        "round(amount * 100)::bigint"
-        if connection.vendor == "postgresql"
-        else "CAST(ROUND(amount * 100) AS INTEGER)"
-    )
-    sql = f"SELECT customer_id, unit_id, {cents} FROM {table} WHERE customer_id IS NOT NULL AND returned_at <= %s"  # noqa: S608 (values are bound)
+    if connection.vendor == "postgresql":
+        cents, seconds = "round(amount * 100)::bigint", "date_part('epoch', returned_at)::bigint"
+    else:
+        cents, seconds = (
+            "CAST(ROUND(amount * 100) AS INTEGER)",
+            "CAST(strftime('%%s', returned_at) AS INTEGER)",
+        )
+    sql = f"SELECT customer_id, unit_id, {cents}, {seconds} FROM {table} WHERE customer_id IS NOT NULL AND returned_at <= %s"  # noqa: S608 (values are bound)
     params: list[Any] = [as_of]
     if unit_id is not None:
         sql += " AND unit_id = %s"
         params.append(unit_id)
-    customer, unit, cents_ = _select_columns(sql, params, 3, customer_ids, table)
-    return customer, unit, cents_
+    customer, unit, cents_, seconds_ = _select_columns(sql, params, 4, customer_ids, table)
+    return customer, unit, cents_, seconds_
 
 
 def _queryset_ids(queryset) -> np.ndarray:
@@ -446,8 +502,12 @@ def compute_scope(
     as_of: datetime,
     config: AnalyticsConfig,
     prior: ModelRun | None = None,
+    supervised_scores: supervised.Scores | None = None,
 ) -> ScopeResult:
-    """Every metric column for the customers of one scope (buyers and `universe`), in customer id order."""
+    """Every metric column for the customers of one scope (buyers and `universe`), in customer id order.
+
+    With `supervised_scores` (the supervised model's risk and reasons of the same buyers) those replace
+    the P(alive)-based ones."""
     as_of_seconds = int(as_of.timestamp())
     offset = _utc_offset_seconds(as_of)
     as_of_day = (as_of_seconds + offset) // SECONDS_PER_DAY
@@ -533,7 +593,13 @@ def compute_scope(
         breakpoints = prior.breakpoints
     r, f, m = scores.rfm_scores(recency, counts, spend, breakpoints)
     stages = scores.lifecycle_stages(counts, recency, tenure, interval, config)
-    reasons = churn.top_reasons(recency, counts, spend, interval, returns_rate, breakpoints["reference"])
+    if supervised_scores is not None:
+        if not np.array_equal(supervised_scores.customer_ids, buyers):
+            raise ValueError("supervised churn scores are for other customers")
+        risk, reasons = supervised_scores.risk, supervised_scores.reasons
+        churn_method = ChurnMethod.SUPERVISED
+    else:
+        reasons = churn.top_reasons(recency, counts, spend, interval, returns_rate, breakpoints["reference"])
 
     buyer_columns = {
         "customer_id": buyers,
@@ -668,6 +734,30 @@ def _utc_offset_seconds(moment: datetime) -> int:
     """Offset of the display time zone at `moment`: days are counted on the merchant's calendar."""
     offset = moment.astimezone(timezone.get_current_timezone()).utcoffset()
     return int(offset.total_seconds()) if offset is not None else 0
+
+
+def _day_number(moment: datetime) -> int:
+    """The day of `moment` on the merchant's calendar, as days since 1970-01-01."""
+    return (int(moment.timestamp()) + _utc_offset_seconds(moment)) // SECONDS_PER_DAY
+
+
+def purchase_log(
+    orders: OrderArrays, returns: tuple[np.ndarray, np.ndarray, np.ndarray], as_of: datetime
+) -> supervised.PurchaseLog:
+    """A scope's orders (sorted) and returns (customer ids, cents, seconds) up to `as_of`, by local day."""
+    offset = _utc_offset_seconds(as_of)
+    upto = orders.seconds <= int(as_of.timestamp())
+    columns = [orders.customer, orders.seconds, orders.cents, orders.device]
+    if not upto.all():
+        columns = [column[upto] for column in columns]
+    customer, seconds, cents, device = columns
+    return supervised.PurchaseLog.build(
+        customer,
+        (seconds + offset) // SECONDS_PER_DAY,
+        cents,
+        np.isin(device, PHONE_DEVICE_CODES),
+        (returns[0], (returns[2] + offset) // SECONDS_PER_DAY, returns[1]),
+    )
 
 
 def backtest_scope(orders: OrderArrays, as_of: datetime, config: AnalyticsConfig):
@@ -961,6 +1051,11 @@ def _finish_run(
             )
             run.churn_auc = report.churn_auc
             run.churn_calibration = report.calibration
+        if result.supervised_churn is not None:
+            run.parameters["supervised"] = result.supervised_churn.describe()
+            run.supervised_churn_auc = result.supervised_churn.auc
+            if result.supervised_churn.used:
+                run.churn_method = ChurnMethod.SUPERVISED
     run.save()
 
 
