@@ -73,8 +73,13 @@ class ModelQualityOut(Schema):
     backtest_cutoff: date | None
     backtest_mae: float | None = Field(description="Mean absolute error of repeat purchases per customer.")
     backtest_series: dict = Field(description="Cumulative repeat purchases by day of the holdout.")
-    churn_method: str
-    churn_auc: float | None
+    churn_method: str = Field(
+        description="probability_alive, recency or supervised: where churn risk came from."
+    )
+    churn_auc: float | None = Field(description="Backtest AUC of the P(alive)-based churn risk.")
+    supervised_churn_auc: float | None = Field(
+        description="Backtest AUC of the gradient-boosting model; used when higher than churn_auc."
+    )
     churn_calibration: list[CalibrationBin]
     finished_at: datetime | None
 

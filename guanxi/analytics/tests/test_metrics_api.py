@@ -58,3 +58,4 @@ def test_model_quality_report_is_scoped(client, shop, make_user, manager, unit_a
     client.force_login(manager)
     org = client.get("/api/v1/analytics/model-quality").json()
     assert (org["unit_id"], org["counts"]["buyers"], org["counts"]["orders"]) == (None, 2, 3)
+    assert (org["churn_method"], org["supervised_churn_auc"]) == ("recency", None)  # too little history
