@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -208,17 +209,7 @@ def refresh_segment(
                 selected = selected.filter(pk__in=ids)
                 scoped_current = current.filter(customer_id__in=ids)
             exited = scoped_current.exclude(customer_id__in=selected.values("pk")).update(exited_at=now)
-            new_ids = list(
-                selected.exclude(pk__in=current.values("customer_id")).values_list("pk", flat=True)
-            )
-            for start in range(0, len(new_ids), INSERT_BATCH):
-                SegmentMembership.objects.bulk_create(
-                    [
-                        SegmentMembership(segment=segment, customer_id=pk, entered_at=now)
-                        for pk in new_ids[start : start + INSERT_BATCH]
-                    ]
-                )
-            entered = len(new_ids)
+            entered = _insert_members(segment, selected.exclude(pk__in=current.values("customer_id")), now)
         members = current.count()
         Segment.objects.filter(pk=segment.pk).update(member_count=members, refreshed_at=now)
         if actor is not None:
@@ -230,6 +221,22 @@ def refresh_segment(
                 message=f"refreshed: {entered} entered, {exited} exited",
             )
     return RefreshResult(segment.pk, members, entered, exited)
+
+
+def _insert_members(segment: Segment, customers, now: datetime) -> int:
+    """Open a stay for each of `customers` in one INSERT … SELECT: a first refresh of a segment of
+    300,000 then moves no ids through Python. Returns how many stays were opened."""
+    select, params = customers.order_by().values(member_id=F("pk")).query.sql_with_params()
+    quote = connection.ops.quote_name
+    table = quote(SegmentMembership._meta.db_table)
+    columns = ", ".join(quote(name) for name in ("segment_id", "customer_id", "entered_at"))
+    with connection.cursor() as cursor:
+        # The SELECT is the ORM's own compilation of the rule; every user value in it is a parameter.
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT %s, member.member_id, %s FROM ({select}) AS member",  # noqa: S608
+            [segment.pk, now, *params],
+        )
+        return cursor.rowcount
 
 
 def refresh_all_segments(now: datetime | None = None) -> list[RefreshResult]:
