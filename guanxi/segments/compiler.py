@@ -83,12 +83,14 @@ class Context:
         return datetime.combine(day, time.min, tzinfo=self.zone)
 
 
-def _with_rows(rows, customer_column: str) -> Q:
+def _with_rows(rows, customer_column: str, *, many_per_customer: bool = False) -> Q:
     """Customers with at least one of `rows`. PostgreSQL gets a correlated EXISTS, which it plans as
     a (hash) semi- or anti-join either way round; `NOT IN` over a large subquery would fall back to a
     per-row scan once the id list outgrows work_mem. SQLite gets `IN`, which it materialises once
-    instead of probing an index per customer."""
-    if connection.vendor == "postgresql":
+    instead of probing an index per customer — except for rows that come many per customer (browse
+    events: three million in 90 days for a million customers), where building that list costs more
+    than probing the (customer, kind, time) index for each customer: 3.0 s instead of 3.6 s alone."""
+    if connection.vendor == "postgresql" or many_per_customer:
         return Q(Exists(rows.filter(**{customer_column: OuterRef("pk")})))
     return Q(pk__in=rows.values(customer_column))
 
@@ -469,7 +471,7 @@ def _event(node: rules.EventCondition, ctx: Context, path: str) -> Q:
             rows = rows.alias(**{guard: JsonIsNumber(KeyTransform(prop.key, "properties"))})
             rows = rows.filter(**{guard: True, f"{alias}__{prop.op}": prop.value})
     if node.at_least == 1:
-        did = _with_rows(rows, "customer_id")
+        did = _with_rows(rows, "customer_id", many_per_customer=True)
     else:
         grouped = rows.values("customer_id").annotate(times=Count("pk")).filter(times__gte=node.at_least)
         did = Q(pk__in=grouped.values("customer_id"))
