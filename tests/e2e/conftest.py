@@ -42,3 +42,34 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+PASSWORD = "correct horse battery staple"
+# Screenshots go to test-results/ (looked at after a run); GUANXI_UPDATE_SCREENSHOTS=1 refreshes
+# the README's copies in docs/screenshots/.
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    folder = REPO / (
+        "docs/screenshots" if os.environ.get("GUANXI_UPDATE_SCREENSHOTS") == "1" else "test-results"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def sign_in(live_server, page):
+    """Sign in through the login form, in Chinese; `username` must have PASSWORD."""
+
+    def sign_in(username: str) -> None:
+        page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": live_server.url}])
+        page.goto(live_server.url + "/")
+        assert "/accounts/login/" in page.url
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("main button[type=submit]")  # the top bar holds the language buttons
+        page.wait_for_url(live_server.url + "/")
+
+    return sign_in

@@ -1,8 +1,6 @@
 """Sign in as a group manager, see the dashboard, switch language; screenshots for the README."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -12,15 +10,9 @@ from guanxi.accounts.roles import Role
 from guanxi.commerce.models import Channel, Order
 from guanxi.commerce.tests.factories import SHANGHAI, make_customer, make_order, make_store
 
-pytestmark = [pytest.mark.e2e]
+from .conftest import PASSWORD
 
-PASSWORD = "correct horse battery staple"
-# Screenshots go to test-results/ (looked at after a run); GUANXI_UPDATE_SCREENSHOTS=1 refreshes
-# the README's copies in docs/screenshots/.
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / (
-    "docs/screenshots" if os.environ.get("GUANXI_UPDATE_SCREENSHOTS") == "1" else "test-results"
-)
+pytestmark = [pytest.mark.e2e]
 
 
 def _months_ago(today, months: int, day: int) -> tuple[int, int, int]:
@@ -62,27 +54,19 @@ def _dataset():
     return home, beauty
 
 
-def test_login_dashboard_and_language_switch(live_server, page, transactional_db):
+def test_login_dashboard_and_language_switch(live_server, page, transactional_db, screenshots, sign_in):
     account_actions.ensure_organisation("关系演示集团")
     _dataset()
     account_actions.create_user(
         username="manager", password=PASSWORD, role=Role.GROUP_MANAGER, display_name="王经理"
     )
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": live_server.url}])
+    sign_in("manager")
 
-    page.goto(live_server.url + "/")
-    assert "/accounts/login/" in page.url
-    page.fill("input[name=username]", "manager")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")  # the top bar holds the language buttons
-
-    page.wait_for_url(live_server.url + "/")
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     assert page.locator(".user-name").inner_text() == "王经理"
     page.wait_for_selector("[data-chart='chart-monthly'] canvas")
     page.wait_for_timeout(600)  # let the charts' entry animation finish before the screenshot
-    page.screenshot(path=str(SCREENSHOTS / "dashboard-zh.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "dashboard-zh.png"), full_page=True)
 
     page.click("button[name=language][value=en]")
     page.wait_for_function("document.documentElement.lang === 'en'")
@@ -90,7 +74,7 @@ def test_login_dashboard_and_language_switch(live_server, page, transactional_db
     assert re.fullmatch(r"¥[\d,]+\.\d\d", page.locator("[data-kpi=revenue]").inner_text())
     page.wait_for_selector("[data-chart='chart-monthly'] canvas")
     page.wait_for_timeout(600)
-    page.screenshot(path=str(SCREENSHOTS / "dashboard-en.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "dashboard-en.png"), full_page=True)
 
     page.click("button[name=language][value=zh-hans]")
     page.wait_for_function("document.documentElement.lang === 'zh-hans'")
