@@ -1,5 +1,7 @@
 """Background job kinds of the analytics app."""
 
+from django.utils.translation import gettext_lazy as _
+
 from guanxi.accounts.models import BusinessUnit
 from guanxi.analytics.refresh import refresh_metrics
 from guanxi.core.background import Progress, job_kind
@@ -8,7 +10,7 @@ from guanxi.core.models import Job
 REFRESH_KIND = "analytics.refresh"
 
 
-@job_kind(REFRESH_KIND)
+@job_kind(REFRESH_KIND, label=_("Refresh customer metrics"))
 def run_refresh(job: Job, progress: Progress) -> dict:
     """params: {"unit": business unit id or null (organisation and every unit), "full": bool}."""
     unit_id = job.params.get("unit")

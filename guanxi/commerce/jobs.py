@@ -3,6 +3,8 @@
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from guanxi.accounts.models import BusinessUnit
 from guanxi.commerce.importers import ImportFileError, resume_import, run_import
 from guanxi.commerce.importers.base import ProgressCallback
@@ -24,7 +26,7 @@ def progress_callback(progress: Progress) -> ProgressCallback:
     return report
 
 
-@job_kind(IMPORT_JOB)
+@job_kind(IMPORT_JOB, label=_("Import a file"))
 def import_file(job: Job, progress: Progress) -> dict[str, Any]:
     """params: kind, path, dry_run, store_source and mapping_name (optional), unit_id (else the job's unit).
 

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 JobHandler = Callable[[Job, "Progress"], dict[str, Any] | None]
 JOB_KINDS: dict[str, JobHandler] = {}
+JOB_LABELS: dict[str, Any] = {}
 
 HEARTBEAT_EVERY = timedelta(seconds=1)
 STALE_AFTER = timedelta(minutes=5)
@@ -30,9 +31,13 @@ class JobInputError(Exception):
     """A job ends because of its input (a bad file, a missing unit): logged as a line, not a traceback."""
 
 
-def job_kind(kind: str) -> Callable[[JobHandler], JobHandler]:
+def job_kind(kind: str, label: Any = None) -> Callable[[JobHandler], JobHandler]:
+    """Register `handler(job, progress)` for `kind`; `label` (translatable) is what the job pages show."""
+
     def register(handler: JobHandler) -> JobHandler:
         JOB_KINDS[kind] = handler
+        if label is not None:
+            JOB_LABELS[kind] = label
         return handler
 
     return register

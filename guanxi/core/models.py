@@ -50,6 +50,12 @@ class Job(ScopedModel):
         return models.Q(unit__in=unit_ids) | models.Q(unit__isnull=True)
 
     @property
+    def kind_label(self) -> str:
+        from guanxi.core.background import JOB_LABELS
+
+        return str(JOB_LABELS.get(self.kind, self.kind))
+
+    @property
     def percent(self) -> int | None:
         if not self.progress_total:
             return 100 if self.state == self.State.SUCCEEDED else None

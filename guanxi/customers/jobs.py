@@ -2,12 +2,14 @@
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from guanxi.core.background import Progress, job_kind
 from guanxi.core.models import Job
 from guanxi.customers.merging import resolve_strong_matches, suggest_merges
 
 
-@job_kind("customers.resolve_strong_matches")
+@job_kind("customers.resolve_strong_matches", label=_("Merge customers sharing a strong identity"))
 def resolve_strong(job: Job, progress: Progress) -> dict[str, Any]:
     """params: customer_ids (optional; all customers otherwise). Safe to re-run: merged customers are skipped."""
     records = resolve_strong_matches(job.params.get("customer_ids"), actor=job.started_by)
@@ -15,7 +17,7 @@ def resolve_strong(job: Job, progress: Progress) -> dict[str, Any]:
     return {"merged": len(records)}
 
 
-@job_kind("customers.suggest_merges")
+@job_kind("customers.suggest_merges", label=_("Look for duplicate customers"))
 def suggest(job: Job, progress: Progress) -> dict[str, Any]:
     """params: customer_ids (optional). Safe to re-run: existing suggestions are refreshed, not duplicated."""
     counts = suggest_merges(job.params.get("customer_ids"))

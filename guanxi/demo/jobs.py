@@ -1,5 +1,7 @@
 """Loading the demo shop as a job, so the CLI shows its progress and the job panel records it."""
 
+from django.utils.translation import gettext_lazy as _
+
 from guanxi.accounts.models import User
 from guanxi.accounts.roles import Role
 from guanxi.core.background import Progress, job_kind
@@ -10,7 +12,7 @@ from guanxi.demo.reference import USERS
 DEMO_JOB_KIND = "demo.load"
 
 
-@job_kind(DEMO_JOB_KIND)
+@job_kind(DEMO_JOB_KIND, label=_("Load the demo shop"))
 def load_demo_job(job: Job, progress: Progress) -> dict:
     """params: {"customers": int}. Refuses (DemoAlreadyLoaded) on a database that has demo data."""
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.background import JobInputError, Progress, job_kind, start_job
 from guanxi.core.models import Job
@@ -24,7 +25,7 @@ def start_tag_members(segment: Segment, tag: Tag, *, actor: Any, remove: bool = 
     )
 
 
-@job_kind(TAG_KIND)
+@job_kind(TAG_KIND, label=_("Tag every member of a segment"))
 def run_tag(job: Job, progress: Progress) -> dict:
     """params: {"segment": id, "tag": id, "remove": bool}; runs with the permissions of who started it."""
     segment = Segment.objects.filter(pk=job.params.get("segment")).first()
@@ -38,7 +39,7 @@ def run_tag(job: Job, progress: Progress) -> dict:
     return {"changed": changed}
 
 
-@job_kind(REFRESH_KIND)
+@job_kind(REFRESH_KIND, label=_("Refresh segment membership"))
 def run_refresh(job: Job, progress: Progress) -> dict:
     """params: {"segment": a segment id, or null for every dynamic segment}."""
     segment_id = job.params.get("segment")
