@@ -104,8 +104,15 @@ def _node(node: Any, ctx: Context, path: str) -> Q:
         if not node.all:
             return EVERYONE
         combined = Q()
+        metrics = [child for child in node.all if isinstance(child, rules.MetricCondition)]
+        together = len(metrics) > 1 and (ctx.unit_ids is None or len(ctx.unit_ids) == 1)
+        if together:
+            # One metric row per customer in this scope, so "CLV ≥ 1000 and churn risk ≥ 0.5" is one
+            # look-up of rows meeting both, not two lists of hundreds of thousands to intersect.
+            combined &= _with_rows(_metric_rows(metrics, ctx), "customer_id")
         for i, child in enumerate(node.all):
-            combined &= _node(child, ctx, f"{path}.all[{i}]")
+            if not (together and isinstance(child, rules.MetricCondition)):
+                combined &= _node(child, ctx, f"{path}.all[{i}]")
         return combined
     if isinstance(node, rules.AnyGroup):
         if not node.any:
@@ -251,10 +258,17 @@ def _profile(node: rules.ProfileCondition, ctx: Context, path: str) -> Q:
 
 
 def _metric(node: rules.MetricCondition, ctx: Context, path: str) -> Q:
-    spec = METRIC_FIELDS[node.field]
+    return _with_rows(_metric_rows([node], ctx), "customer_id")
+
+
+def _metric_rows(nodes: list[rules.MetricCondition], ctx: Context):
+    """The scope's metric rows meeting every one of `nodes`."""
     rows = CustomerMetric.objects.all()
     rows = rows.filter(unit__isnull=True) if ctx.unit_ids is None else rows.filter(unit_id__in=ctx.unit_ids)
-    return _with_rows(rows.filter(compare(spec.column, spec, node.op, node.value, ctx)), "customer_id")
+    for node in nodes:
+        spec = METRIC_FIELDS[node.field]
+        rows = rows.filter(compare(spec.column, spec, node.op, node.value, ctx))
+    return rows
 
 
 def _identity(node: rules.IdentityCondition, ctx: Context, path: str) -> Q:
