@@ -148,6 +148,7 @@ class OrderLine(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # order_line_customer_facts leads with it
         related_name="+",
     )
     unit = models.ForeignKey(
@@ -171,6 +172,8 @@ class OrderLine(models.Model):
                 fields=["category", "placed_at", "customer", "status", "unit"],
                 name="order_line_category_facts",
             ),
+            # A customer's lines of a category in a window (segment probes; merges re-point by it).
+            models.Index(fields=["customer", "category", "placed_at"], name="order_line_customer_facts"),
         ]
 
     def __str__(self) -> str:

@@ -70,6 +70,8 @@ class Context:
     resolve_segment: Callable[[int], SegmentRef | None] | None = None
     # Segments being expanded, outermost first: a reference back into it is a cycle.
     stack: tuple[int, ...] = ()
+    # A sibling condition (tags, metrics, a segment) already narrows the audience to a short list.
+    narrowed: bool = False
 
     @property
     def zone(self) -> ZoneInfo:
@@ -89,7 +91,8 @@ def _with_rows(rows, customer_column: str, *, many_per_customer: bool = False) -
     per-row scan once the id list outgrows work_mem. SQLite gets `IN`, which it materialises once
     instead of probing an index per customer — except for rows that come many per customer (browse
     events: three million in 90 days for a million customers), where building that list costs more
-    than probing the (customer, kind, time) index for each customer: 3.0 s instead of 3.6 s alone."""
+    than probing the (customer, kind, time) index for each customer: 3.0 s instead of 3.6 s alone,
+    1.0 s instead of 3.6 s in the bench's five-condition rule."""
     if connection.vendor == "postgresql" or many_per_customer:
         return Q(Exists(rows.filter(**{customer_column: OuterRef("pk")})))
     return Q(pk__in=rows.values(customer_column))
@@ -110,9 +113,11 @@ def _node(node: Any, ctx: Context, path: str) -> Q:
             # One metric row per customer in this scope, so "CLV ≥ 1000 and churn risk ≥ 0.5" is one
             # look-up of rows meeting both, not two lists of hundreds of thousands to intersect.
             combined &= _with_rows(_metric_rows(metrics, ctx), "customer_id")
+        narrowing = (rules.TagCondition, rules.MetricCondition, rules.SegmentCondition)
+        inner = replace(ctx, narrowed=any(isinstance(child, narrowing) for child in node.all))
         for i, child in enumerate(node.all):
             if not (together and isinstance(child, rules.MetricCondition)):
-                combined &= _node(child, ctx, f"{path}.all[{i}]")
+                combined &= _node(child, inner, f"{path}.all[{i}]")
         return combined
     if isinstance(node, rules.AnyGroup):
         if not node.any:
@@ -453,7 +458,9 @@ def _orders(node: rules.OrderCondition, ctx: Context, path: str) -> Q:
     if node.measure == "count":
         # The common cases need no grouping: "at least one" and "none".
         if (node.op == Op.GTE and value == 1) or (node.op == Op.GT and value == 0):
-            return _with_rows(rows, customer)
+            # Lines come many per customer; once a sibling has narrowed the audience, probing the
+            # (customer, category, time) index per remaining customer beats listing them all.
+            return _with_rows(rows, customer, many_per_customer=node.of == "lines" and ctx.narrowed)
         if (
             (node.op == Op.EQ and value == 0)
             or (node.op == Op.LT and value == 1)
