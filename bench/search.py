@@ -27,6 +27,8 @@ from _support import on_each_dataset, percentile, run_child, start_django
 DEFAULT_CUSTOMERS = 20_000
 BUDGET_P95_MS = 200.0
 SAMPLES = 40
+# The naive baseline scans every customer, identity and order: seconds a query at 1M, so fewer of them.
+BASELINE_SAMPLES = 8
 SEED = 7
 KINDS = ("name prefix", "full phone", "last four", "email", "order number")
 
@@ -42,7 +44,8 @@ def run(customers: int | None = None) -> list[str]:
 def _report(result: dict) -> list[str]:
     lines = [
         f"Customer search on {result['customers']:,} customers ({result['vendor']}); "
-        f"{SAMPLES} queries per kind; baseline = naive icontains over name, identities and order numbers",
+        f"{SAMPLES} queries per kind; baseline (the first {BASELINE_SAMPLES}) = naive icontains over name, "
+        "identities and order numbers",
     ]
     for role, kinds in result["roles"].items():
         for kind in KINDS:
@@ -137,6 +140,8 @@ def _time_role(user, queries: dict[str, list[str]]) -> dict:
             )
             ours.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200
+            if len(baseline) == BASELINE_SAMPLES:
+                continue
             started = time.perf_counter()
             naive = Customer.objects.restrict(user, "view").filter(
                 Q(name__icontains=value)
