@@ -178,6 +178,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = GUANXI_HOME / "media"
 GUANXI_MAX_IMPORT_BYTES = env_int("GUANXI_MAX_IMPORT_BYTES", 200 * 1024 * 1024)
+# A segment count that takes longer is cancelled with a message (PostgreSQL statement_timeout, SQLite
+# progress handler) rather than hanging a web worker.
+SEGMENT_COUNT_TIMEOUT_MS = env_int("GUANXI_SEGMENT_COUNT_TIMEOUT_MS", 5000)
 GUANXI_IMPORT_UPLOAD_DAYS = env_int(
     "GUANXI_IMPORT_UPLOAD_DAYS", 7
 )  # uploaded import files are kept this long
