@@ -93,6 +93,9 @@ def _working_copy(engine: str, customers: int, home: str) -> str:
     if engine == "sqlite":
         shutil.copyfile(kept, Path(home) / "bench.sqlite3")
         return f"sqlite:///{home}/bench.sqlite3"
+    for stale in _postgres_databases("guanxi_bench_work_%"):
+        if not Path(f"/proc/{stale.rsplit('_', 1)[1]}").exists():  # left by a bench that was killed
+            _drop_database(stale)
     work = f"guanxi_bench_work_{os.getpid()}"
     _drop_database(work)
     _admin_execute(f'CREATE DATABASE "{work}" TEMPLATE "{kept}"')
