@@ -82,7 +82,7 @@ class Customer(ScopedModel):
     @classmethod
     def scope_by_units(cls, unit_ids: list[int]) -> models.Q:
         # A profile is visible to a unit once the person has a relationship with it.
-        return models.Q(pk__in=CustomerUnit.objects.filter(unit_id__in=unit_ids).values("customer_id"))
+        return _customer_visible(unit_ids, prefix="pk")
 
 
 class CustomerUnit(models.Model):
@@ -146,14 +146,17 @@ class Identity(ScopedModel):
 
     @classmethod
     def scope_by_units(cls, unit_ids: list[int]) -> models.Q:
-        return models.Q(customer__in=Customer.objects.filter(Customer.scope_by_units(unit_ids)).values("pk"))
+        return _customer_visible(unit_ids)
 
 
 def _customer_visible(unit_ids: list[int], prefix: str = "customer") -> models.Q:
-    """Rows that belong to a person visible to the units (consent, addresses, tags, custom values)."""
-    return models.Q(
-        **{f"{prefix}__in": CustomerUnit.objects.filter(unit_id__in=unit_ids).values("customer_id")}
-    )
+    """Rows that belong to a person visible to the units (consent, addresses, tags, custom values).
+
+    A correlated EXISTS on the (customer, unit) key, not `IN (the unit's customers)`: PostgreSQL plans
+    both as a semi-join, but SQLite would build the list of a unit's 700,000 customers for every
+    search and page (360 ms at 1M) where probing the key for the rows at hand takes microseconds."""
+    links = CustomerUnit.objects.filter(unit_id__in=unit_ids, customer_id=models.OuterRef(prefix))
+    return models.Q(models.Exists(links))
 
 
 def _unit_or_customer_visible(unit_ids: list[int]) -> models.Q:
