@@ -114,10 +114,10 @@ def _node(node: Any, ctx: Context, path: str) -> Q:
             # look-up of rows meeting both, not two lists of hundreds of thousands to intersect.
             combined &= _with_rows(_metric_rows(metrics, ctx), "customer_id")
         narrowing = (rules.TagCondition, rules.MetricCondition, rules.SegmentCondition)
-        inner = replace(ctx, narrowed=any(isinstance(child, narrowing) for child in node.all))
+        siblings = replace(ctx, narrowed=any(isinstance(child, narrowing) for child in node.all))
         for i, child in enumerate(node.all):
             if not (together and isinstance(child, rules.MetricCondition)):
-                combined &= _node(child, inner, f"{path}.all[{i}]")
+                combined &= _node(child, siblings, f"{path}.all[{i}]")
         return combined
     if isinstance(node, rules.AnyGroup):
         if not node.any:
