@@ -34,20 +34,10 @@ ORDER_UPDATE_FIELDS = [
 # The columns, in order, of each tuple given to upsert_order_lines.
 LINE_COLUMNS = ("order_id", "line_no", "sku", "name", "category", "quantity", "unit_price", "amount")
 # What a line copies from its order (see OrderLine.customer), in the order of `facts_of`.
+FACT_FIELDS = ("customer", "unit", "placed_at", "status")
 FACT_COLUMNS = ("customer_id", "unit_id", "placed_at", "status")
 STORED_LINE_COLUMNS = ("order_id", *FACT_COLUMNS, *LINE_COLUMNS[1:])
-LINE_UPDATE_FIELDS = [
-    "customer",
-    "unit",
-    "placed_at",
-    "status",
-    "sku",
-    "name",
-    "category",
-    "quantity",
-    "unit_price",
-    "amount",
-]
+LINE_UPDATE_FIELDS = [*FACT_FIELDS, "sku", "name", "category", "quantity", "unit_price", "amount"]
 # Rows per INSERT statement: 12 parameters each stays below SQLite's 32,766 and PostgreSQL's 65,535.
 LINES_PER_STATEMENT = 500
 FACT_BATCH = 500  # orders per UPDATE in copy_order_facts

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.accounts import actions as account_actions
 from guanxi.accounts.models import BusinessUnit, User
+from guanxi.commerce.actions import FACT_FIELDS
 from guanxi.commerce.models import Event, Order, OrderLine, Product, Return, Store
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
@@ -110,10 +111,7 @@ ORDER_FIELDS = (
 # After the order, what a line copies from it (see OrderLine.customer).
 LINE_FIELDS = (
     "order",
-    "customer",
-    "unit",
-    "placed_at",
-    "status",
+    *FACT_FIELDS,
     "product",
     "sku",
     "name",
