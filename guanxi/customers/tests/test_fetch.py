@@ -117,7 +117,8 @@ def test_api_detail_grows_to_the_360_view_for_unit_a(client, unit_a_head, unit_a
     metric = body["metrics"][0]
     assert (metric["rfm_segment"], metric["abc_class"], metric["predicted_clv"]) == ("new", "B", "321.00")
     assert metric["explanations"]["next_order"] == "Next order expected around Dec. 1, 2026."
-    assert "999" not in str(body)
+    # Nothing of unit B: not its order D-1 of 999.00, nor its metric row with a spend of 999.00.
+    assert "999.00" not in str(body)  # an amount, not a run of digits an id could hold
 
 
 def test_api_detail_masks_identities_without_pii(client, make_user, unit_a, shared):
