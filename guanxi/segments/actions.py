@@ -421,8 +421,9 @@ def tag_members(
 ) -> int:
     """Add (or remove) a tag on every current member the actor may change; returns how many changed.
 
-    Tagged through the customers app's bulk action (an audit entry and timeline event per customer);
-    the segments are then refreshed for the customers whose tags changed. `progress` hears of each
+    Tagged through the customers app's bulk action (an audit entry and timeline event per customer),
+    which notes the changed customers in the change outbox: `refresh_changed_customers` re-evaluates
+    them within a minute, so they are not refreshed here a second time. `progress` hears of each
     batch; `start_tag_members` runs this as a background job for large segments.
     """
     if not actor.has_permission("customers.change"):
@@ -432,7 +433,6 @@ def tag_members(
     changed = profile.tag_customers(
         customers, tag, actor=actor, unit=segment.unit, remove=remove, progress=progress
     )
-    refresh_for_customers(changed)
     return len(changed)
 
 

@@ -185,6 +185,7 @@ def test_bulk_tag_tags_every_member(client, manager, people):
     assert response.json() == {"changed": 3}
     again = post(client, f"/api/v1/segments/{segment.pk}/tag", manager, {"tag": tag.pk})
     assert again.json() == {"changed": 0}
+    assert actions.refresh_changed_customers() == 3  # the tagged customers wait in the change outbox
     assert set(CustomerTag.objects.filter(tag=tag).values_list("customer__name", flat=True)) == {
         "Anna",
         "Bea",
