@@ -90,11 +90,43 @@ def _upsert_by_external_id(
     if not rows:
         return {}
     with transaction.atomic():
-        saved = model.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["source", "external_id"], update_fields=update_fields
+        if connection.vendor == "postgresql":
+            ids = _stage_upsert_models(model, rows, update_fields)
+            for row in rows:
+                row.pk = ids[row.external_id]
+        else:
+            saved = model.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["source", "external_id"],
+                update_fields=update_fields,
+            )
+            ids = {row.external_id: row.pk for row in saved}
+        note_changed(row.customer_id for row in rows)
+    return ids
+
+
+def _stage_upsert_models(
+    model: type[Order] | type[Return], rows: list, update_fields: list[str]
+) -> dict[str, int]:
+    """`bulk_create(update_conflicts=True)` on PostgreSQL through a COPY, for the tens of thousands of
+    orders an import writes: the ORM compiles every value of a multi-row INSERT into SQL, which
+    costs several times what preparing the values does."""
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    values = [
+        [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields] for row in rows
+    ]
+    with connection.cursor() as cursor:
+        returned = _stage_upsert(
+            cursor,
+            model._meta.db_table,
+            [_column(model, field.name) for field in fields],
+            values,
+            conflict=("source", "external_id"),
+            updates=[_column(model, name) for name in update_fields],
+            returning=("external_id", "id"),
         )
-        note_changed(row.customer_id for row in saved)
-    return {row.external_id: row.pk for row in saved}
+    return dict(returned)
 
 
 def facts_of(order: Order) -> tuple:
@@ -152,64 +184,93 @@ def copy_order_facts(order_ids: Sequence[int]) -> None:
             )
 
 
-def _line_columns() -> tuple[str, str, str]:
-    """Quoted column list, conflict target and update clause of the order line upsert."""
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(_line_column(name.removesuffix("_id"))) for name in STORED_LINE_COLUMNS)
-    conflict = f"{quote('order_id')}, {quote('line_no')}"
-    updates = ", ".join(
-        f"{quote(column)} = EXCLUDED.{quote(column)}"
-        for column in (_line_column(name) for name in LINE_UPDATE_FIELDS)
-    )
-    return columns, conflict, updates
-
-
-def _line_column(name: str) -> str:
-    field = OrderLine._meta.get_field(name)
-    # Only concrete OrderLine fields are named here, and those always have a column.
+def _column(model: type[Order] | type[Return] | type[OrderLine], name: str) -> str:
+    field = model._meta.get_field(name)
+    # Only concrete fields are named here, and those always have a column.
     assert isinstance(field, Field) and field.column is not None
     return field.column
+
+
+def _stored_line_columns() -> list[str]:
+    return [_column(OrderLine, name.removesuffix("_id")) for name in STORED_LINE_COLUMNS]
+
+
+def _quoted(columns: Sequence[str]) -> str:
+    return ", ".join(connection.ops.quote_name(column) for column in columns)
+
+
+def _on_conflict_update(conflict: Sequence[str], updates: Sequence[str]) -> str:
+    quote = connection.ops.quote_name
+    set_clause = ", ".join(f"{quote(column)} = EXCLUDED.{quote(column)}" for column in updates)
+    return f"ON CONFLICT ({_quoted(conflict)}) DO UPDATE SET {set_clause}"
+
+
+LINE_CONFLICT = ("order_id", "line_no")
 
 
 @cache
 def _values_upsert_sql(vendor: str, rows: int) -> str:
     # Cached per vendor and batch size: quoting differs between databases.
-    columns, conflict, updates = _line_columns()
     placeholders = "(" + ", ".join(["%s"] * len(STORED_LINE_COLUMNS)) + ")"
     values = ", ".join([placeholders] * rows)
     table = connection.ops.quote_name(OrderLine._meta.db_table)
+    upsert = _on_conflict_update(LINE_CONFLICT, [_column(OrderLine, name) for name in LINE_UPDATE_FIELDS])
     # Identifiers come from the model's metadata; every value is a bound parameter.
-    return f"INSERT INTO {table} ({columns}) VALUES {values} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"  # noqa: S608
-
-
-STAGE_TABLE = "guanxi_order_line_stage"
+    return f"INSERT INTO {table} ({_quoted(_stored_line_columns())}) VALUES {values} {upsert}"  # noqa: S608
 
 
 def _copy_lines(cursor: Any, lines: Sequence[tuple]) -> None:
-    columns, _conflict, _updates = _line_columns()
     table = connection.ops.quote_name(OrderLine._meta.db_table)
-    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    with cursor.cursor.copy(f"COPY {table} ({_quoted(_stored_line_columns())}) FROM STDIN") as copy:
         for line in lines:
             copy.write_row(line)
 
 
 def _copy_upsert_lines(cursor: Any, lines: Sequence[tuple]) -> None:
-    columns, conflict, updates = _line_columns()
-    table = connection.ops.quote_name(OrderLine._meta.db_table)
-    # Dropped at commit; a rolled-back chunk takes it away with everything else.
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} (order_id bigint, customer_id bigint, "
-        "unit_id bigint, placed_at timestamptz, status text, line_no bigint, sku text, name text, "
-        "category text, quantity integer, unit_price numeric, amount numeric) ON COMMIT DROP"
+    _stage_upsert(
+        cursor,
+        OrderLine._meta.db_table,
+        _stored_line_columns(),
+        lines,
+        conflict=LINE_CONFLICT,
+        updates=[_column(OrderLine, name) for name in LINE_UPDATE_FIELDS],
     )
-    with cursor.cursor.copy(f"COPY {STAGE_TABLE} ({', '.join(STORED_LINE_COLUMNS)}) FROM STDIN") as copy:
-        for line in lines:
-            copy.write_row(line)
+
+
+def _stage_upsert(
+    cursor: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    conflict: Sequence[str],
+    updates: Sequence[str],
+    returning: Sequence[str] = (),
+) -> list[tuple]:
+    """Insert or update `rows` (values in `columns` order) in `table` on PostgreSQL: COPY into a
+    temporary stage table, then one INSERT … SELECT … ON CONFLICT (psycopg re-parses a long
+    multi-row statement on every call). Returns the `returning` columns of every row written."""
+    quote = connection.ops.quote_name
+    names, stage = _quoted(columns), quote(f"{table}_stage")
+    # No constraints on the stage (CREATE … AS copies none); dropped at commit, so a rolled-back
+    # chunk takes it away with everything else, and emptied after use for the next call.
     cursor.execute(
-        f"INSERT INTO {table} ({columns}) SELECT {', '.join(STORED_LINE_COLUMNS)} FROM {STAGE_TABLE} "  # noqa: S608
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "  # noqa: S608 (names from the models)
+        f"SELECT {names} FROM {quote(table)} WITH NO DATA"
     )
-    cursor.execute(f"TRUNCATE {STAGE_TABLE}")
+    with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    statement = (
+        f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} "  # noqa: S608
+        f"{_on_conflict_update(conflict, updates)}"
+    )
+    if returning:
+        statement += f" RETURNING {_quoted(returning)}"
+    cursor.execute(statement)
+    written = cursor.fetchall() if returning else []
+    cursor.execute(f"TRUNCATE {stage}")
+    return written
 
 
 # --- Connector records (file presets, webhooks, the ingestion API) ---------------------------

@@ -82,10 +82,19 @@ class Order(ScopedModel):
     # Statuses that count as a sale in revenue figures.
     SALE_STATUSES = (Status.PAID, Status.SHIPPED, Status.DELIVERED, Status.COMPLETED)
 
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="orders")
-    unit = models.ForeignKey("accounts.BusinessUnit", on_delete=models.PROTECT, related_name="orders")
+    # No single-column indexes on the foreign keys: each leads a composite index below, and every
+    # index is paid for on each of the hundreds of thousands of rows an import writes.
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="orders", db_index=False)
+    unit = models.ForeignKey(
+        "accounts.BusinessUnit", on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     customer = models.ForeignKey(
-        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+        db_index=False,
     )
     source = models.CharField(max_length=64)
     external_id = models.CharField(max_length=128)
@@ -128,8 +137,12 @@ class Order(ScopedModel):
 class OrderLine(models.Model):
     """One product line of an order."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexed by order_line_source_unique (order, line_no) and, for lines that have a product,
+    # order_line_product: most imported lines have none, and they need no index entry for it.
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     sku = models.CharField(_("SKU"), max_length=64, blank=True)
     name = models.CharField(_("product"), max_length=200)
     category = models.CharField(_("category"), max_length=64, blank=True)
@@ -174,6 +187,9 @@ class OrderLine(models.Model):
             ),
             # A customer's lines of a category in a window (segment probes; merges re-point by it).
             models.Index(fields=["customer", "category", "placed_at"], name="order_line_customer_facts"),
+            models.Index(
+                fields=["product"], condition=models.Q(product__isnull=False), name="order_line_product"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -191,9 +207,17 @@ class Return(ScopedModel):
     """Goods returned or money refunded to a customer (a credit note); unique on (source, external_id)."""
 
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="returns")
-    unit = models.ForeignKey("accounts.BusinessUnit", on_delete=models.PROTECT, related_name="returns")
+    # unit and customer lead the composite indexes below.
+    unit = models.ForeignKey(
+        "accounts.BusinessUnit", on_delete=models.PROTECT, related_name="returns", db_index=False
+    )
     customer = models.ForeignKey(
-        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="returns"
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="returns",
+        db_index=False,
     )
     order = models.ForeignKey(
         Order,

@@ -82,6 +82,9 @@ class Preset:
     chunk_size: ClassVar[int] = 10_000
     # Counts this preset adds to the run's summary; they start at zero so a summary is always complete.
     counters: ClassVar[tuple[str, ...]] = ()
+    # True when `parse` reads nothing that `write` sets: the engine then parses the next chunk in
+    # a thread while this one is written (the writer mostly waits on the database).
+    parse_ahead: ClassVar[bool] = False
 
     def map_columns(self, header: list[str]) -> dict[str, int]:
         positions = {name.casefold(): index for index, name in reversed(list(enumerate(header)))}

@@ -6,13 +6,16 @@ re-run of a whole file upserts onto the same rows (presets key everything on sou
 """
 
 import itertools
+import queue
+import threading
 from collections import Counter
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -29,6 +32,7 @@ from guanxi.commerce.importers.generic import GenericCustomersPreset, GenericOrd
 from guanxi.commerce.importers.online_retail import OnlineRetailPreset
 from guanxi.commerce.importers.reading import (
     UNDECODABLE,
+    UNREADABLE,
     ImportFileError,
     count_rows,
     describe,
@@ -55,6 +59,7 @@ IMPORT_KINDS: dict[str, type[Preset]] = {
 # Issues kept per run for the report; the counts always cover every row.
 MAX_STORED_ISSUES = 20_000
 UNDECODABLE_REASON = gettext_lazy("Characters that are not valid in the file's encoding")
+T = TypeVar("T")
 RESUMABLE_STATES = (ImportRun.State.INTERRUPTED, ImportRun.State.RUNNING)
 
 
@@ -143,7 +148,8 @@ def _execute(run: ImportRun, *, progress: ProgressCallback | None, chunk_size: i
             preset.replay(list(itertools.islice(numbered, run.position)), context)
         report(run.position, run.total_rows, "")
         size = chunk_size or preset.chunk_size
-        for chunk, parsed in _parse_chunks(numbered, size, preset, context):
+        chunks = _parse_chunks(numbered, size, preset, context)
+        for chunk, parsed in _one_ahead(chunks) if preset.parse_ahead else chunks:
             with transaction.atomic():
                 _relax_durability()
                 result = preset.write(parsed, context)
@@ -182,19 +188,69 @@ def _execute(run: ImportRun, *, progress: ProgressCallback | None, chunk_size: i
 
 def _parse_chunks(numbered: Iterator[Row], size: int, preset: Preset, context: ImportContext) -> Iterator:
     while chunk := list(itertools.islice(numbered, size)):
-        readable = [row for row in chunk if not any(UNDECODABLE in cell for cell in row[1])]
-        if len(readable) == len(chunk):
+        # One search over the whole chunk's text first: unreadable rows are rare.
+        text = "".join(map("".join, map(itemgetter(1), chunk)))
+        if not any(character in text for character in UNREADABLE):
             yield chunk, preset.parse(chunk, context)
             continue
-        parsed = preset.parse(readable, context)
+        unreadable = {number: _unreadable_cell(cells) for number, cells in chunk}
+        parsed = preset.parse([row for row in chunk if unreadable[row[0]] is None], context)
         issues = parsed.result.issues
         for number, cells in chunk:
-            for index, cell in enumerate(cells):
-                if UNDECODABLE in cell:
-                    column = context.header[index] if index < len(context.header) else ""
-                    issues.append(RowIssue(number, column, cell, "undecodable", UNDECODABLE_REASON))
-                    break
+            index = unreadable[number]
+            if index is not None:
+                column = context.header[index] if index < len(context.header) else ""
+                value = cells[index].replace("\x00", UNDECODABLE)  # no database stores a NUL
+                issues.append(RowIssue(number, column, value, "undecodable", UNDECODABLE_REASON))
         yield chunk, parsed
+
+
+def _one_ahead(items: Iterator[T]) -> Iterator[T]:
+    """`items`, produced one step ahead in a thread. Reading and parsing a chunk is Python work;
+    writing one mostly waits on the database, which releases the GIL, so the two overlap."""
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    language = translation.get_language()
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        with translation.override(language):
+            try:
+                for item in items:
+                    if not put("item", item):
+                        return
+                put("end", None)
+            except BaseException as error:  # handed to the consumer, which raises it
+                put("error", error)
+
+    producer = threading.Thread(target=produce, name="import-parse", daemon=True)
+    producer.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        producer.join()
+
+
+def _unreadable_cell(cells: list[str]) -> int | None:
+    for index, cell in enumerate(cells):
+        if any(character in cell for character in UNREADABLE):
+            return index
+    return None
 
 
 def _numbered(rows: Any, width: int) -> Any:

@@ -110,6 +110,7 @@ class OnlineRetailPreset(Preset):
     }
     required = frozenset({"invoice", "stock_code", "quantity", "date", "price", "customer"})
     chunk_size = 20_000
+    parse_ahead = True
     counters = (
         "customers_created",
         "orders_created",
@@ -125,6 +126,7 @@ class OnlineRetailPreset(Preset):
         context.state["dates"] = {}
         context.state["quantities"] = {}
         context.state["prices"] = {}
+        context.state["amounts"] = {}
         context.state["seen_orders"] = set()
         context.state["seen_returns"] = set()
         context.state["would_create_customers"] = set()
@@ -206,7 +208,8 @@ class OnlineRetailPreset(Preset):
         # Values repeat a lot in a transaction log; parse each distinct one once.
         quantities: dict[str, int | None] = state["quantities"]
         prices: dict[str, tuple[Decimal, Decimal] | None] = state["prices"]
-        for cache in (dates, quantities, prices):
+        amounts: dict[tuple[int, str], Decimal] = state["amounts"]
+        for cache in (dates, quantities, prices, amounts):
             if len(cache) > CACHE_LIMIT:  # a hostile file of all-distinct values must not grow them forever
                 cache.clear()
         issues = result.issues
@@ -371,7 +374,9 @@ class OnlineRetailPreset(Preset):
                     )
                 )
                 continue
-            amount = round_money(quantity * price)
+            amount = amounts.get((quantity, raw_price))
+            if amount is None:
+                amount = amounts[quantity, raw_price] = round_money(quantity * price)
             description = cells[i_description].strip() if i_description is not None else ""
             draft.lines.append((number, code[:64], description[:200], quantity, rounded_price, amount))
             draft.amount += amount

@@ -148,6 +148,7 @@ class PersonRecordPreset(Preset):
     and fill `CustomerChunk.people` in `parse`."""
 
     counters: ClassVar[tuple[str, ...]] = ("customers_created", "customers_existing")
+    parse_ahead = True
 
     def write(self, parsed: CustomerChunk, context: ImportContext) -> ChunkResult:
         result = parsed.result

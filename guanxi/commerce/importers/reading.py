@@ -9,7 +9,9 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import json
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -24,6 +26,8 @@ SNIFF_BYTES = 256 * 1024
 MAX_CELL_CHARS = 10_000
 csv.field_size_limit(1_000_000)
 UNDECODABLE = "\ufffd"
+# Characters that make a row unreadable: undecodable bytes, and NUL, which no text column takes.
+UNREADABLE = (UNDECODABLE, "\x00")
 # Whitespace a spreadsheet leaves around header cells: spaces, NBSP, ideographic space, BOM.
 HEADER_PADDING = " \t\r\n\u00a0\u3000\ufeff"
 
@@ -132,10 +136,12 @@ def _csv_rows(source: SourceFile, encoding: str, sample: bytes) -> Iterator[list
     try:
         with _open_bytes(source) as raw:
             text_stream = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
-            # NUL would stop the csv module; as U+FFFD it gets the row rejected instead.
-            lines = (line.replace("\x00", UNDECODABLE) for line in text_stream)
-            for row in csv.reader(lines, dialect):
-                yield [cell if len(cell) <= MAX_CELL_CHARS else cell[:MAX_CELL_CHARS] for cell in row]
+            # A NUL stays in its cell (the csv module accepts it since Python 3.11); the engine
+            # rejects such rows as it does rows with undecodable bytes.
+            for row in csv.reader(text_stream, dialect):
+                if row and max(map(len, row)) > MAX_CELL_CHARS:
+                    row = [cell[:MAX_CELL_CHARS] for cell in row]
+                yield row
     except (OSError, EOFError, gzip.BadGzipFile, csv.Error) as error:
         raise ImportFileError(
             _("Cannot read %(name)s: %(error)s") % {"name": source.name, "error": error}
@@ -240,11 +246,14 @@ def cell_text(value: object) -> str:
 
 
 def trim_header(cell: str) -> str:
-    return (cell or "").strip(HEADER_PADDING)
+    return (cell or "").strip(HEADER_PADDING).replace("\x00", UNDECODABLE)
 
 
 def count_rows(source: SourceFile) -> int:
     """Data rows in the file. A full parse, so that a structurally broken file (a runaway
     quote, an oversized field) fails before anything is written rather than half-way."""
     _header, rows, _encoding = read_rows(source)
-    return sum(1 for _row in rows)
+    # deque(maxlen=0) consumes an iterator without a Python-level step per row.
+    counted = itertools.count()
+    deque(zip(rows, counted, strict=False), maxlen=0)
+    return next(counted)
