@@ -11,8 +11,9 @@ REFIT_AFTER_DAYS. Either way nothing is written until everything is computed, so
 the previous metrics.
 
 Where the time goes at a million customers on PostgreSQL (see bench/analytics.py): reading the orders
-(array_agg of each column, decoded as numpy), sorting them once, and above all writing two million
-metric rows (binary COPY into a temporary table, then one INSERT … SELECT per scope).
+(array_agg of each column, decoded as numpy), sorting them once, fitting, and writing two million
+metric rows (binary COPY into a temporary table, then one INSERT … SELECT per scope; a full refresh of
+every scope writes into a new table and builds its indexes afterwards, see rebuild.py).
 """
 
 import logging
@@ -45,6 +46,7 @@ from guanxi.analytics.models import (
     ModelRun,
     RfmSegment,
 )
+from guanxi.analytics.rebuild import TableRebuild
 from guanxi.analytics.summary import summarise_transactions
 from guanxi.commerce.models import Order, Return
 from guanxi.customers.models import Customer, CustomerUnit
@@ -229,13 +231,22 @@ def refresh_metrics(
                 }
             steps.done(f"computed {scope or 'organisation'}")
         with transaction.atomic():
+            # Every scope anew: write them into a new table and put it in the old one's place.
+            rebuild = (
+                TableRebuild(CustomerMetric._meta.db_table)
+                if connection.vendor == "postgresql" and unit is None and not incremental
+                else None
+            )
+            table = rebuild.begin() if rebuild else None
             for scope in scopes:
                 key = _scope_key(scope)
                 run = runs[key]
                 result = results[key]
-                write_rows(result.columns, scope, run.pk, as_of, touched)
+                write_rows(result.columns, scope, run.pk, as_of, touched, table=table)
                 _finish_run(run, result, previous[key] if incremental else None, touched)
                 steps.done(f"saved {scope or 'organisation'}")
+            if rebuild:
+                rebuild.finish()
     except Exception as error:
         ModelRun.objects.filter(pk__in=[r.pk for r in runs.values()]).update(
             state=ModelRun.State.FAILED,
@@ -823,16 +834,21 @@ def write_rows(
     run_id: int,
     as_of: datetime,
     touched: np.ndarray | None = None,
+    *,
+    table: str | None = None,
 ) -> int:
     """Store the computed rows of one scope, replacing the stored ones.
 
     With `touched` None the computed rows are the whole scope, and any other row of the scope goes;
     otherwise they are the rows of the `touched` customers, and only those customers' rows go.
+    `table` names a new table (PostgreSQL, see rebuild.py) to write into instead of the metrics table.
     """
     numbers = {name: _as_numbers(name, values) for name, values in columns.items()}
     vocabularies = {name: values.vocabulary for name, values in columns.items() if isinstance(values, Coded)}
     if connection.vendor == "postgresql":
-        return _write_postgresql(numbers, vocabularies, scope, run_id, as_of, touched)
+        return _write_postgresql(
+            numbers, vocabularies, scope, run_id, as_of, touched, table or CustomerMetric._meta.db_table
+        )
     return _write_batches(numbers, vocabularies, scope, run_id, as_of, touched)
 
 
@@ -862,6 +878,7 @@ def _write_postgresql(
     run_id: int,
     as_of: datetime,
     touched: np.ndarray | None,
+    table_name: str,
 ) -> int:
     names = list(numbers)
     quote = connection.ops.quote_name
@@ -888,7 +905,7 @@ def _write_postgresql(
     targets = [quote(_model_column(name)) for name in names] + ["unit_id", "run_id", "computed_at"]
     select += ["%s", "%s", "%s"]
     params += [scope.pk if scope else None, run_id, as_of]
-    table = quote(CustomerMetric._meta.db_table)
+    table = quote(table_name)
     conflict = (
         "(customer_id) WHERE unit_id IS NULL"
         if scope is None

@@ -143,3 +143,34 @@ def test_incremental_run_sees_orders_imported_with_an_old_creation_time(shop, un
     assert second.watermarks["order"] == late.pk > first.watermarks["order"]
     row = CustomerMetric.objects.get(customer=c0, unit=unit_a)
     assert (row.run_id, row.orders, row.total_spend) == (second.pk, 2, Decimal("160.00"))
+
+
+def test_organisation_wide_full_refresh_keeps_the_table_intact(shop, unit_a):
+    # On PostgreSQL a full refresh of every scope writes a new table and swaps it in (rebuild.py):
+    # its indexes and constraints keep their names, and later incremental runs upsert into it.
+    store, (c0, c1, c2) = shop
+    table = CustomerMetric._meta.db_table
+
+    def keys() -> set[str]:
+        with connection.cursor() as cursor:
+            return set(connection.introspection.get_constraints(cursor, table))
+
+    before = keys()
+    refresh.refresh_metrics(full=True, as_of=AS_OF)
+    make_order(store, c2, "O-again", "70.00", (2026, 6, 29))
+    second = refresh.refresh_metrics(full=True, as_of=AS_OF)
+    assert keys() == before
+    rows = CustomerMetric.objects.all()
+    assert {(row.customer_id, row.unit_id) for row in rows} == {
+        (customer.pk, scope) for customer in (c0, c1, c2) for scope in (None, unit_a.pk)
+    }
+    # The second refresh's runs (one per scope) wrote every row.
+    assert {row.run_id for row in rows} == set(
+        ModelRun.objects.filter(pk__gte=second.pk).values_list("pk", flat=True)
+    )
+    make_order(store, c1, "O-later", "30.00", (2026, 6, 30))
+    third = refresh.refresh_metrics(as_of=AS_OF)
+    assert third.full is False
+    row = CustomerMetric.objects.get(customer=c1, unit=None)
+    assert (row.run_id, row.orders, row.total_spend) == (third.pk, 2, Decimal("230.00"))
+    assert CustomerMetric.objects.get(customer=c2, unit=unit_a).total_spend == Decimal("370.00")
