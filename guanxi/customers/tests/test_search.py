@@ -116,3 +116,11 @@ def test_analyst_sees_masked_contacts_in_search_results(client, make_user, unit_
     assert "13812345678" not in body
     assert "张*" in body
     assert "张伟" not in body
+
+
+def test_a_prefix_shared_by_many_names_finds_the_same_customers(client, manager, people, monkeypatch):
+    # "张" is broad once more names share it than the threshold: found along the list order instead.
+    monkeypatch.setattr("guanxi.customers.search.BROAD_PREFIX_NAMES", 1)
+    assert api_ids(client, manager, "张") == [people["zhao"].pk, people["zhang"].pk]
+    assert api_ids(client, manager, "Alice") == [people["alice"].pk]
+    assert api_ids(client, manager, "李") == [people["li"].pk]
