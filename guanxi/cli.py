@@ -361,7 +361,7 @@ def bench(
     spec.loader.exec_module(module)
     lines = module.run(customers) if customers is not None else module.run()
     for line in lines:
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def main() -> None:
