@@ -293,6 +293,21 @@ def start_django(*, fresh: bool) -> None:
         call_command("migrate", verbosity=0)
 
 
+def dataset_roles() -> list[tuple[str, object]]:
+    """In a child on a migrated dataset copy: the users the page benches measure as, by label — the
+    group manager (sees every unit) and a unit head (sees one; scoping on every read)."""
+    from django.core.management import call_command
+
+    from guanxi.accounts.models import User
+
+    call_command("migrate", verbosity=0)
+    users = (
+        ("manager", User.objects.filter(role="group_manager").first()),
+        ("unit", User.objects.filter(role="unit_head").first()),
+    )
+    return [(label, user) for label, user in users if user is not None]
+
+
 def fresh_database(config: dict) -> None:
     """Remove the SQLite file, or drop and create the PostgreSQL database, named by `config`."""
     if not config["ENGINE"].endswith("postgresql"):

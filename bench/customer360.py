@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
-from _support import on_each_dataset, percentile, run_child, start_django
+from _support import dataset_roles, on_each_dataset, percentile, run_child, start_django
 
 DEFAULT_CUSTOMERS = 20_000
 SAMPLES = 40
@@ -76,22 +76,15 @@ def _measure(database_url: str, home: str) -> dict:
 
 def _child() -> dict:
     start_django(fresh=False)
-    from django.core.management import call_command
     from django.db import connection
 
-    from guanxi.accounts.models import User
     from guanxi.customers.models import Customer
 
-    call_command("migrate", verbosity=0)
     roles, most_orders = {}, 0
-    for label, user in (
-        ("manager", User.objects.filter(role="group_manager").first()),
-        ("unit", User.objects.filter(role="unit_head").first()),
-    ):
-        if user is not None:
-            sample, heaviest = _sample_customers(user)
-            most_orders = max(most_orders, heaviest)
-            roles[label] = _time_role(user, sample)
+    for label, user in dataset_roles():
+        sample, heaviest = _sample_customers(user)
+        most_orders = max(most_orders, heaviest)
+        roles[label] = _time_role(user, sample)
     return {
         "customers": Customer.objects.count(),
         "vendor": connection.vendor,

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
-from _support import on_each_dataset, percentile, run_child, start_django
+from _support import dataset_roles, on_each_dataset, percentile, run_child, start_django
 
 DEFAULT_CUSTOMERS = 20_000
 BUDGET_P95_MS = 200.0
@@ -66,21 +66,13 @@ def _measure(database_url: str, home: str) -> dict:
 
 def _child() -> dict:
     start_django(fresh=False)
-    from django.core.management import call_command
     from django.db import connection
 
-    from guanxi.accounts.models import User
     from guanxi.customers.models import Customer
 
-    call_command("migrate", verbosity=0)
+    users = dataset_roles()
     queries = _sample_queries()
-    roles = {}
-    for label, user in (
-        ("manager", User.objects.filter(role="group_manager").first()),
-        ("unit", User.objects.filter(role="unit_head").first()),
-    ):
-        if user is not None:
-            roles[label] = _time_role(user, queries)
+    roles = {label: _time_role(user, queries) for label, user in users}
     return {"customers": Customer.objects.count(), "vendor": connection.vendor, "roles": roles}
 
 
