@@ -7,7 +7,11 @@ them once it has re-evaluated those customers, so a row is never skipped by a tr
 late (a reader keeping an id high-water mark would be) and a failed refresh leaves them for the next.
 """
 
+import json
 from collections.abc import Iterable
+
+from django.db import connection
+from django.utils import timezone
 
 from guanxi.customers.models import CustomerChange
 
@@ -15,9 +19,29 @@ WRITE_BATCH = 5000
 
 
 def note_changed(customer_ids: Iterable[int | None]) -> int:
-    """Record that these customers changed (None and repeats are dropped); how many rows were written."""
+    """Record that these customers changed (None and repeats are dropped); how many rows were written.
+
+    One INSERT … SELECT over the ids passed as a single array (JSON on SQLite): imports call this for
+    every chunk of thousands of customers, where building a model instance per row cost more than
+    writing the orders."""
     ids = sorted({pk for pk in customer_ids if pk is not None})
-    CustomerChange.objects.bulk_create((CustomerChange(customer_id=pk) for pk in ids), batch_size=WRITE_BATCH)
+    if not ids:
+        return 0
+    table = connection.ops.quote_name(CustomerChange._meta.db_table)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), WRITE_BATCH):
+            batch = ids[start : start + WRITE_BATCH]
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"INSERT INTO {table} (customer_id, changed_at) SELECT unnest(%s::bigint[]), %s",
+                    [batch, now],
+                )
+            else:
+                cursor.execute(
+                    f"INSERT INTO {table} (customer_id, changed_at) SELECT value, %s FROM json_each(%s)",  # noqa: S608
+                    [connection.ops.adapt_datetimefield_value(now), json.dumps(batch)],
+                )
     return len(ids)
 
 
