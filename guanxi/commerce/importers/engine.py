@@ -5,11 +5,13 @@ transaction, so an interrupted run resumes exactly after the last chunk that com
 re-run of a whole file upserts onto the same rows (presets key everything on source ids).
 """
 
+import gc
 import itertools
 import queue
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +58,7 @@ IMPORT_KINDS: dict[str, type[Preset]] = {
     GenericCustomersPreset.kind: GenericCustomersPreset,
     GenericOrdersPreset.kind: GenericOrdersPreset,
 }
+IMPORT_GC_THRESHOLD = 50_000
 # Issues kept per run for the report; the counts always cover every row.
 MAX_STORED_ISSUES = 20_000
 UNDECODABLE_REASON = gettext_lazy("Characters that are not valid in the file's encoding")
@@ -116,6 +119,30 @@ def resume_import(
 
 
 def _execute(run: ImportRun, *, progress: ProgressCallback | None, chunk_size: int | None) -> ImportRun:
+    with _fewer_collections():
+        return _execute_chunks(run, progress=progress, chunk_size=chunk_size)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the garbage collector's youngest generation every 50,000 allocations instead of 700.
+
+    An import allocates millions of short-lived strings and tuples (cells, rows, line values) while
+    holding a chunk of them: at the default threshold the collector kept rescanning them, a quarter of
+    the Online Retail import's time (10.6 s against 7.9 s on PostgreSQL). They hold no reference
+    cycles, so collecting less often frees nothing later. Process-wide, so restored on the way out.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(IMPORT_GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _execute_chunks(
+    run: ImportRun, *, progress: ProgressCallback | None, chunk_size: int | None
+) -> ImportRun:
     preset = IMPORT_KINDS[run.kind]()
     report = progress or (lambda done, total, message: None)
     run.state = ImportRun.State.RUNNING
