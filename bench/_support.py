@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
-DATASET_VERSION = 1  # bump when the demo generator or `_prepare_dataset` makes different data
+DATASET_VERSION = 2  # bump when the demo generator or `_prepare_dataset` makes different data
 DATASET_TAG = "喜欢棉质"  # the tag on every fifth customer
 DATASET_CACHE = Path(os.environ.get("GUANXI_BENCH_CACHE", Path.home() / ".cache" / "guanxi-bench"))
 # GUANXI_BENCH_ENGINES=postgresql (or sqlite) measures one engine only.

@@ -14,6 +14,7 @@ from guanxi.demo.profiles import as_json
 from guanxi.demo.seasons import DAY, DemandCalendar
 
 EVENT_DAYS = 60
+FUNNEL_LEAD = 2700  # seconds
 FUNNEL_SHARE = 0.7  # orders whose visit the store tracked (the rest came from links, the app…)
 VISITS_ACTIVE, VISITS_LAPSED = 1.4, 0.12  # mean visits without an order in the window
 CART_SHARE, CHECKOUT_SHARE = 0.4, 0.3
@@ -37,10 +38,15 @@ class Browsing:
     def events(self, rng, person: Person, chunk) -> None:
         random = rng.random
         for purchase in person.purchases:
-            if purchase.ts < self.since or purchase.store.channel == "offline" or random() >= FUNNEL_SHARE:
+            # The funnel starts up to FUNNEL_LEAD seconds before the order, inside the event window.
+            if (
+                purchase.ts - FUNNEL_LEAD < self.since
+                or purchase.store.channel == "offline"
+                or random() >= FUNNEL_SHARE
+            ):
                 continue
             store = purchase.store
-            ts = purchase.ts - 300 - int(random() * 2400)
+            ts = purchase.ts - 300 - int(random() * (FUNNEL_LEAD - 300))
             cart = self._cart_id()
             for product, _quantity in purchase.products:
                 ts = self._add(chunk, person, store, K.BROWSE, ts, self._item(product), rng)
