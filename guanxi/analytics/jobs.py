@@ -10,7 +10,11 @@ from guanxi.core.models import Job
 REFRESH_KIND = "analytics.refresh"
 
 
-@job_kind(REFRESH_KIND, label=_("Refresh customer metrics"))
+@job_kind(
+    REFRESH_KIND,
+    label=_("Refresh customer metrics"),
+    counts={"customers": _("Customers"), "model_run": None},
+)
 def run_refresh(job: Job, progress: Progress) -> dict:
     """params: {"unit": business unit id or null (organisation and every unit), "full": bool}."""
     unit_id = job.params.get("unit")

@@ -26,6 +26,7 @@ from guanxi.accounts.models import BusinessUnit
 from guanxi.commerce.importers import IMPORT_KINDS
 from guanxi.commerce.importers.generic import GenericCustomersPreset, GenericOrdersPreset
 from guanxi.commerce.importers.report import write_error_report
+from guanxi.commerce.jobs import COUNT_LABELS
 from guanxi.commerce.models import ImportMapping, ImportRowError, ImportRun, Store
 from guanxi.commerce.uploads import IMPORT_JOB, is_upload, save_upload
 from guanxi.core import audit
@@ -48,20 +49,6 @@ ZIP_MAGIC = b"PK\x03\x04"
 BINARY_MAGICS = (GZIP_MAGIC, ZIP_MAGIC, b"%PDF", b"\xd0\xcf\x11\xe0")
 MAIN_COUNTS = ("rows", "imported", "skipped", "rejected")
 HIDDEN_COUNTS = frozenset({*MAIN_COUNTS, "issues_stored", "reasons"})
-# Labels of the presets' counters; a counter without one is shown by its name.
-COUNT_LABELS = {
-    "customers_created": _("Customers created"),
-    "customers_existing": _("Customers already known"),
-    "customers_merged": _("Customers merged"),
-    "orders_created": _("Orders created"),
-    "orders_existing": _("Orders already known"),
-    "orders_updated": _("Orders updated"),
-    "orders_unchanged": _("Orders unchanged"),
-    "orders_stale": _("Orders older than ours"),
-    "order_lines": _("Order lines"),
-    "returns_created": _("Returns created"),
-    "returns_existing": _("Returns already known"),
-}
 
 
 def max_import_bytes() -> int:

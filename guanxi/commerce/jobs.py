@@ -14,6 +14,21 @@ from guanxi.core.background import Progress, job_kind
 from guanxi.core.models import Job
 from guanxi.customers.merging import resolve_strong_matches
 
+# Labels of the presets' counters; a counter without one is shown by its name.
+COUNT_LABELS = {
+    "customers_created": _("Customers created"),
+    "customers_existing": _("Customers already known"),
+    "customers_merged": _("Customers merged"),
+    "orders_created": _("Orders created"),
+    "orders_existing": _("Orders already known"),
+    "orders_updated": _("Orders updated"),
+    "orders_unchanged": _("Orders unchanged"),
+    "orders_stale": _("Orders older than ours"),
+    "order_lines": _("Order lines"),
+    "returns_created": _("Returns created"),
+    "returns_existing": _("Returns already known"),
+}
+
 
 def progress_callback(progress: Progress) -> ProgressCallback:
     """Adapt the importer's (done, total, message) reports to a job's Progress."""
@@ -26,7 +41,19 @@ def progress_callback(progress: Progress) -> ProgressCallback:
     return report
 
 
-@job_kind(IMPORT_JOB, label=_("Import a file"))
+@job_kind(
+    IMPORT_JOB,
+    label=_("Import a file"),
+    counts={
+        "rows": _("Rows"),
+        "imported": _("Imported"),
+        "skipped": _("Skipped"),
+        "rejected": _("Rejected"),
+        **COUNT_LABELS,
+        "import_run": None,
+        "issues_stored": None,
+    },
+)
 def import_file(job: Job, progress: Progress) -> dict[str, Any]:
     """params: kind, path, dry_run, store_source and mapping_name (optional), unit_id (else the job's unit).
 

@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 JobHandler = Callable[[Job, "Progress"], dict[str, Any] | None]
 JOB_KINDS: dict[str, JobHandler] = {}
 JOB_LABELS: dict[str, Any] = {}
+# Per kind, how the job pages show its counts: a (translatable) label per key, None to leave one out
+# (ids of the records it made, which the page links instead). Keys without an entry show as named.
+JOB_COUNT_LABELS: dict[str, dict[str, Any]] = {}
 
 HEARTBEAT_EVERY = timedelta(seconds=1)
 STALE_AFTER = timedelta(minutes=5)
@@ -31,13 +34,18 @@ class JobInputError(Exception):
     """A job ends because of its input (a bad file, a missing unit): logged as a line, not a traceback."""
 
 
-def job_kind(kind: str, label: Any = None) -> Callable[[JobHandler], JobHandler]:
-    """Register `handler(job, progress)` for `kind`; `label` (translatable) is what the job pages show."""
+def job_kind(
+    kind: str, label: Any = None, counts: dict[str, Any] | None = None
+) -> Callable[[JobHandler], JobHandler]:
+    """Register `handler(job, progress)` for `kind`; `label` (translatable) is what the job pages show,
+    `counts` labels the keys of its counts (see JOB_COUNT_LABELS)."""
 
     def register(handler: JobHandler) -> JobHandler:
         JOB_KINDS[kind] = handler
         if label is not None:
             JOB_LABELS[kind] = label
+        if counts is not None:
+            JOB_COUNT_LABELS[kind] = counts
         return handler
 
     return register

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -54,6 +56,18 @@ class Job(ScopedModel):
         from guanxi.core.background import JOB_LABELS
 
         return str(JOB_LABELS.get(self.kind, self.kind))
+
+    @property
+    def count_items(self) -> list[tuple[str, Any]]:
+        """The counts as the job pages show them: labelled in the kind's order, then any others."""
+        from guanxi.core.background import JOB_COUNT_LABELS
+
+        labels = JOB_COUNT_LABELS.get(self.kind, {})
+        labelled = [
+            (str(label), self.counts[name]) for name, label in labels.items() if name in self.counts and label
+        ]
+        others = [(name, value) for name, value in self.counts.items() if name not in labels]
+        return labelled + others
 
     @property
     def percent(self) -> int | None:

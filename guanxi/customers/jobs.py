@@ -9,7 +9,11 @@ from guanxi.core.models import Job
 from guanxi.customers.merging import resolve_strong_matches, suggest_merges
 
 
-@job_kind("customers.resolve_strong_matches", label=_("Merge customers sharing a strong identity"))
+@job_kind(
+    "customers.resolve_strong_matches",
+    label=_("Merge customers sharing a strong identity"),
+    counts={"merged": _("Customers merged")},
+)
 def resolve_strong(job: Job, progress: Progress) -> dict[str, Any]:
     """params: customer_ids (optional; all customers otherwise). Safe to re-run: merged customers are skipped."""
     records = resolve_strong_matches(job.params.get("customer_ids"), actor=job.started_by)
@@ -17,7 +21,15 @@ def resolve_strong(job: Job, progress: Progress) -> dict[str, Any]:
     return {"merged": len(records)}
 
 
-@job_kind("customers.suggest_merges", label=_("Look for duplicate customers"))
+@job_kind(
+    "customers.suggest_merges",
+    label=_("Look for duplicate customers"),
+    counts={
+        "created": _("New suggestions"),
+        "updated": _("Suggestions updated"),
+        "unchanged": _("Suggestions unchanged"),
+    },
+)
 def suggest(job: Job, progress: Progress) -> dict[str, Any]:
     """params: customer_ids (optional). Safe to re-run: existing suggestions are refreshed, not duplicated."""
     counts = suggest_merges(job.params.get("customer_ids"))

@@ -12,7 +12,22 @@ from guanxi.demo.reference import USERS
 DEMO_JOB_KIND = "demo.load"
 
 
-@job_kind(DEMO_JOB_KIND, label=_("Load the demo shop"))
+@job_kind(
+    DEMO_JOB_KIND,
+    label=_("Load the demo shop"),
+    counts={
+        "units": _("Business units"),
+        "stores": _("Stores"),
+        "customers": _("Customers"),
+        "orders": _("Orders"),
+        "order_lines": _("Order lines"),
+        "returns": _("Returns"),
+        "events": _("Events"),
+        "duplicates": _("Duplicate profiles"),
+        "merges": _("Merges"),
+        "merge_suggestions": _("Merge suggestions"),
+    },
+)
 def load_demo_job(job: Job, progress: Progress) -> dict:
     """params: {"customers": int}. Refuses (DemoAlreadyLoaded) on a database that has demo data."""
 

@@ -25,7 +25,7 @@ def start_tag_members(segment: Segment, tag: Tag, *, actor: Any, remove: bool = 
     )
 
 
-@job_kind(TAG_KIND, label=_("Tag every member of a segment"))
+@job_kind(TAG_KIND, label=_("Tag every member of a segment"), counts={"changed": _("Customers changed")})
 def run_tag(job: Job, progress: Progress) -> dict:
     """params: {"segment": id, "tag": id, "remove": bool}; runs with the permissions of who started it."""
     segment = Segment.objects.filter(pk=job.params.get("segment")).first()
@@ -39,7 +39,11 @@ def run_tag(job: Job, progress: Progress) -> dict:
     return {"changed": changed}
 
 
-@job_kind(REFRESH_KIND, label=_("Refresh segment membership"))
+@job_kind(
+    REFRESH_KIND,
+    label=_("Refresh segment membership"),
+    counts={"segments": _("Segments"), "entered": _("Members entered"), "exited": _("Members exited")},
+)
 def run_refresh(job: Job, progress: Progress) -> dict:
     """params: {"segment": a segment id, or null for every dynamic segment}."""
     segment_id = job.params.get("segment")

@@ -19,6 +19,11 @@ def count_job(job, progress: Progress):
     return None
 
 
+@job_kind("web_tests.labelled", counts={"created": "Customers created", "run": None})
+def labelled_job(job, progress: Progress):
+    return {"run": 77, "created": 12, "other": 3}
+
+
 # ---------- Areas not built yet ----------
 
 
@@ -100,6 +105,16 @@ def test_finished_job_stops_polling_and_shows_errors(client, manager):
     assert '<span class="badge badge-succeeded">Succeeded</span>' in fragment
     assert "<strong>reason</strong>: bad date" in fragment
     assert "rows <strong>4</strong>" in fragment
+
+
+def test_job_counts_show_under_their_kinds_labels_without_record_ids(client, manager):
+    job = run_job(create_job("web_tests.labelled", started_by=manager))
+    client.force_login(manager)
+
+    fragment = client.get(f"/jobs/{job.pk}/progress/", headers={"HX-Request": "true"}).content.decode()
+
+    chips = [chip.split("</span>")[0] for chip in fragment.split('<span class="chip">')[1:]]
+    assert chips == ["Customers created <strong>12</strong>", "other <strong>3</strong>"]
 
 
 def test_job_of_another_unit_is_not_found(client, unit_b, unit_a_head, manager):
