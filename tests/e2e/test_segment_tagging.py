@@ -36,6 +36,7 @@ def test_tag_every_member_of_a_segment(live_server, page, transactional_db, scre
     page.wait_for_url(f"{live_server.url}/jobs/**")
     page.wait_for_selector("#job-progress .badge-succeeded")
     assert page.locator("#job-progress .percent").inner_text() == "100%"
+    assert page.locator("#job-progress .chip").all_text_contents() == ["变更的客户 25"]
     page.screenshot(path=str(screenshots / "segment-tag-job-zh.png"), full_page=True)
 
     page.goto(f"{live_server.url}/customers/{women[0].pk}/")
