@@ -2,7 +2,8 @@
 
 Each measurement runs in a child process against a fresh database: a SQLite file in a temporary
 GUANXI_HOME, and the PostgreSQL database named by GUANXI_BENCH_POSTGRES_URL (default
-postgres://postgres@127.0.0.1:5432/guanxi_bench, dropped and created anew). The baseline imports
+postgres://postgres@127.0.0.1:5432/guanxi_bench, dropped and created anew). The engine runs RUNS
+times, each on a fresh database, and the median is reported with the range. The baseline imports
 one row at a time with ordinary ORM calls (get_or_create per customer, order and line, as a first
 attempt would); it runs on the first BASELINE_LINES lines and its rate is reported as lines/s, so
 the comparison with the full-file engine run is rate against rate.
@@ -18,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, a
 from _support import REPO, on_each_engine, run_child, start_django
 
 BASELINE_LINES = 20_000
+# Engine runs per database, each on a fresh one: a single run varied by ±10 % on the reference machine.
+RUNS = 3
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/guanxi_bench"
 BUDGET = {"sqlite": 20_000, "postgresql": 50_000}
 
@@ -37,21 +40,29 @@ def run() -> list[str]:
         f"on the first {BASELINE_LINES:,} lines, rate extrapolated to lines/s"
     ]
 
-    def measure(database_url: str, home: str) -> tuple[dict, dict]:
-        fast = run_child(__file__, database_url, home, "--measure", "engine", str(path))
+    def measure(database_url: str, home: str) -> tuple[list[dict], dict]:
+        runs = [
+            run_child(__file__, database_url, home, "--measure", "engine", str(path)) for _ in range(RUNS)
+        ]
         naive = run_child(__file__, database_url, home, "--measure", "naive", str(path))
-        return fast, naive
+        return runs, naive
 
     for engine, result, error in on_each_engine("gx-bench-import-", DEFAULT_POSTGRES_URL, measure):
         if result is None:
             lines.append(f"{engine:<10} skipped: {error}")
             continue
-        fast, naive = result
+        runs, naive = result
+        runs.sort(key=lambda run: run["seconds"])
+        fast = runs[len(runs) // 2]
         fast_rate = fast["lines"] / fast["seconds"]
+        spread = (
+            f"{runs[-1]['lines'] / runs[-1]['seconds']:,.0f}–{runs[0]['lines'] / runs[0]['seconds']:,.0f}"
+        )
         naive_rate = naive["lines"] / naive["seconds"]
         verdict = "within" if fast_rate >= BUDGET[engine] else "OVER"
         lines.append(
-            f"{engine:<10} engine {fast_rate:>9,.0f} lines/s ({fast['lines']:,} lines in {fast['seconds']:.1f} s; "
+            f"{engine:<10} engine {fast_rate:>9,.0f} lines/s (median of {RUNS} runs on fresh databases, "
+            f"range {spread}; {fast['lines']:,} lines in {fast['seconds']:.1f} s; "
             f"{fast['orders']:,} orders, {fast['returns']:,} returns, {fast['customers']:,} customers)  "
             f"naive {naive_rate:>7,.0f} lines/s ({naive['lines']:,} lines in {naive['seconds']:.1f} s)  "
             f"ratio {fast_rate / naive_rate:,.1f}x  budget {BUDGET[engine]:,} lines/s: {verdict}"

@@ -233,9 +233,7 @@ def refresh_metrics(
         with transaction.atomic():
             # Every scope anew: write them into a new table and put it in the old one's place.
             rebuild = (
-                TableRebuild(CustomerMetric._meta.db_table)
-                if connection.vendor == "postgresql" and unit is None and not incremental
-                else None
+                TableRebuild(CustomerMetric._meta.db_table) if unit is None and not incremental else None
             )
             table = rebuild.begin() if rebuild else None
             for scope in scopes:
@@ -841,7 +839,7 @@ def write_rows(
 
     With `touched` None the computed rows are the whole scope, and any other row of the scope goes;
     otherwise they are the rows of the `touched` customers, and only those customers' rows go.
-    `table` names a new table (PostgreSQL, see rebuild.py) to write into instead of the metrics table.
+    `table` names a new, empty table (see rebuild.py) to write into instead of the metrics table.
     """
     numbers = {name: _as_numbers(name, values) for name, values in columns.items()}
     vocabularies = {name: values.vocabulary for name, values in columns.items() if isinstance(values, Coded)}
@@ -849,7 +847,7 @@ def write_rows(
         return _write_postgresql(
             numbers, vocabularies, scope, run_id, as_of, touched, table or CustomerMetric._meta.db_table
         )
-    return _write_batches(numbers, vocabularies, scope, run_id, as_of, touched)
+    return _write_batches(numbers, vocabularies, scope, run_id, as_of, touched, table)
 
 
 def _as_numbers(name: str, values: Any) -> np.ndarray:
@@ -971,11 +969,13 @@ def _write_batches(
     run_id: int,
     as_of: datetime,
     touched: np.ndarray | None,
+    new_table: str | None,
 ) -> int:
-    """Delete the scope's (or the touched customers') rows, then insert in large executemany batches."""
-    if touched is None:
+    """Delete the scope's (or the touched customers') rows, then insert in large executemany batches
+    (into `new_table`, empty, when given)."""
+    if new_table is None and touched is None:
         CustomerMetric.objects.filter(unit=scope).delete()
-    else:
+    elif new_table is None and touched is not None:
         for chunk in _id_chunks(touched):
             CustomerMetric.objects.filter(unit=scope, customer_id__in=chunk).delete()
     n = len(numbers["customer_id"])
@@ -1002,7 +1002,7 @@ def _write_batches(
     out["computed_at"] = [as_of] * n
     names = list(out)
     rows = list(zip(*(out[name] for name in names), strict=True))
-    table = CustomerMetric._meta.db_table
+    table = connection.ops.quote_name(new_table or CustomerMetric._meta.db_table)
     quoted = ", ".join(connection.ops.quote_name(_model_column(name)) for name in names)
     sql = f"INSERT INTO {table} ({quoted}) VALUES ({', '.join(['%s'] * len(names))})"  # noqa: S608 (column names come from the model)
     with connection.cursor() as cursor:
