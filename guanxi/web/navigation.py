@@ -95,7 +95,7 @@ NAVIGATION: tuple[NavSection, ...] = (
             NavItem(_("Dashboard"), "dashboard", (Route("web:dashboard"),)),
             NavItem(_("Customers"), "customers", (Route("customers:customer_list"),), "customers.view"),
             NavItem(_("Orders"), "orders", (Route("commerce:order_list"),), "commerce.view"),
-            NavItem(_("Stores"), "orders", (Route("commerce:store_list"),), "commerce.view"),
+            NavItem(_("Stores"), "stores", (Route("commerce:store_list"),), "commerce.view"),
         ),
     ),
     NavSection(
@@ -124,7 +124,7 @@ NAVIGATION: tuple[NavSection, ...] = (
     NavSection(
         _("System"),
         (
-            NavItem(_("Imports"), "jobs", (Route("commerce:import_list"),), "commerce.view"),
+            NavItem(_("Imports"), "imports", (Route("commerce:import_list"),), "commerce.view"),
             NavItem(_("Jobs"), "jobs", (Route("web:job_list"),), "core.view"),
             NavItem(_("Audit log"), "audit", (Route("web:audit_list"),), "core.audit"),
             NavItem(_("Users"), "users", (Route("accounts:user_list"),), "accounts.view"),

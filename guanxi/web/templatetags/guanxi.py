@@ -67,6 +67,9 @@ ICONS = {
     "service": '<path d="M4 15v-3a8 8 0 0 1 16 0v3"/><rect x="3" y="14" width="4" height="6" rx="1.2"/>'
     '<rect x="17" y="14" width="4" height="6" rx="1.2"/>',
     "sales": '<path d="M3 17l6-6 4 4 8-8"/><path d="M15 7h6v6"/>',
+    "stores": '<path d="M4 9l1.5-5h13L20 9"/><path d="M4 9h16v1.5a3 3 0 0 1-5.3 2 3 3 0 0 1-5.4 0 3 3 0 0 1-5.3-2z"/>'
+    '<path d="M5 13v7h14v-7"/><path d="M10 20v-4h4v4"/>',
+    "imports": '<path d="M12 3v11"/><path d="M7.5 9.5L12 14l4.5-4.5"/><path d="M4 14v5a1 1 0 0 0 1 1h14a1 1 0 0 0 1-1v-5"/>',
     "jobs": '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 3"/>',
     "audit": '<path d="M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6z"/><path d="M9 12l2 2 4-4"/>',
     "users": '<circle cx="9" cy="8" r="3.5"/><path d="M2.5 20c0-3.6 2.9-6 6.5-6s6.5 2.4 6.5 6"/>'
