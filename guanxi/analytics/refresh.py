@@ -973,11 +973,12 @@ def _write_batches(
 ) -> int:
     """Delete the scope's (or the touched customers') rows, then insert in large executemany batches
     (into `new_table`, empty, when given)."""
-    if new_table is None and touched is None:
-        CustomerMetric.objects.filter(unit=scope).delete()
-    elif new_table is None and touched is not None:
-        for chunk in _id_chunks(touched):
-            CustomerMetric.objects.filter(unit=scope, customer_id__in=chunk).delete()
+    if new_table is None:
+        if touched is None:
+            CustomerMetric.objects.filter(unit=scope).delete()
+        else:
+            for chunk in _id_chunks(touched):
+                CustomerMetric.objects.filter(unit=scope, customer_id__in=chunk).delete()
     n = len(numbers["customer_id"])
     if not n:
         return 0
