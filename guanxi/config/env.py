@@ -48,8 +48,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def guanxi_home() -> Path:
-    """The data directory of an embedded install (database, queue, secret key)."""
-    home = Path(os.environ.get("GUANXI_HOME", "var")).resolve()
+    """The data directory of an embedded install (database, queue, secret key).
+
+    Without GUANXI_HOME it is the user's data directory ($XDG_DATA_HOME/guanxi, else
+    ~/.local/share/guanxi), never a path relative to wherever a command happens to run: a relative
+    default once wrote the secret key into the source tree, where git picked it up."""
+    configured = os.environ.get("GUANXI_HOME")
+    if configured:
+        home = Path(configured).expanduser().resolve()
+    else:
+        data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        home = Path(data_home).expanduser().resolve() / "guanxi"
     home.mkdir(parents=True, exist_ok=True)
     return home
 
