@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests: an organisation with two business units and users per role."""
 
 import os
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -15,6 +16,41 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 PASSWORD = "correct horse battery staple"
+
+# The real public data in ../shared/data (see its README), by file, with where anyone can get it.
+SHARED_DATA_SOURCES = {
+    "online_retail.csv.gz": "UCI Machine Learning Repository, dataset 352 'Online Retail'",
+    "cdnow_sample.csv.gz": "the CDNOW sample of Fader & Hardie, shipped in the PyPI package Lifetimes 0.11.3",
+    "samples/shopify_order_fixture.json": "Shopify's REST Admin API documentation (Order resource)",
+    "samples/shopify_orders_fixture.json": "Shopify's REST Admin API documentation (Order resource)",
+    "samples/shopify_customer_fixture.json": "Shopify's REST Admin API documentation (Customer resource)",
+    "samples/woocommerce_order_v3_example.json": "WooCommerce REST API v3 documentation (orders)",
+    "samples/woocommerce_orders_list_v3_example.json": "WooCommerce REST API v3 documentation (orders)",
+}
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """`shared_data(name)` is the path of a file of the real public data: GUANXI_SHARED_DATA, else
+    shared/data beside the clone (as CI lays it out). Where it is absent the test skips, naming the
+    public source, except under GUANXI_REQUIRE_SHARED_DATA (CI), where a missing file fails."""
+    folder = Path(
+        os.environ.get("GUANXI_SHARED_DATA") or Path(__file__).resolve().parent.parent / "shared" / "data"
+    )
+
+    def locate(name: str) -> Path:
+        path = folder / name
+        if path.is_file():
+            return path
+        message = (
+            f"{path} is missing: it is {SHARED_DATA_SOURCES[name]}; "
+            "set GUANXI_SHARED_DATA to the folder that holds it"
+        )
+        if os.environ.get("GUANXI_REQUIRE_SHARED_DATA"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+    return locate
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,6 @@ reproduce the published estimates to every printed digit.
 import csv
 import datetime
 import gzip
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,24 +21,11 @@ from guanxi.analytics.fitting import FallbackReason, FitMethod
 from guanxi.analytics.summary import CustomerSummary, summarise_transactions
 
 CALIBRATION_END = datetime.date(1997, 9, 30)
-REPO = Path(__file__).resolve().parents[3]
-
-
-def shared_data_dir() -> Path | None:
-    """GUANXI_SHARED_DATA if set, else shared/data beside the repository clone (as CI lays it out)."""
-    candidates = [Path(os.environ["GUANXI_SHARED_DATA"])] if os.environ.get("GUANXI_SHARED_DATA") else []
-    candidates.append(REPO.parent / "shared" / "data")
-    return next((path for path in candidates if (path / "cdnow_sample.csv.gz").is_file()), None)
 
 
 @pytest.fixture(scope="module")
-def cdnow() -> CustomerSummary:
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip(
-            "cdnow_sample.csv.gz not found: set GUANXI_SHARED_DATA or put shared/data beside the repo"
-        )
-    with gzip.open(data / "cdnow_sample.csv.gz", "rt", newline="") as handle:
+def cdnow(shared_data) -> CustomerSummary:
+    with gzip.open(shared_data("cdnow_sample.csv.gz"), "rt", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return summarise_transactions(
         [row["customer_id"] for row in rows],
@@ -189,15 +174,12 @@ def test_summary_and_models_must_share_a_time_unit(cdnow_models, cdnow):
         clv.customer_lifetime_value(cdnow_models, in_days)
 
 
-def test_online_retail_fits_the_no_dropout_limit_as_lifetimes_does():
+def test_online_retail_fits_the_no_dropout_limit_as_lifetimes_does(shared_data):
     # Online Retail customers with an id, sales invoices only, daily units, calibration to 2011-06-30
     # (the split of `guanxi bench clv-accuracy`): nobody shows signs of leaving, and `lifetimes` 0.11
     # stops on the no-dropout ridge at r = 0.7444265, α = 63.33641 (a ≈ 9e-7, b ≈ 1.4e4).
-    data = shared_data_dir()
-    if data is None or not (data / "online_retail.csv.gz").is_file():
-        pytest.skip("online_retail.csv.gz not found")
     ids, dates, amounts = [], [], []
-    with gzip.open(data / "online_retail.csv.gz", "rt", encoding="utf-8", newline="") as handle:
+    with gzip.open(shared_data("online_retail.csv.gz"), "rt", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             if row["CustomerID"] and not row["InvoiceNo"].startswith(("C", "A")):
                 ids.append(row["CustomerID"])

@@ -3,14 +3,10 @@ compared with an independent calculation straight from the CSV (csv module, no G
 
 import csv
 import gzip
-import os
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from guanxi.analytics.models import CustomerMetric
 from guanxi.analytics.refresh import refresh_metrics
@@ -19,13 +15,6 @@ from guanxi.customers.models import Identity
 CUSTOMERS = ("17850", "12347", "12583", "13047", "14688")
 ADJUSTMENT_CODES = {"POST", "DOT", "C2", "M", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS"}
 AS_OF = datetime(2011, 12, 10, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-def _data_file() -> Path:
-    base = (
-        os.environ.get("GUANXI_SHARED_DATA") or Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    )
-    return Path(base) / "online_retail.csv.gz"
 
 
 def _independent_rfm(rows: list[dict]) -> dict[str, tuple[int, int, Decimal]]:
@@ -55,11 +44,10 @@ def _independent_rfm(rows: list[dict]) -> dict[str, tuple[int, int, Decimal]]:
     return result
 
 
-def test_online_retail_rfm_matches_independent_calculation(unit_a, tmp_path):
-    run_import = pytest.importorskip("guanxi.commerce.importers.engine").run_import
-    source = _data_file()
-    if not source.exists():
-        pytest.skip(f"{source} not available")
+def test_online_retail_rfm_matches_independent_calculation(unit_a, tmp_path, shared_data):
+    from guanxi.commerce.importers.engine import run_import
+
+    source = shared_data("online_retail.csv.gz")
     with gzip.open(source, "rt", encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames

@@ -3,13 +3,10 @@ stored, its stored form reused by incremental runs; P(alive) kept where it loses
 
 import csv
 import gzip
-import os
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from guanxi.analytics import churn, supervised
 from guanxi.analytics.explanations import explain
@@ -24,7 +21,6 @@ HISTORY_DAYS = 730
 AS_OF = datetime(2026, 7, 1, 12, 0, tzinfo=SHANGHAI)  # START + HISTORY_DAYS
 HOLDOUT_DAYS = 180
 DAYS_BETWEEN_ORDERS = 60.0
-REPO = Path(__file__).resolve().parents[3]
 
 
 def _synthetic_log(seed: int = 0, customers: int = 1_200):
@@ -158,20 +154,9 @@ def test_incremental_run_scores_changed_customers_with_the_stored_model(unit_a):
     assert reordered.churn_risk != before[people[1].pk].churn_risk
 
 
-def _shared_data_dir() -> Path | None:
-    candidates = [Path(os.environ["GUANXI_SHARED_DATA"])] if os.environ.get("GUANXI_SHARED_DATA") else []
-    candidates.append(REPO.parent / "shared" / "data")
-    return next((path for path in candidates if (path / "cdnow_sample.csv.gz").is_file()), None)
-
-
-def test_cdnow_keeps_p_alive_where_the_model_does_not_beat_it(unit_a):
+def test_cdnow_keeps_p_alive_where_the_model_does_not_beat_it(unit_a, shared_data):
     """CDNOW's buyers follow BG/NBD's story closely: the model's AUC is recorded, but P(alive) stays."""
-    data = _shared_data_dir()
-    if data is None:
-        pytest.skip(
-            "cdnow_sample.csv.gz not found: set GUANXI_SHARED_DATA or put shared/data beside the repo"
-        )
-    with gzip.open(data / "cdnow_sample.csv.gz", "rt", newline="") as handle:
+    with gzip.open(shared_data("cdnow_sample.csv.gz"), "rt", newline="") as handle:
         rows = list(csv.DictReader(handle))
     position = {customer: i for i, customer in enumerate(sorted({row["customer_id"] for row in rows}))}
     start = date(1997, 1, 1)

@@ -1,6 +1,5 @@
 """Acceptance: the whole UCI Online Retail log (541,909 lines) imports to the documented figures."""
 
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,18 +10,10 @@ from guanxi.commerce.importers import run_import
 from guanxi.commerce.models import ImportRun, Order, OrderLine, Return
 from guanxi.customers.models import Customer, CustomerUnit, Identity
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-def shared_data() -> Path:
-    return Path(os.environ.get("GUANXI_SHARED_DATA") or REPO.parent / "shared" / "data")
-
 
 @pytest.fixture
-def retail_file() -> Path:
-    path = shared_data() / "online_retail.csv.gz"
-    assert path.is_file(), f"{path} is missing: set GUANXI_SHARED_DATA to the shared data folder"
-    return path
+def retail_file(shared_data) -> Path:
+    return shared_data("online_retail.csv.gz")
 
 
 def table_sizes() -> tuple[int, ...]:

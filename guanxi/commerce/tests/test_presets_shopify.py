@@ -1,4 +1,5 @@
-"""Shopify and WooCommerce JSON presets, on the platforms' published sample payloads."""
+"""Shopify and WooCommerce JSON presets: the platforms' published sample payloads (real data, from
+../shared/data/samples) and payloads of our own for the rest."""
 
 import json
 import shutil
@@ -10,20 +11,22 @@ import pytest
 
 from guanxi.commerce.importers import run_import
 from guanxi.commerce.models import ImportRun, Order, OrderLine, Return, Store
+from guanxi.commerce.tests.payloads import woocommerce_order
 from guanxi.customers.models import Customer, Identity
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "samples"
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="sample payloads not available")
+
+@pytest.fixture
+def sample(tmp_path, shared_data):
+    def copy(_tmp_path: Path, name: str) -> Path:
+        # Copied, so the run records a path we control; never into the repository.
+        target = tmp_path / name
+        shutil.copyfile(shared_data(f"samples/{name}"), target)
+        return target
+
+    return copy
 
 
-def sample(tmp_path: Path, name: str) -> Path:
-    # Copied, so the run records a path we control; never into the repository.
-    target = tmp_path / name
-    shutil.copyfile(SAMPLES / name, target)
-    return target
-
-
-def test_shopify_single_order_fixture_imports(tmp_path, unit_a):
+def test_shopify_single_order_fixture_imports(tmp_path, unit_a, sample):
     run = run_import(
         "shopify_orders",
         sample(tmp_path, "shopify_order_fixture.json"),
@@ -57,7 +60,7 @@ def test_shopify_single_order_fixture_imports(tmp_path, unit_a):
     assert order.customer.name == "Bob Norman"
 
 
-def test_shopify_orders_and_customer_fixtures_share_one_customer(tmp_path, unit_a):
+def test_shopify_orders_and_customer_fixtures_share_one_customer(tmp_path, unit_a, sample):
     orders = run_import("shopify_orders", sample(tmp_path, "shopify_orders_fixture.json"), unit=unit_a)
     customers = run_import(
         "shopify_customers", sample(tmp_path, "shopify_customer_fixture.json"), unit=unit_a
@@ -78,7 +81,7 @@ def test_shopify_orders_and_customer_fixtures_share_one_customer(tmp_path, unit_
     }
 
 
-def test_shopify_reimport_adds_nothing(tmp_path, unit_a):
+def test_shopify_reimport_adds_nothing(tmp_path, unit_a, sample):
     path = sample(tmp_path, "shopify_order_fixture.json")
     run_import("shopify_orders", path, unit=unit_a)
     again = run_import("shopify_orders", path, unit=unit_a)
@@ -87,7 +90,7 @@ def test_shopify_reimport_adds_nothing(tmp_path, unit_a):
     assert (Order.objects.count(), OrderLine.objects.count(), Customer.objects.count()) == (1, 3, 1)
 
 
-def test_woocommerce_orders_list_imports_with_refunds_and_guests(tmp_path, unit_a):
+def test_woocommerce_orders_list_imports_with_refunds_and_guests(tmp_path, unit_a, sample):
     run = run_import(
         "woocommerce_orders",
         sample(tmp_path, "woocommerce_orders_list_v3_example.json"),
@@ -119,7 +122,7 @@ def test_woocommerce_orders_list_imports_with_refunds_and_guests(tmp_path, unit_
     ]
 
 
-def test_woocommerce_single_order_then_list_updates_in_place(tmp_path, unit_a):
+def test_woocommerce_single_order_then_list_updates_in_place(tmp_path, unit_a, sample):
     run_import("woocommerce_orders", sample(tmp_path, "woocommerce_order_v3_example.json"), unit=unit_a)
     run = run_import(
         "woocommerce_orders", sample(tmp_path, "woocommerce_orders_list_v3_example.json"), unit=unit_a
@@ -131,12 +134,9 @@ def test_woocommerce_single_order_then_list_updates_in_place(tmp_path, unit_a):
 
 
 def test_dry_run_writes_nothing(tmp_path, unit_a):
-    run = run_import(
-        "woocommerce_orders",
-        sample(tmp_path, "woocommerce_orders_list_v3_example.json"),
-        unit=unit_a,
-        dry_run=True,
-    )
+    path = tmp_path / "orders.json"
+    path.write_text(json.dumps([woocommerce_order(), woocommerce_order(id=951, number="951")]))
+    run = run_import("woocommerce_orders", path, unit=unit_a, dry_run=True)
 
     assert (run.counts["orders_created"], run.counts["customers_created"]) == (2, 1)
     assert (Order.objects.count(), Customer.objects.count(), Store.objects.count()) == (0, 0, 0)
