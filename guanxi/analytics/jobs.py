@@ -6,6 +6,7 @@ from guanxi.accounts.models import BusinessUnit
 from guanxi.analytics.refresh import refresh_metrics
 from guanxi.core.background import Progress, job_kind
 from guanxi.core.models import Job
+from guanxi.core.planner import refresh_planner_statistics
 
 REFRESH_KIND = "analytics.refresh"
 
@@ -20,6 +21,7 @@ def run_refresh(job: Job, progress: Progress) -> dict:
     unit_id = job.params.get("unit")
     unit = BusinessUnit.objects.get(pk=unit_id) if unit_id else None
     run = refresh_metrics(unit=unit, full=bool(job.params.get("full")), progress=progress, job=job)
+    refresh_planner_statistics()  # the metrics table was just rewritten
     return {"customers": run.counts.get("customers", 0), "model_run": run.pk}
 
 

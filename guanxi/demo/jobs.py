@@ -6,6 +6,7 @@ from guanxi.accounts.models import User
 from guanxi.accounts.roles import Role
 from guanxi.core.background import Progress, job_kind
 from guanxi.core.models import Job
+from guanxi.core.planner import refresh_planner_statistics
 from guanxi.demo.loader import load_demo
 from guanxi.demo.reference import USERS
 
@@ -37,6 +38,7 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
         progress.advance(done - progress.job.progress_done, message)
 
     summary = load_demo(customers=int(job.params.get("customers", 6000)), progress=report)
+    refresh_planner_statistics()
     return {
         "units": summary.units,
         "stores": summary.stores,

@@ -47,6 +47,7 @@ from guanxi.commerce.importers.woocommerce import WooCommerceOrdersPreset
 from guanxi.commerce.models import ImportRowError, ImportRun
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.core.planner import refresh_planner_statistics
 
 IMPORT_KINDS: dict[str, type[Preset]] = {
     OnlineRetailPreset.kind: OnlineRetailPreset,
@@ -203,6 +204,7 @@ def _execute_chunks(
     run.total_rows = run.counts.get("rows", 0)
     _finish(run, ImportRun.State.SUCCEEDED, "")
     if not run.dry_run:
+        refresh_planner_statistics()
         audit.record(
             AuditEntry.Action.IMPORT,
             actor=run.started_by,

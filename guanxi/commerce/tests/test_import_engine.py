@@ -7,6 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from openpyxl import Workbook
 
 from guanxi.commerce.importers import online_retail as online_retail_preset
@@ -199,6 +200,28 @@ def test_a_file_imports_orders_lines_returns_and_customers(tmp_path, unit_a, adm
     }
     assert CustomerUnit.objects.filter(unit=unit_a).count() == 3
     assert AuditEntry.objects.filter(action="import", object_id=str(run.pk), actor=admin_user).count() == 1
+
+
+def planner_row_estimate(table: str) -> int | None:
+    """The row count the planner's statistics give a table, or None where it has none."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            if cursor.fetchone() is None:
+                return None
+            cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = %s AND idx IS NOT NULL", [table])
+            row = cursor.fetchone()
+            return int(row[0].split()[0]) if row else None
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+        estimate = cursor.fetchone()[0]
+        return None if estimate < 0 else int(estimate)
+
+
+def test_an_import_leaves_the_planner_statistics_current(tmp_path, unit_a):
+    # Without statistics SQLite walked the (unit, placed_at) index per order for a unit's cohorts.
+    run_import("online_retail", write_csv(tmp_path / "retail.csv", RESUME_ROWS), unit=unit_a)
+
+    assert planner_row_estimate("commerce_order") == 5
 
 
 def test_reimporting_the_same_file_adds_nothing(tmp_path, unit_a):
