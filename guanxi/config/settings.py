@@ -193,5 +193,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
-    "loggers": {"huey": {"level": "WARNING"}},
+    # The worker's own lines (started, task done) once: with a handler here, run_huey adds none of
+    # its own, which it did beside the root's and so printed every line twice.
+    "loggers": {
+        "huey": {"handlers": ["console"], "level": env_str("HUEY_LOG_LEVEL", "INFO"), "propagate": False}
+    },
 }

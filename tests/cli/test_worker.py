@@ -28,7 +28,8 @@ def _job_state(home) -> str:
     return row[0] if row else ""
 
 
-def _run_through_worker(home, **env: str) -> str:
+def _run_through_worker(home, **env: str) -> tuple[str, str]:
+    """The state the job ended in, and what the worker logged."""
     assert run_guanxi("migrate", home=home, **env).returncode == 0
     environment = {"GUANXI_HOME": str(home), "DJANGO_SETTINGS_MODULE": "guanxi.config.settings", **env}
     started = subprocess.run(  # noqa: S603
@@ -48,12 +49,14 @@ def _run_through_worker(home, **env: str) -> str:
             time.sleep(0.5)
     finally:
         worker.terminate()
-        worker.wait(timeout=30)
-    return _job_state(home)
+        _out, log = worker.communicate(timeout=30)
+    return _job_state(home), log.decode()
 
 
 def test_a_worker_process_runs_queued_jobs_from_the_embedded_queue(tmp_path):
-    assert _run_through_worker(tmp_path) == "succeeded"
+    state, log = _run_through_worker(tmp_path)
+    assert state == "succeeded"
+    assert log.count("Huey consumer started") == 1  # each line once, not once per handler
     with sqlite3.connect(tmp_path / "guanxi.sqlite3") as database:
         assert database.execute("SELECT COUNT(*) FROM accounts_businessunit").fetchone()[0] == 2
 
@@ -64,4 +67,4 @@ def test_a_worker_process_runs_queued_jobs_through_redis(tmp_path):
         redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
     except redis.RedisError:
         pytest.skip("no Redis on 127.0.0.1:6379 (CI starts one)")
-    assert _run_through_worker(tmp_path, REDIS_URL=url) == "succeeded"
+    assert _run_through_worker(tmp_path, REDIS_URL=url)[0] == "succeeded"
