@@ -127,7 +127,7 @@ NAVIGATION: tuple[NavSection, ...] = (
             NavItem(_("Imports"), "imports", (Route("commerce:import_list"),), "commerce.view"),
             NavItem(_("Jobs"), "jobs", (Route("web:job_list"),), "core.view"),
             NavItem(_("Audit log"), "audit", (Route("web:audit_list"),), "core.audit"),
-            NavItem(_("Users"), "users", (Route("accounts:user_list"),), "accounts.view"),
+            NavItem(_("Users"), "users", (Route("accounts:user_list"),), "accounts.manage"),
             NavItem(_("API tokens"), "tokens", (Route("accounts:token_list"),)),
         ),
     ),
