@@ -23,7 +23,7 @@ class AnalyticsConfig:
     CHURN_HORIZON_DAYS: int = 90
     # Lifecycle rules (see guanxi.analytics.scores.lifecycle_stages).
     NEW_DAYS: int = 90
-    EXPLORATION_MAX_ORDERS: int = 3
+    STABLE_MIN_ORDERS: int = 4
     STABLE_MIN_TENURE_DAYS: int = 365
     DECLINE_INTERVAL_FACTOR: float = 2.0
     LOST_DAYS: int = 365

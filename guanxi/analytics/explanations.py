@@ -14,16 +14,17 @@ if TYPE_CHECKING:
 
 # Keyed by str: CustomerMetric.lifecycle_stage is a plain CharField value.
 LIFECYCLE_TEXT: dict[str, "StrPromise"] = {
-    LifecycleStage.NEW: gettext_lazy("A first order recently: the relationship has just begun."),
     LifecycleStage.EXPLORATION: gettext_lazy(
-        "A few orders so far: the customer is still trying the shop out (exploration)."
+        "No order yet, or a first one recently: the customer is still getting to know the shop."
     ),
-    LifecycleStage.FORMATION: gettext_lazy("Orders keep coming: the relationship is forming."),
+    LifecycleStage.DEVELOPMENT: gettext_lazy(
+        "Has bought again: orders are coming more often, but the relationship is not settled yet."
+    ),
     LifecycleStage.STABLE: gettext_lazy("Regular orders over a long time: a stable relationship."),
     LifecycleStage.DECLINE: gettext_lazy(
         "Overdue compared with the customer's usual rhythm: the relationship is declining."
     ),
-    LifecycleStage.LOST: gettext_lazy("No order for a long time: probably lost."),
+    LifecycleStage.LOST: gettext_lazy("No order for a long time: the decline has ended in a loss."),
 }
 
 

@@ -34,12 +34,14 @@ class AbcClass(models.TextChoices):
 
 
 class LifecycleStage(models.TextChoices):
-    NEW = "new", _("New")
+    """Seed 002's four stages of a customer relationship (考察期, 发展期, 稳定期, 退化期), and lost as
+    the decline's end state (see guanxi.analytics.scores.lifecycle_stages)."""
+
     EXPLORATION = "exploration", _("Exploration")
-    FORMATION = "formation", _("Formation")
+    DEVELOPMENT = "development", _("Development")
     STABLE = "stable", _("Stable")
     DECLINE = "decline", _("Decline")
-    LOST = "lost", _("Lost")
+    LOST = "lost", _("Lost (end of decline)")
 
 
 class CustomerClass(models.TextChoices):

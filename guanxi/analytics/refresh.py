@@ -1063,7 +1063,7 @@ def _finish_run(
         if report is not None:
             run.backtest_cutoff = report.cutoff
             run.backtest_mae = report.mae
-            run.backtest_series = report.series
+            run.backtest_series = _json_safe(report.series)
             run.churn_method = (
                 ChurnMethod.PROBABILITY_ALIVE
                 if report.models.purchases.method == FitMethod.MAXIMUM_LIKELIHOOD

@@ -76,16 +76,19 @@ def abc_classes(spend: np.ndarray, cutoffs: dict) -> np.ndarray:
 
 
 def lifecycle_stages(orders, recency_days, tenure_days, interval_days, config: AnalyticsConfig) -> np.ndarray:
-    """The relationship stages of the seeds, first matching rule wins:
+    """Seed 002's stages of the relationship (客户生命周期), first matching rule wins:
 
-    - lost (流失): no order for more than LOST_DAYS;
-    - decline (退化期): overdue — no order for more than DECLINE_INTERVAL_FACTOR × the customer's own
-      average interval (repeat buyers), or for more than NEW_DAYS after a single order (or after
-      orders that were all placed on the same day);
-    - new (新客户): a single order, within NEW_DAYS;
-    - exploration (考察期): 2 … EXPLORATION_MAX_ORDERS orders;
-    - formation (形成期): more orders, but first order less than STABLE_MIN_TENURE_DAYS ago;
-    - stable (稳定期): more orders over at least STABLE_MIN_TENURE_DAYS.
+    - exploration (考察期, "just in contact, does not yet know the products"): no order yet;
+    - lost (流失, the end state of 退化期): no order for more than LOST_DAYS;
+    - decline (退化期, "tiring of the products"): overdue — no order for more than
+      DECLINE_INTERVAL_FACTOR × the customer's own average interval (repeat buyers), or for more than
+      NEW_DAYS after a single order (or after orders that were all placed on the same day);
+    - exploration (考察期) still: a single order (or orders all on one day) within NEW_DAYS — trying
+      the shop out;
+    - development (发展期, "has bought; frequency and amount rising, still volatile"): repeat orders,
+      fewer than STABLE_MIN_ORDERS or over less than STABLE_MIN_TENURE_DAYS;
+    - stable (稳定期, "long-term, dependent"): at least STABLE_MIN_ORDERS orders over at least
+      STABLE_MIN_TENURE_DAYS, on the customer's rhythm.
     """
     orders = np.asarray(orders)
     recency = np.asarray(recency_days, dtype=float)
@@ -98,18 +101,18 @@ def lifecycle_stages(orders, recency_days, tenure_days, interval_days, config: A
     )
     return np.select(
         [
+            orders == 0,
             recency > config.LOST_DAYS,
             overdue,
-            orders <= 1,
-            orders <= config.EXPLORATION_MAX_ORDERS,
-            tenure < config.STABLE_MIN_TENURE_DAYS,
+            ~has_rhythm,
+            (orders < config.STABLE_MIN_ORDERS) | (tenure < config.STABLE_MIN_TENURE_DAYS),
         ],
         [
+            LifecycleStage.EXPLORATION.value,
             LifecycleStage.LOST.value,
             LifecycleStage.DECLINE.value,
-            LifecycleStage.NEW.value,
             LifecycleStage.EXPLORATION.value,
-            LifecycleStage.FORMATION.value,
+            LifecycleStage.DEVELOPMENT.value,
         ],
         LifecycleStage.STABLE.value,
     ).astype(object)

@@ -230,3 +230,160 @@ def test_no_dropout_limit_is_the_limit_of_the_bgnbd():
 def test_recency_beyond_age_is_rejected():
     with pytest.raises(ValueError, match="recency"):
         bgnbd.fit([1, 2], [5.0, 11.0], [10.0, 10.0])
+
+
+def test_an_estimate_that_stops_just_short_of_a_bound_falls_back():
+    # A unit of 39 demo customers (days): L-BFGS-B drove b to 999,979 of its 1,000,000 bound, and the
+    # forecast of that estimate was NaN (0 × ∞ in the ₂F₁ term), which no JSON column accepts.
+    x = np.array(
+        [
+            0,
+            0,
+            4,
+            0,
+            0,
+            0,
+            2,
+            8,
+            1,
+            11,
+            1,
+            0,
+            0,
+            0,
+            2,
+            0,
+            1,
+            7,
+            20,
+            0,
+            15,
+            12,
+            0,
+            0,
+            17,
+            6,
+            0,
+            4,
+            12,
+            8,
+            0,
+            7,
+            4,
+            0,
+            3,
+            0,
+            4,
+            1,
+            2,
+        ],
+        dtype=float,
+    )
+    t_x = np.array(
+        [
+            0,
+            0,
+            283,
+            0,
+            0,
+            0,
+            66,
+            211,
+            93,
+            261,
+            180,
+            0,
+            0,
+            0,
+            133,
+            0,
+            77,
+            328,
+            422,
+            0,
+            384,
+            448,
+            0,
+            0,
+            506,
+            340,
+            0,
+            256,
+            316,
+            309,
+            0,
+            149,
+            309,
+            0,
+            24,
+            0,
+            180,
+            211,
+            110,
+        ],
+        dtype=float,
+    )
+    T = np.array(
+        [
+            306,
+            299,
+            354,
+            643,
+            746,
+            366,
+            716,
+            748,
+            647,
+            756,
+            272,
+            122,
+            144,
+            531,
+            166,
+            385,
+            716,
+            745,
+            469,
+            610,
+            750,
+            491,
+            61,
+            142,
+            539,
+            410,
+            345,
+            738,
+            349,
+            349,
+            640,
+            754,
+            348,
+            510,
+            56,
+            67,
+            595,
+            483,
+            151,
+        ],
+        dtype=float,
+    )
+
+    result = bgnbd.fit(x, t_x, T)
+
+    assert result.method == FitMethod.EMPIRICAL
+    assert result.reason == FallbackReason.DEGENERATE_ESTIMATE
+    forecast = bgnbd.expected_purchases_while_alive(result.params, np.array([[7.0], [400.0]]), x, T)
+    assert np.all(np.isfinite(forecast))
+
+
+def test_expected_purchases_stays_finite_when_dropout_is_all_but_known():
+    # An estimate from that unit on another day: a and b in the hundred thousands, where ₂F₁ overflows;
+    # eq. 10 evaluated with mpmath at 80 digits.
+    params = bgnbd.BgNbdParams(r=0.3955, alpha=28.56, a=46634.129, b=535275.716)
+    expected = [0.008416137991567155, 8.986056538269063, 3.7173815088190825]
+
+    value = bgnbd.expected_purchases_while_alive(
+        params, np.array([7.0, 400, 400]), [0, 20, 4], [300, 469, 354]
+    )
+
+    np.testing.assert_allclose(value, expected, rtol=1e-4)

@@ -43,10 +43,10 @@ def test_org_wide_rfm_abc_lifecycle_and_classes(shop):
     assert run.unit is None
     expected = {
         # name: (orders, spend, recency, R, F, M, segment, ABC, stage, class)
-        "c1": (3, "600.00", 11, 2, 5, 4, "cant_lose", "A", "exploration", "regular"),
-        "c2": (2, "1500.00", 6, 4, 4, 5, "loyal", "A", "exploration", "regular"),
+        "c1": (3, "600.00", 11, 2, 5, 4, "cant_lose", "A", "development", "regular"),
+        "c2": (2, "1500.00", 6, 4, 4, 5, "loyal", "A", "development", "regular"),
         "c3": (1, "50.00", 537, 1, 1, 1, "lost", "C", "lost", "old"),
-        "c4": (1, "80.00", 3, 5, 1, 2, "new", "B", "new", "new"),
+        "c4": (1, "80.00", 3, 5, 1, 2, "new", "B", "exploration", "new"),
     }
     for name, values in expected.items():
         row = _row(shop[name])
@@ -86,7 +86,7 @@ def test_unit_scope_counts_only_that_units_orders(shop, unit_a, unit_b):
         1,
         Decimal("1000.00"),
         30,
-        "new",
+        "exploration",
     )
     assert (in_b.orders, in_b.total_spend, in_b.recency_days) == (1, Decimal("500.00"), 6)
     # c1 never bought in unit B and is not linked to it: no row there.

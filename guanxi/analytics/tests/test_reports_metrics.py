@@ -27,7 +27,15 @@ def metrics(unit_a):
     _metric(
         unit_a, "m3", r_score=1, f_score=4, total_spend=D("300.00"), abc_class="B", lifecycle_stage="decline"
     )
-    _metric(unit_a, "m4", r_score=3, f_score=1, total_spend=D("10.00"), abc_class="C", lifecycle_stage="new")
+    _metric(
+        unit_a,
+        "m4",
+        r_score=3,
+        f_score=1,
+        total_spend=D("10.00"),
+        abc_class="C",
+        lifecycle_stage="exploration",
+    )
     _metric(unit_a, "m5", total_spend=D("0.00"))  # not scored yet
     return CustomerMetric.objects.filter(unit=unit_a)
 
@@ -48,9 +56,8 @@ def test_abc_and_lifecycle_counts(metrics):
         ("C", 1, D("10.00")),
     ]
     assert [(c.value, c.customers) for c in reports.lifecycle_counts(metrics)] == [
-        ("new", 1),
-        ("exploration", 0),
-        ("formation", 0),
+        ("exploration", 1),
+        ("development", 0),
         ("stable", 2),
         ("decline", 1),
         ("lost", 0),

@@ -73,7 +73,7 @@ def test_page_renders_metrics_when_computed(client, shop, manager, unit_a):
         total_spend=Decimal("150.00"),
         predicted_clv=Decimal("88.00"),
         abc_class="A",
-        lifecycle_stage="formation",
+        lifecycle_stage="development",
     )
     ModelRun.objects.create(
         unit=None,
@@ -90,7 +90,7 @@ def test_page_renders_metrics_when_computed(client, shop, manager, unit_a):
     assert 'data-metrics="missing"' not in page
     assert [1, 3, 1] in _chart(response, "rfm")["values"]
     assert _chart(response, "abc")["values"] == [1, 0, 0]
-    assert _chart(response, "lifecycle")["values"] == [0, 0, 1, 0, 0, 0]
+    assert _chart(response, "lifecycle")["values"] == [0, 1, 0, 0, 0]
     assert "0.42" in page and "0.81" in page
 
 

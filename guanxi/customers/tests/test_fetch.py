@@ -70,7 +70,7 @@ def shared(unit_a, unit_b, admin_user):
         m_score=3,
         rfm_segment="new",
         abc_class="B",
-        lifecycle_stage="new",
+        lifecycle_stage="exploration",
         predicted_clv=Decimal("321.00"),
         churn_risk=0.25,
         churn_method="recency",
