@@ -289,6 +289,16 @@ def import_file(
     ] = False,
     store: Annotated[str | None, typer.Option(help="Source of the store to import into.")] = None,
     errors: Annotated[Path | None, typer.Option(help="Write the row-level error report (CSV) here.")] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            help="Column mapping of a generic import: 'header=target,…' (targets: name, gender, "
+            "identity:phone, identity:email, external_id, placed_at, total_amount…)."
+        ),
+    ] = None,
+    mapping_name: Annotated[
+        str | None, typer.Option(help="Name of a column mapping saved on the import page.")
+    ] = None,
 ) -> None:
     """Import orders or customers from a file; re-importing the same file adds nothing."""
     prepare()
@@ -302,9 +312,28 @@ def import_file(
     params = {"kind": kind, "path": str(path.resolve()), "dry_run": dry_run, "unit_id": target.pk}
     if store:
         params["store_source"] = store
+    if mapping and mapping_name:
+        fail("Give --mapping or --mapping-name, not both.")
+    if mapping:
+        params["mapping"] = parse_mapping(mapping)
+    if mapping_name:
+        params["mapping_name"] = mapping_name
     job = run_foreground_job("commerce.import", params, unit=target)
     run = ImportRun.objects.get(pk=job.counts["import_run"])
     summarise_import(run, errors)
+
+
+def parse_mapping(text: str) -> dict[str, str]:
+    """'手机=identity:phone,姓名=name' → {header: target}; the importer checks the targets."""
+    mapping: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        header, equals, target = pair.rpartition("=")
+        if not equals or not header.strip():
+            fail(f"--mapping: {pair!r} is not 'header=target'")
+        if header.strip() in mapping:
+            fail(f"--mapping: the column {header.strip()!r} is mapped twice")
+        mapping[header.strip()] = target.strip()
+    return mapping
 
 
 def summarise_import(run, errors: Path | None) -> None:
@@ -315,7 +344,7 @@ def summarise_import(run, errors: Path | None) -> None:
         if isinstance(value, int):
             console.print(f"  {name:<20} {value:>10,}")
     for reason, count in sorted(run.counts.get("reasons", {}).items(), key=lambda item: -item[1]):
-        console.print(f"  skipped: {reason} ({count:,})", highlight=False)
+        console.print(f"  by reason: {reason} ({count:,})", highlight=False)
     if errors is not None:
         with errors.open("w", encoding="utf-8-sig", newline="") as stream:
             write_error_report(run, stream)

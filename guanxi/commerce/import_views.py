@@ -47,7 +47,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 # Leading bytes of binary files people pick by mistake (a zip, a PDF, an old .xls).
 BINARY_MAGICS = (GZIP_MAGIC, ZIP_MAGIC, b"%PDF", b"\xd0\xcf\x11\xe0")
-MAIN_COUNTS = ("rows", "imported", "skipped", "rejected")
+MAIN_COUNTS = ("rows", "imported", "skipped", "rejected", "warnings")
 HIDDEN_COUNTS = frozenset({*MAIN_COUNTS, "issues_stored", "reasons"})
 
 
@@ -327,6 +327,7 @@ def _summary(user, run: ImportRun) -> dict[str, Any]:
             and ImportRun.objects.restrict(user, "add").filter(pk=run.pk).exists()
         ),
         "rejected_level": ImportRowError.Level.REJECTED,
+        "warning_level": ImportRowError.Level.WARNING,
     }
 
 

@@ -49,13 +49,15 @@ def progress_callback(progress: Progress) -> ProgressCallback:
         "imported": _("Imported"),
         "skipped": _("Skipped"),
         "rejected": _("Rejected"),
+        "warnings": _("Warnings"),
         **COUNT_LABELS,
         "import_run": None,
         "issues_stored": None,
     },
 )
 def import_file(job: Job, progress: Progress) -> dict[str, Any]:
-    """params: kind, path, dry_run, store_source and mapping_name (optional), unit_id (else the job's unit).
+    """params: kind, path, dry_run, store_source, mapping or mapping_name (optional), unit_id (else the job's
+    unit).
 
     A re-run of the same job (a crashed worker's job is re-queued) resumes its import run.
     """
@@ -77,7 +79,7 @@ def import_file(job: Job, progress: Progress) -> dict[str, Any]:
             started_by=job.started_by,
             job=job,
             store_source=params.get("store_source"),
-            options={"mapping_name": params["mapping_name"]} if params.get("mapping_name") else None,
+            options={name: params[name] for name in ("mapping", "mapping_name") if params.get(name)} or None,
         )
     if run.state == ImportRun.State.FAILED:
         raise ImportFileError(run.message)

@@ -306,11 +306,13 @@ class ImportRun(ScopedModel):
 
 
 class ImportRowError(models.Model):
-    """A row that was rejected (invalid) or skipped (by a preset rule), with the reason, for the report."""
+    """A row that was rejected (invalid) or skipped (by a preset rule), or imported with a warning
+    (a value it carried was dropped), with the reason, for the report."""
 
     class Level(models.TextChoices):
         REJECTED = "rejected", _("Rejected")
         SKIPPED = "skipped", _("Skipped")
+        WARNING = "warning", _("Imported with a warning")
 
     run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="row_errors")
     row = models.PositiveBigIntegerField(_("row"))

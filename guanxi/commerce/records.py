@@ -23,9 +23,14 @@ class PersonRecord:
     hints: list[tuple[str, str]] = field(default_factory=list)  # (identity kind, masked value)
     # Profile fields for a customer created from this record (customers.actions.PROFILE_FIELDS).
     profile: dict[str, Any] = field(default_factory=dict)
+    # Values that were neither (invalid or placeholder: "not-an-email", 13800000000), with the column
+    # they came from: an importer reports each as a warning on its row instead of losing it silently.
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)  # (identity kind, column, value)
 
-    def add(self, kind: str, raw: Any, namespace: str = "", region: str | None = None) -> None:
-        """Add an identity if the value identifies someone, or a hint if it is masked."""
+    def add(
+        self, kind: str, raw: Any, namespace: str = "", region: str | None = None, column: str = ""
+    ) -> None:
+        """Add an identity if the value identifies someone, a hint if it is masked, else note it dropped."""
         text = str(raw or "").strip()
         if not text:
             return
@@ -33,8 +38,11 @@ class PersonRecord:
         if key is not None:
             if key not in self.keys:
                 self.keys.append(key)
-        elif is_masked(text) and (kind, text) not in self.hints:
-            self.hints.append((kind, text[:200]))
+        elif is_masked(text):
+            if (kind, text) not in self.hints:
+                self.hints.append((kind, text[:200]))
+        else:
+            self.dropped.append((kind, column or kind, text))
 
     @property
     def is_empty(self) -> bool:

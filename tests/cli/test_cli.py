@@ -175,6 +175,42 @@ def test_import_reports_every_row_and_adds_nothing_the_second_time(tmp_path):
     assert again == counts
 
 
+def test_generic_import_takes_a_column_mapping_on_the_command_line(tmp_path):
+    data = tmp_path / "crm.csv"
+    data.write_text(
+        "Contact no,Full name,Electronic address\n13812345678,Ada,ada@mail.cn\n,Bo,not-an-email\n"
+    )
+    assert run_guanxi("migrate", home=tmp_path).returncode == 0
+    assert run_guanxi("createunit", "uk", "UK", home=tmp_path).returncode == 0
+    mapping = "Contact no=identity:phone,Full name=name,Electronic address=identity:email"
+
+    result = run_guanxi(
+        "import", "generic-customers", str(data), "--unit", "uk", "--mapping", mapping, home=tmp_path
+    )
+    unknown = run_guanxi(
+        "import", "generic-customers", str(data), "--unit", "uk", "--mapping-name", "CRM", home=tmp_path
+    )
+    malformed = run_guanxi(
+        "import", "generic-customers", str(data), "--unit", "uk", "--mapping", "Full name", home=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = {
+        line.split()[0]: line.split()[-1] for line in result.stdout.splitlines()[1:] if line.startswith("  ")
+    }
+    assert (lines["rows"], lines["imported"], lines["rejected"], lines["customers_created"]) == (
+        "2",
+        "1",
+        "1",
+        "1",
+    )
+    with sqlite3.connect(tmp_path / "guanxi.sqlite3") as database:
+        assert database.execute("SELECT name FROM customers_customer").fetchall() == [("Ada",)]
+    assert unknown.returncode == 2
+    assert "commerce.import failed: 没有名为 CRM 的已保存映射" in unknown.stderr
+    assert_one_clear_line(malformed, "--mapping: 'Full name' is not 'header=target'")
+
+
 def test_import_into_an_unknown_unit_is_one_clear_line(tmp_path):
     data = tmp_path / "retail.csv"
     data.write_text(RETAIL_HEADER)

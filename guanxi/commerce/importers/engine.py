@@ -167,7 +167,15 @@ def _execute_chunks(
         if run.params.get("encoding") != encoding:
             run.params["encoding"] = encoding
             run.save(update_fields=["params"])
-        for name in ("rows", "imported", "skipped", "rejected", "issues_stored", *preset.counters):
+        for name in (
+            "rows",
+            "imported",
+            "skipped",
+            "rejected",
+            "warnings",
+            "issues_stored",
+            *preset.counters,
+        ):
             run.counts.setdefault(name, 0)
         run.counts.setdefault("reasons", {})
         preset.begin(context)
@@ -292,14 +300,18 @@ def _numbered(rows: Any, width: int) -> Any:
 
 def _commit_chunk(run: ImportRun, chunk: list[Row], result: ChunkResult) -> None:
     counts = run.counts
-    rejected = sum(1 for issue in result.issues if issue.level == ImportRowError.Level.REJECTED)
-    skipped = len(result.issues) - rejected
+    levels = Counter(issue.level for issue in result.issues)
     reasons = Counter(counts.get("reasons", {}))
     reasons.update(issue.code for issue in result.issues)
     counts["rows"] = counts.get("rows", 0) + len(chunk)
     counts["imported"] = counts.get("imported", 0) + result.imported_rows
-    counts["skipped"] = counts.get("skipped", 0) + skipped
-    counts["rejected"] = counts.get("rejected", 0) + rejected
+    # rows = imported + skipped + rejected; warnings are about imported rows (a value dropped).
+    for level, name in (
+        (ImportRowError.Level.SKIPPED, "skipped"),
+        (ImportRowError.Level.REJECTED, "rejected"),
+    ):
+        counts[name] = counts.get(name, 0) + levels[level]
+    counts["warnings"] = counts.get("warnings", 0) + levels[ImportRowError.Level.WARNING]
     counts["reasons"] = dict(sorted(reasons.items()))
     for name, value in result.counts.items():
         counts[name] = counts.get(name, 0) + value

@@ -24,6 +24,7 @@ from guanxi.commerce.importers.platform import (
     OrderRecordPreset,
     PersonRecordPreset,
     RowRejected,
+    dropped_value_warnings,
     parse_datetime,
     parse_decimal,
 )
@@ -158,13 +159,14 @@ def resolve_mapping(kind: str, header: list[str], params: dict[str, Any]) -> dic
 
 
 def person_from(
-    cells: list[str], columns: dict[str, int], source: str, name_field: str = "name"
+    cells: list[str], columns: dict[str, int], header: list[str], source: str, name_field: str = "name"
 ) -> PersonRecord:
     person = PersonRecord()
     for target, index in columns.items():
         if target.startswith(IDENTITY_PREFIX):
             kind = target.removeprefix(IDENTITY_PREFIX)
-            person.add(kind, cells[index], namespace=source if kind in NAMESPACED_KINDS else "")
+            namespace = source if kind in NAMESPACED_KINDS else ""
+            person.add(kind, cells[index], namespace=namespace, column=header[index])
     name = cells[columns[name_field]].strip() if name_field in columns else ""
     if name:
         person.profile["name"] = name[:100]
@@ -204,7 +206,7 @@ class GenericCustomersPreset(GenericMappingMixin, PersonRecordPreset):
             if not any(cell.strip() for cell in cells):
                 parsed.result.issues.append(RowIssue(number, "", "", "empty_row", _("Empty row"), SKIPPED))
                 continue
-            person = person_from(cells, columns, context.state["source"])
+            person = person_from(cells, columns, header, context.state["source"])
             if not person.keys:
                 column = next(header[i] for t, i in columns.items() if t.startswith(IDENTITY_PREFIX))
                 parsed.result.issues.append(
@@ -223,6 +225,7 @@ class GenericCustomersPreset(GenericMappingMixin, PersonRecordPreset):
                 parsed.result.issues.append(rejected.issue(number))
                 continue
             parsed.people.append(person)
+            parsed.result.issues.extend(dropped_value_warnings(number, person))
         return parsed
 
     def _profile(self, cells: list[str], columns: dict[str, int], header: list[str]) -> dict[str, Any]:
@@ -284,7 +287,7 @@ class GenericOrdersPreset(GenericMappingMixin, OrderRecordPreset):
         status = self._status(cell("status"), paid_at, column("status"))
         device = DEVICE_WORDS.get(cell("device").casefold(), Order.Device.UNKNOWN)
         count = cell("item_count")
-        person = person_from(cells, columns, context.state["source"], name_field="customer_name")
+        person = person_from(cells, columns, header, context.state["source"], name_field="customer_name")
         return OrderRecord(
             external_id=external_id[:128],
             number=(cell("number") or external_id)[:128],

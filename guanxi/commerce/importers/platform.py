@@ -19,8 +19,10 @@ from guanxi.commerce.actions import apply_orders, ensure_store, resolve_people
 from guanxi.commerce.importers.base import ChunkResult, ImportContext, ParsedChunk, Preset, Row, RowIssue
 from guanxi.commerce.models import ImportRowError, Store
 from guanxi.commerce.records import OrderRecord, PersonRecord
+from guanxi.customers.models import Identity
 
 SKIPPED = ImportRowError.Level.SKIPPED
+WARNING = ImportRowError.Level.WARNING
 MAX_AMOUNT = Decimal("1e11")
 
 
@@ -39,6 +41,24 @@ class RowRejected(Exception):  # noqa: N818 - a control-flow signal, not an erro
 
     def issue(self, row: int) -> RowIssue:
         return RowIssue(row, self.column, self.value, self.code, self.reason, params=self.params)
+
+
+def dropped_value_warnings(number: int, person: PersonRecord | None) -> list[RowIssue]:
+    """One warning per value of the row that identifies nobody: the row is imported without it."""
+    if person is None:
+        return []
+    return [
+        RowIssue(
+            number,
+            column,
+            value,
+            f"dropped_{kind}",
+            _("Not a valid %(kind)s, or a placeholder: the row was imported without it"),
+            WARNING,
+            params={"kind": Identity.Kind(kind).label if kind in Identity.Kind.values else kind},
+        )
+        for kind, column, value in person.dropped
+    ]
 
 
 @dataclass
@@ -121,6 +141,7 @@ class OrderRecordPreset(Preset):
                 continue
             in_chunk.add(record.external_id)
             parsed.records.append((number, record))
+            parsed.result.issues.extend(dropped_value_warnings(number, record.person))
         return parsed
 
     def write(self, parsed: OrderChunk, context: ImportContext) -> ChunkResult:
@@ -159,9 +180,10 @@ class PersonRecordPreset(Preset):
             actor=context.actor,
             dry_run=context.dry_run,
         )
-        known = len(set(resolved.ids) - {None})
+        # Every row under one outcome: it created its customer, or the customer existed already (before
+        # the file, or from an earlier row of it). Counting distinct customers lost repeated rows.
         result.counts["customers_created"] += resolved.created
-        result.counts["customers_existing"] += known if context.dry_run else known - resolved.created
+        result.counts["customers_existing"] += len(parsed.people) - resolved.created
         result.imported_rows += len(parsed.people)
         return result
 

@@ -22,6 +22,7 @@ from guanxi.commerce.importers.platform import (
     OrderRecordPreset,
     PersonRecordPreset,
     RowRejected,
+    dropped_value_warnings,
     parse_datetime,
     parse_decimal,
 )
@@ -232,4 +233,5 @@ class ShopifyCustomersPreset(PersonRecordPreset):
                 )
                 continue
             parsed.people.append(person)
+            parsed.result.issues.extend(dropped_value_warnings(number, person))
         return parsed

@@ -148,7 +148,7 @@ class TaobaoOrdersPreset(OrderRecordPreset):
             | ({"status_text": cell("status")} if cell("status") else {})
             # Kept for merge suggestions even when the order has no customer to hang a hint on.
             | ({"masked_contact": cell("mobile")[:32]} if is_masked(cell("mobile")) else {}),
-            person=self._person(cell, context.state["source"]),
+            person=self._person(cell, column, context.state["source"]),
         )
 
     def _order_id(self, raw: str, column: str) -> str:
@@ -183,13 +183,16 @@ class TaobaoOrdersPreset(OrderRecordPreset):
             return Order.Status.REFUNDED
         return Order.Status.PAID
 
-    def _person(self, cell: Any, source: str) -> PersonRecord | None:
+    def _person(self, cell: Any, column: Any, source: str) -> PersonRecord | None:
         person = PersonRecord()
-        person.add(Identity.Kind.TAOBAO_NICK, cell("buyer_nick"), namespace=source)
-        person.add(Identity.Kind.PHONE, cell("mobile"))
-        person.add(Identity.Kind.PHONE, cell("phone"))
+        person.add(
+            Identity.Kind.TAOBAO_NICK, cell("buyer_nick"), namespace=source, column=column("buyer_nick")
+        )
+        person.add(Identity.Kind.PHONE, cell("mobile"), column=column("mobile"))
+        person.add(Identity.Kind.PHONE, cell("phone"), column=column("phone"))
         alipay = cell("alipay")
-        person.add(Identity.Kind.EMAIL if "@" in alipay else Identity.Kind.PHONE, alipay)
+        kind = Identity.Kind.EMAIL if "@" in alipay else Identity.Kind.PHONE
+        person.add(kind, alipay, column=column("alipay"))
         if person.is_empty:
             return None
         if cell("receiver"):

@@ -131,6 +131,7 @@ RESUME_COUNTS = {
     "imported": 10,
     "skipped": 2,
     "rejected": 0,
+    "warnings": 0,
     "reasons": {"adjustment_postage": 1, "non_positive_quantity": 1},
     "customers_created": 3,
     "orders_created": 5,

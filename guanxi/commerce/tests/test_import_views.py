@@ -35,6 +35,7 @@ COUNTS = {
     "imported": 6,
     "skipped": 2,
     "rejected": 1,
+    "warnings": 0,
     "issues_stored": 3,
     "customers_created": 4,
     "orders_created": 5,
@@ -97,7 +98,13 @@ def test_upload_is_dry_run_first_then_imported_for_real(
     assert stored.read_bytes() == RETAIL_CSV
     assert (Order.objects.count(), Customer.objects.count(), Store.objects.count()) == (0, 0, 0)
     page = client.get(f"/imports/{dry.pk}/")
-    assert page.context["main_counts"] == [("rows", 9), ("imported", 6), ("skipped", 2), ("rejected", 1)]
+    assert page.context["main_counts"] == [
+        ("rows", 9),
+        ("imported", 6),
+        ("skipped", 2),
+        ("rejected", 1),
+        ("warnings", 0),
+    ]
     assert page.context["reasons"] == [
         ("adjustment_postage", "Adjustment row (postage), not goods", 1),
         ("bad_price", "UnitPrice is not a number", 1),

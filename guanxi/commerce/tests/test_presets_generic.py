@@ -40,7 +40,8 @@ def test_customers_with_chinese_headers_map_themselves(tmp_path, unit_a):
     run = run_import("generic_customers", path, unit=unit_a)
 
     assert run.state == ImportRun.State.SUCCEEDED
-    assert (run.counts["customers_created"], run.counts["customers_existing"]) == (1, 0)
+    # Row 5 is 李雷 again: counted once, as existing (a customer an earlier row created).
+    assert (run.counts["customers_created"], run.counts["customers_existing"]) == (1, 1)
     assert list(run.row_errors.values_list("row", "column", "code")) == [
         (3, "手机号", "no_identity"),
         (4, "性别", "bad_gender"),
@@ -78,6 +79,58 @@ def test_saved_mapping_is_used_when_its_columns_are_present(tmp_path, unit_a, ad
     ]
     assert sorted(Customer.objects.values_list("name", "city")) == [("Ada", "Hangzhou"), ("Bo", "Suzhou")]
     assert ImportMapping.objects.get().mapping["Cust No"] == "identity:external_id"
+
+
+def test_every_row_has_one_outcome_and_a_dropped_value_is_a_warning(tmp_path, unit_a):
+    path = write_csv(
+        tmp_path / "members.csv",
+        [
+            ["手机", "邮箱"],
+            ["13812345678", "not-an-email"],
+            ["13812345678", ""],
+            ["", "ada@mail.cn"],
+            ["", ""],
+            ["138****5678", ""],
+        ],
+    )
+
+    first = run_import("generic_customers", path, unit=unit_a)
+    second = run_import("generic_customers", path, unit=unit_a)
+
+    counted = (
+        "rows",
+        "imported",
+        "skipped",
+        "rejected",
+        "warnings",
+        "customers_created",
+        "customers_existing",
+    )
+    assert [first.counts[name] for name in counted] == [5, 3, 1, 1, 1, 2, 1]
+    assert [second.counts[name] for name in counted] == [5, 3, 1, 1, 1, 0, 3]
+    assert list(first.row_errors.values_list("row", "column", "value", "level", "code", "reason")) == [
+        (
+            2,
+            "邮箱",
+            "not-an-email",
+            "warning",
+            "dropped_email",
+            "Not a valid Email, or a placeholder: the row was imported without it",
+        ),
+        (5, "", "", "skipped", "empty_row", "Empty row"),
+        (
+            6,
+            "手机",
+            "138****5678",
+            "rejected",
+            "no_identity",
+            "No usable identity: empty, masked or placeholder values identify nobody",
+        ),
+    ]
+    assert sorted(Identity.objects.values_list("kind", "value")) == [
+        ("email", "ada@mail.cn"),
+        ("phone", "+8613812345678"),
+    ]
 
 
 def test_explicit_mapping_option_and_unknown_target(tmp_path, unit_a):

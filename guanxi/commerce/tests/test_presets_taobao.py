@@ -193,8 +193,10 @@ def test_taobao_report_imports_statuses_devices_and_identities(tmp_path, unit_a,
     assert run.state == ImportRun.State.SUCCEEDED
     assert run.params["encoding"] == ("gb18030" if encoding == "gbk" else "utf-8-sig")
     assert (run.counts["rows"], run.counts["imported"], run.counts["rejected"]) == (8, 7, 1)
+    # Row 5's phone 00000000000 is a placeholder: the order is imported, the value reported dropped.
     assert list(run.row_errors.values_list("row", "column", "code")) == [
-        (8, "订单编号", "order_id_scientific")
+        (5, "联系手机", "dropped_phone"),
+        (8, "订单编号", "order_id_scientific"),
     ]
     orders = {order.external_id: order for order in Order.objects.all()}
     assert {key: (o.status, o.device) for key, o in orders.items()} == {
