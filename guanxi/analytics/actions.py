@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from guanxi.accounts.models import BusinessUnit
 from guanxi.analytics.jobs import REFRESH_KIND
 from guanxi.core import audit
 from guanxi.core.background import start_job
@@ -15,8 +16,9 @@ def start_refresh(*, user: Any, unit: Any = None, full: bool = False, ip_address
     """Queue a refresh of one unit's metrics (or, unit None, of every scope) on behalf of `user`."""
     if not user.has_permission("analytics.change"):
         raise PermissionDenied("analytics.change")
-    visible = user.visible_unit_ids()
-    if visible is not None and (unit is None or unit.pk not in visible):
+    if not user.sees_all_units() and (
+        unit is None or not BusinessUnit.objects.restrict(user, "view").filter(pk=unit.pk).exists()
+    ):
         # Organisation-wide figures mix every unit's orders: only roles that see all units may refresh them.
         raise PermissionDenied("analytics.change")
     with transaction.atomic():

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.accounts.models import BusinessUnit
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.core.privacy import mask_value
@@ -71,7 +72,7 @@ def ensure_can_change(user: Any, segment: Segment) -> None:
     """Organisation-wide segments belong to roles that see every unit."""
     if not user.has_permission("segments.change"):
         raise PermissionDenied("segments.change")
-    if segment.unit_id is None and user.visible_unit_ids() is not None:
+    if segment.unit_id is None and not user.sees_all_units():
         raise PermissionDenied(_("Only group-wide roles may change an organisation-wide segment."))
     if (
         segment.unit_id is not None
@@ -82,14 +83,15 @@ def ensure_can_change(user: Any, segment: Segment) -> None:
 
 def allowed_unit(user: Any, unit: Any) -> Any:
     """The unit a new segment belongs to: unit users must choose one of theirs (their only one by default)."""
-    unit_ids = user.visible_unit_ids()
-    if unit_ids is None:
+    if user.sees_all_units():
         return unit
+    units = BusinessUnit.objects.restrict(user, "view")
     if unit is None:
-        if len(unit_ids) == 1:
-            return user.units.get(pk=unit_ids[0])
+        only = list(units[:2])
+        if len(only) == 1:
+            return only[0]
         raise ValidationError(_("Choose the business unit this segment belongs to."), code="unit")
-    if unit.pk not in unit_ids:
+    if not units.filter(pk=unit.pk).exists():
         raise PermissionDenied(_("You may not create segments for that business unit."))
     return unit
 
