@@ -53,7 +53,7 @@ def test_users_without_manage_permission_are_refused_and_audited(client, people,
 
     assert response.status_code == 403
     entry = AuditEntry.objects.get(action=AuditEntry.Action.PERMISSION_DENIED)
-    assert (entry.actor, entry.message, entry.ip_address) == (people[who], "accounts.manage", "203.0.113.7")
+    assert (entry.actor, entry.object_id, entry.ip_address) == (people[who], "accounts.manage", "203.0.113.7")
 
 
 @pytest.mark.parametrize(
@@ -94,12 +94,20 @@ def test_refused_edit_changes_nothing(client, people):
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.ROLE_CHANGE).exists()
 
 
-def test_access_user_by_id_for_unit_admin(people):
-    actor = people["uadmin_a"]
+def test_access_user_by_id_for_unit_admin(rf, people):
+    request = rf.get("/accounts/users/")
+    request.user = people["uadmin_a"]
 
-    assert access.access_user_by_id(actor, people["analyst_a"].pk) == people["analyst_a"]
+    assert access.access_user_by_id(request, people["analyst_a"].pk) == people["analyst_a"]
     with pytest.raises(Http404):
-        access.access_user_by_id(actor, people["head_b"].pk)
+        access.access_user_by_id(request, people["head_b"].pk)
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.PERMISSION_DENIED)
+    assert (entry.actor, entry.object_type, entry.object_id, entry.message) == (
+        people["uadmin_a"],
+        "accounts.user",
+        str(people["head_b"].pk),
+        "GET /accounts/users/ (accounts.manage)",
+    )
 
 
 def test_unit_admin_cannot_grant_organisation_wide_roles(client, people):
