@@ -6,7 +6,13 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.accounts.roles import ALL_UNIT_ROLES, OWN_RECORD_ROLES, ROLE_PERMISSIONS, Role
+from guanxi.accounts.roles import (
+    ALL_UNIT_ROLES,
+    LEAST_PRIVILEGED_ROLE,
+    OWN_RECORD_ROLES,
+    ROLE_PERMISSIONS,
+    Role,
+)
 from guanxi.core.querysets import ScopedModel
 
 if TYPE_CHECKING:
@@ -58,7 +64,7 @@ class BusinessUnit(ScopedModel):
 class User(AbstractUser):
     """A person who signs in. One role; membership of business units scopes what they see."""
 
-    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.ANALYST)
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=LEAST_PRIVILEGED_ROLE)
     units = models.ManyToManyField(BusinessUnit, blank=True, related_name="members", verbose_name=_("units"))
     can_view_pii = models.BooleanField(_("may see personal data"), default=False)
     can_export = models.BooleanField(_("may export data"), default=False)

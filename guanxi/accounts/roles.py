@@ -81,6 +81,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.ANALYST: frozenset(READ_ALL),
 }
 
+# The role a new user starts with wherever a role is not chosen (and preselected on the Users page):
+# read-only, without personal data or export. Granting more is a deliberate, audited choice.
+LEAST_PRIVILEGED_ROLE = Role.ANALYST
+
 # Roles that see every business unit; the others see the units they are members of.
 ALL_UNIT_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER})
 # Roles that see only records they own (where a model has an owner).

@@ -1,9 +1,11 @@
+import re
+
 import pytest
 from django.http import Http404
 from django.urls import reverse
 
 from conftest import PASSWORD
-from guanxi.accounts import access
+from guanxi.accounts import access, actions
 from guanxi.accounts.models import User
 from guanxi.accounts.roles import Role
 from guanxi.core.models import AuditEntry
@@ -280,3 +282,25 @@ def test_system_admin_adds_a_group_manager_without_units(client, people):
 
     user = User.objects.get(username="chen")
     assert (user.role, user.can_view_pii, user.can_export) == (Role.GROUP_MANAGER, True, False)
+
+
+@pytest.mark.parametrize("actor", ["admin", "uadmin_a"])
+def test_add_user_page_preselects_the_least_privileged_role(client, people, actor):
+    client.force_login(people[actor])
+
+    page = client.get(reverse("accounts:user_add")).content.decode()
+
+    selected = re.findall(r'<option value="(\w+)"[^>]*\bselected\b', page)
+    assert selected == [Role.ANALYST]
+
+
+def test_a_user_created_without_a_role_is_a_read_only_analyst(organisation, unit_a):
+    user = actions.create_user(username="newbie", password=PASSWORD, units=[unit_a])
+
+    assert (user.role, user.can_view_pii, user.can_export, user.is_staff) == (
+        Role.ANALYST,
+        False,
+        False,
+        False,
+    )
+    assert User(username="unsaved").role == Role.ANALYST
