@@ -29,10 +29,10 @@ def manageable_users(actor: User) -> QuerySet[User]:
         return User.objects.none()
     if manages_everyone(actor):
         return User.objects.all()
-    unit_ids = list(actor.units.values_list("id", flat=True))
+    units = BusinessUnit.objects.restrict(actor, "view")
     return (
-        User.objects.filter(units__in=unit_ids)
-        .exclude(units__in=BusinessUnit.objects.exclude(id__in=unit_ids))
+        User.objects.filter(units__in=units)
+        .exclude(units__in=BusinessUnit.objects.exclude(pk__in=units))
         .exclude(role__in=ALL_UNIT_ROLES)
         .distinct()
     )
@@ -56,9 +56,8 @@ def grantable_roles(actor: User) -> list[tuple[str, "StrOrPromise"]]:
 
 
 def grantable_units(actor: User) -> QuerySet[BusinessUnit]:
-    if manages_everyone(actor):
-        return BusinessUnit.objects.filter(is_active=True)
-    return actor.units.filter(is_active=True)
+    # Every unit for a system administrator, their own for a unit administrator.
+    return BusinessUnit.objects.restrict(actor, "view").filter(is_active=True)
 
 
 def may_grant(actor: User, permission: str) -> bool:
