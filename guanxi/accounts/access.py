@@ -7,32 +7,17 @@ those roles, units that are not theirs, or data permissions they do not hold the
 
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
 from guanxi.accounts.models import ApiToken, BusinessUnit, User
 from guanxi.accounts.roles import ALL_UNIT_ROLES, Role
-from guanxi.core import audit
-from guanxi.core.models import AuditEntry
+from guanxi.core.access import deny, require
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 MANAGE = "accounts.manage"
-
-
-def deny(actor: User, permission: str, *, ip_address: str | None = None, obj=None) -> PermissionDenied:
-    """Audit a refusal; returns the exception for the caller to raise."""
-    audit.record(
-        AuditEntry.Action.PERMISSION_DENIED, actor=actor, obj=obj, ip_address=ip_address, message=permission
-    )
-    return PermissionDenied(permission)
-
-
-def require_permission(actor: User, permission: str, *, ip_address: str | None = None) -> None:
-    if not actor.has_permission(permission):
-        raise deny(actor, permission, ip_address=ip_address)
 
 
 def manages_everyone(actor: User) -> bool:
@@ -44,29 +29,22 @@ def manageable_users(actor: User) -> QuerySet[User]:
         return User.objects.none()
     if manages_everyone(actor):
         return User.objects.all()
-    unit_ids = list(actor.units.values_list("id", flat=True))
+    units = BusinessUnit.objects.restrict(actor, "view")
     return (
-        User.objects.filter(units__in=unit_ids)
-        .exclude(units__in=BusinessUnit.objects.exclude(id__in=unit_ids))
+        User.objects.filter(units__in=units)
+        .exclude(units__in=BusinessUnit.objects.exclude(pk__in=units))
         .exclude(role__in=ALL_UNIT_ROLES)
         .distinct()
     )
 
 
-def access_user_by_id(actor: User, pk: int, *, ip_address: str | None = None) -> User:
-    """The user `pk` if `actor` may manage them: 403 without the permission, 404 outside their scope."""
-    require_permission(actor, MANAGE, ip_address=ip_address)
+def access_user_by_id(request, pk: int) -> User:
+    """The user `pk` if the caller may manage them: 403 without the permission, 404 outside their scope."""
+    actor = require(request, MANAGE)
     user = manageable_users(actor).filter(pk=pk).first()
     if user is None:
         # Audited like a denial, answered like a missing row: other units' users stay invisible.
-        audit.record(
-            AuditEntry.Action.PERMISSION_DENIED,
-            actor=actor,
-            ip_address=ip_address,
-            object_type="accounts.user",
-            object_id=str(pk),
-            message=MANAGE,
-        )
+        deny(request, MANAGE, obj=User(pk=pk))
         raise Http404
     return user
 
@@ -78,9 +56,8 @@ def grantable_roles(actor: User) -> list[tuple[str, "StrOrPromise"]]:
 
 
 def grantable_units(actor: User) -> QuerySet[BusinessUnit]:
-    if manages_everyone(actor):
-        return BusinessUnit.objects.filter(is_active=True)
-    return actor.units.filter(is_active=True)
+    # Every unit for a system administrator, their own for a unit administrator.
+    return BusinessUnit.objects.restrict(actor, "view").filter(is_active=True)
 
 
 def may_grant(actor: User, permission: str) -> bool:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from guanxi.accounts.models import ApiToken, BusinessUnit, Organisation, User
-from guanxi.accounts.roles import EXPORT_BY_DEFAULT, PII_BY_DEFAULT, Role
+from guanxi.accounts.roles import EXPORT_BY_DEFAULT, LEAST_PRIVILEGED_ROLE, PII_BY_DEFAULT, Role
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 
@@ -34,7 +34,7 @@ def create_user(
     *,
     username: str,
     password: str | None,
-    role: str,
+    role: str = LEAST_PRIVILEGED_ROLE,
     units: Iterable[BusinessUnit] = (),
     display_name: str = "",
     email: str = "",

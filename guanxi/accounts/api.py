@@ -58,7 +58,7 @@ class IssuedTokenOut(TokenOut):
 
 
 def _visible_units(user) -> list[BusinessUnit]:
-    return list(BusinessUnit.objects.visible_to(user).order_by("code"))
+    return list(BusinessUnit.objects.restrict(user, "view").order_by("code"))
 
 
 @router.get("/me", response=MeOut, summary="The calling user")
@@ -71,7 +71,7 @@ def me(request):
         "display_name": user.shown_name,
         "role": user.role,
         "units": list(user.units.order_by("code")),
-        "sees_all_units": user.visible_unit_ids() is None,
+        "sees_all_units": user.sees_all_units(),
         "can_view_pii": user.has_permission("pii.view"),
         "can_export": user.has_permission("data.export"),
         "permissions": sorted(ROLE_PERMISSIONS.get(user.role, ())) if user.is_active else [],

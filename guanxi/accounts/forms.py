@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts import access
 from guanxi.accounts.models import ApiToken, BusinessUnit, User
-from guanxi.accounts.roles import ALL_UNIT_ROLES
+from guanxi.accounts.roles import ALL_UNIT_ROLES, LEAST_PRIVILEGED_ROLE
 
 
 class LoginForm(forms.Form):
@@ -50,6 +50,8 @@ class UserAccessForm(forms.Form):
         self.actor, self.target = actor, target
         # self.fields holds copies of the fields declared above, so their types are known.
         cast(forms.ChoiceField, self.fields["role"]).choices = access.grantable_roles(actor)
+        # Otherwise the browser preselects the first choice, system administrator.
+        self.fields["role"].initial = LEAST_PRIVILEGED_ROLE
         units_field = cast("forms.ModelMultipleChoiceField[BusinessUnit]", self.fields["units"])
         units_field.queryset = access.grantable_units(actor)
         self.fields["can_view_pii"].disabled = not access.may_grant(actor, "pii.view")

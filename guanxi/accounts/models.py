@@ -6,7 +6,14 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.accounts.roles import ALL_UNIT_ROLES, OWN_RECORD_ROLES, ROLE_PERMISSIONS, Role
+from guanxi.accounts.roles import (
+    ALL_UNIT_ROLES,
+    LEAST_PRIVILEGED_ROLE,
+    OWN_RECORD_ROLES,
+    ROLE_PERMISSIONS,
+    Role,
+)
+from guanxi.core.querysets import ScopedModel
 
 if TYPE_CHECKING:
     from django_otp.models import Device
@@ -29,23 +36,18 @@ class Organisation(models.Model):
         return self.name
 
 
-class BusinessUnitQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "BusinessUnitQuerySet":
-        """The units a user may see and pick: every unit for group-wide roles, else their own."""
-        unit_ids = user.visible_unit_ids()
-        return self if unit_ids is None else self.filter(pk__in=unit_ids)
+class BusinessUnit(ScopedModel):
+    """业务板块: the data scope. Stores, orders, tickets and programmes belong to exactly one unit.
 
-
-class BusinessUnit(models.Model):
-    """业务板块: the data scope. Stores, orders, tickets and programmes belong to exactly one unit."""
+    `BusinessUnit.objects.restrict(user, "view")` is the units a user may see and pick: every unit
+    for group-wide roles, else their own, like any other model's rows.
+    """
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = BusinessUnitQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]
@@ -54,11 +56,15 @@ class BusinessUnit(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @classmethod
+    def scope_by_units(cls, unit_ids: list[int]) -> models.Q:
+        return models.Q(pk__in=unit_ids)
+
 
 class User(AbstractUser):
     """A person who signs in. One role; membership of business units scopes what they see."""
 
-    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.ANALYST)
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=LEAST_PRIVILEGED_ROLE)
     units = models.ManyToManyField(BusinessUnit, blank=True, related_name="members", verbose_name=_("units"))
     can_view_pii = models.BooleanField(_("may see personal data"), default=False)
     can_export = models.BooleanField(_("may export data"), default=False)
@@ -91,6 +97,10 @@ class User(AbstractUser):
         if not hasattr(self, "_unit_ids"):
             self._unit_ids = list(self.units.values_list("id", flat=True))
         return self._unit_ids
+
+    def sees_all_units(self) -> bool:
+        """Group-wide roles: organisation-wide figures and segments are theirs to see and change."""
+        return self.visible_unit_ids() is None
 
     def sees_own_records_only(self) -> bool:
         return self.role in OWN_RECORD_ROLES

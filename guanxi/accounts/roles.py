@@ -32,16 +32,16 @@ DOMAIN_APPS = (
     "sales",
     "reports",
 )
-READ_ALL = {f"{app}.view" for app in DOMAIN_APPS} | {"core.view"}
+# accounts.view: the business units a user belongs to (all of them for group-wide roles); every
+# role needs them to pick a unit, so every role holds it.
+READ_ALL = {f"{app}.view" for app in DOMAIN_APPS} | {"core.view", "accounts.view"}
 WRITE_ALL = {f"{app}.{action}" for app in DOMAIN_APPS for action in ("add", "change", "delete")}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.SYSTEM_ADMIN: frozenset(
-        READ_ALL | WRITE_ALL | {"core.change", "core.audit", "accounts.manage", "accounts.view"}
-    ),
-    Role.GROUP_MANAGER: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.view"}),
-    Role.UNIT_HEAD: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.view"}),
-    Role.UNIT_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", "accounts.view"}),
+    Role.SYSTEM_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.change", "core.audit", "accounts.manage"}),
+    Role.GROUP_MANAGER: frozenset(READ_ALL | WRITE_ALL | {"core.audit"}),
+    Role.UNIT_HEAD: frozenset(READ_ALL | WRITE_ALL | {"core.audit"}),
+    Role.UNIT_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage"}),
     Role.MARKETER: frozenset(
         READ_ALL
         | {
@@ -59,6 +59,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "service.view",
             "messaging.view",
             "core.view",
+            "accounts.view",
             "customers.change",
             "service.add",
             "service.change",
@@ -70,6 +71,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "commerce.view",
             "sales.view",
             "core.view",
+            "accounts.view",
             "customers.add",
             "customers.change",
             "sales.add",
@@ -78,6 +80,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     Role.ANALYST: frozenset(READ_ALL),
 }
+
+# The role a new user starts with wherever a role is not chosen (and preselected on the Users page):
+# read-only, without personal data or export. Granting more is a deliberate, audited choice.
+LEAST_PRIVILEGED_ROLE = Role.ANALYST
 
 # Roles that see every business unit; the others see the units they are members of.
 ALL_UNIT_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER})

@@ -23,7 +23,7 @@ from django_otp import login as otp_login
 from guanxi.accounts import access, actions, signin
 from guanxi.accounts.forms import CodeForm, LoginForm, TokenForm, UserAddForm, UserEditForm
 from guanxi.accounts.models import User
-from guanxi.core.audit import client_address
+from guanxi.core.access import require
 
 THROTTLED_STATUS = 429
 
@@ -126,14 +126,14 @@ def otp_setup(request: SignedInRequest) -> HttpResponse:
 
 
 def user_list(request: SignedInRequest) -> HttpResponse:
-    access.require_permission(request.user, access.MANAGE, ip_address=client_address(request))
+    require(request, access.MANAGE)
     users = access.manageable_users(request.user).prefetch_related("units").order_by("username")
     return render(request, "accounts/user_list.html", {"users": users})
 
 
 @sensitive_post_parameters("password")
 def user_add(request: SignedInRequest) -> HttpResponse:
-    access.require_permission(request.user, access.MANAGE, ip_address=client_address(request))
+    require(request, access.MANAGE)
     form = UserAddForm(request.POST or None, actor=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -154,7 +154,7 @@ def user_add(request: SignedInRequest) -> HttpResponse:
 
 
 def user_detail(request: SignedInRequest, pk: int) -> HttpResponse:
-    target = access.access_user_by_id(request.user, pk, ip_address=client_address(request))
+    target = access.access_user_by_id(request, pk)
     initial = {
         "role": target.role,
         "units": list(target.units.all()),

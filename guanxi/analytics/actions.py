@@ -2,11 +2,12 @@
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from guanxi.accounts.models import BusinessUnit
 from guanxi.analytics.jobs import REFRESH_KIND
 from guanxi.core import audit
+from guanxi.core.access import Denied
 from guanxi.core.background import start_job
 from guanxi.core.models import AuditEntry, Job
 
@@ -14,11 +15,12 @@ from guanxi.core.models import AuditEntry, Job
 def start_refresh(*, user: Any, unit: Any = None, full: bool = False, ip_address: str | None = None) -> Job:
     """Queue a refresh of one unit's metrics (or, unit None, of every scope) on behalf of `user`."""
     if not user.has_permission("analytics.change"):
-        raise PermissionDenied("analytics.change")
-    visible = user.visible_unit_ids()
-    if visible is not None and (unit is None or unit.pk not in visible):
+        raise Denied("analytics.change", unit=unit)
+    if not user.sees_all_units() and (
+        unit is None or not BusinessUnit.objects.restrict(user, "view").filter(pk=unit.pk).exists()
+    ):
         # Organisation-wide figures mix every unit's orders: only roles that see all units may refresh them.
-        raise PermissionDenied("analytics.change")
+        raise Denied("analytics.change", unit=unit)
     with transaction.atomic():
         job = start_job(
             REFRESH_KIND,

@@ -65,7 +65,7 @@ def overview(request):
             "charts": analyses.charts() if analyses.has_sales or analyses.metrics else {},
             "units": units,
             "unit": unit,
-            "all_units_allowed": user.visible_unit_ids() is None,
+            "all_units_allowed": user.sees_all_units(),
             "form": form,
             "query": urlencode({key: value for key, value in query.items() if value}),
             "can_export": user.has_permission(exports.EXPORT_PERMISSION),
@@ -75,7 +75,7 @@ def overview(request):
 
 
 def _visible_units(user) -> list[BusinessUnit]:
-    return list(BusinessUnit.objects.visible_to(user).order_by("code"))
+    return list(BusinessUnit.objects.restrict(user, "view").order_by("code"))
 
 
 def _chosen_unit(request, user, units: list[BusinessUnit]) -> BusinessUnit | None:
@@ -87,7 +87,7 @@ def _chosen_unit(request, user, units: list[BusinessUnit]) -> BusinessUnit | Non
             if unit.code == code:
                 return unit
         raise Http404
-    if user.visible_unit_ids() is None or not units:
+    if user.sees_all_units() or not units:
         return None
     return units[0]
 

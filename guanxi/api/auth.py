@@ -14,13 +14,14 @@ from django.utils import timezone
 
 # Messages are raised inside the request, so they translate into its language right away.
 from django.utils.translation import gettext as _
-from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from guanxi.accounts.actions import TOKEN_PREFIX
 from guanxi.accounts.models import ApiToken
 from guanxi.api import ratelimit
+from guanxi.api.errors import ApiError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # last_used_at is informative; writing it on every call would turn reads into writes.
@@ -48,7 +49,8 @@ class TokenAuth(HttpBearer):
         if api_token.expires_at is not None and api_token.expires_at <= now:
             raise AuthenticationError(message=_("This API token has expired."))
         if api_token.scope != ApiToken.Scope.READ_WRITE and request.method not in SAFE_METHODS:
-            raise HttpError(403, _("This API token is read-only."))
+            request.user = api_token.user  # so the denial is audited as theirs
+            raise ApiError(403, _("This API token is read-only."), permission="token.write")
         if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
             api_token.last_used_at = now
@@ -70,7 +72,9 @@ class BrowserSessionAuth(APIKeyCookie):
         if user is None or not user.is_authenticated:
             return None
         if request.method not in SAFE_METHODS and check_csrf(request) is not None:
-            raise HttpError(403, _("CSRF check failed: send the X-CSRFToken header with the session."))
+            raise ApiError(
+                403, _("CSRF check failed: send the X-CSRFToken header with the session."), permission="csrf"
+            )
         _authenticated(request, user, None, f"user:{user.pk}")
         return user
 
@@ -83,7 +87,11 @@ class SessionOnlyAuth(BrowserSessionAuth):
 
     def __call__(self, request: HttpRequest) -> Any:
         if request.headers.get("Authorization"):
-            raise HttpError(403, _("API tokens cannot do this; sign in to the web application instead."))
+            raise ApiError(
+                403,
+                _("API tokens cannot do this; sign in to the web application instead."),
+                permission="session.only",
+            )
         return super().__call__(request)
 
 

@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from guanxi.core.access import deny
+
 logger = logging.getLogger("guanxi.api")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -36,11 +38,20 @@ PROBLEMS: dict[int, tuple[str, Any]] = {
 
 
 class ApiError(HttpError):
-    """An HttpError that also carries response headers (Retry-After, Allow…)."""
+    """An HttpError that also carries response headers (Retry-After, Allow…) and, for a 403, the
+    permission refused (what the audit entry names)."""
 
-    def __init__(self, status_code: int, message: Any, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        message: Any,
+        headers: dict[str, str] | None = None,
+        *,
+        permission: str = "",
+    ) -> None:
         super().__init__(status_code, message)
         self.headers = headers or {}
+        self.permission = permission
 
 
 def problem_type(status: int) -> str:
@@ -102,12 +113,15 @@ def install_problem_handlers(api: NinjaAPI) -> None:
         return problem_response(request, 401, detail, headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
     def http_error(request: HttpRequest, exc: Any) -> HttpResponse:
+        if exc.status_code == 403:
+            deny(request, getattr(exc, "permission", "") or "api.forbidden")
         return problem_response(request, exc.status_code, exc.message, headers=getattr(exc, "headers", None))
 
     def not_found(request: HttpRequest, exc: Any) -> HttpResponse:
         return not_found_response(request)
 
     def permission_denied(request: HttpRequest, exc: Any) -> HttpResponse:
+        deny(request, exc)  # audits it unless the code that refused already did
         return problem_response(request, 403, _("You do not have permission to do this."))
 
     def unexpected(request: HttpRequest, exc: Any) -> HttpResponse:

@@ -14,6 +14,7 @@ from guanxi.api.pagination import CursorParams, paginate
 from guanxi.api.schemas import Amount, AwareDatetime, ProblemFieldError
 from guanxi.commerce import ingestion
 from guanxi.commerce.models import Channel, Order
+from guanxi.core.access import require
 
 router = Router(tags=["orders"])
 
@@ -130,8 +131,7 @@ IdempotencyKey = Annotated[
 
 
 def _ingest(request, endpoint: str, items: list[Any], idempotency_key: str | None) -> Status:
-    if not request.user.has_permission("commerce.add"):
-        raise HttpError(403, _("You do not have permission to do this."))
+    require(request, "commerce.add")
     if len(items) > ingestion.MAX_BATCH:
         raise HttpError(
             422, _("A batch holds at most %(max)s items; split it.") % {"max": f"{ingestion.MAX_BATCH:,}"}

@@ -347,7 +347,7 @@ def _may_see_values(user, run: ImportRun) -> bool:
 
 
 def _units_for(user) -> list[BusinessUnit]:
-    return list(BusinessUnit.objects.visible_to(user).filter(is_active=True).order_by("code"))
+    return list(BusinessUnit.objects.restrict(user, "view").filter(is_active=True).order_by("code"))
 
 
 def _kind_labels() -> dict[str, Any]:

@@ -191,11 +191,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"forbidden_logged_by_deny": {"()": "guanxi.core.logs.ForbiddenLoggedByDeny"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
     # The worker's own lines (started, task done) once: with a handler here, run_huey adds none of
     # its own, which it did beside the root's and so printed every line twice.
     "loggers": {
-        "huey": {"handlers": ["console"], "level": env_str("HUEY_LOG_LEVEL", "INFO"), "propagate": False}
+        "huey": {"handlers": ["console"], "level": env_str("HUEY_LOG_LEVEL", "INFO"), "propagate": False},
+        # A 403 is one line from guanxi.access (user, path, permission), not Django's traceback.
+        "django.request": {"filters": ["forbidden_logged_by_deny"]},
     },
 }

@@ -2,6 +2,9 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+# Audits refusals raised below the views (actions), which have no request to audit with.
+handler403 = "guanxi.web.views.permission_denied"
+
 urlpatterns = [
     # Signed-out visitors switch language on the login page too.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),

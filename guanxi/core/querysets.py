@@ -13,7 +13,8 @@ from django.db import models
 
 
 class ScopedUser(Protocol):
-    is_authenticated: bool
+    @property  # read-only, so a typed User (whose is_authenticated is Literal[True]) fits
+    def is_authenticated(self) -> bool: ...
 
     def has_permission(self, permission: str) -> bool: ...
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from guanxi.accounts.models import BusinessUnit
 from guanxi.api.errors import ApiError
 from guanxi.api.pagination import CursorParams, paginate
 from guanxi.api.schemas import Amount
@@ -230,10 +231,7 @@ def get_customer(request, customer_id: int):
     )
     mask = Masker(user)
     identities = Identity.objects.restrict(user, "view").filter(customer=customer).order_by("kind", "id")
-    unit_ids = user.visible_unit_ids()
-    links = (
-        customer.unit_links.all() if unit_ids is None else customer.unit_links.filter(unit_id__in=unit_ids)
-    )
+    links = customer.unit_links.filter(unit__in=BusinessUnit.objects.restrict(user, "view"))
     return {
         **_customer_fields(customer, mask),
         "birthday": None if mask.masked else customer.birthday,

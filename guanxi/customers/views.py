@@ -232,10 +232,10 @@ def _tags_response(request, user, shown: Customer):
 
 def _acting_unit(user) -> BusinessUnit | None:
     """A note written by a member of exactly one unit belongs to that unit (others do not see it)."""
-    unit_ids = user.visible_unit_ids()
-    if unit_ids is not None and len(unit_ids) == 1:
-        return BusinessUnit.objects.get(pk=unit_ids[0])
-    return None
+    if user.sees_all_units():
+        return None
+    units = list(BusinessUnit.objects.restrict(user, "view")[:2])
+    return units[0] if len(units) == 1 else None
 
 
 def _rows(customers: list[Customer], mask: Masker) -> list[dict]:
@@ -273,7 +273,7 @@ def _tags(user) -> Prefetch:
 
 
 def _visible_units(user) -> list[BusinessUnit]:
-    return list(BusinessUnit.objects.visible_to(user).order_by("code"))
+    return list(BusinessUnit.objects.restrict(user, "view").order_by("code"))
 
 
 def _timeline_position(request) -> TimelinePosition | None:

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.accounts.models import BusinessUnit
 from guanxi.core import audit
+from guanxi.core.access import Denied
 from guanxi.core.models import AuditEntry
 from guanxi.core.privacy import mask_value
 from guanxi.customers import profile
@@ -70,27 +72,29 @@ def check_rule(user: Any, data: Any, *, unit: Any = None, segment: Segment | Non
 def ensure_can_change(user: Any, segment: Segment) -> None:
     """Organisation-wide segments belong to roles that see every unit."""
     if not user.has_permission("segments.change"):
-        raise PermissionDenied("segments.change")
-    if segment.unit_id is None and user.visible_unit_ids() is not None:
-        raise PermissionDenied(_("Only group-wide roles may change an organisation-wide segment."))
+        raise Denied("segments.change", obj=segment)
+    if segment.unit_id is None and not user.sees_all_units():
+        # Organisation-wide segments belong to roles that see every unit.
+        raise Denied("segments.change", obj=segment)
     if (
         segment.unit_id is not None
         and not Segment.objects.restrict(user, "change").filter(pk=segment.pk).exists()
     ):
-        raise PermissionDenied("segments.change")
+        raise Denied("segments.change", obj=segment)
 
 
 def allowed_unit(user: Any, unit: Any) -> Any:
     """The unit a new segment belongs to: unit users must choose one of theirs (their only one by default)."""
-    unit_ids = user.visible_unit_ids()
-    if unit_ids is None:
+    if user.sees_all_units():
         return unit
+    units = BusinessUnit.objects.restrict(user, "view")
     if unit is None:
-        if len(unit_ids) == 1:
-            return user.units.get(pk=unit_ids[0])
+        only = list(units[:2])
+        if len(only) == 1:
+            return only[0]
         raise ValidationError(_("Choose the business unit this segment belongs to."), code="unit")
-    if unit.pk not in unit_ids:
-        raise PermissionDenied(_("You may not create segments for that business unit."))
+    if not units.filter(pk=unit.pk).exists():
+        raise Denied("segments.add", obj=unit)
     return unit
 
 
@@ -106,7 +110,7 @@ def create_segment(
     key: str = "",
 ) -> Segment:
     if actor is not None and not actor.has_permission("segments.add"):
-        raise PermissionDenied("segments.add")
+        raise Denied("segments.add")
     if actor is not None:
         unit = allowed_unit(actor, unit)
     name = name.strip()
@@ -167,7 +171,7 @@ def delete_segment(segment: Segment, *, actor: Any) -> None:
     if actor is not None:
         ensure_can_change(actor, segment)
         if not actor.has_permission("segments.delete"):
-            raise PermissionDenied("segments.delete")
+            raise Denied("segments.delete", obj=segment)
     dependants = [
         other.name
         for other in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exclude(pk=segment.pk)
@@ -427,7 +431,7 @@ def tag_members(
     batch; `start_tag_members` runs this as a background job for large segments.
     """
     if not actor.has_permission("customers.change"):
-        raise PermissionDenied("customers.change")
+        raise Denied("customers.change")
     members = current_members(actor, segment)
     customers = Customer.objects.restrict(actor, "change").filter(pk__in=members.values("customer_id"))
     changed = profile.tag_customers(

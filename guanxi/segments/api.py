@@ -153,10 +153,10 @@ def _rule_problem(request, error: rules.RuleError):
 def _unit(request, unit_id: int | None):
     if unit_id is None:
         return None
-    unit_ids = request.user.visible_unit_ids()
-    if unit_ids is not None and unit_id not in unit_ids:
+    unit = BusinessUnit.objects.restrict(request.user, "view").filter(pk=unit_id).first()
+    if unit is None:
         raise ApiError(404, _("No such business unit, or you may not see it."))
-    return get_object_or_404(BusinessUnit, pk=unit_id)
+    return unit
 
 
 def _segment_out(segment: Segment, user) -> dict:

@@ -15,6 +15,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.accounts.models import BusinessUnit
 from guanxi.customers.models import Customer
 from guanxi.segments import rules
 from guanxi.segments.compiler import Context, SegmentRef, compile_rule
@@ -88,8 +89,9 @@ def unit_scope(user: Any, unit: Any = None) -> tuple[int, ...] | None:
     """The units whose orders, events and metrics count: the segment's, else the user's (None: all)."""
     if unit is not None:
         return (unit.pk,)
-    unit_ids = user.visible_unit_ids() if user is not None else None
-    return None if unit_ids is None else tuple(sorted(unit_ids))
+    if user is None or user.sees_all_units():
+        return None
+    return tuple(BusinessUnit.objects.restrict(user, "view").order_by("pk").values_list("pk", flat=True))
 
 
 def resolver_for(user: Any) -> Callable[[int], SegmentRef | None]:

@@ -76,7 +76,7 @@ def _builder_context(request, rule_json: dict, unit=None) -> dict:
 
 
 def _units(user):
-    return BusinessUnit.objects.visible_to(user).order_by("name")
+    return BusinessUnit.objects.restrict(user, "view").order_by("name")
 
 
 def segment_form(request, pk: int | None = None):

@@ -17,7 +17,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from guanxi.accounts.models import Organisation
+from guanxi.accounts.models import BusinessUnit, Organisation
 from guanxi.commerce.models import Channel, Order
 from guanxi.core.money import round_money
 from guanxi.customers.models import Customer, CustomerUnit
@@ -152,10 +152,9 @@ def _last_day(month: date) -> date:
 
 
 def _customers_by_unit(user: Any, customers) -> tuple[Slice, ...]:
-    links = CustomerUnit.objects.filter(customer__in=customers.values("pk"))
-    unit_ids = user.visible_unit_ids()
-    if unit_ids is not None:
-        links = links.filter(unit_id__in=unit_ids)
+    links = CustomerUnit.objects.filter(
+        customer__in=customers.values("pk"), unit__in=BusinessUnit.objects.restrict(user, "view")
+    )
     rows = links.values("unit__code", "unit__name").annotate(n=Count("customer", distinct=True))
     return tuple(Slice(row["unit__name"], row["n"]) for row in rows.order_by("unit__code"))
 

@@ -1,8 +1,9 @@
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
-from guanxi.core.access import permission_required, require
+from guanxi.core.access import deny, permission_required, require
 from guanxi.core.models import AuditEntry, Job
 from guanxi.web.dashboard import build_dashboard, chart_data
 from guanxi.web.forms import AuditSearchForm
@@ -10,6 +11,12 @@ from guanxi.web.navigation import AREAS
 
 AUDIT_PAGE_SIZE = 50
 JOB_PAGE_SIZE = 50
+
+
+def permission_denied(request, exception=None):
+    """handler403: every refusal that reaches Django is audited here unless deny() already did."""
+    deny(request, exception if exception is not None else PermissionDenied())
+    return render(request, "403.html", status=403)
 
 
 def dashboard(request):

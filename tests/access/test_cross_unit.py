@@ -1,10 +1,12 @@
 """Every page and API route, walked as a unit-A user: no unit-B record may appear.
 
 Every registered route must be classified in ROUTES; a new route without a classification fails
-`test_every_route_is_classified`, so scoping cannot be forgotten. Unit-B data carry the marker
+`test_every_route_is_classified`, so scoping cannot be forgotten. Every detail route is sent its
+own method and also PATCH and PUT with a unit-B id; each must answer 403, 404 or 405. Unit-B data carry the marker
 MARKER in names, numbers and messages; a response that contains it (raw or JSON-escaped) leaks.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,6 +15,7 @@ from django.urls import URLResolver, get_resolver
 
 from guanxi.accounts import actions as account_actions
 from guanxi.accounts.roles import Role
+from guanxi.api.main import api
 from guanxi.commerce.models import ImportRun
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.core import audit
@@ -282,39 +285,74 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
     return path
 
 
+WRITE_METHODS = ("post", "patch", "put", "delete")
+# Every detail route is also sent these, whatever it declares: a route that grows a PATCH or PUT
+# handler (or a framework that routes them to GET) must still refuse unit-B ids.
+PROBED_WRITES = ("patch", "put")
+
+
+def _request(client, method: str, url: str, spec: Route, token: str):
+    if spec.api and method == "get":
+        return client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
+    if spec.api and method in WRITE_METHODS:
+        # An empty JSON body, so the object lookup (not body parsing) decides the answer.
+        return getattr(client, method)(url, data={}, content_type="application/json")
+    return getattr(client, method)(url)
+
+
 @pytest.mark.parametrize("role", UNIT_ROLES)
 def test_unit_a_user_sees_no_unit_b_record(client, world, make_user, unit_a, role):
     user = make_user(f"a_{role}", role, [unit_a], can_view_pii=True, can_export=True)
     token = account_actions.create_api_token(user=user, name="walk", scope="read").secret
     client.force_login(user)
-    checked = 0
+    checked: dict[str, int] = {}
     for (route, _name), spec in ROUTES.items():
-        if spec.kind == "public" or spec.method not in ("get", "post", "delete"):
+        if spec.kind == "public":
             continue
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if spec.api and spec.method == "get" else {}
-        if spec.api and spec.method == "post":
-            # An empty JSON body, so the object lookup (not body parsing) decides the answer.
-            headers = {"data": {}, "content_type": "application/json"}
         slugs = AREAS if route.startswith("^") else [""]
         for slug in slugs:
             if spec.kind == "detail":
                 url = url_for(route, world.unit_b_objects[spec.object])
-                response = getattr(client, spec.method)(url, **headers)
-                assert response.status_code in (403, 404, 405), (
-                    f"{role} reached unit B via {url}: {response.status_code}"
-                )
-                assert not leaks(response), f"{role} saw unit B data at {url}"
+                methods = [spec.method, *(m for m in PROBED_WRITES if m != spec.method)]
+                for method in methods:
+                    response = _request(client, method, url, spec, token)
+                    assert response.status_code in (403, 404, 405), (
+                        f"{role} reached unit B via {method.upper()} {url}: {response.status_code}"
+                    )
+                    assert not leaks(response), f"{role} saw unit B data at {method.upper()} {url}"
+                    checked[method] = checked.get(method, 0) + 1
                 if spec.object in world.unit_a_objects and spec.method == "get":
                     url = url_for(route, world.unit_a_objects[spec.object])
-                    response = client.get(url, **headers)
+                    response = _request(client, "get", url, spec, token)
                     assert not leaks(response), f"{role} saw unit B data at {url}"
             else:
                 url = url_for(route, slug=slug)
-                response = getattr(client, spec.method)(url, **headers)
+                response = _request(client, spec.method, url, spec, token)
                 assert response.status_code < 500, f"{url} failed for {role}"
                 assert not leaks(response), f"{role} saw unit B data at {url}"
-            checked += 1
-    assert checked >= 30
+                checked[spec.method] = checked.get(spec.method, 0) + 1
+    detail_routes = sum(1 for spec in ROUTES.values() if spec.kind == "detail")
+    assert checked["patch"] == checked["put"] == detail_routes
+    assert sum(checked.values()) >= 30 + 2 * detail_routes
+
+
+def test_every_patch_and_put_operation_is_classified_with_its_method():
+    """The API's own PATCH and PUT operations are walked with their method (a payload-shaped
+    request), not only by the probe, so a new one cannot hide behind a GET classification."""
+    schema = api.get_openapi_schema()
+    declared = {
+        (path, method)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in ("patch", "put")
+    }
+    classified = {
+        ("/" + re.sub(r"<(\w+)>", r"{\1}", route), spec.method)
+        for (route, _name), spec in ROUTES.items()
+        if spec.api and spec.method in ("patch", "put")
+    }
+    assert declared == classified
+    assert ("/api/v1/segments/{segment_id}", "patch") in classified
 
 
 def test_group_manager_sees_unit_b(client, world, manager):

@@ -1,9 +1,11 @@
+import re
+
 import pytest
 from django.http import Http404
 from django.urls import reverse
 
 from conftest import PASSWORD
-from guanxi.accounts import access
+from guanxi.accounts import access, actions
 from guanxi.accounts.models import User
 from guanxi.accounts.roles import Role
 from guanxi.core.models import AuditEntry
@@ -53,7 +55,7 @@ def test_users_without_manage_permission_are_refused_and_audited(client, people,
 
     assert response.status_code == 403
     entry = AuditEntry.objects.get(action=AuditEntry.Action.PERMISSION_DENIED)
-    assert (entry.actor, entry.message, entry.ip_address) == (people[who], "accounts.manage", "203.0.113.7")
+    assert (entry.actor, entry.object_id, entry.ip_address) == (people[who], "accounts.manage", "203.0.113.7")
 
 
 @pytest.mark.parametrize(
@@ -94,12 +96,20 @@ def test_refused_edit_changes_nothing(client, people):
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.ROLE_CHANGE).exists()
 
 
-def test_access_user_by_id_for_unit_admin(people):
-    actor = people["uadmin_a"]
+def test_access_user_by_id_for_unit_admin(rf, people):
+    request = rf.get("/accounts/users/")
+    request.user = people["uadmin_a"]
 
-    assert access.access_user_by_id(actor, people["analyst_a"].pk) == people["analyst_a"]
+    assert access.access_user_by_id(request, people["analyst_a"].pk) == people["analyst_a"]
     with pytest.raises(Http404):
-        access.access_user_by_id(actor, people["head_b"].pk)
+        access.access_user_by_id(request, people["head_b"].pk)
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.PERMISSION_DENIED)
+    assert (entry.actor, entry.object_type, entry.object_id, entry.message) == (
+        people["uadmin_a"],
+        "accounts.user",
+        str(people["head_b"].pk),
+        "GET /accounts/users/ (accounts.manage)",
+    )
 
 
 def test_unit_admin_cannot_grant_organisation_wide_roles(client, people):
@@ -272,3 +282,25 @@ def test_system_admin_adds_a_group_manager_without_units(client, people):
 
     user = User.objects.get(username="chen")
     assert (user.role, user.can_view_pii, user.can_export) == (Role.GROUP_MANAGER, True, False)
+
+
+@pytest.mark.parametrize("actor", ["admin", "uadmin_a"])
+def test_add_user_page_preselects_the_least_privileged_role(client, people, actor):
+    client.force_login(people[actor])
+
+    page = client.get(reverse("accounts:user_add")).content.decode()
+
+    selected = re.findall(r'<option value="(\w+)"[^>]*\bselected\b', page)
+    assert selected == [Role.ANALYST]
+
+
+def test_a_user_created_without_a_role_is_a_read_only_analyst(organisation, unit_a):
+    user = actions.create_user(username="newbie", password=PASSWORD, units=[unit_a])
+
+    assert (user.role, user.can_view_pii, user.can_export, user.is_staff) == (
+        Role.ANALYST,
+        False,
+        False,
+        False,
+    )
+    assert User(username="unsaved").role == Role.ANALYST
