@@ -392,6 +392,8 @@ def _set_up(anchor: datetime, actor: User | None):
             role=role,
             units=[units[c] for c in codes],
             display_name=display_name,
+            # Export is not a marketer's default; the demo's marketer was given it, as a merchant would.
+            can_export=True if username == "marketer" else None,
             actor=actor,
         )
         for username, role, codes, display_name in USERS

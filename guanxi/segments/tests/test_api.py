@@ -231,6 +231,75 @@ def test_export_needs_the_export_permission_and_is_formula_safe(client, make_use
     assert "'=HYPERLINK(1)" in response.content.decode("utf-8-sig")
 
 
+def test_a_marketer_exports_a_contact_list_masked_with_consent_and_figures(
+    client, make_user, manager, unit_a, people
+):
+    from datetime import datetime
+    from io import BytesIO
+    from zoneinfo import ZoneInfo
+
+    from openpyxl import load_workbook
+
+    from guanxi.analytics.refresh import refresh_metrics
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    make_order(make_store(unit_a, "A"), people["anna"], "A-1", "120.00", (2026, 5, 1))
+    refresh_metrics(full=True, as_of=datetime(2026, 5, 10, tzinfo=shanghai))
+    profile.record_consent(people["anna"], "sms", "granted", "written", actor=manager)
+    profile.record_consent(people["anna"], "sms", "withdrawn", "reply", actor=manager)
+    profile.record_consent(people["anna"], "email", "granted", "checkbox", actor=manager)
+    segment = actions.create_segment(actor=manager, name="Women of A", rule=WOMEN, unit=unit_a)
+    actions.refresh_segment(segment)
+    marketer = make_user("mia", Role.MARKETER, [unit_a], can_export=True, can_view_pii=False)
+
+    response = client.get(f"/api/v1/segments/{segment.pk}/export", headers=bearer(marketer))
+    workbook = client.get(f"/api/v1/segments/{segment.pk}/export?format=xlsx", headers=bearer(marketer))
+
+    assert response.status_code == 200
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == (
+        "Customer,Name,Phone,Email,WeChat unionid,Gender,Province,City,Consent: SMS,Consent: Email,"
+        "Consent: WeChat,Orders (Home textiles),Total spend (Home textiles),Last order (Home textiles),"
+        "RFM segment (Home textiles),Lifecycle stage (Home textiles),Predicted CLV (Home textiles),Entered"
+    )
+    anna, cleo = (line.split(",") for line in lines[1:])
+    assert anna[:15] == [
+        str(people["anna"].pk),
+        "A***",
+        "138****5678",
+        "",
+        "",
+        "Female",
+        "",
+        "",
+        "Withdrawn",
+        "Granted",
+        "Not recorded",
+        "1",
+        "120.00",
+        "2026-05-01T12:00:00+08:00",
+        "New",
+    ]
+    assert anna[15] == "Exploration"
+    assert cleo[:12] == [
+        str(people["both"].pk),
+        "C***",
+        "",
+        "",
+        "",
+        "Female",
+        "",
+        "",
+        "Not recorded",
+        "Not recorded",
+        "Not recorded",
+        "0",
+    ]
+    sheet = load_workbook(BytesIO(workbook.content)).active
+    assert [cell.value for cell in sheet[2]][:3] == [people["anna"].pk, "A***", "138****5678"]
+    assert AuditEntry.objects.filter(actor=marketer, action=AuditEntry.Action.EXPORT).count() == 2
+
+
 def test_membership_history_survives_a_second_refresh(manager, people):
     segment = actions.create_segment(actor=manager, name="Women", rule=WOMEN)
     now = timezone.now()
