@@ -102,6 +102,14 @@ class User(AbstractUser):
         """Group-wide roles: organisation-wide figures and segments are theirs to see and change."""
         return self.visible_unit_ids() is None
 
+    def only_unit(self) -> "BusinessUnit | None":
+        """The one unit a unit user belongs to, which what they write and are refused belongs to; None
+        for group-wide roles and for members of several units."""
+        if self.sees_all_units():
+            return None
+        units = list(BusinessUnit.objects.restrict(self, "view")[:2])
+        return units[0] if len(units) == 1 else None
+
     def sees_own_records_only(self) -> bool:
         return self.role in OWN_RECORD_ROLES
 

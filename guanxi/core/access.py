@@ -52,7 +52,7 @@ def deny(request, refusal: str | PermissionDenied, *, obj: Any = None, unit: Any
     if unit is None and denied.obj is not None:
         unit = getattr(denied.obj, "unit", None)
     if unit is None and user.is_authenticated:
-        unit = _only_unit(user)
+        unit = user.only_unit()
     path = _loggable(request.path)
     audit.record(
         AuditEntry.Action.PERMISSION_DENIED,
@@ -73,13 +73,6 @@ def deny(request, refusal: str | PermissionDenied, *, obj: Any = None, unit: Any
         _loggable(denied.permission),
     )
     return denied
-
-
-def _only_unit(user) -> Any:
-    if user.sees_all_units():
-        return None
-    units = list(user.units.all()[:2])  # a user's own memberships: what restrict() scopes them to
-    return units[0] if len(units) == 1 else None
 
 
 def _loggable(text: str) -> str:

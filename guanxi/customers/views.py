@@ -168,7 +168,7 @@ def customer_tag_add(request, pk):
     form = TagForm(request.POST, tags=available_tags(user, shown))
     if form.is_valid():
         tag = Tag.objects.restrict(user, "view").get(pk=form.cleaned_data["tag"])
-        _apply(profile.add_tag, shown, tag, actor=user, unit=_acting_unit(user))
+        _apply(profile.add_tag, shown, tag, actor=user, unit=user.only_unit())
     return _tags_response(request, user, shown)
 
 
@@ -182,7 +182,7 @@ def customer_tag_remove(request, pk, tag_pk):
     link = carried.first()
     if link is None:
         raise Http404
-    _apply(profile.remove_tag, shown, link.tag, actor=user, unit=_acting_unit(user))
+    _apply(profile.remove_tag, shown, link.tag, actor=user, unit=user.only_unit())
     return _tags_response(request, user, shown)
 
 
@@ -193,7 +193,7 @@ def customer_note_add(request, pk):
     form = NoteForm(request.POST)
     if form.is_valid():
         try:
-            profile.add_note(shown, form.cleaned_data["body"], actor=user, unit=_acting_unit(user))
+            profile.add_note(shown, form.cleaned_data["body"], actor=user, unit=user.only_unit())
         except ValidationError as error:
             form.add_error("body", error)
         else:
@@ -228,14 +228,6 @@ def _tags_response(request, user, shown: Customer):
             "can_change": True,
         },
     )
-
-
-def _acting_unit(user) -> BusinessUnit | None:
-    """A note written by a member of exactly one unit belongs to that unit (others do not see it)."""
-    if user.sees_all_units():
-        return None
-    units = list(BusinessUnit.objects.restrict(user, "view")[:2])
-    return units[0] if len(units) == 1 else None
 
 
 def _rows(customers: list[Customer], mask: Masker) -> list[dict]:

@@ -87,13 +87,12 @@ def allowed_unit(user: Any, unit: Any) -> Any:
     """The unit a new segment belongs to: unit users must choose one of theirs (their only one by default)."""
     if user.sees_all_units():
         return unit
-    units = BusinessUnit.objects.restrict(user, "view")
     if unit is None:
-        only = list(units[:2])
-        if len(only) == 1:
-            return only[0]
+        only = user.only_unit()
+        if only is not None:
+            return only
         raise ValidationError(_("Choose the business unit this segment belongs to."), code="unit")
-    if not units.filter(pk=unit.pk).exists():
+    if not BusinessUnit.objects.restrict(user, "view").filter(pk=unit.pk).exists():
         raise Denied("segments.add", obj=unit)
     return unit
 

@@ -65,9 +65,9 @@ def members_table(user, segment: Segment) -> exports.Table:
     rows: list[tuple[Any, ...]] = []
     for chunk in _chunks(members.iterator(chunk_size=EXPORT_CHUNK), EXPORT_CHUNK):
         ids = [member[0] for member in chunk]
-        contacts = _contacts(ids)
-        consents = _consents(ids)
-        metrics = _metrics(ids, scope)
+        contacts = _contacts(user, ids)
+        consents = _consents(user, ids)
+        metrics = _metrics(user, ids, scope)
         for pk, name, gender, province, city, entered in chunk:
             reach = contacts.get(pk, {})
             rows.append(
@@ -96,8 +96,7 @@ def _metric_scope(user, segment: Segment) -> BusinessUnit | bool | None:
         return segment.unit
     if user.sees_all_units():
         return None
-    units = list(BusinessUnit.objects.restrict(user, "view")[:2])
-    return units[0] if len(units) == 1 else False
+    return user.only_unit() or False
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -106,12 +105,13 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _contacts(ids: list[int]) -> dict[int, dict[str, str]]:
-    """The first identity of each contact kind per customer (oldest first: the one they gave first)."""
+def _contacts(user, ids: list[int]) -> dict[int, dict[str, str]]:
+    """The first identity of each contact kind per customer (first recorded, as the customer list shows)."""
     found: dict[int, dict[str, str]] = {}
     identities = (
-        Identity.objects.filter(customer_id__in=ids, kind__in=CONTACT_KINDS)
-        .order_by("customer_id", "created_at", "id")
+        Identity.objects.restrict(user, "view")
+        .filter(customer_id__in=ids, kind__in=CONTACT_KINDS)
+        .order_by("customer_id", "id")
         .values_list("customer_id", "kind", "value")
     )
     for customer_id, kind, value in identities:
@@ -119,10 +119,11 @@ def _contacts(ids: list[int]) -> dict[int, dict[str, str]]:
     return found
 
 
-def _consents(ids: list[int]) -> dict[tuple[int, str], str]:
+def _consents(user, ids: list[int]) -> dict[tuple[int, str], str]:
     """The current state per (customer, channel): the newest evidence wins (Consent is append-only)."""
     rows = (
-        Consent.objects.filter(customer_id__in=ids, channel__in=CONSENT_CHANNELS)
+        Consent.objects.restrict(user, "view")
+        .filter(customer_id__in=ids, channel__in=CONSENT_CHANNELS)
         .order_by("customer_id", "channel", "recorded_at", "id")
         .values_list("customer_id", "channel", "state")
     )
@@ -133,17 +134,21 @@ def _consent_label(state: str | None) -> str:
     return str(Consent.State(state).label) if state else _("Not recorded")
 
 
-def _metrics(ids: list[int], scope: BusinessUnit | bool | None) -> dict[int, tuple[Any, ...]]:
+def _metrics(user, ids: list[int], scope: BusinessUnit | bool | None) -> dict[int, tuple[Any, ...]]:
     if scope is False:
         return {}
-    rows = CustomerMetric.objects.filter(customer_id__in=ids, unit=scope).values_list(
-        "customer_id",
-        "orders",
-        "total_spend",
-        "last_order_at",
-        "rfm_segment",
-        "lifecycle_stage",
-        "predicted_clv",
+    rows = (
+        CustomerMetric.objects.restrict(user, "view")
+        .filter(customer_id__in=ids, unit=scope)
+        .values_list(
+            "customer_id",
+            "orders",
+            "total_spend",
+            "last_order_at",
+            "rfm_segment",
+            "lifecycle_stage",
+            "predicted_clv",
+        )
     )
     return {
         pk: (
