@@ -66,7 +66,14 @@ class CustomerMetric(ScopedModel):
     ORM still cascade (Django does that, not the database), and every full refresh removes the rows of
     customers that are gone. The customer and unit columns are indexed by the constraints and indexes
     below, which lead with them; nothing looks rows up by run.
+
+    A customer's figures are part of that customer's record: whoever may view the customer in a unit
+    sees them there (a service agent prioritising a valuable customer), so rows are guarded by
+    customers.view. The Analytics pages, which rank and chart the whole portfolio, still require
+    analytics.view.
     """
+
+    PERMISSION_APP = "customers"
 
     customer = models.ForeignKey(
         "customers.Customer",

@@ -3,8 +3,9 @@
 `Model.objects.restrict(user, action)` returns only the rows the user may act on:
 nothing without the app permission for `action`, only the user's business units unless
 the role sees all of them, and only the user's own records for roles limited to them.
-Models declare how they reach a business unit with `scope_by_units` and, optionally, who
-owns a row with `OWNER_FIELD`.
+Models declare how they reach a business unit with `scope_by_units`, optionally who owns a row
+with `OWNER_FIELD`, and, where a row belongs to another app's records, whose permission guards it
+with `PERMISSION_APP`.
 """
 
 from typing import Protocol, cast
@@ -25,7 +26,8 @@ class ScopedUser(Protocol):
 
 class ScopedQuerySet(models.QuerySet):
     def restrict(self, user: ScopedUser, action: str = "view") -> "ScopedQuerySet":
-        permission = f"{self.model._meta.app_label}.{action}"
+        app = getattr(self.model, "PERMISSION_APP", None) or self.model._meta.app_label
+        permission = f"{app}.{action}"
         if not user.is_authenticated or not user.has_permission(permission):
             return self.none()
         restricted = self
@@ -45,6 +47,7 @@ class ScopedModel(models.Model):
 
     UNIT_FIELD = "unit"
     OWNER_FIELD: str | None = None
+    PERMISSION_APP: str | None = None  # None: the model's own app
 
     objects = ScopedQuerySet.as_manager()
 

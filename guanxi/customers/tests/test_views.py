@@ -1,11 +1,13 @@
 """The customer list and 360 pages: scoping, masking, sections with exact totals, inline tags and notes."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from guanxi.accounts.roles import Role
+from guanxi.analytics.refresh import refresh_metrics
 from guanxi.commerce.models import Channel, Order
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.core.models import AuditEntry
@@ -85,6 +87,23 @@ def test_shared_customer_shows_unit_a_data_only_with_exact_totals(client, unit_a
     ]
     assert "SECRET" not in " ".join(item.summary for item in c360.timeline.items)
     assert "Not computed yet" in body
+
+
+def test_service_agent_sees_the_metrics_of_their_unit_named_on_the_360_page(client, make_user, unit_a, shop):
+    # A service agent holds customers.view, not analytics.view: the customer's own figures are part of
+    # the record they serve; the portfolio pages stay closed to them.
+    agent = make_user("agent", Role.SERVICE_AGENT, [unit_a])
+    refresh_metrics(as_of=datetime(2026, 6, 1, tzinfo=UTC))
+    client.force_login(agent)
+
+    response = client.get(f"/customers/{shop['shared'].pk}/")
+    metrics = response.context["c360"].metrics
+
+    assert [(m.unit_name, m.row.orders, m.row.total_spend) for m in metrics] == [
+        ("Home textiles", 4, Decimal("200.00"))
+    ]
+    assert "Not computed yet" not in response.content.decode()
+    assert client.get("/analytics/").status_code == 403
 
 
 def test_manager_sees_every_unit_on_the_360_page(client, manager, shop):
