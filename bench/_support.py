@@ -139,11 +139,11 @@ def _prepare_dataset(customers: int) -> dict:
 
     from guanxi.analytics.refresh import refresh_metrics
     from guanxi.demo import load_demo
-    from guanxi.demo.loader import DEFAULT_ANCHOR
+    from guanxi.demo.loader import REFERENCE_ANCHOR
 
-    load_demo(customers)
+    load_demo(customers, anchor=REFERENCE_ANCHOR)
     refresh_metrics(full=True)
-    _add_tag_and_events(DEFAULT_ANCHOR)
+    _add_tag_and_events(REFERENCE_ANCHOR)
     _settle(connection)
     return {"customers": customers}
 

@@ -101,7 +101,7 @@ def _child() -> dict:
     from guanxi.accounts.models import User
     from guanxi.commerce.models import OrderLine
     from guanxi.customers.models import Tag
-    from guanxi.demo.loader import DEFAULT_ANCHOR
+    from guanxi.demo.loader import REFERENCE_ANCHOR
     from guanxi.segments import rules
     from guanxi.segments.actions import refresh_all_segments
     from guanxi.segments.audience import count_preview
@@ -109,7 +109,7 @@ def _child() -> dict:
 
     call_command("migrate", verbosity=0)
     settings.SEGMENT_COUNT_TIMEOUT_MS = 600_000  # measure slow counts rather than cancel them
-    now = DEFAULT_ANCHOR
+    now = REFERENCE_ANCHOR
     tag_id = Tag.objects.get(name=DATASET_TAG).pk
     segments = install_ready_made_segments()
     admin = User.objects.get(username="admin")

@@ -5,9 +5,9 @@ signs in with DEMO_PASSWORD. Names resolve lazily so importing this package need
 """
 
 __all__ = [
-    "DEFAULT_ANCHOR",
     "DEFAULT_SEED",
     "DEMO_PASSWORD",
+    "REFERENCE_ANCHOR",
     "DemoAlreadyLoaded",
     "DemoSummary",
     "DemoUser",

@@ -13,6 +13,8 @@ Each chunk of customers commits on its own so that a running web server and the 
 stay responsive (SQLite has one writer); an interrupted load leaves a partial demo behind and a
 second load refuses, so start again from a fresh database.
 
+History ends at the anchor, by default the minute the demo is loaded.
+
 Determinism: the same seed, size and anchor give the same customers, identities, orders, lines
 and every other generated row. Row ids, the users' password hashes and the creation times of
 units, users, tags, merges, suggestions and audit entries are not part of that promise.
@@ -28,6 +30,7 @@ from itertools import accumulate
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.accounts import actions as account_actions
@@ -71,7 +74,9 @@ from guanxi.demo.shopping import Catalogue, Chunk, Shop, StoreInfo
 
 DEMO_PASSWORD = "guanxi-demo-2026"  # noqa: S105 (documented demo credential)
 DEFAULT_SEED = 20261126
-DEFAULT_ANCHOR = datetime(2026, 10, 31, 23, 59, tzinfo=SHANGHAI)
+# A fixed end of history for reproducible datasets (tests, the benchmarks' kept datasets); a demo
+# loaded without an anchor ends at the minute it is loaded, so "the last 30 days" hold data.
+REFERENCE_ANCHOR = datetime(2026, 10, 31, 23, 59, tzinfo=SHANGHAI)
 CHUNK_SIZE = 10_000
 
 CUSTOMER_FIELDS = (
@@ -228,13 +233,16 @@ def load_demo(
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
     *,
-    anchor: datetime = DEFAULT_ANCHOR,
+    anchor: datetime | None = None,
     actor: User | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> DemoSummary:
-    """Fill an empty database with a deterministic multi-channel merchant; see the module docstring."""
+    """Fill an empty database with a deterministic multi-channel merchant whose history ends at
+    `anchor` (default: now); see the module docstring."""
     if customers < 1:
         raise ValueError("customers must be at least 1")
+    if anchor is None:
+        anchor = timezone.now().astimezone(SHANGHAI).replace(second=0, microsecond=0)
     report = progress or (lambda done, total, message: None)
     report(0, customers, _("Creating the organisation, business units, stores and users"))
     with transaction.atomic():

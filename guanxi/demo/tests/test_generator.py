@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth import authenticate
 from django.db import transaction
+from django.utils import timezone
 
 from guanxi.accounts.models import BusinessUnit, User
 from guanxi.commerce.models import Event, Order, OrderLine, Product, Return, Store
@@ -28,7 +29,7 @@ from guanxi.customers.models import (
     Tag,
     TimelineEvent,
 )
-from guanxi.demo import DEFAULT_ANCHOR, DEMO_PASSWORD, DemoAlreadyLoaded, load_demo
+from guanxi.demo import DEMO_PASSWORD, REFERENCE_ANCHOR, DemoAlreadyLoaded, load_demo
 from guanxi.demo.reference import DISTRICTS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -151,7 +152,7 @@ def abandoned_carts() -> int:
 
 def load_and_roll_back(**kwargs):
     with transaction.atomic():
-        summary = load_demo(**kwargs)
+        summary = load_demo(anchor=REFERENCE_ANCHOR, **kwargs)
         result = (
             summary,
             fingerprint(),
@@ -175,7 +176,7 @@ def test_same_seed_gives_the_same_shop_and_another_seed_a_different_one():
 
 @pytest.mark.django_db
 def test_small_load_keeps_its_invariants():
-    summary = load_demo(customers=300)
+    summary = load_demo(customers=300, anchor=REFERENCE_ANCHOR)
 
     assert (summary.units, summary.stores, summary.products, summary.customers) == (2, 6, 240, 300)
     assert summary.duplicates == 1  # customer 100 leaves a second profile
@@ -205,11 +206,11 @@ def test_small_load_keeps_its_invariants():
     for order in Order.objects.all():
         assert (order.total_amount, order.item_count) == tuple(lines[order.id])
         assert order.source == order.store.source and order.unit_id == order.store.unit_id
-        assert WINDOW_START <= order.placed_at <= DEFAULT_ANCHOR
+        assert WINDOW_START <= order.placed_at <= REFERENCE_ANCHOR
         if order.status in (Order.Status.CREATED, Order.Status.CANCELLED):
             assert order.paid_at is None
         else:
-            assert order.placed_at <= order.paid_at <= DEFAULT_ANCHOR
+            assert order.placed_at <= order.paid_at <= REFERENCE_ANCHOR
         returns = list(order.returns.all())
         if order.status == Order.Status.REFUNDED:
             assert Decimal("0.00") < order.refunded_amount <= order.total_amount
@@ -217,7 +218,7 @@ def test_small_load_keeps_its_invariants():
                 (order.refunded_amount, order.customer_id, order.store_id, order.unit_id)
             ]
             assert 0 < returns[0].quantity <= order.item_count
-            assert order.paid_at < returns[0].returned_at <= DEFAULT_ANCHOR
+            assert order.paid_at < returns[0].returned_at <= REFERENCE_ANCHOR
         else:
             assert order.refunded_amount == Decimal("0.00")
             assert returns == []
@@ -279,10 +280,10 @@ def test_small_load_keeps_its_invariants():
     assert Consent.objects.filter(channel="sms", state="granted", source="下单时勾选接收短信").exists()
     assert Consent.objects.filter(state="withdrawn").exists()
 
-    since = DEFAULT_ANCHOR - timedelta(days=60)
+    since = REFERENCE_ANCHOR - timedelta(days=60)
     online = Store.objects.exclude(channel="offline")
     for event in Event.objects.select_related("store"):
-        assert since <= event.occurred_at <= DEFAULT_ANCHOR
+        assert since <= event.occurred_at <= REFERENCE_ANCHOR
         assert (
             event.store in online
             and event.unit_id == event.store.unit_id
@@ -295,7 +296,7 @@ def test_small_load_keeps_its_invariants():
 
 @pytest.mark.django_db
 def test_demo_users_sign_in_and_see_their_units():
-    summary = load_demo(customers=200)
+    summary = load_demo(customers=200, anchor=REFERENCE_ANCHOR)
 
     roles = {user.username: user.role for user in summary.users}
     assert set(roles.values()) == {
@@ -326,7 +327,9 @@ def test_demo_users_sign_in_and_see_their_units():
 @pytest.mark.django_db
 def test_load_reports_progress_and_writes_one_audit_entry():
     calls = []
-    summary = load_demo(customers=250, chunk_size=100, progress=lambda *call: calls.append(call))
+    summary = load_demo(
+        customers=250, anchor=REFERENCE_ANCHOR, chunk_size=100, progress=lambda *call: calls.append(call)
+    )
 
     assert [(done, total) for done, total, _message in calls] == [
         (0, 250),
@@ -343,11 +346,11 @@ def test_load_reports_progress_and_writes_one_audit_entry():
 
 @pytest.mark.django_db
 def test_second_load_refuses_and_changes_nothing():
-    load_demo(customers=50)
+    load_demo(customers=50, anchor=REFERENCE_ANCHOR)
     counts = (Customer.objects.count(), Order.objects.count(), Store.objects.count(), Product.objects.count())
 
     with pytest.raises(DemoAlreadyLoaded, match="home"):
-        load_demo(customers=50)
+        load_demo(customers=50, anchor=REFERENCE_ANCHOR)
 
     assert (
         Customer.objects.count(),
@@ -355,6 +358,18 @@ def test_second_load_refuses_and_changes_nothing():
         Store.objects.count(),
         Product.objects.count(),
     ) == counts
+
+
+@pytest.mark.django_db
+def test_history_ends_at_the_minute_the_demo_is_loaded():
+    before = timezone.now().replace(second=0, microsecond=0)
+    load_demo(customers=200)
+    after = timezone.now()
+
+    last_order = Order.objects.order_by("-placed_at").values_list("placed_at", flat=True).first()
+    last_event = Event.objects.order_by("-occurred_at").values_list("occurred_at", flat=True).first()
+    assert before - timedelta(days=3) <= last_order <= after
+    assert before - timedelta(days=1) <= last_event <= after
 
 
 @pytest.mark.django_db
@@ -369,7 +384,7 @@ def test_anchor_moves_the_window():
 
 @pytest.mark.django_db
 def test_default_demo_looks_like_a_real_merchant():
-    summary = load_demo()
+    summary = load_demo(anchor=REFERENCE_ANCHOR)
 
     assert summary.units == 2 and summary.stores >= 5 and summary.customers >= 5000
     assert summary.orders >= 30_000
@@ -399,7 +414,7 @@ def test_default_demo_looks_like_a_real_merchant():
 
 @pytest.mark.django_db
 def test_default_demo_leaves_duplicates_merged_and_suggested():
-    summary = load_demo()
+    summary = load_demo(anchor=REFERENCE_ANCHOR)
 
     assert summary.duplicates >= 10
     assert Customer.objects.count() == summary.customers + summary.duplicates
