@@ -42,13 +42,32 @@ def _definitions(stores: dict[str, int]) -> list[tuple[ReadyMade, dict | None]]:
             ReadyMade(
                 "mothers-day",
                 _("Mother's Day audience"),
-                _("Women aged 25–49 who bought home textiles in the last 365 days."),
+                _(
+                    "Mothers (women aged 35–65) and the 25–49-year-old buyers who shop for them, "
+                    "who bought home textiles in the last 365 days."
+                ),
             ),
+            # Seed 000: the campaign is for mothers, women aged 35-65, and for those who buy for
+            # them on the day; the shop's own buyers narrowed that to ages 25-49.
             _rule(
                 {
                     "all": [
-                        {"type": "profile", "field": "gender", "op": "eq", "value": "female"},
-                        {"type": "profile", "field": "age", "op": "between", "value": [25, 49]},
+                        {
+                            "any": [
+                                {
+                                    "all": [
+                                        {"type": "profile", "field": "gender", "op": "eq", "value": "female"},
+                                        {
+                                            "type": "profile",
+                                            "field": "age",
+                                            "op": "between",
+                                            "value": [35, 65],
+                                        },
+                                    ]
+                                },
+                                {"type": "profile", "field": "age", "op": "between", "value": [25, 49]},
+                            ]
+                        },
                         {
                             "type": "orders",
                             "of": "lines",

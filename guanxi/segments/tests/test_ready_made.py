@@ -70,11 +70,14 @@ def test_mothers_day_audience(unit_a, stores):
     tmall = stores["tmall"]
     recent = NOW - timedelta(days=30)
     cases = {
-        "mother_25": ("female", _birthday(25), recent, "home_textiles", "completed"),
-        "mother_49": ("female", _birthday(49, 364), recent, "home_textiles", "paid"),
+        "buyer_25": ("female", _birthday(25), recent, "home_textiles", "completed"),
+        "buyer_49": ("female", _birthday(49, 364), recent, "home_textiles", "paid"),
         "too_young": ("female", _birthday(24, 364), recent, "home_textiles", "completed"),
-        "too_old": ("female", _birthday(50), recent, "home_textiles", "completed"),
-        "man": ("male", _birthday(30), recent, "home_textiles", "completed"),
+        "mother_50": ("female", _birthday(50), recent, "home_textiles", "completed"),
+        "mother_65": ("female", _birthday(65, 364), recent, "home_textiles", "completed"),
+        "too_old": ("female", _birthday(66), recent, "home_textiles", "completed"),
+        "son_30": ("male", _birthday(30), recent, "home_textiles", "completed"),
+        "man_50": ("male", _birthday(50), recent, "home_textiles", "completed"),
         "no_birthday": ("female", None, recent, "home_textiles", "completed"),
         "bedding_only": ("female", _birthday(30), recent, "bedding", "completed"),
         "long_ago": ("female", _birthday(30), NOW - timedelta(days=366), "home_textiles", "completed"),
@@ -84,7 +87,7 @@ def test_mothers_day_audience(unit_a, stores):
         customer = make_customer(name, [unit_a], gender=gender, birthday=birthday)
         _order(tmall, customer, name, placed, status=status, category=category)
     install_ready_made_segments()
-    assert _members("mothers-day") == {"mother_25", "mother_49"}
+    assert _members("mothers-day") == {"buyer_25", "buyer_49", "mother_50", "mother_65", "son_30"}
 
 
 def test_unpaid_in_the_last_24_hours(unit_a, stores):
