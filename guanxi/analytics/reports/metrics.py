@@ -5,13 +5,15 @@ and narrowed to one scope: one business unit's rows, or the organisation-wide ro
 Mixing the two would count customers twice.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
 
-from guanxi.analytics.models import AbcClass, LifecycleStage
+from guanxi.analytics.models import AbcClass, CustomerClass, LifecycleStage
+from guanxi.analytics.reports.orders import AbcFigures, abc_figures
 from guanxi.core.money import round_money
 
 SCORES = (1, 2, 3, 4, 5)
@@ -135,6 +137,42 @@ def abc_counts(metrics: QuerySet) -> tuple[ClassCount, ...]:
 
 def lifecycle_counts(metrics: QuerySet) -> tuple[ClassCount, ...]:
     return _class_counts(metrics, "lifecycle_stage", LifecycleStage.choices)
+
+
+@dataclass(frozen=True)
+class ClassAbc:
+    customer_class: str
+    label: str
+    customers: int
+    revenue: Decimal
+    abc: tuple[AbcFigures, ...]
+
+
+def abc_within_classes(metrics: QuerySet, a_share: Decimal, b_share: Decimal) -> tuple[ClassAbc, ...]:
+    """Seed 002's customer composition analysis (客户构成分析): within each customer type, customers
+    ranked by sales and split into A (about 75% of the type's cumulative sales), B (20%) and C (5%).
+    The types are the seeds' customer classes (loyal, old, regular, new); customers who have not
+    bought are not ranked, so potential customers never appear."""
+    spends: dict[str, list[Decimal]] = defaultdict(list)
+    rows = (
+        metrics.filter(total_spend__gt=0)
+        .exclude(customer_class="")
+        .order_by("-total_spend", "customer_id")
+        .values_list("customer_class", "total_spend")
+    )
+    for value, spend in rows.iterator(chunk_size=10_000):
+        spends[value].append(spend)
+    return tuple(
+        ClassAbc(
+            value,
+            str(label),
+            len(spends[value]),
+            sum(spends[value], ZERO),
+            abc_figures(spends[value], a_share, b_share),
+        )
+        for value, label in CustomerClass.choices
+        if spends.get(value)
+    )
 
 
 def metrics_report(metrics: QuerySet) -> MetricsReport | None:

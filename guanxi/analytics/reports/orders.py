@@ -360,13 +360,8 @@ def pareto(
         return ParetoCurve(count, total, (), (), a_share, b_share)
     step = max(1, -(-count // PARETO_POINTS))  # ceil: one point per `step` customers
     points = [ParetoPoint(Decimal("0.0"), Decimal("0.0"))]
-    classes: dict[str, list] = {"A": [0, ZERO], "B": [0, ZERO], "C": [0, ZERO]}
     running = ZERO
     for rank, spend in enumerate(spends, start=1):
-        before = running * 100 / total
-        label = "A" if before < a_share else "B" if before < b_share else "C"
-        classes[label][0] += 1
-        classes[label][1] += spend
         running += spend
         if rank % step == 0 or rank == count:
             points.append(ParetoPoint(_percent(rank, count), _percent(running, total)))
@@ -374,12 +369,28 @@ def pareto(
         customers=count,
         revenue=total,
         points=tuple(points),
-        classes=tuple(
-            AbcFigures(label, n, revenue, percent(n, count), percent(revenue, total))
-            for label, (n, revenue) in classes.items()
-        ),
+        classes=abc_figures(spends, a_share, b_share),
         a_share=a_share,
         b_share=b_share,
+    )
+
+
+def abc_figures(spends: list[Decimal], a_share: Decimal, b_share: Decimal) -> tuple[AbcFigures, ...]:
+    """A, B and C of customers whose spends are given largest first: a customer is in A while the
+    customers before them made less than `a_share`% of the revenue, in B while less than `b_share`%."""
+    total = sum(spends, ZERO)
+    count = len(spends)
+    classes: dict[str, list] = {"A": [0, ZERO], "B": [0, ZERO], "C": [0, ZERO]}
+    running = ZERO
+    for spend in spends:
+        before = running * 100 / total
+        label = "A" if before < a_share else "B" if before < b_share else "C"
+        classes[label][0] += 1
+        classes[label][1] += spend
+        running += spend
+    return tuple(
+        AbcFigures(label, n, revenue, percent(n, count), percent(revenue, total))
+        for label, (n, revenue) in classes.items()
     )
 
 

@@ -61,15 +61,20 @@ class StoreAnalyses:
         return order_reports.device_share(self.orders, self.currency, self.end) if self.end else ()
 
     @cached_property
-    def pareto(self) -> order_reports.ParetoCurve:
-        # The same thresholds as the ABC classes of the metrics store, so the curve and the classes agree.
+    def abc_shares(self) -> tuple[Decimal, Decimal]:
+        """A's and B's cumulative revenue shares (%): those of the metrics store's ABC classes, so the
+        curve, the classes and the split within customer classes agree."""
         config = analytics_config()
-        return order_reports.pareto(
-            self.orders,
-            self.currency,
-            a_share=Decimal(str(config.ABC_A_SHARE)) * 100,
-            b_share=Decimal(str(config.ABC_B_SHARE)) * 100,
-        )
+        return Decimal(str(config.ABC_A_SHARE)) * 100, Decimal(str(config.ABC_B_SHARE)) * 100
+
+    @cached_property
+    def pareto(self) -> order_reports.ParetoCurve:
+        a_share, b_share = self.abc_shares
+        return order_reports.pareto(self.orders, self.currency, a_share=a_share, b_share=b_share)
+
+    @cached_property
+    def abc_by_class(self) -> tuple[metric_reports.ClassAbc, ...]:
+        return metric_reports.abc_within_classes(self.metrics_rows, *self.abc_shares)
 
     @cached_property
     def categories(self) -> tuple[order_reports.SalesSlice, ...]:
@@ -193,13 +198,21 @@ class StoreAnalyses:
             },
             "abc": _bar_counts(report.abc),
             "lifecycle": _bar_counts(report.lifecycle),
+            "abc_by_class": _stacked(
+                [row.label for row in self.abc_by_class],
+                [
+                    (label, [float(row.abc[k].customer_share or 0) for row in self.abc_by_class])
+                    for k, label in enumerate(("A", "B", "C"))
+                ],
+                percent=True,
+            ),
         }
 
     # Tables for export --------------------------------------------------------------------------
 
     TABLE_NAMES = (
         "cohorts", "returning", "devices", "pareto", "categories", "channels", "provinces", "seasonal",
-        "rfm", "clv", "abc", "lifecycle",
+        "rfm", "clv", "abc", "lifecycle", "abc_by_class",
     )  # fmt: skip
 
     def table(self, name: str) -> Table | None:
@@ -318,6 +331,25 @@ class StoreAnalyses:
     def _abc_table(self) -> Table:
         return self._count_table(
             "abc", _("ABC classes"), _("Class"), self.metrics.abc if self.metrics else ()
+        )
+
+    def _abc_by_class_table(self) -> Table:
+        return Table(
+            "abc_by_class",
+            _("ABC within each customer class"),
+            (
+                _("Customer class"),
+                _("Class"),
+                _("Customers"),
+                _("Revenue"),
+                _("Share of the customer class's customers (%)"),
+                _("Share of the customer class's revenue (%)"),
+            ),
+            tuple(
+                (row.label, abc.abc_class, abc.customers, abc.revenue, abc.customer_share, abc.revenue_share)
+                for row in self.abc_by_class
+                for abc in row.abc
+            ),
         )
 
     def _lifecycle_table(self) -> Table:

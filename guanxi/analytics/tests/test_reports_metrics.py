@@ -91,3 +91,40 @@ def test_metrics_report(metrics):
     assert report.clv == ()
     assert report.clv_customers == 0
     assert report.computed_at is not None
+
+
+def test_abc_ranks_customers_within_each_customer_class(unit_a, unit_b):
+    # Loyal: 700 + 200 + 100 = 1,000. 700 comes first (0% before it: A); 200 has 70% before it (< 75%:
+    # A); 100 has 90% before it (< 95%: B). New: 60 + 30 + 10 = 100: 60 is A (0% before), 30 is A
+    # (60% before), 10 is B (90% before). Ranked across all six, 60 would be B and 30 and 10 C.
+    for name, spend, customer_class in [
+        ("l1", "700.00", "loyal"),
+        ("l2", "200.00", "loyal"),
+        ("l3", "100.00", "loyal"),
+        ("n1", "60.00", "new"),
+        ("n2", "30.00", "new"),
+        ("n3", "10.00", "new"),
+        ("n4", "0.00", "new"),  # has not bought: not ranked
+        ("p1", "0.00", "potential"),
+    ]:
+        _metric(unit_a, name, total_spend=D(spend), customer_class=customer_class)
+    _metric(unit_b, "other unit", total_spend=D("5000.00"), customer_class="loyal")
+
+    rows = reports.abc_within_classes(CustomerMetric.objects.filter(unit=unit_a), D("75"), D("95"))
+
+    assert [(row.customer_class, row.label, row.customers, row.revenue) for row in rows] == [
+        ("loyal", "Loyal customer", 3, D("1000.00")),
+        ("new", "New customer", 3, D("100.00")),
+    ]
+    assert [
+        (a.abc_class, a.customers, a.revenue, a.customer_share, a.revenue_share) for a in rows[0].abc
+    ] == [
+        ("A", 2, D("900.00"), D("66.7"), D("90.0")),
+        ("B", 1, D("100.00"), D("33.3"), D("10.0")),
+        ("C", 0, D("0.00"), D("0.0"), D("0.0")),
+    ]
+    assert [(a.abc_class, a.customers, a.revenue) for a in rows[1].abc] == [
+        ("A", 2, D("90.00")),
+        ("B", 1, D("10.00")),
+        ("C", 0, D("0.00")),
+    ]

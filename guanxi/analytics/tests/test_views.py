@@ -74,6 +74,7 @@ def test_page_renders_metrics_when_computed(client, shop, manager, unit_a):
         predicted_clv=Decimal("88.00"),
         abc_class="A",
         lifecycle_stage="development",
+        customer_class="regular",
     )
     ModelRun.objects.create(
         unit=None,
@@ -91,6 +92,9 @@ def test_page_renders_metrics_when_computed(client, shop, manager, unit_a):
     assert [1, 3, 1] in _chart(response, "rfm")["values"]
     assert _chart(response, "abc")["values"] == [1, 0, 0]
     assert _chart(response, "lifecycle")["values"] == [0, 1, 0, 0, 0]
+    assert _chart(response, "abc_by_class")["labels"] == ["Regular customer"]
+    assert [s["values"] for s in _chart(response, "abc_by_class")["series"]] == [[100.0], [0.0], [0.0]]
+    assert 'data-class="regular" data-abc="A"' in page
     assert "0.42" in page and "0.81" in page
 
 
@@ -241,6 +245,7 @@ def test_export_without_export_permission(client, shop, make_user, unit_a):
         "clv",
         "abc",
         "lifecycle",
+        "abc_by_class",
     ],
 )
 def test_every_table_exports(client, shop, manager, table):
