@@ -41,11 +41,12 @@ test-pg: install-dev ## Run the whole suite on the local PostgreSQL
 install-bench: $(VENV)/.installed-dev ## Add the reference packages the benchmarks compare against
 	$(BIN)/python -m pip install --quiet -r requirements-bench.lock
 
-lint: install-dev ## ruff, mypy and the import-linter contracts
+lint: install-dev ## ruff, mypy, the import-linter contracts and no model change without its migration
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy guanxi
 	$(BIN)/lint-imports
+	GUANXI_HOME=$$(mktemp -d) $(BIN)/guanxi manage makemigrations --check --dry-run
 
 format: install-dev ## Format the code with ruff
 	$(BIN)/ruff check --fix .
