@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.analytics.fitting import FitMethod
+from guanxi.analytics.fitting import FallbackReason, FitMethod
 from guanxi.core.money import amount_field_kwargs
 from guanxi.core.querysets import ScopedModel
 
@@ -223,3 +223,8 @@ class ModelRun(ScopedModel):
     @property
     def audit_label(self) -> str:
         return f"#{self.pk}"
+
+    @property
+    def fallback_reason_labels(self) -> list[str]:
+        """The stored reason codes ("degenerate_estimate, no_spend") in the viewer's language."""
+        return [FallbackReason.label_of(code) for code in self.fallback_reason.split(", ") if code]

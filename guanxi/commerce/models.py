@@ -18,6 +18,11 @@ class Channel(models.TextChoices):
     OWN_SITE = "own_site", _("Own site")
     OFFLINE = "offline", _("Offline store")
 
+    @classmethod
+    def label_of(cls, value: str) -> str:
+        """The channel's name in the active language; a value that is no channel code as it is."""
+        return str(cls(value).label) if value in cls.values else value
+
 
 class Store(ScopedModel):
     """A shop on one channel, owned by one business unit."""

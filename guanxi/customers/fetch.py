@@ -342,13 +342,12 @@ def fetch_order_totals(user, customer: Customer) -> OrderTotals:
         )
         .order_by("store__name", "store_id", "currency")
     )
-    labels = dict(Channel.choices)
     per_store = tuple(
         StoreTotal(
             store_id=row["store_id"],
             store_name=row["store__name"],
             channel=row["store__channel"],
-            channel_label=str(labels.get(row["store__channel"], row["store__channel"])),
+            channel_label=Channel.label_of(row["store__channel"]),
             unit_id=row["unit_id"],
             currency=row["currency"],
             orders=row["orders"],
@@ -382,11 +381,10 @@ def _per_channel(per_store: tuple[StoreTotal, ...]) -> tuple[ChannelTotal, ...]:
         bucket[1] += store.revenue
         bucket[2] += store.refunded
     order = {channel: index for index, (channel, _label) in enumerate(Channel.choices)}
-    labels = dict(Channel.choices)
     return tuple(
         ChannelTotal(
             channel=channel,
-            channel_label=str(labels.get(channel, channel)),
+            channel_label=Channel.label_of(channel),
             currency=currency,
             orders=orders,
             revenue=revenue,

@@ -162,7 +162,7 @@ def _customers_by_unit(user: Any, customers) -> tuple[Slice, ...]:
 def _channel_label(value: str) -> str:
     if not value:
         return _("Unknown")
-    return str(Channel(value).label) if value in Channel.values else value
+    return Channel.label_of(value)
 
 
 def _top_slices(rows) -> tuple[Slice, ...]:

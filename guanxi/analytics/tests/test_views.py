@@ -285,3 +285,22 @@ def test_cohort_export(client, shop, unit_a_head):
 
     assert rows[0][:4] == ["First order month", "Customers", "Month +1 (%)", "Month +2 (%)"]
     assert rows[1:] == [["2025-01", "1", "100.0", *[""] * 11]]  # February brought no new customer
+
+
+def test_fallback_reasons_are_shown_in_words(client, shop, manager):
+    CustomerMetric.objects.create(customer=make_customer("王五", []), unit=None, total_spend=Decimal("1.00"))
+    ModelRun.objects.create(
+        unit=None,
+        state=ModelRun.State.SUCCEEDED,
+        fallback_reason="degenerate_estimate, no_spend",
+        finished_at=timezone.now(),
+    )
+    client.force_login(manager)
+
+    page = client.get(URL).content.decode()
+
+    assert "degenerate_estimate" not in page
+    assert (
+        "The data do not pin the model&#x27;s parameters down; No repeat customer has a positive spend"
+        in page
+    )

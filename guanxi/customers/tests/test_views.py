@@ -283,3 +283,14 @@ def test_timeline_shows_more_on_request(client, unit_a_head, shop):
     shown = [item.summary for item in page.items] + [item.summary for item in more.context["timeline"].items]
     assert len(shown) == len(set(shown)) == 5 + 40 + 1 + 1 + 1
     assert timezone.is_aware(position.occurred_at)
+
+
+def test_list_and_360_name_the_source_channel_not_its_code(client, manager, unit_a):
+    customer = make_customer("赵六", [unit_a], source_channel="wechat_mp")
+    client.force_login(manager)
+
+    listing = client.get("/customers/").content.decode()
+    detail = client.get(f"/customers/{customer.pk}/").content.decode()
+
+    assert "WeChat mini-program" in listing and "wechat_mp" not in listing
+    assert "<dd>WeChat mini-program</dd>" in detail

@@ -6,6 +6,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from guanxi.commerce.models import Channel
 from guanxi.core.money import round_money
 from guanxi.core.privacy import mask_value
 
@@ -32,6 +33,12 @@ def pii_tag(context, value, kind: str = ""):
     """`{% pii customer.phone "phone" %}`: like the filter, with the user taken from the request."""
     request = context.get("request")
     return _shown(value, getattr(request, "user", None), kind)
+
+
+@register.filter
+def channel_label(value) -> str:
+    """`{{ customer.source_channel|channel_label }}`: 天猫 for "tmall"; other values as they are."""
+    return Channel.label_of(value or "")
 
 
 @register.filter
