@@ -48,6 +48,19 @@ class MetricOut(Schema):
     explanations: dict[str, str] = Field(description="Plain-language sentences keyed by topic.")
 
 
+class MetricSummaryOut(Schema):
+    unit_id: int | None = Field(description="Null for the organisation-wide figures.")
+    rfm_segment: str
+    abc_class: str
+    predicted_clv: Amount | None
+    churn_risk: float | None
+    probability_alive: float | None
+    lifecycle_stage: str
+    expected_next_order_at: date | None
+    computed_at: datetime
+    explanations: dict[str, str] = Field(description="Plain-language sentences keyed by topic.")
+
+
 class CustomerMetricsOut(Schema):
     customer_id: int
     scopes: list[MetricOut]

@@ -92,6 +92,43 @@ def get_order(request, order_id: int):
     return order
 
 
+# The orders section of a customer's detail (GET /customers/{id}, field "totals").
+
+
+class StoreTotalOut(Schema):
+    store_id: int
+    store_name: str
+    channel: str
+    unit_id: int
+    currency: str
+    orders: int
+    revenue: Amount = Field(description="Total of orders in a sale status (paid to completed).")
+    refunded: Amount
+
+
+class ChannelTotalOut(Schema):
+    channel: str
+    currency: str
+    orders: int
+    revenue: Amount
+    refunded: Amount
+
+
+class CurrencyTotalOut(Schema):
+    currency: str
+    orders: int
+    revenue: Amount
+    refunded: Amount
+    returned: Amount = Field(description="Total of returns (credit notes) recorded for the customer.")
+
+
+class TotalsOut(Schema):
+    orders: int
+    per_currency: list[CurrencyTotalOut]
+    per_store: list[StoreTotalOut]
+    per_channel: list[ChannelTotalOut]
+
+
 class OrderBatchIn(Schema):
     # Items are validated one by one (see guanxi.commerce.ingestion), so a bad item is rejected
     # alone; the schema documents them.

@@ -12,7 +12,7 @@ from guanxi.commerce.models import ImportRun
 from guanxi.commerce.uploads import IMPORT_JOB
 from guanxi.core.background import Progress, job_kind
 from guanxi.core.models import Job
-from guanxi.customers.merging import resolve_strong_matches
+from guanxi.customers.merging.strong import resolve_strong_matches
 
 # Labels of the presets' counters; a counter without one is shown by its name.
 COUNT_LABELS = {

@@ -4,25 +4,22 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core import signing
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
-from pydantic import Field
+from pydantic import Field, create_model
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.api.errors import ApiError
 from guanxi.api.pagination import CursorParams, paginate
-from guanxi.api.schemas import Amount
-from guanxi.core.privacy import mask_value
 from guanxi.customers import fetch
 from guanxi.customers.models import Customer, Identity
+from guanxi.customers.references import sections
 from guanxi.customers.search import search_customers
 
 router = Router(tags=["customers"])
-
-CONTACT_KINDS = (Identity.Kind.PHONE, Identity.Kind.EMAIL)
 
 
 class CustomerOut(Schema):
@@ -72,54 +69,7 @@ class AddressOut(Schema):
     is_default: bool
 
 
-class StoreTotalOut(Schema):
-    store_id: int
-    store_name: str
-    channel: str
-    unit_id: int
-    currency: str
-    orders: int
-    revenue: Amount = Field(description="Total of orders in a sale status (paid to completed).")
-    refunded: Amount
-
-
-class ChannelTotalOut(Schema):
-    channel: str
-    currency: str
-    orders: int
-    revenue: Amount
-    refunded: Amount
-
-
-class CurrencyTotalOut(Schema):
-    currency: str
-    orders: int
-    revenue: Amount
-    refunded: Amount
-    returned: Amount = Field(description="Total of returns (credit notes) recorded for the customer.")
-
-
-class TotalsOut(Schema):
-    orders: int
-    per_currency: list[CurrencyTotalOut]
-    per_store: list[StoreTotalOut]
-    per_channel: list[ChannelTotalOut]
-
-
-class MetricSummaryOut(Schema):
-    unit_id: int | None = Field(description="Null for the organisation-wide figures.")
-    rfm_segment: str
-    abc_class: str
-    predicted_clv: Amount | None
-    churn_risk: float | None
-    probability_alive: float | None
-    lifecycle_stage: str
-    expected_next_order_at: date | None
-    computed_at: datetime
-    explanations: dict[str, str] = Field(description="Plain-language sentences keyed by topic.")
-
-
-class CustomerDetailOut(CustomerOut):
+class CustomerDetailBase(CustomerOut):
     birthday: date | None = Field(description="Null when masked.")
     occupation: str
     unit_ids: list[int] = Field(description="Units (among those the caller sees) the customer belongs to.")
@@ -130,8 +80,21 @@ class CustomerDetailOut(CustomerOut):
     consent: list[ConsentOut] = Field(description="The current state per channel, from the newest evidence.")
     custom_fields: dict[str, Any] = Field(description="Values by field key.")
     addresses: list[AddressOut]
-    totals: TotalsOut = Field(description="Over the orders and returns the caller may see only.")
-    metrics: list[MetricSummaryOut] = Field(description="One entry per scope the caller sees.")
+
+
+def _detail_schema() -> type[Schema]:
+    """The detail schema: the customer's own fields, then one field per section other apps register
+    (orders totals, metrics), in registration order."""
+    parts = [section for section in sections() if section.api]
+    fields: dict[str, Any] = {
+        section.key: (section.api.schema, Field(description=section.api.description))
+        for section in parts
+        if section.api
+    }
+    return create_model("CustomerDetailOut", __base__=CustomerDetailBase, **fields)
+
+
+CustomerDetailOut = _detail_schema()
 
 
 class CustomerListParams(CursorParams):
@@ -162,29 +125,11 @@ class CustomerPage(Schema):
     next_cursor: str | None
 
 
-class Masker:
-    """Shows personal values as stored, or masked, depending on the caller's PII permission."""
-
-    def __init__(self, user) -> None:
-        self.masked = not user.has_permission("pii.view")
-
-    def __call__(self, value: str, kind: str) -> str:
-        return mask_value(value, kind) if self.masked else value
-
-
-def _contact_prefetch(user) -> Prefetch:
-    return Prefetch(
-        "identities",
-        queryset=Identity.objects.restrict(user, "view").filter(kind__in=CONTACT_KINDS).order_by("id"),
-        to_attr="contact_identities",
-    )
-
-
 def _first(identities: list[Identity], kind: str) -> str:
     return next((identity.value for identity in identities if identity.kind == kind), "")
 
 
-def _customer_fields(customer: Customer, mask: Masker) -> dict:
+def _customer_fields(customer: Customer, mask: fetch.Masker) -> dict:
     contacts = customer.contact_identities  # type: ignore[attr-defined]  # set by _contact_prefetch
     return {
         "id": customer.pk,
@@ -202,10 +147,6 @@ def _customer_fields(customer: Customer, mask: Masker) -> dict:
     }
 
 
-def _mask_kind(kind: str) -> str:
-    return kind if kind in CONTACT_KINDS else "identifier"
-
-
 @router.get(
     "/customers", response=CustomerPage, summary="Customers the caller may see, newest first; `q` searches"
 )
@@ -213,9 +154,9 @@ def list_customers(request, params: Query[CustomerListParams]):
     customers: QuerySet = Customer.objects.active().restrict(request.user, "view")
     if params.q:
         customers = search_customers(customers, request.user, params.q)
-    customers = customers.prefetch_related(_contact_prefetch(request.user))
+    customers = customers.prefetch_related(fetch.contact_prefetch(request.user))
     page = paginate(customers, params, sort_field="id", descending=True)
-    mask = Masker(request.user)
+    mask = fetch.Masker(request.user)
     return {"items": [_customer_fields(c, mask) for c in page.items], "next_cursor": page.next_cursor}
 
 
@@ -227,9 +168,9 @@ def list_customers(request, params: Query[CustomerListParams]):
 def get_customer(request, customer_id: int):
     user = request.user
     customer = get_object_or_404(
-        Customer.objects.restrict(user, "view").prefetch_related(_contact_prefetch(user)), pk=customer_id
+        Customer.objects.restrict(user, "view").prefetch_related(fetch.contact_prefetch(user)), pk=customer_id
     )
-    mask = Masker(user)
+    mask = fetch.Masker(user)
     identities = Identity.objects.restrict(user, "view").filter(customer=customer).order_by("kind", "id")
     links = customer.unit_links.filter(unit__in=BusinessUnit.objects.restrict(user, "view"))
     return {
@@ -240,7 +181,7 @@ def get_customer(request, customer_id: int):
         "identities": [
             {
                 "kind": identity.kind,
-                "value": mask(identity.value, _mask_kind(identity.kind)),
+                "value": mask.identity(identity),
                 "namespace": identity.namespace,
                 "is_verified": identity.is_verified,
             }
@@ -269,36 +210,7 @@ def _detail_sections(user, customer: Customer) -> dict:
         ],
         "custom_fields": {field.key: field.value for field in fetch.fetch_custom_fields(user, customer)},
         "addresses": [vars(address) for address in fetch.fetch_addresses(user, customer, masker)],
-        "totals": _totals(fetch.fetch_order_totals(user, customer)),
-        "metrics": [_metric(metric) for metric in fetch.fetch_metrics(user, customer)],
-    }
-
-
-def _totals(totals: fetch.OrderTotals) -> dict:
-    return {
-        "orders": totals.orders,
-        "per_currency": [vars(row) for row in totals.per_currency],
-        "per_store": [vars(row) for row in totals.per_store],
-        "per_channel": [
-            {key: value for key, value in vars(row).items() if key != "channel_label"}
-            for row in totals.per_channel
-        ],
-    }
-
-
-def _metric(metric: fetch.MetricView) -> dict:
-    row = metric.row
-    return {
-        "unit_id": row.unit_id,
-        "rfm_segment": row.rfm_segment,
-        "abc_class": row.abc_class,
-        "predicted_clv": row.predicted_clv,
-        "churn_risk": row.churn_risk,
-        "probability_alive": row.probability_alive,
-        "lifecycle_stage": row.lifecycle_stage,
-        "expected_next_order_at": row.expected_next_order_at,
-        "computed_at": row.computed_at,
-        "explanations": metric.explanations,
+        **{section.key: section.api.read(user, customer) for section in sections() if section.api},
     }
 
 

@@ -5,3 +5,8 @@ class CustomersConfig(AppConfig):
     name = "guanxi.customers"
     label = "customers"
     verbose_name = "Customers"
+
+    def ready(self) -> None:
+        from guanxi.customers import customer_parts
+
+        customer_parts.register()

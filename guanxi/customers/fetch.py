@@ -1,24 +1,20 @@
 """The customer 360 read model: everything about one customer that one user may see, as frozen data.
 
 Every part is read through `restrict(user, "view")`, so a unit-A user looking at a person shared with
-unit B gets unit A's orders, returns, notes, metrics and timeline only, and totals over those alone.
+unit B gets unit A's notes and timeline only; the sections other apps register (orders, metrics) are
+scoped the same way by their owners.
 Personal values (name, phone, email, address, receiver) are masked here unless the user may see PII,
 so the page and the API cannot forget to. The number of queries does not grow with the data.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Prefetch
 from django.http import Http404
 
 from guanxi.accounts.models import BusinessUnit
-from guanxi.analytics.explanations import explain
-from guanxi.analytics.models import CustomerMetric
-from guanxi.commerce.models import Channel, Order, Return
-from guanxi.core.money import round_money
 from guanxi.core.privacy import mask_value
 from guanxi.customers.models import (
     Address,
@@ -32,16 +28,14 @@ from guanxi.customers.models import (
     Note,
     Tag,
 )
+from guanxi.customers.references import sections
 from guanxi.customers.timeline import TimelineItem, customer_timeline
 
-RECENT_ORDERS = 20
-RECENT_RETURNS = 20
 RECENT_NOTES = 20
 # Extra timeline items read per page, so events added at the top meanwhile rarely force a re-read.
 TIMELINE_SLACK = 20
 TIMELINE_PAGE = 30
 CONTACT_KINDS = (Identity.Kind.PHONE, Identity.Kind.EMAIL)
-ZERO = Decimal("0.00")
 
 
 class Masker:
@@ -55,6 +49,15 @@ class Masker:
 
     def identity(self, identity: Identity) -> str:
         return self(identity.value, identity.kind if identity.kind in CONTACT_KINDS else "identifier")
+
+
+def contact_prefetch(user) -> Prefetch:
+    """Each customer's phones and emails the user may see, oldest first, as `contact_identities`."""
+    return Prefetch(
+        "identities",
+        queryset=Identity.objects.restrict(user, "view").filter(kind__in=CONTACT_KINDS).order_by("id"),
+        to_attr="contact_identities",
+    )
 
 
 @dataclass(frozen=True)
@@ -109,53 +112,13 @@ class AddressView:
 
 
 @dataclass(frozen=True)
-class StoreTotal:
-    store_id: int
-    store_name: str
-    channel: str
-    channel_label: str
-    unit_id: int
-    currency: str
-    orders: int
-    revenue: Decimal
-    refunded: Decimal
+class SectionView:
+    """A registered section's value for this customer, with the templates that show it."""
 
-
-@dataclass(frozen=True)
-class ChannelTotal:
-    channel: str
-    channel_label: str
-    currency: str
-    orders: int
-    revenue: Decimal
-    refunded: Decimal
-
-
-@dataclass(frozen=True)
-class CurrencyTotal:
-    currency: str
-    orders: int
-    revenue: Decimal
-    refunded: Decimal
-    returned: Decimal
-
-
-@dataclass(frozen=True)
-class OrderTotals:
-    """Visible orders only. Revenue counts orders in a sale status (paid to completed)."""
-
-    orders: int
-    per_currency: tuple[CurrencyTotal, ...]
-    per_store: tuple[StoreTotal, ...]
-    per_channel: tuple[ChannelTotal, ...]
-
-
-@dataclass(frozen=True)
-class MetricView:
-    unit_id: int | None
-    unit_name: str
-    row: CustomerMetric
-    explanations: dict[str, str]
+    key: str
+    template: str
+    kpi_template: str
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -179,12 +142,13 @@ class Customer360:
     tags: tuple[TagView, ...]
     custom_fields: tuple[CustomFieldView, ...]
     addresses: tuple[AddressView, ...]
-    totals: OrderTotals
-    recent_orders: tuple[Order, ...]
-    recent_returns: tuple[Return, ...]
-    metrics: tuple[MetricView, ...]
+    sections: tuple[SectionView, ...]
     notes: tuple[NoteView, ...]
     timeline: "TimelinePage"
+
+    def section(self, key: str) -> Any:
+        """The value of the registered section `key` ("totals", "metrics")."""
+        return next(section.value for section in self.sections if section.key == key)
 
 
 def access_customer_by_id(user, customer_id: int, action: str = "view") -> Customer:
@@ -209,30 +173,17 @@ def fetch_customer_360(user, customer: Customer) -> Customer360:
         tags=fetch_tags(user, customer),
         custom_fields=fetch_custom_fields(user, customer),
         addresses=fetch_addresses(user, customer, mask),
-        totals=fetch_order_totals(user, customer),
-        recent_orders=tuple(
-            Order.objects.restrict(user, "view")
-            .filter(customer=customer)
-            .select_related("store")
-            .order_by("-placed_at", "-id")[:RECENT_ORDERS]
+        sections=tuple(
+            SectionView(section.key, section.template, section.kpi_template, section.fetch(user, customer))
+            for section in sections()
         ),
-        recent_returns=tuple(
-            Return.objects.restrict(user, "view")
-            .filter(customer=customer)
-            .select_related("store", "order")
-            .order_by("-returned_at", "-id")[:RECENT_RETURNS]
-        ),
-        metrics=fetch_metrics(user, customer),
         notes=fetch_notes(user, customer),
         timeline=fetch_timeline_page(user, customer, size=TIMELINE_PAGE),
     )
 
 
 def _units(user, customer: Customer) -> tuple[BusinessUnit, ...]:
-    unit_ids = user.visible_unit_ids()
-    units = BusinessUnit.objects.filter(customer_links__customer=customer)
-    if unit_ids is not None:
-        units = units.filter(pk__in=unit_ids)
+    units = BusinessUnit.objects.restrict(user, "view").filter(customer_links__customer=customer)
     return tuple(units.order_by("code"))
 
 
@@ -324,108 +275,6 @@ def fetch_addresses(user, customer: Customer, mask: Masker) -> tuple[AddressView
             street=mask(row.street),
             postal_code=row.postal_code,
             is_default=row.is_default,
-        )
-        for row in rows
-    )
-
-
-def fetch_order_totals(user, customer: Customer) -> OrderTotals:
-    """Totals per store, per channel and per currency over the orders `user` may see."""
-    rows = (
-        Order.objects.restrict(user, "view")
-        .filter(customer=customer)
-        .values("store_id", "store__name", "store__channel", "unit_id", "currency")
-        .annotate(
-            orders=Count("id"),
-            revenue=Sum("total_amount", filter=Q(status__in=Order.SALE_STATUSES)),
-            refunded=Sum("refunded_amount"),
-        )
-        .order_by("store__name", "store_id", "currency")
-    )
-    per_store = tuple(
-        StoreTotal(
-            store_id=row["store_id"],
-            store_name=row["store__name"],
-            channel=row["store__channel"],
-            channel_label=Channel.label_of(row["store__channel"]),
-            unit_id=row["unit_id"],
-            currency=row["currency"],
-            orders=row["orders"],
-            revenue=round_money(row["revenue"] or ZERO),
-            refunded=round_money(row["refunded"] or ZERO),
-        )
-        for row in rows
-    )
-    returned = (
-        Return.objects.restrict(user, "view")
-        .filter(customer=customer)
-        .values("currency")
-        .annotate(amount=Sum("amount"))
-        .order_by()
-    )
-    return OrderTotals(
-        orders=sum(store.orders for store in per_store),
-        per_currency=_per_currency(
-            per_store, {row["currency"]: round_money(row["amount"]) for row in returned}
-        ),
-        per_store=per_store,
-        per_channel=_per_channel(per_store),
-    )
-
-
-def _per_channel(per_store: tuple[StoreTotal, ...]) -> tuple[ChannelTotal, ...]:
-    sums: dict[tuple[str, str], list] = defaultdict(lambda: [0, ZERO, ZERO])
-    for store in per_store:
-        bucket = sums[(store.channel, store.currency)]
-        bucket[0] += store.orders
-        bucket[1] += store.revenue
-        bucket[2] += store.refunded
-    order = {channel: index for index, (channel, _label) in enumerate(Channel.choices)}
-    return tuple(
-        ChannelTotal(
-            channel=channel,
-            channel_label=Channel.label_of(channel),
-            currency=currency,
-            orders=orders,
-            revenue=revenue,
-            refunded=refunded,
-        )
-        for (channel, currency), (orders, revenue, refunded) in sorted(
-            sums.items(), key=lambda item: (order.get(item[0][0], len(order)), item[0][1])
-        )
-    )
-
-
-def _per_currency(
-    per_store: tuple[StoreTotal, ...], returned: dict[str, Decimal]
-) -> tuple[CurrencyTotal, ...]:
-    currencies = sorted({store.currency for store in per_store} | set(returned))
-    return tuple(
-        CurrencyTotal(
-            currency=currency,
-            orders=sum(store.orders for store in per_store if store.currency == currency),
-            revenue=sum((store.revenue for store in per_store if store.currency == currency), ZERO),
-            refunded=sum((store.refunded for store in per_store if store.currency == currency), ZERO),
-            returned=returned.get(currency) or ZERO,
-        )
-        for currency in currencies
-    )
-
-
-def fetch_metrics(user, customer: Customer) -> tuple[MetricView, ...]:
-    """The customer's metric rows in each scope the user sees (organisation-wide for all-unit roles)."""
-    rows = (
-        CustomerMetric.objects.restrict(user, "view")
-        .filter(customer=customer)
-        .select_related("unit")
-        .order_by("unit_id")
-    )
-    return tuple(
-        MetricView(
-            unit_id=row.unit_id,
-            unit_name=row.unit.name if row.unit else "",
-            row=row,
-            explanations=explain(row),
         )
         for row in rows
     )

@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.background import Progress, job_kind
 from guanxi.core.models import Job
-from guanxi.customers.merging import resolve_strong_matches, suggest_merges
+from guanxi.customers.merging.strong import resolve_strong_matches
+from guanxi.customers.merging.suggestions import suggest_merges
 
 
 @job_kind(

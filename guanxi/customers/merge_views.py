@@ -12,9 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from guanxi.core.access import require
 from guanxi.core.background import start_job
-from guanxi.customers.fetch import CONTACT_KINDS, Masker, fetch_order_totals
-from guanxi.customers.merging import MergeError, accept_suggestion, reject_suggestion, undo_merge
+from guanxi.customers.fetch import CONTACT_KINDS, Masker
+from guanxi.customers.merging.merge import MergeError, undo_merge
+from guanxi.customers.merging.suggestions import accept_suggestion, reject_suggestion
 from guanxi.customers.models import Customer, Identity, MergeRecord, MergeSuggestion
+from guanxi.customers.references import profile_facts
 
 VIEW = "customers.view"
 CHANGE = "customers.change"
@@ -43,8 +45,7 @@ class PersonView:
     customer: Customer
     name: str
     contacts: tuple[str, ...]
-    orders: int
-    stores: tuple[str, ...]
+    facts: tuple[tuple[str, str], ...]  # (label, value) from other apps: orders, stores
     survives: bool
 
 
@@ -189,12 +190,10 @@ def _suggestion_views(user, suggestions: list[MergeSuggestion], mask: Masker) ->
 def _person(
     user, customer: Customer, mask: Masker, contacts: dict[int, list[str]], survives: bool
 ) -> PersonView:
-    totals = fetch_order_totals(user, customer)
     return PersonView(
         customer=customer,
         name=mask(customer.name),
         contacts=tuple(contacts.get(customer.pk, ())),
-        orders=totals.orders,
-        stores=tuple(dict.fromkeys(store.store_name for store in totals.per_store)),
+        facts=tuple((str(label), value) for label, value in profile_facts(user, customer)),
         survives=survives,
     )

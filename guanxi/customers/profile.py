@@ -18,7 +18,8 @@ from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.core.privacy import mask_value
 from guanxi.customers.identities import is_masked, normalise_identity
-from guanxi.customers.merging import STRONG_KINDS, SURVIVORSHIP_FIELDS, merge_customers
+from guanxi.customers.merging.merge import SURVIVORSHIP_FIELDS, acting_user, merge_customers
+from guanxi.customers.merging.strong import STRONG_KINDS
 from guanxi.customers.models import (
     Address,
     Consent,
@@ -42,10 +43,6 @@ ADDRESS_FIELDS = ("receiver", "phone", "province", "city", "district", "street",
 TEXT_VALUE_MAX = 1000
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "是", "on"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "否", "off"})
-
-
-def _user(actor: Any) -> Any:
-    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def _active(customer: Customer) -> Customer:
@@ -95,7 +92,7 @@ def add_tag(customer: Customer, tag: Tag, actor: Any = None, unit: Any = None) -
     """Tag the customer; False when the tag was already there (nothing written)."""
     customer = _active(customer)
     _row, created = CustomerTag.objects.get_or_create(
-        customer=customer, tag=tag, defaults={"added_by": _user(actor)}
+        customer=customer, tag=tag, defaults={"added_by": acting_user(actor)}
     )
     if created:
         _log_tag_change(customer, tag, actor, unit, remove=False)
@@ -146,7 +143,7 @@ def tag_customers(
             else:
                 todo = [pk for pk in batch if pk not in tagged]
                 CustomerTag.objects.bulk_create(
-                    [CustomerTag(customer_id=pk, tag=tag, added_by=_user(actor)) for pk in todo],
+                    [CustomerTag(customer_id=pk, tag=tag, added_by=acting_user(actor)) for pk in todo],
                     ignore_conflicts=True,  # a concurrent add wins; the outcome is the same
                 )
             kind, verb = _tag_change(remove)
@@ -199,7 +196,7 @@ def add_note(customer: Customer, body: str, actor: Any = None, unit: Any = None)
     body = body.strip()
     if not body:
         raise ValidationError(_("The note is empty."), code="required")
-    note = Note.objects.create(customer=customer, unit=unit, author=_user(actor), body=body)
+    note = Note.objects.create(customer=customer, unit=unit, author=acting_user(actor), body=body)
     audit.record(
         AuditEntry.Action.CREATE, actor=actor, obj=note, unit=unit, message=f"on customer #{customer.pk}"
     )
@@ -250,7 +247,7 @@ def record_consent(
         method=method,
         source=source[:200],
         evidence=evidence,
-        recorded_by=_user(actor),
+        recorded_by=acting_user(actor),
         unit=unit,
         recorded_at=recorded_at or timezone.now(),
     )
@@ -449,10 +446,10 @@ def set_custom_field(
         row = None
     elif row is None:
         row = CustomFieldValue.objects.create(
-            customer=customer, definition=definition, value=cleaned, updated_by=_user(actor)
+            customer=customer, definition=definition, value=cleaned, updated_by=acting_user(actor)
         )
     else:
-        row.value, row.updated_at, row.updated_by = cleaned, timezone.now(), _user(actor)
+        row.value, row.updated_at, row.updated_by = cleaned, timezone.now(), acting_user(actor)
         row.save()
     # Custom values may be personal: the audit names the field, never its value.
     audit.record(

@@ -1,10 +1,10 @@
 """Finding customers: list filters, and the search box turned into one indexed lookup per kind.
 
 A query is read as every kind it could be: a name prefix, a full phone number (normalised to E.164),
-the last four digits of a phone, an email address, an order number or a platform id (any identity
-value). Each kind is an exact or prefix lookup on an index; the matching customer ids are collected
-first and the scoped customer queryset is then filtered by them, so the database never evaluates an
-OR of subqueries over every customer.
+the last four digits of a phone, an email address, a platform id (any identity value), or a record
+number that another app looks up (commerce: an order number). Each kind is an exact or prefix lookup
+on an index; the matching customer ids are collected first and the scoped customer queryset is then
+filtered by them, so the database never evaluates an OR of subqueries over every customer.
 """
 
 import re
@@ -14,10 +14,9 @@ from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Left
 from django.db.models.lookups import Exact
 
-from guanxi.analytics.models import CustomerMetric
-from guanxi.commerce.models import Order
 from guanxi.customers.identities import normalise_email, normalise_phone
 from guanxi.customers.models import CustomerTag, CustomerUnit, Identity
+from guanxi.customers.references import list_filters, search_lookups
 
 # Sorts after every character a name can hold, so [prefix, prefix + TOP) is exactly the prefix's range.
 TOP = "\U0010ffff"
@@ -36,11 +35,11 @@ class SearchPlan:
     name_prefixes: tuple[str, ...] = ()
     identity_values: tuple[str, ...] = ()
     phone_last_four: str = ""
-    order_number: str = ""
+    record_number: str = ""
 
     @property
     def is_empty(self) -> bool:
-        return not (self.name_prefixes or self.identity_values or self.phone_last_four or self.order_number)
+        return not (self.name_prefixes or self.identity_values or self.phone_last_four or self.record_number)
 
 
 def plan_search(query: str) -> SearchPlan:
@@ -51,17 +50,17 @@ def plan_search(query: str) -> SearchPlan:
     compact = PHONE_PUNCTUATION.sub("", text)
     if "@" in text:
         values.append(normalise_email(text) or text.lower())
-        return SearchPlan(identity_values=_unique(values), order_number=text)
+        return SearchPlan(identity_values=_unique(values), record_number=text)
     if PHONE_LIKE.match(compact):
         if len(compact) == 4:
-            return SearchPlan(identity_values=(text,), phone_last_four=compact, order_number=text)
+            return SearchPlan(identity_values=(text,), phone_last_four=compact, record_number=text)
         phone = normalise_phone(compact) or normalise_phone(f"+{compact}")
         if phone:
             values.append(phone)
-        return SearchPlan(identity_values=_unique(values), order_number=text)
+        return SearchPlan(identity_values=_unique(values), record_number=text)
     # Latin names are usually stored capitalised; Chinese names have no case.
     prefixes = _unique([text, text[:1].upper() + text[1:]])
-    return SearchPlan(name_prefixes=prefixes, identity_values=(text,), order_number=text)
+    return SearchPlan(name_prefixes=prefixes, identity_values=(text,), record_number=text)
 
 
 def search_customers(customers: QuerySet, user, query: str) -> QuerySet:
@@ -76,10 +75,9 @@ def search_customers(customers: QuerySet, user, query: str) -> QuerySet:
     if plan.phone_last_four:
         tails = identities.filter(kind=Identity.Kind.PHONE, value_tail=plan.phone_last_four)
         ids.update(_ids(tails, "customer_id"))
-    if plan.order_number:
-        # Only orders the user may see: a unit-B order number must not reveal a shared customer.
-        orders = Order.objects.restrict(user, "view").filter(number=plan.order_number, customer__isnull=False)
-        ids.update(_ids(orders, "customer_id"))
+    if plan.record_number:
+        for lookup in search_lookups():
+            ids.update(list(lookup(user, plan.record_number))[:MAX_IDS_PER_LOOKUP])
     condition = Q(pk__in=sorted(ids))
     for prefix in plan.name_prefixes:
         condition |= _name_condition(customers, prefix)
@@ -107,16 +105,15 @@ def _unique(values: list[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class CustomerFilters:
-    """The list's filters; None or "" means not filtered. `unit_id` must be one the user sees."""
+    """The list's filters; None or "" means not filtered. `unit_id` must be one the user sees;
+    `registered` holds the chosen values of the filters other apps register, by key."""
 
     unit_id: int | None = None
     province: str = ""
     city: str = ""
     source_channel: str = ""
     tag_id: int | None = None
-    has_orders: bool | None = None
-    rfm_segment: str = ""
-    abc_class: str = ""
+    registered: tuple[tuple[str, str], ...] = ()
     query: str = ""
 
 
@@ -136,30 +133,10 @@ def filter_customers(customers: QuerySet, user, filters: CustomerFilters) -> Que
         customers = customers.filter(
             pk__in=CustomerTag.objects.filter(tag_id=filters.tag_id).values("customer_id")
         )
-    if filters.has_orders is not None:
-        with_orders = Order.objects.restrict(user, "view")
-        if filters.unit_id is not None:
-            with_orders = with_orders.filter(unit_id=filters.unit_id)
-        buyers = Q(pk__in=with_orders.values("customer_id"))
-        customers = customers.filter(buyers if filters.has_orders else ~buyers)
-    if filters.rfm_segment or filters.abc_class:
-        metrics = _metrics_in_scope(user, filters.unit_id)
-        if filters.rfm_segment:
-            metrics = metrics.filter(rfm_segment=filters.rfm_segment)
-        if filters.abc_class:
-            metrics = metrics.filter(abc_class=filters.abc_class)
-        customers = customers.filter(pk__in=metrics.values("customer_id"))
+    chosen = dict(filters.registered)
+    for list_filter in list_filters():
+        if chosen.get(list_filter.key):
+            customers = list_filter.apply(customers, user, chosen[list_filter.key], filters.unit_id)
     if filters.query:
         customers = search_customers(customers, user, filters.query)
     return customers
-
-
-def _metrics_in_scope(user, unit_id: int | None) -> QuerySet:
-    """The metric rows a segment filter reads: the chosen unit's, else organisation-wide for roles
-    that see every unit, else those of the user's units."""
-    metrics = CustomerMetric.objects.restrict(user, "view")
-    if unit_id is not None:
-        return metrics.filter(unit_id=unit_id)
-    if user.visible_unit_ids() is None:
-        return metrics.filter(unit__isnull=True)
-    return metrics.filter(unit__isnull=False)

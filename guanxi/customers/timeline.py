@@ -1,4 +1,5 @@
-"""A customer's timeline: stored TimelineEvent rows merged with orders and returns, scoped per user.
+"""A customer's timeline: stored TimelineEvent rows merged with the items of registered sources (orders
+and returns), scoped per user.
 
 Events are written by actions (`record_event`, inside the action's transaction). Summaries are
 rendered at read time from the event's kind and data so they follow the reader's language; the
@@ -10,12 +11,11 @@ from datetime import datetime
 from heapq import merge
 from typing import Any
 
-from django.apps import apps
 from django.utils.translation import gettext
 
-from guanxi.commerce.models import Order
 from guanxi.customers.changes import note_changed
 from guanxi.customers.models import Customer, TimelineEvent
+from guanxi.customers.references import timeline_sources
 
 DEFAULT_LIMIT = 200
 
@@ -109,15 +109,16 @@ def describe(kind: str, data: dict[str, Any], fallback: str = "") -> str:
 def customer_timeline(customer: Customer, user: Any, limit: int = DEFAULT_LIMIT) -> list[TimelineItem]:
     """The newest `limit` items about the customer that `user` may see, newest first.
 
-    A unit user sees events of their units and unit-less (organisation-wide) events, and only the
-    orders and returns of their units; a customer they cannot see has an empty timeline.
+    Stored events and the items of every registered source (orders and returns, from commerce), each
+    scoped by its owner: a unit user sees events of their units and unit-less (organisation-wide)
+    events, and only their units' orders and returns; a customer they cannot see has an empty timeline.
     """
     if not Customer.objects.restrict(user, "view").filter(pk=customer.pk).exists():
         return []
-    orders = Order.objects.restrict(user, "view").filter(customer=customer).select_related("store")
-    order_items = [_order_item(order) for order in orders.order_by("-placed_at", "-id")[:limit]]
-    order_ids = {item.source_id for item in order_items}
-    return_items = [_return_item(row) for row in _returns(customer, user, limit)]
+    sourced = [source(customer, user, limit) for source in timeline_sources()]
+    # An importer may also have written an event about a record a source shows; the source's item,
+    # read from the record itself, is the richer one.
+    shown = {(item.source_type, item.source_id, item.kind) for items in sourced for item in items}
     events = (
         TimelineEvent.objects.restrict(user, "view")
         .filter(customer=customer)
@@ -126,14 +127,9 @@ def customer_timeline(customer: Customer, user: Any, limit: int = DEFAULT_LIMIT)
     event_items = [
         _event_item(event)
         for event in events
-        # An importer may also have written an event for an order; the order row is the richer item.
-        if not (
-            event.source_type == "commerce.order"
-            and event.kind == TimelineEvent.Kind.ORDER_PLACED
-            and event.source_id in order_ids
-        )
+        if not event.source_type or (event.source_type, event.source_id, event.kind) not in shown
     ]
-    merged = merge(order_items, return_items, event_items, key=lambda item: item.occurred_at, reverse=True)
+    merged = merge(*sourced, event_items, key=lambda item: item.occurred_at, reverse=True)
     return list(merged)[:limit]
 
 
@@ -146,50 +142,4 @@ def _event_item(event: TimelineEvent) -> TimelineItem:
         data=event.data,
         source_type=event.source_type,
         source_id=event.source_id,
-    )
-
-
-def _order_item(order: Order) -> TimelineItem:
-    data = {
-        "number": order.number,
-        "store": order.store.name,
-        "total": str(order.total_amount),
-        "currency": order.currency,
-        "status": order.get_status_display(),
-    }
-    return TimelineItem(
-        occurred_at=order.placed_at,
-        kind=TimelineEvent.Kind.ORDER_PLACED,
-        summary=describe(TimelineEvent.Kind.ORDER_PLACED, data),
-        unit_id=order.unit_id,
-        data=data,
-        source_type="commerce.order",
-        source_id=str(order.pk),
-    )
-
-
-def _returns(customer: Customer, user: Any, limit: int) -> list[Any]:
-    try:
-        model = apps.get_model("commerce", "Return")
-    except LookupError:
-        return []
-    rows = model.objects.restrict(user, "view").filter(customer=customer).select_related("store")
-    return list(rows.order_by("-returned_at", "-id")[:limit])
-
-
-def _return_item(row: Any) -> TimelineItem:
-    data = {
-        "number": row.number,
-        "store": row.store.name,
-        "amount": str(row.amount),
-        "currency": row.currency,
-    }
-    return TimelineItem(
-        occurred_at=row.returned_at,
-        kind=TimelineEvent.Kind.RETURN_RECORDED,
-        summary=describe(TimelineEvent.Kind.RETURN_RECORDED, data),
-        unit_id=row.unit_id,
-        data=data,
-        source_type="commerce.return",
-        source_id=str(row.pk),
     )

@@ -13,7 +13,6 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from guanxi.accounts.models import BusinessUnit
-from guanxi.analytics.models import AbcClass, RfmSegment
 from guanxi.core.access import require
 from guanxi.customers import profile
 from guanxi.customers.fetch import (
@@ -21,18 +20,19 @@ from guanxi.customers.fetch import (
     TimelinePosition,
     access_customer_by_id,
     available_tags,
+    contact_prefetch,
     fetch_customer_360,
     fetch_notes,
     fetch_tags,
     fetch_timeline_page,
 )
 from guanxi.customers.models import Customer, CustomerTag, Identity, MergeSuggestion, Tag
+from guanxi.customers.references import list_filters
 from guanxi.customers.search import CustomerFilters, filter_customers
 
 PAGE_SIZE = 50
 VIEW = "customers.view"
 CHANGE = "customers.change"
-YES_NO = [("", _("Any")), ("yes", _("Yes")), ("no", _("No"))]
 
 
 class CustomerFilterForm(forms.Form):
@@ -59,16 +59,14 @@ class CustomerFilterForm(forms.Form):
     city = forms.CharField(label=_("City"), required=False, max_length=32)
     source_channel = forms.CharField(label=_("Source channel"), required=False, max_length=32)
     tag = forms.TypedChoiceField(label=_("Tag"), required=False, coerce=int, empty_value=None)
-    has_orders = forms.ChoiceField(label=_("Has orders"), required=False, choices=YES_NO)
-    rfm_segment = forms.ChoiceField(
-        label=_("RFM segment"), required=False, choices=[("", _("Any")), *RfmSegment.choices]
-    )
-    abc_class = forms.ChoiceField(
-        label=_("ABC class"), required=False, choices=[("", _("Any")), *AbcClass.choices]
-    )
 
     def __init__(self, data, *, units, tags) -> None:
         super().__init__(data)
+        # The filters other apps register (has orders, RFM segment, ABC class), after the tag.
+        for list_filter in list_filters():
+            self.fields[list_filter.key] = forms.ChoiceField(
+                label=list_filter.label, required=False, choices=[("", _("Any")), *list_filter.choices()]
+            )
         cast(forms.ChoiceField, self.fields["unit"]).choices = [
             ("", _("All my units")),
             *((unit.pk, unit.name) for unit in units),
@@ -88,9 +86,7 @@ class CustomerFilterForm(forms.Form):
             city=data["city"].strip(),
             source_channel=data["source_channel"].strip(),
             tag_id=data["tag"],
-            has_orders={"yes": True, "no": False}.get(data["has_orders"]),
-            rfm_segment=data["rfm_segment"],
-            abc_class=data["abc_class"],
+            registered=tuple((f.key, data[f.key]) for f in list_filters() if data.get(f.key)),
             query=data["q"].strip(),
         )
 
@@ -116,7 +112,9 @@ def customer_list(request):
     after = _int(request.GET.get("after"))
     if after is not None:
         customers = customers.filter(pk__lt=after)
-    rows = list(customers.order_by("-pk").prefetch_related(_contacts(user), _tags(user))[: PAGE_SIZE + 1])
+    rows = list(
+        customers.order_by("-pk").prefetch_related(contact_prefetch(user), _tags(user))[: PAGE_SIZE + 1]
+    )
     query = request.GET.copy()
     query.pop("after", None)
     context = {
@@ -244,16 +242,6 @@ def _rows(customers: list[Customer], mask: Masker) -> list[dict]:
             }
         )
     return rows
-
-
-def _contacts(user) -> Prefetch:
-    return Prefetch(
-        "identities",
-        queryset=Identity.objects.restrict(user, "view")
-        .filter(kind__in=(Identity.Kind.PHONE, Identity.Kind.EMAIL))
-        .order_by("id"),
-        to_attr="contact_identities",
-    )
 
 
 def _tags(user) -> Prefetch:

@@ -40,7 +40,8 @@ from guanxi.commerce.models import Event, Order, OrderLine, Product, Return, Sto
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.customers import profile as profile_actions
-from guanxi.customers.merging import resolve_strong_matches, suggest_merges
+from guanxi.customers.merging.strong import resolve_strong_matches
+from guanxi.customers.merging.suggestions import suggest_merges
 from guanxi.customers.models import (
     Address,
     Consent,

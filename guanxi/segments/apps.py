@@ -6,3 +6,8 @@ class SegmentsConfig(AppConfig):
     name = "guanxi.segments"
     label = "segments"
     verbose_name = _("Segments")
+
+    def ready(self) -> None:
+        from guanxi.segments import customer_parts
+
+        customer_parts.register()

@@ -20,7 +20,7 @@ from guanxi.commerce.models import ImportRun
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
-from guanxi.customers.merging import merge_customers
+from guanxi.customers.merging.merge import merge_customers
 from guanxi.customers.models import MergeSuggestion
 from guanxi.segments import actions as segment_actions
 

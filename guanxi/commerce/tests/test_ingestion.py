@@ -256,7 +256,7 @@ def test_events_are_stored_once_with_customer_and_hints(client, stores, head_a_t
 
 def test_lines_follow_their_orders_customer_time_and_status(client, stores, head_a_token):
     from guanxi.commerce.models import OrderLine
-    from guanxi.customers.merging import merge_customers, undo_merge
+    from guanxi.customers.merging.merge import merge_customers, undo_merge
 
     post(client, "/api/v1/orders", [order("A-1")], head_a_token)
     post(

@@ -8,9 +8,10 @@ import pytest
 from guanxi.accounts import actions
 from guanxi.accounts.roles import Role
 from guanxi.analytics.models import CustomerMetric
+from guanxi.commerce.customer_parts import fetch_order_totals
 from guanxi.commerce.models import Channel, Order, Return
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
-from guanxi.customers import fetch, profile
+from guanxi.customers import profile
 from guanxi.customers.models import Consent, ConsentChannel
 
 
@@ -81,7 +82,7 @@ def shared(unit_a, unit_b, admin_user):
 
 
 def test_totals_count_only_visible_orders_and_returns(unit_a_head, shared):
-    totals = fetch.fetch_order_totals(unit_a_head, shared)
+    totals = fetch_order_totals(unit_a_head, shared)
 
     assert totals.orders == 2
     assert [(s.store_name, s.orders, s.revenue) for s in totals.per_store] == [

@@ -8,7 +8,8 @@ from guanxi.accounts.roles import Role
 from guanxi.commerce.models import Channel, Order
 from guanxi.commerce.tests.factories import SHANGHAI, make_customer, make_order, make_store
 from guanxi.core.models import AuditEntry, Job
-from guanxi.customers.merging import merge_customers, suggest_merges, undo_merge
+from guanxi.customers.merging.merge import merge_customers, undo_merge
+from guanxi.customers.merging.suggestions import suggest_merges
 from guanxi.customers.models import Address, Customer, MergeRecord, MergeSuggestion
 
 
@@ -50,11 +51,11 @@ def test_suggestions_are_shown_side_by_side_with_masked_personal_data(client, un
     (item,) = response.context["suggestions"]
     assert item.suggestion == twins["suggestion"]
     assert [
-        (person.customer, person.name, person.contacts, person.orders, person.stores, person.survives)
+        (person.customer, person.name, person.contacts, person.facts, person.survives)
         for person in item.people
     ] == [
-        (twins["older"], "李*", ("138****5678",), 1, ("home-tmall",), True),
-        (twins["newer"], "李*", ("139****4321",), 2, ("home-jd",), False),
+        (twins["older"], "李*", ("138****5678",), (("Orders", "1"), ("Stores", "home-tmall")), True),
+        (twins["newer"], "李*", ("139****4321",), (("Orders", "2"), ("Stores", "home-jd")), False),
     ]
     assert item.evidence == (("Same name and address", "李* · 杭州市", 60),)
     body = response.content.decode()

@@ -12,16 +12,9 @@ from guanxi.core.models import AuditEntry, Job
 from guanxi.customers import profile
 from guanxi.customers.actions import upsert_customers_by_identity
 from guanxi.customers.identities import identity_key
-from guanxi.customers.merging import (
-    MergeError,
-    accept_suggestion,
-    merge_customers,
-    reject_suggestion,
-    resolve_strong_matches,
-    suggest_merges,
-    survivor_of,
-    undo_merge,
-)
+from guanxi.customers.merging.merge import MergeError, merge_customers, survivor_of, undo_merge
+from guanxi.customers.merging.strong import resolve_strong_matches
+from guanxi.customers.merging.suggestions import accept_suggestion, reject_suggestion, suggest_merges
 from guanxi.customers.models import (
     Address,
     Consent,
@@ -37,6 +30,7 @@ from guanxi.customers.models import (
     Note,
     TimelineEvent,
 )
+from guanxi.customers.references import repointed, unregistered_relations
 
 
 def at(year, month, day, hour=12):
@@ -53,35 +47,38 @@ def customer_with_phone(raw_phone, store, name, **fields):
     return Customer.objects.get(pk=customer_id)
 
 
-ROW_MODELS = {
-    "orders": Order,
-    "returns": Return,
-    "identities": Identity,
-    "hints": IdentityHint,
-    "tags": CustomerTag,
-    "notes": Note,
-    "consents": Consent,
-    "addresses": Address,
-    "custom_values": CustomFieldValue,
-    "unit_links": CustomerUnit,
-}
-
-
 def state_of(*customers):
-    """Everything about the customers: profile fields and every row that belongs to them, by table."""
+    """Everything about the customers: profile fields and, for every table a merge re-points (as the
+    apps register them), each row that belongs to them; merge and undo events themselves aside."""
     ids = [c.pk for c in customers]
     state = {"customers": {c.pk: model_to_dict(Customer.objects.get(pk=c.pk)) for c in customers}}
-    for key, model in ROW_MODELS.items():
-        state[key] = sorted(
-            (model_to_dict(row) | {"id": row.pk} for row in model.objects.filter(customer_id__in=ids)),
-            key=lambda row: row["id"],
+    for ref in repointed():
+        rows = ref.model._base_manager.filter(**{f"{ref.field}_id__in": ids})
+        if ref.model is TimelineEvent:
+            rows = rows.exclude(kind__in=["merged", "unmerged"])
+        state[ref.key] = sorted(
+            (model_to_dict(row) | {"id": row.pk} for row in rows), key=lambda row: row["id"]
         )
-    state["timeline"] = sorted(
-        TimelineEvent.objects.filter(customer_id__in=ids)
-        .exclude(kind__in=["merged", "unmerged"])
-        .values_list("id", "customer_id")
-    )
     return state
+
+
+def test_every_relation_to_a_customer_is_registered_with_a_merge_rule():
+    assert unregistered_relations() == []
+    assert [ref.key for ref in repointed()] == [
+        "identities",
+        "identity_hints",
+        "tags",
+        "notes",
+        "consents",
+        "addresses",
+        "custom_values",
+        "unit_links",
+        "timeline",
+        "orders",
+        "order_lines",
+        "returns",
+        "events",
+    ]
 
 
 @pytest.fixture

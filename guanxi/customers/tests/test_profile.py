@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from guanxi.commerce.tests.factories import SHANGHAI, make_customer
 from guanxi.core.models import AuditEntry
 from guanxi.customers import profile
-from guanxi.customers.merging import merge_customers
+from guanxi.customers.merging.merge import merge_customers
 from guanxi.customers.models import (
     Address,
     Consent,

@@ -90,16 +90,16 @@ def test_list_page_searches_and_returns_only_the_table_to_htmx(client, unit_a_he
     ("query", "plan"),
     [
         ("", SearchPlan()),
-        ("1234", SearchPlan(identity_values=("1234",), phone_last_four="1234", order_number="1234")),
+        ("1234", SearchPlan(identity_values=("1234",), phone_last_four="1234", record_number="1234")),
         (
             "138-1234-5678",
-            SearchPlan(identity_values=("138-1234-5678", "+8613812345678"), order_number="138-1234-5678"),
+            SearchPlan(identity_values=("138-1234-5678", "+8613812345678"), record_number="138-1234-5678"),
         ),
         (
             "Bob@Mail.CN",
-            SearchPlan(identity_values=("Bob@Mail.CN", "bob@mail.cn"), order_number="Bob@Mail.CN"),
+            SearchPlan(identity_values=("Bob@Mail.CN", "bob@mail.cn"), record_number="Bob@Mail.CN"),
         ),
-        ("wang", SearchPlan(name_prefixes=("wang", "Wang"), identity_values=("wang",), order_number="wang")),
+        ("wang", SearchPlan(name_prefixes=("wang", "Wang"), identity_values=("wang",), record_number="wang")),
     ],
 )
 def test_a_query_becomes_one_lookup_per_kind(query, plan):

@@ -6,7 +6,7 @@ from django.utils import translation
 from guanxi.commerce.models import Channel, Return
 from guanxi.commerce.tests.factories import SHANGHAI, make_customer, make_order, make_store
 from guanxi.customers import profile
-from guanxi.customers.merging import merge_customers
+from guanxi.customers.merging.merge import merge_customers
 from guanxi.customers.models import TimelineEvent
 from guanxi.customers.timeline import customer_timeline, record_event
 

@@ -64,19 +64,25 @@ def test_shared_customer_shows_unit_a_data_only_with_exact_totals(client, unit_a
     assert response.status_code == 200
     assert "SECRET" not in body
     c360 = response.context["c360"]
-    assert [(s.store_name, s.orders, s.revenue) for s in c360.totals.per_store] == [
+    assert [(s.store_name, s.orders, s.revenue) for s in c360.section("totals").totals.per_store] == [
         ("Home JD", 1, Decimal("30.00")),
         ("Home Tmall", 3, Decimal("150.50")),
         ("Home Tmall outlet", 1, Decimal("19.50")),
     ]
-    assert [(c.channel, c.orders, c.revenue) for c in c360.totals.per_channel] == [
+    assert [(c.channel, c.orders, c.revenue) for c in c360.section("totals").totals.per_channel] == [
         ("tmall", 4, Decimal("170.00")),
         ("jd", 1, Decimal("30.00")),
     ]
-    assert [(t.currency, t.orders, t.revenue) for t in c360.totals.per_currency] == [
+    assert [(t.currency, t.orders, t.revenue) for t in c360.section("totals").totals.per_currency] == [
         ("CNY", 5, Decimal("200.00"))
     ]
-    assert [order.number for order in c360.recent_orders] == ["O-1", "J-1", "T-3", "T-2", "T-1"]
+    assert [order.number for order in c360.section("totals").recent_orders] == [
+        "O-1",
+        "J-1",
+        "T-3",
+        "T-2",
+        "T-1",
+    ]
     assert [note.body for note in c360.notes] == ["Prefers SF Express"]
     assert [tag.name for tag in c360.tags] == ["VIP"]
     assert [(c.channel, c.state, c.source) for c in c360.consent] == [
@@ -97,7 +103,7 @@ def test_service_agent_sees_the_metrics_of_their_unit_named_on_the_360_page(clie
     client.force_login(agent)
 
     response = client.get(f"/customers/{shop['shared'].pk}/")
-    metrics = response.context["c360"].metrics
+    metrics = response.context["c360"].section("metrics")
 
     assert [(m.unit_name, m.row.orders, m.row.total_spend) for m in metrics] == [
         ("Home textiles", 4, Decimal("200.00"))
@@ -111,7 +117,7 @@ def test_manager_sees_every_unit_on_the_360_page(client, manager, shop):
 
     c360 = client.get(f"/customers/{shop['shared'].pk}/").context["c360"]
 
-    assert c360.totals.orders == 6
+    assert c360.section("totals").totals.orders == 6
     assert [note.body for note in c360.notes] == ["SECRETNOTE from beauty", "Prefers SF Express"]
 
 

@@ -1,0 +1,13 @@
+"""What segments hold about a customer: membership rows, which a merge leaves to be recomputed."""
+
+from guanxi.customers.references import Recompute, register_reference
+from guanxi.segments.models import SegmentMembership
+
+
+def register() -> None:
+    register_reference(
+        "segment_memberships",
+        SegmentMembership,
+        # Merging writes a timeline event on both customers, which notes them as changed.
+        Recompute("the change feed re-evaluates both customers in every dynamic segment"),
+    )
