@@ -4,6 +4,7 @@ from django.db.models.functions import Right
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.core.claims import Claimable
 from guanxi.core.querysets import ScopedModel, ScopedQuerySet
 
 
@@ -603,14 +604,24 @@ class MergeSuggestion(ScopedModel):
         )
 
 
-class CustomerChange(models.Model):
-    """A customer whose orders, events, tags or profile changed: an outbox that the segments app reads
-    and deletes to re-evaluate only those customers. Written in the changing action's transaction, so
-    a rolled-back change leaves no row; a plain integer, not a foreign key, so writing costs one insert
-    and merges or deletions never cascade here."""
+class CustomerChange(Claimable):
+    """A customer whose orders, events, tags or profile changed, as one reader of the change feed will
+    see it (`guanxi.customers.changes`): written once per reader in the changing action's transaction,
+    so a rolled-back change leaves no row, and deleted by that reader once it has dealt with the
+    customer. A plain integer, not a foreign key, so writing costs one insert and merges or deletions
+    never cascade here."""
 
     customer_id = models.BigIntegerField()
+    reader = models.CharField(max_length=32)
     changed_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        indexes = [
+            # A reader's oldest rows, and the customers it holds, without reading other readers' rows.
+            models.Index(fields=["reader", "id"], name="customer_change_reader"),
+            models.Index(fields=["reader", "lease_expires_at"], name="customer_change_lease"),
+            models.Index(fields=["claim_token"], name="customer_change_claim"),
+        ]
+
     def __str__(self) -> str:
-        return f"Customer #{self.customer_id} changed at {self.changed_at:%Y-%m-%d %H:%M:%S}"
+        return f"Customer #{self.customer_id} changed at {self.changed_at:%Y-%m-%d %H:%M:%S} ({self.reader})"

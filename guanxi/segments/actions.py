@@ -23,9 +23,8 @@ from guanxi.core import audit
 from guanxi.core.access import Denied
 from guanxi.core.models import AuditEntry
 from guanxi.core.privacy import mask_value
-from guanxi.customers import profile
+from guanxi.customers import changes, profile
 from guanxi.customers.actions import find_customers_by_identity
-from guanxi.customers.changes import forget_changes, take_changes
 from guanxi.customers.identities import identity_key
 from guanxi.customers.models import Customer, Identity, Tag
 from guanxi.segments import rules
@@ -34,6 +33,7 @@ from guanxi.segments.compiler import compile_rule
 from guanxi.segments.models import Segment, SegmentMembership
 
 INSERT_BATCH = 5_000
+CHANGE_READER = "segments"  # this app's name as a reader of the customer change feed
 CHANGES_PER_PASS = 20_000
 MAX_PASSES = 50  # a pass per 20,000 changes; the rest waits for the next run rather than starve it
 MAX_LIST_ROWS = 100_000
@@ -265,15 +265,14 @@ def refresh_for_customers(customer_ids: Iterable[int], now: datetime | None = No
 
 def refresh_changed_customers(now: datetime | None = None) -> int:
     """Re-evaluate, in every dynamic segment, the customers whose orders, events, tags or profile changed
-    since the last call (the customers app's change outbox); returns how many customers."""
+    since the last call (segments' rows of the customer change feed); returns how many customers."""
     done = 0
     for _pass in range(MAX_PASSES):
-        ids, rows = take_changes(CHANGES_PER_PASS)
-        if not rows:
+        with changes.taken(CHANGE_READER, CHANGES_PER_PASS) as customer_ids:
+            refresh_for_customers(customer_ids, now)
+        if not customer_ids:
             break
-        refresh_for_customers(ids, now)
-        forget_changes(rows)
-        done += len(ids)
+        done += len(customer_ids)
     return done
 
 

@@ -8,6 +8,9 @@ class SegmentsConfig(AppConfig):
     verbose_name = _("Segments")
 
     def ready(self) -> None:
+        from guanxi.customers.changes import register_change_reader
         from guanxi.segments import customer_parts
+        from guanxi.segments.actions import CHANGE_READER
 
         customer_parts.register()
+        register_change_reader(CHANGE_READER)

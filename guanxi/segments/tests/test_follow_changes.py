@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.utils import timezone
 
 from guanxi.accounts import actions as account_actions
 from guanxi.commerce.models import Channel, Store
@@ -94,14 +95,30 @@ def test_orders_and_events_from_the_api_are_followed(client, manager, unit_a, un
     assert members(browsers) == {"Wang Fang"}
 
 
-def test_a_change_written_while_reading_is_kept_for_the_next_pass(unit_a):
-    from guanxi.customers.changes import forget_changes, note_changed, take_changes
+def test_a_failed_pass_is_retried_and_other_readers_are_not_held_up(monkeypatch, manager, unit_a):
+    from guanxi.customers import changes
 
-    first, second, third = (make_customer(name, [unit_a]).pk for name in ("A", "B", "C"))
-    CustomerChange.objects.all().delete()
-    note_changed([first, second, first, None])
-    ids, rows = take_changes(10)
-    note_changed([third])  # committed after the read, whatever its id
-    assert ids == [first, second]
-    assert forget_changes(rows) == 2
-    assert take_changes(10)[0] == [third]
+    monkeypatch.setattr(changes, "_readers", ["segments", "tiers"])
+    tag = profile.create_tag("VIP")
+    segment = actions.create_segment(
+        actor=manager,
+        name="VIPs",
+        rule={"version": 1, "root": {"type": "tags", "match": "any", "tags": [tag.pk]}},
+    )
+    anna = make_customer("Anna", [unit_a])
+    profile.add_tag(anna, tag)
+
+    def broken(customer_ids, now=None):
+        raise RuntimeError("database went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(actions, "refresh_for_customers", broken)
+        with pytest.raises(RuntimeError):
+            actions.refresh_changed_customers()
+
+    assert members(segment) == set()
+    assert changes.pending("segments") == 1  # given back, waiting for its retry
+    CustomerChange.objects.filter(reader="segments").update(available_at=timezone.now())
+    assert actions.refresh_changed_customers() == 1
+    assert members(segment) == {"Anna"}
+    assert changes.pending("tiers") == 1  # the other reader's row is untouched
