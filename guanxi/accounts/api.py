@@ -8,9 +8,9 @@ from pydantic import Field
 
 from guanxi.accounts import actions
 from guanxi.accounts.access import access_token_by_id, own_tokens
+from guanxi.accounts.api_auth import session_only_auth
 from guanxi.accounts.models import ApiToken, BusinessUnit
 from guanxi.accounts.roles import ROLE_PERMISSIONS
-from guanxi.api.auth import session_only_auth
 
 router = Router(tags=["accounts"])
 

@@ -6,8 +6,8 @@ from typing import Any
 from ninja import NinjaAPI
 
 from guanxi.accounts.api import router as accounts_router
+from guanxi.accounts.api_auth import session_auth, token_auth
 from guanxi.analytics.api import router as analytics_router
-from guanxi.api.auth import session_auth, token_auth
 from guanxi.api.errors import PROBLEM_CONTENT_TYPE, install_problem_handlers
 from guanxi.api.schemas import Problem
 from guanxi.commerce.api import router as commerce_router

@@ -20,8 +20,8 @@ from guanxi.api.errors import ApiError, problem_response
 from guanxi.api.pagination import CursorParams, paginate
 from guanxi.core import exports
 from guanxi.core.access import require
-from guanxi.core.api import JobOut
 from guanxi.core.privacy import mask_value
+from guanxi.core.schemas import JobOut
 from guanxi.customers.models import Customer, Tag
 from guanxi.segments import actions, rules
 from guanxi.segments.audience import QueryTimeoutError, count_preview, sample

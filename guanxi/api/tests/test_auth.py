@@ -1,4 +1,4 @@
-"""Token and session authentication of /api/v1/ (guanxi.api.auth)."""
+"""Token and session authentication of /api/v1/ (guanxi.accounts.api_auth)."""
 
 from datetime import timedelta
 
