@@ -2,7 +2,7 @@
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from operator import attrgetter
@@ -13,7 +13,7 @@ from django.db.models import Field
 
 from guanxi.commerce.models import Event, ImportMapping, Order, OrderLine, Return, Store
 from guanxi.commerce.records import EventRecord, OrderRecord, Outcome, PersonRecord
-from guanxi.core import audit
+from guanxi.core import audit, bulk
 from guanxi.core.models import AuditEntry
 from guanxi.core.money import round_money
 from guanxi.customers.actions import add_identities, find_customers_by_identity, upsert_customers_by_identity
@@ -118,7 +118,7 @@ def _stage_upsert_models(
     getters = _db_value_getters(fields)
     values = [[value(row) for value in getters] for row in rows]
     with connection.cursor() as cursor:
-        returned = _stage_upsert(
+        returned = bulk.stage_upsert(
             cursor,
             model._meta.db_table,
             [_column(model, field.name) for field in fields],
@@ -181,9 +181,16 @@ def upsert_order_lines(
     stored = ((line[0], *facts[line[0]], *line[1:]) for line in lines)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql" and orders_are_new:
-            _copy_lines(cursor, stored)
+            bulk.copy_rows(cursor, OrderLine._meta.db_table, _stored_line_columns(), stored)
         elif connection.vendor == "postgresql":
-            _copy_upsert_lines(cursor, stored)
+            bulk.stage_upsert(
+                cursor,
+                OrderLine._meta.db_table,
+                _stored_line_columns(),
+                stored,
+                conflict=LINE_CONFLICT,
+                updates=[_column(OrderLine, name) for name in LINE_UPDATE_FIELDS],
+            )
         else:
             batches = iter(lambda: list(itertools.islice(stored, LINES_PER_STATEMENT)), [])
             for batch in batches:
@@ -221,16 +228,6 @@ def _stored_line_columns() -> list[str]:
     return [_column(OrderLine, name.removesuffix("_id")) for name in STORED_LINE_COLUMNS]
 
 
-def _quoted(columns: Sequence[str]) -> str:
-    return ", ".join(connection.ops.quote_name(column) for column in columns)
-
-
-def _on_conflict_update(conflict: Sequence[str], updates: Sequence[str]) -> str:
-    quote = connection.ops.quote_name
-    set_clause = ", ".join(f"{quote(column)} = EXCLUDED.{quote(column)}" for column in updates)
-    return f"ON CONFLICT ({_quoted(conflict)}) DO UPDATE SET {set_clause}"
-
-
 LINE_CONFLICT = ("order_id", "line_no")
 
 
@@ -240,63 +237,9 @@ def _values_upsert_sql(vendor: str, rows: int) -> str:
     placeholders = "(" + ", ".join(["%s"] * len(STORED_LINE_COLUMNS)) + ")"
     values = ", ".join([placeholders] * rows)
     table = connection.ops.quote_name(OrderLine._meta.db_table)
-    upsert = _on_conflict_update(LINE_CONFLICT, [_column(OrderLine, name) for name in LINE_UPDATE_FIELDS])
+    upsert = bulk.on_conflict_update(LINE_CONFLICT, [_column(OrderLine, name) for name in LINE_UPDATE_FIELDS])
     # Identifiers come from the model's metadata; every value is a bound parameter.
-    return f"INSERT INTO {table} ({_quoted(_stored_line_columns())}) VALUES {values} {upsert}"  # noqa: S608
-
-
-def _copy_lines(cursor: Any, lines: Iterable[tuple]) -> None:
-    table = connection.ops.quote_name(OrderLine._meta.db_table)
-    with cursor.cursor.copy(f"COPY {table} ({_quoted(_stored_line_columns())}) FROM STDIN") as copy:
-        for line in lines:
-            copy.write_row(line)
-
-
-def _copy_upsert_lines(cursor: Any, lines: Iterable[tuple]) -> None:
-    _stage_upsert(
-        cursor,
-        OrderLine._meta.db_table,
-        _stored_line_columns(),
-        lines,
-        conflict=LINE_CONFLICT,
-        updates=[_column(OrderLine, name) for name in LINE_UPDATE_FIELDS],
-    )
-
-
-def _stage_upsert(
-    cursor: Any,
-    table: str,
-    columns: Sequence[str],
-    rows: Iterable[Sequence],
-    *,
-    conflict: Sequence[str],
-    updates: Sequence[str],
-    returning: Sequence[str] = (),
-) -> list[tuple]:
-    """Insert or update `rows` (values in `columns` order) in `table` on PostgreSQL: COPY into a
-    temporary stage table, then one INSERT … SELECT … ON CONFLICT (psycopg re-parses a long
-    multi-row statement on every call). Returns the `returning` columns of every row written."""
-    quote = connection.ops.quote_name
-    names, stage = _quoted(columns), quote(f"{table}_stage")
-    # No constraints on the stage (CREATE … AS copies none); dropped at commit, so a rolled-back
-    # chunk takes it away with everything else, and emptied after use for the next call.
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "  # noqa: S608 (names from the models)
-        f"SELECT {names} FROM {quote(table)} WITH NO DATA"
-    )
-    with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    statement = (
-        f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} "  # noqa: S608
-        f"{_on_conflict_update(conflict, updates)}"
-    )
-    if returning:
-        statement += f" RETURNING {_quoted(returning)}"
-    cursor.execute(statement)
-    written = cursor.fetchall() if returning else []
-    cursor.execute(f"TRUNCATE {stage}")
-    return written
+    return f"INSERT INTO {table} ({bulk.quoted(_stored_line_columns())}) VALUES {values} {upsert}"  # noqa: S608
 
 
 # --- Connector records (file presets, webhooks, the ingestion API) ---------------------------

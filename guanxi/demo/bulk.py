@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 from django.db import connection, models
 
+from guanxi.core.bulk import insert_rows
+
 SQLITE_CACHE_KIB = 256 * 1024
 
 
@@ -90,15 +92,7 @@ class BulkWriter:
             field.column for field in [*given, *others] if isinstance(field, models.Field) and field.column
         ]
         tail = tuple(field.get_db_prep_save(field.get_default(), connection) for field in others)
-        # A list, not a generator: Django's debug cursor takes len() of executemany parameters.
-        rows = [row + tail for row in rows] if tail else list(rows)
-        quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
-        table = connection.ops.quote_name(meta.db_table)
+        if tail:
+            rows = (row + tail for row in rows)
         with connection.cursor() as cursor:
-            if self.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                placeholders = ", ".join(["%s"] * len(columns))
-                cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})", rows)  # noqa: S608
+            insert_rows(cursor, meta.db_table, columns, rows)

@@ -62,7 +62,7 @@ def test_failed_run_keeps_previous_metrics(shop, unit_a, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(refresh, "write_rows", broken)
+    monkeypatch.setattr(refresh.runs, "write_rows", broken)
     with pytest.raises(RuntimeError):
         refresh.refresh_metrics(unit=unit_a, full=True, as_of=AS_OF)
     failed = ModelRun.objects.latest("pk")
@@ -121,7 +121,7 @@ def test_orders_read_in_chunks_come_back_once_each_without_cancelled_ones(unit_a
     for i in range(7):
         make_order(store, customers[i % 3], f"O-{i}", f"{10 + i}.25", (2026, 5, 1 + i))
     make_order(store, customers[0], "O-x", "99.00", (2026, 5, 9), status=Order.Status.CANCELLED)
-    monkeypatch.setattr(refresh, "READ_CHUNK", 2)
+    monkeypatch.setattr(refresh.read, "READ_CHUNK", 2)
 
     orders = refresh.read_orders()
 
