@@ -46,7 +46,9 @@ def insert_rows(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[
 
 def copy_rows(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
     """COPY rows into a PostgreSQL table, one psycopg row write each."""
-    with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({quoted(columns)}) FROM STDIN") as copy:
+    with cursor.cursor.copy(
+        f"COPY {connection.ops.quote_name(table)} ({quoted(columns)}) FROM STDIN"
+    ) as copy:
         for row in rows:
             copy.write_row(row)
 
