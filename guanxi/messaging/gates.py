@@ -1,0 +1,252 @@
+"""The gates a message passes at send time, for a whole batch at once.
+
+In order: expiry, suppression (an opt-out stops marketing; a bounce, complaint or erasure stops
+everything), consent evidence for the medium (marketing only: China's rules make "no reply" a refusal,
+so no evidence is no consent), quiet hours (marketing only; held until the window ends in the recipient's
+time zone) and one frequency budget per customer across every channel and unit (marketing only; counted
+per calendar day and ISO week in the recipient's time zone). Transactional messages skip the budget
+and quiet hours, never suppression.
+
+Time zones and calendar days are exact under DST: an instant belongs to the local day
+`instant.astimezone(zone).date()`, and a window ends at the first instant after it that is not quiet.
+`evaluate()` reads everything for a batch in a handful of queries; the caller holds the customers'
+row locks, so an opt-out or a concurrent send for the same customer is either seen or waits.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from django.conf import settings
+from phonenumbers import timezone as phone_zones
+
+from guanxi.accounts.models import BusinessUnit
+from guanxi.customers.models import Consent, ConsentChannel
+from guanxi.messaging.models import (
+    ContactPreference,
+    Medium,
+    Message,
+    MessagingPolicy,
+    Purpose,
+    Suppression,
+)
+
+CONSENT_CHANNEL = {
+    Medium.SMS: ConsentChannel.SMS,
+    Medium.EMAIL: ConsentChannel.EMAIL,
+    Medium.WECHAT: ConsentChannel.WECHAT,
+    Medium.WECOM: ConsentChannel.WECHAT,
+}
+BUDGET_LOOKBACK = timedelta(days=9)  # a local ISO week, whatever the zone's offset
+
+
+@dataclass(frozen=True)
+class Policy:
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    quiet_weekdays: frozenset[int] = frozenset()
+    daily_cap: int = 2
+    weekly_cap: int = 5
+    consent_max_age: timedelta | None = None
+    sms_signature: str = ""
+    time_zone: str = "Asia/Shanghai"
+
+    @classmethod
+    def of(cls, row: MessagingPolicy | None, unit: BusinessUnit) -> "Policy":
+        if row is None:
+            return cls(time_zone=unit.time_zone)
+        return cls(
+            quiet_start=row.quiet_start,
+            quiet_end=row.quiet_end,
+            quiet_weekdays=frozenset(row.quiet_weekdays or ()),
+            daily_cap=row.daily_cap,
+            weekly_cap=row.weekly_cap,
+            consent_max_age=timedelta(days=row.consent_max_age_days) if row.consent_max_age_days else None,
+            sms_signature=row.sms_signature,
+            time_zone=unit.time_zone,
+        )
+
+
+def policies(unit_ids: Iterable[int]) -> dict[int, Policy]:
+    units = BusinessUnit.objects.in_bulk(set(unit_ids))
+    rows = {row.unit_id: row for row in MessagingPolicy.objects.filter(unit_id__in=units)}
+    return {pk: Policy.of(rows.get(pk), unit) for pk, unit in units.items()}
+
+
+@cache
+def zone_of(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+def is_quiet(local: datetime, policy: Policy) -> bool:
+    if local.isoweekday() in policy.quiet_weekdays:
+        return True
+    start, end, now = policy.quiet_start, policy.quiet_end, local.time()
+    if start == end:
+        return False
+    if start < end:
+        return start <= now < end
+    return now >= start or now < end
+
+
+def quiet_until(now: datetime, zone: ZoneInfo, policy: Policy) -> datetime | None:
+    """When the quiet window around `now` ends (the first instant after it that is not quiet), or None
+    when `now` is not quiet in `zone`."""
+    if not is_quiet(now.astimezone(zone), policy):
+        return None
+    today = now.astimezone(zone).date()
+    candidates = []
+    for days in range(0, 9):
+        day = today + timedelta(days=days)
+        for wall in (policy.quiet_end, time(0)):
+            # A wall time a DST jump skips resolves to the instant after the jump.
+            instant = datetime.combine(day, wall, tzinfo=zone).astimezone(UTC).astimezone(zone)
+            if instant > now and not is_quiet(instant, policy):
+                candidates.append(instant)
+        if candidates:
+            return min(candidates).astimezone(UTC)
+    return now + timedelta(days=1)  # every day is quiet: look again tomorrow
+
+
+def budget_reason(sent: Iterable[datetime], now: datetime, zone: ZoneInfo, policy: Policy) -> str:
+    """"frequency_cap_day"/"frequency_cap_week" when one more marketing message would exceed the budget
+    in the recipient's local calendar day or ISO week; "" when it fits."""
+    local_now = now.astimezone(zone)
+    today, week = local_now.date(), local_now.isocalendar()[:2]
+    days = weeks = 0
+    for instant in sent:
+        local = instant.astimezone(zone)
+        days += local.date() == today
+        weeks += local.isocalendar()[:2] == week
+    if days >= policy.daily_cap:
+        return "frequency_cap_day"
+    if weeks >= policy.weekly_cap:
+        return "frequency_cap_week"
+    return ""
+
+
+@dataclass
+class Decision:
+    action: str  # "send", "hold", "drop"
+    reason: str = ""
+    until: datetime | None = None
+    time_zone: str = ""
+
+
+@dataclass
+class BatchFacts:
+    """What the gates need about a batch's recipients, read in a few queries."""
+
+    policies: dict[int, Policy]
+    consent: dict[tuple[int, str], Consent] = field(default_factory=dict)
+    suppressed: dict[tuple[str, str], str] = field(default_factory=dict)  # (medium, hash) -> scope:reason
+    sent: dict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
+    zones: dict[int, str] = field(default_factory=dict)
+
+
+def gather(rows: list[Message], now: datetime) -> BatchFacts:
+    customer_ids = sorted({row.customer_id for row in rows if row.customer_id})
+    marketing_ids = sorted({row.customer_id for row in rows if row.customer_id and row.purpose == Purpose.MARKETING})
+    facts = BatchFacts(policies=policies({row.unit_id for row in rows}))
+    if marketing_ids:
+        consent_rows = Consent.objects.filter(customer_id__in=marketing_ids, recorded_at__lte=now).order_by(
+            "customer_id", "channel", "-recorded_at", "-id"
+        )
+        for consent in consent_rows.only("customer_id", "channel", "state", "recorded_at"):
+            facts.consent.setdefault((consent.customer_id, consent.channel), consent)
+        attempted = Message.objects.filter(
+            customer_id__in=marketing_ids,
+            purpose=Purpose.MARKETING,
+            state__in=Message.ATTEMPTED_STATES,
+            started_at__gte=now - BUDGET_LOOKBACK,
+        ).values_list("customer_id", "started_at")
+        for customer_id, started_at in attempted:
+            facts.sent[customer_id].append(started_at)
+    hashes = sorted({row.address_hash for row in rows if row.address_hash})
+    if hashes:
+        for medium, address_hash, scope, reason in Suppression.objects.filter(address_hash__in=hashes).values_list(
+            "medium", "address_hash", "scope", "reason"
+        ):
+            facts.suppressed[(medium, address_hash)] = f"{scope}:{reason}"
+    if customer_ids:
+        facts.zones = dict(
+            ContactPreference.objects.filter(
+                customer_id__in=customer_ids, name=ContactPreference.Name.TIME_ZONE
+            ).values_list("customer_id", "value")
+        )
+    return facts
+
+
+def recipient_zone(row: Message, facts: BatchFacts) -> str:
+    """The customer's stated zone, else the one their mobile number's region has, else the unit's."""
+    if row.customer_id and row.customer_id in facts.zones:
+        return facts.zones[row.customer_id]
+    if row.medium == Medium.SMS and row.address:
+        zones = _phone_zones(row.address)
+        if len(zones) == 1:
+            return zones[0]
+    return facts.policies[row.unit_id].time_zone
+
+
+@cache
+def _phone_zones(address: str) -> tuple[str, ...]:
+    try:
+        zones = phone_zones.time_zones_for_number(phonenumbers.parse(address))
+    except phonenumbers.NumberParseException:
+        return ()
+    return tuple(zone for zone in zones if zone != "Etc/Unknown")
+
+
+def permission_reason(row: Message, facts: BatchFacts, now: datetime) -> str:
+    """Suppression and consent: the gates no message skips (consent for marketing only)."""
+    suppressed = facts.suppressed.get((row.medium, row.address_hash))
+    if suppressed:
+        scope, reason = suppressed.split(":")
+        if scope == Suppression.Scope.ALL or row.purpose == Purpose.MARKETING:
+            return f"suppressed_{reason}"
+    if row.purpose != Purpose.MARKETING or not row.customer_id:
+        return ""
+    consent = facts.consent.get((row.customer_id, CONSENT_CHANNEL.get(Medium(row.medium), "")))
+    if consent is None:
+        return "no_consent"
+    if consent.state != Consent.State.GRANTED:
+        return "consent_withdrawn"
+    max_age = facts.policies[row.unit_id].consent_max_age
+    if max_age is not None and consent.recorded_at < now - max_age:
+        return "consent_expired"
+    return ""
+
+
+def evaluate(rows: list[Message], facts: BatchFacts, now: datetime) -> dict[int, Decision]:
+    """A decision per message of the batch, in id order so earlier messages use the budget first."""
+    decisions: dict[int, Decision] = {}
+    for row in sorted(rows, key=lambda message: message.pk):
+        zone_name = recipient_zone(row, facts)
+        decision = Decision("send", time_zone=zone_name)
+        decisions[row.pk] = decision
+        if row.expires_at is not None and row.expires_at <= now:
+            decision.action, decision.reason = "drop", "expired"
+            continue
+        if reason := permission_reason(row, facts, now):
+            decision.action, decision.reason = "drop", reason
+            continue
+        if row.purpose != Purpose.MARKETING or not row.customer_id:
+            continue
+        policy, zone = facts.policies[row.unit_id], zone_of(zone_name)
+        until = quiet_until(now, zone, policy)
+        if until is not None:
+            quiet_day = now.astimezone(zone).isoweekday() in policy.quiet_weekdays
+            decision.action, decision.reason, decision.until = "hold", "quiet_day" if quiet_day else "quiet_hours", until
+            continue
+        if reason := budget_reason(facts.sent[row.customer_id], now, zone, policy):
+            decision.action, decision.reason = "drop", reason
+            continue
+        facts.sent[row.customer_id].append(now)  # the next message of this batch sees this one
+    return decisions
