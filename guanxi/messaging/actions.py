@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from guanxi.accounts.models import BusinessUnit
@@ -418,23 +418,27 @@ def _plans(
 
 
 def _render(plans: Mapping[int | None, _Plan], context: Mapping[str, Any], unit: BusinessUnit, keys: Mapping[int | None, str]) -> None:
-    needing = [pk for pk, plan in plans.items() if plan.template is not None and not plan.reason]
-    if not needing:
-        return
-    values = load_variables(needing, context, unit)
-    for pk in needing:
-        plan = plans[pk]
-        assert plan.template is not None and plan.template.current_version is not None
-        contents = plan.template.current_version.contents
-        plan.language = rendering.pick_language(contents, plan.language)
-        variables = values[pk]
-        variables.setdefault("message", {})["unsubscribe_url"] = unsubscribe_url(keys[pk])
-        try:
-            rendered = rendering.render(contents[plan.language], variables)
-        except rendering.RenderError as error:
-            plan.reason, plan.body = "render_error", str(error)
-            continue
-        plan.subject, plan.body, plan.fields = rendered.subject, rendered.body, rendered.fields
+    """Fill each plan's template in the recipient's language (variables are loaded in that language too:
+    "女士" or "Ms")."""
+    by_language: dict[str, list[int | None]] = {}
+    for pk, plan in plans.items():
+        if plan.template is not None and plan.template.current_version is not None and not plan.reason:
+            plan.language = rendering.pick_language(plan.template.current_version.contents, plan.language)
+            by_language.setdefault(plan.language, []).append(pk)
+    for language, recipients in by_language.items():
+        with translation.override(language):
+            values = load_variables(recipients, context, unit)
+        for pk in recipients:
+            plan = plans[pk]
+            assert plan.template is not None and plan.template.current_version is not None
+            variables = values[pk]
+            variables.setdefault("message", {})["unsubscribe_url"] = unsubscribe_url(keys[pk])
+            try:
+                rendered = rendering.render(plan.template.current_version.contents[language], variables)
+            except rendering.RenderError as error:
+                plan.reason, plan.body = "render_error", str(error)
+                continue
+            plan.subject, plan.body, plan.fields = rendered.subject, rendered.body, rendered.fields
 
 
 def _row(

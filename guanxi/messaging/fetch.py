@@ -77,6 +77,8 @@ class CustomerMessaging:
     preferences: dict[str, str]
     suppressions: list[Suppression]
     counts: dict[str, int]
+    can_change: bool
+    media: list[tuple[str, str]]  # the media a customer can state a preference for or opt out of
 
 
 def customer_messaging(user: Any, customer: Any) -> CustomerMessaging:
@@ -90,6 +92,8 @@ def customer_messaging(user: Any, customer: Any) -> CustomerMessaging:
         ),
         suppressions=list(Suppression.objects.restrict(user, "view").filter(customer=customer)),
         counts=counts,
+        can_change=user.has_permission("customers.change"),
+        media=[(m.value, str(m.label)) for m in (Medium.SMS, Medium.EMAIL, Medium.WECHAT)],
     )
 
 

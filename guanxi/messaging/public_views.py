@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from guanxi.messaging import actions
+from guanxi.messaging.addresses import masked
 from guanxi.messaging.models import DeliveryReport
 
 logger = logging.getLogger("guanxi.messaging")
@@ -48,7 +49,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         if one_click:
             return HttpResponse(status=200)
         return render(request, "messaging/unsubscribe.html", {"done": True, "message": message})
-    return render(request, "messaging/unsubscribe.html", {"message": message, "token": token})
+    # Links get forwarded: the page names the address masked, never in full.
+    shown = masked(message.medium, message.address)
+    return render(request, "messaging/unsubscribe.html", {"message": message, "address": shown})
 
 
 def _payload(request: HttpRequest) -> list[dict] | None:

@@ -47,6 +47,7 @@ def outbox(request):
     counts = dict(
         fetch.outbox(request.user, {**filters, "state": ""}).values_list("state").annotate(n=Count("id")).order_by()
     )
+    state_counts = [(value, label, counts.get(value, 0)) for value, label in Message.State.choices]
     return render(
         request,
         "messaging/outbox.html",
@@ -59,7 +60,7 @@ def outbox(request):
             "purposes": Purpose.choices,
             "reasons": sorted(reasons.LABELS.items(), key=lambda item: str(item[1])),
             "units": _units(request.user),
-            "counts": counts,
+            "state_counts": state_counts,
         },
     )
 
@@ -333,14 +334,25 @@ def statistics(request):
     except ValueError:
         days = 30
     figures = fetch.statistics(request.user, days)
-    chart = {
-        "kind": "stacked_days",
-        "labels": [day.strftime("%m-%d") for day in figures.days],
-        "series": [
-            {"name": f"{Medium(medium).label} · {Message.State(state).label}", "data": counts}
-            for medium, states in sorted(figures.series.items())
-            for state, counts in sorted(states.items())
-        ],
+    labels = [day.strftime("%m-%d") for day in figures.days]
+    per_medium = {
+        medium: [sum(day) for day in zip(*states.values(), strict=True)] for medium, states in figures.series.items()
+    }
+    per_state: dict[str, list[int]] = {}
+    for states in figures.series.values():
+        for state, counts in states.items():
+            per_state[state] = [a + b for a, b in zip(per_state.get(state, [0] * days), counts, strict=True)]
+    charts = {
+        "by-channel": {
+            "kind": "stacked",
+            "labels": labels,
+            "series": [{"name": str(Medium(m).label), "values": v} for m, v in sorted(per_medium.items())],
+        },
+        "by-state": {
+            "kind": "stacked",
+            "labels": labels,
+            "series": [{"name": str(Message.State(s).label), "values": v} for s, v in sorted(per_state.items())],
+        },
     }
     rows = [
         {
@@ -353,7 +365,7 @@ def statistics(request):
     return render(
         request,
         "messaging/statistics.html",
-        {"chart": chart, "rows": rows, "reasons": figures.reasons, "days": days},
+        {"charts": charts, "rows": rows, "reasons": figures.reasons, "days": days},
     )
 
 

@@ -3,9 +3,7 @@
 from datetime import datetime
 
 import pytest
-from django.utils import timezone
-
-from guanxi.commerce.tests.factories import make_customer
+from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.customers import profile
 from guanxi.customers.models import Consent, Identity
 from guanxi.messaging import actions
@@ -64,11 +62,12 @@ def make_channel(gateways):
 def shopper(unit_a):
     """A customer of unit A with a phone, an email and consent to marketing by SMS and email."""
     customer = make_customer("王芳", [unit_a], phone="+8613812345678", gender="female", city="杭州")
+    make_order(make_store(unit_a, "家纺旗舰店"), customer, "TM20261111001", "268.00", (2026, 11, 10))
     Identity.objects.create(customer=customer, kind=Identity.Kind.EMAIL, value="wangfang@guanxi-mail.cn")
     for channel in ("sms", "email"):
         profile.record_consent(
             customer, channel, Consent.State.GRANTED, Consent.Method.DOUBLE_OPT_IN,
-            source="signup form v3", recorded_at=timezone.now() - timezone.timedelta(days=30),
+            source="signup form v3", recorded_at=at(2025, 1, 1, 9),
         )
     return customer
 
