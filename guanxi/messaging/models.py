@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.claims import Claimable
-from guanxi.core.querysets import ScopedModel
+from guanxi.core.querysets import ScopedModel, ScopedQuerySet
 
 
 def _customer_visible(unit_ids: list[int], prefix: str = "customer") -> models.Q:
@@ -180,7 +180,7 @@ class TemplateVersion(models.Model):
         return f"{self.template_id} v{self.number}"
 
 
-class MessageQuerySet(models.QuerySet):
+class MessageQuerySet(ScopedQuerySet):
     def pending(self) -> "MessageQuerySet":
         """Rows a worker may still take: queued, held, or interrupted while sending."""
         return self.filter(state__in=Message.PENDING_STATES)

@@ -114,7 +114,7 @@ def _order_values(order: Any) -> dict[str, Any]:
         "currency": order.currency,
         "status": str(order.get_status_display()),
         "store": order.store.name,
-        "items": order.item_count,
+        "item_count": order.item_count,
         "placed_at": timezone.localtime(order.placed_at).strftime("%Y-%m-%d %H:%M"),
     }
 
@@ -155,7 +155,7 @@ def register_builtin_variables() -> None:
             "currency": _("Currency"),
             "status": _("Status"),
             "store": _("Store"),
-            "items": _("Items"),
+            "item_count": _("Items"),
             "placed_at": _("Placed at"),
         },
         load=_orders,
@@ -165,7 +165,7 @@ def register_builtin_variables() -> None:
             "currency": "CNY",
             "status": "已发货",
             "store": "家纺旗舰店",
-            "items": 2,
+            "item_count": 2,
             "placed_at": "2026-11-11 10:24",
         },
     )
