@@ -192,6 +192,8 @@ GUANXI_SITE_NAME = _("Guanxi CRM")
 # demo; `guanxi check --deploy` refuses it in production).
 GUANXI_PUBLIC_URL = env_str("GUANXI_PUBLIC_URL", "http://127.0.0.1:8000")
 GUANXI_ALLOW_PRIVATE_GATEWAYS = env_bool("GUANXI_ALLOW_PRIVATE_GATEWAYS", False)
+# How long a worker holds a batch of outbox messages before another may take them over.
+GUANXI_MESSAGING_LEASE_SECONDS = env_int("GUANXI_MESSAGING_LEASE_SECONDS", 60)
 
 LOGGING = {
     "version": 1,

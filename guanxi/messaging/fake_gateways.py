@@ -87,14 +87,18 @@ class Faults:
     timeout_after_accept: float = 0.0  # accepted (in the ledger), then no answer for `hang` seconds
     reset_after_accept: float = 0.0  # accepted, then the connection is closed without an answer
     hang: float = 20.0
+    latency: float = 0.0  # seconds every request takes, so a run lasts long enough to crash mid-way
     seed: int = 7
     _random: random.Random = field(init=False)
+    _lock: threading.Lock = field(init=False)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)  # noqa: S311 (test faults, not security)
+        self._lock = threading.Lock()
 
     def roll(self, chance: float) -> bool:
-        return chance > 0 and self._random.random() < chance
+        with self._lock:
+            return chance > 0 and self._random.random() < chance
 
 
 class Gateways:
@@ -281,6 +285,7 @@ def self_signed_certificate(folder: Path | None = None) -> tuple[str, str, str]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as they are written, not 40 ms apart
     owner: Gateways
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
@@ -301,6 +306,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _misbehave_before(self) -> bool:
+        if self.owner.faults.latency:
+            time.sleep(self.owner.faults.latency)
         if self.owner.faults.roll(self.owner.faults.unavailable):
             self._answer(503, {"error": "unavailable"})
             return True

@@ -18,10 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from django.conf import settings
+from django.db.models import QuerySet
 from phonenumbers import timezone as phone_zones
 
 from guanxi.accounts.models import BusinessUnit
@@ -145,58 +147,86 @@ class BatchFacts:
     """What the gates need about a batch's recipients, read in a few queries."""
 
     policies: dict[int, Policy]
-    consent: dict[tuple[int, str], Consent] = field(default_factory=dict)
+    consent: dict[tuple[int, str], tuple[str, datetime]] = field(default_factory=dict)  # -> (state, recorded at)
     suppressed: dict[tuple[str, str], str] = field(default_factory=dict)  # (medium, hash) -> scope:reason
     sent: dict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
     zones: dict[int, str] = field(default_factory=dict)
 
 
-def gather(rows: list[Message], now: datetime) -> BatchFacts:
-    customer_ids = sorted({row.customer_id for row in rows if row.customer_id})
-    marketing_ids = sorted({row.customer_id for row in rows if row.customer_id and row.purpose == Purpose.MARKETING})
+# What the gates read of a message: a gate pass over a large queue loads only this.
+GATE_FIELDS = ("id", "unit_id", "customer_id", "medium", "purpose", "address", "address_hash", "expires_at")
+
+
+class GateRow(NamedTuple):
+    """A message as the gates see it (a Message works as well)."""
+
+    pk: int
+    unit_id: int
+    customer_id: int | None
+    medium: str
+    purpose: str
+    address: str
+    address_hash: str
+    expires_at: datetime | None
+
+
+def gather(rows: list[Any], now: datetime, batch: QuerySet | None = None) -> BatchFacts:
+    """Read what the gates need about `rows`. `batch` is a queryset of the same rows (the claim, a pk
+    range): the reads then select by sub-query instead of sending every id as a parameter."""
+    batch = batch if batch is not None else Message.objects.filter(pk__in=[row.pk for row in rows])
     facts = BatchFacts(policies=policies({row.unit_id for row in rows}))
-    if marketing_ids:
-        consent_rows = Consent.objects.filter(customer_id__in=marketing_ids, recorded_at__lte=now).order_by(
+    if any(row.purpose == Purpose.MARKETING and row.customer_id for row in rows):
+        marketing = batch.filter(purpose=Purpose.MARKETING, customer__isnull=False).values("customer_id")
+        consent_rows = Consent.objects.filter(customer_id__in=marketing, recorded_at__lte=now).order_by(
             "customer_id", "channel", "-recorded_at", "-id"
         )
-        for consent in consent_rows.only("customer_id", "channel", "state", "recorded_at"):
-            facts.consent.setdefault((consent.customer_id, consent.channel), consent)
+        for customer_id, channel, state, recorded_at in consent_rows.values_list(
+            "customer_id", "channel", "state", "recorded_at"
+        ):
+            facts.consent.setdefault((customer_id, channel), (state, recorded_at))
         attempted = Message.objects.filter(
-            customer_id__in=marketing_ids,
+            customer_id__in=marketing,
             purpose=Purpose.MARKETING,
             state__in=Message.ATTEMPTED_STATES,
             started_at__gte=now - BUDGET_LOOKBACK,
         ).values_list("customer_id", "started_at")
         for customer_id, started_at in attempted:
             facts.sent[customer_id].append(started_at)
-    hashes = sorted({row.address_hash for row in rows if row.address_hash})
-    if hashes:
-        for medium, address_hash, scope, reason in Suppression.objects.filter(address_hash__in=hashes).values_list(
-            "medium", "address_hash", "scope", "reason"
-        ):
-            facts.suppressed[(medium, address_hash)] = f"{scope}:{reason}"
-    if customer_ids:
-        facts.zones = dict(
-            ContactPreference.objects.filter(
-                customer_id__in=customer_ids, name=ContactPreference.Name.TIME_ZONE
-            ).values_list("customer_id", "value")
-        )
+    suppressed = Suppression.objects.filter(address_hash__in=batch.exclude(address_hash="").values("address_hash"))
+    for medium, address_hash, scope, reason in suppressed.values_list("medium", "address_hash", "scope", "reason"):
+        facts.suppressed[(medium, address_hash)] = f"{scope}:{reason}"
+    facts.zones = dict(
+        ContactPreference.objects.filter(
+            customer_id__in=batch.filter(customer__isnull=False).values("customer_id"),
+            name=ContactPreference.Name.TIME_ZONE,
+        ).values_list("customer_id", "value")
+    )
     return facts
 
 
-def recipient_zone(row: Message, facts: BatchFacts) -> str:
+def recipient_zone(row: Any, facts: BatchFacts) -> str:
     """The customer's stated zone, else the one their mobile number's region has, else the unit's."""
     if row.customer_id and row.customer_id in facts.zones:
         return facts.zones[row.customer_id]
     if row.medium == Medium.SMS and row.address:
-        zones = _phone_zones(row.address)
+        # The zone hangs on the country and area prefix; the first number with a prefix answers for
+        # all of them (parsing each of a million numbers would cost more than every other gate).
+        zones = _phone_zones(row.address[:8], row.address)
         if len(zones) == 1:
             return zones[0]
     return facts.policies[row.unit_id].time_zone
 
 
-@cache
-def _phone_zones(address: str) -> tuple[str, ...]:
+_zones_by_prefix: dict[str, tuple[str, ...]] = {}
+
+
+def _phone_zones(prefix: str, address: str) -> tuple[str, ...]:
+    if prefix not in _zones_by_prefix:
+        _zones_by_prefix[prefix] = _parse_zones(address)
+    return _zones_by_prefix[prefix]
+
+
+def _parse_zones(address: str) -> tuple[str, ...]:
     try:
         zones = phone_zones.time_zones_for_number(phonenumbers.parse(address))
     except phonenumbers.NumberParseException:
@@ -204,7 +234,7 @@ def _phone_zones(address: str) -> tuple[str, ...]:
     return tuple(zone for zone in zones if zone != "Etc/Unknown")
 
 
-def permission_reason(row: Message, facts: BatchFacts, now: datetime) -> str:
+def permission_reason(row: Any, facts: BatchFacts, now: datetime) -> str:
     """Suppression and consent: the gates no message skips (consent for marketing only)."""
     suppressed = facts.suppressed.get((row.medium, row.address_hash))
     if suppressed:
@@ -213,20 +243,23 @@ def permission_reason(row: Message, facts: BatchFacts, now: datetime) -> str:
             return f"suppressed_{reason}"
     if row.purpose != Purpose.MARKETING or not row.customer_id:
         return ""
-    consent = facts.consent.get((row.customer_id, CONSENT_CHANNEL.get(Medium(row.medium), "")))
+    consent = facts.consent.get((row.customer_id, CONSENT_CHANNEL.get(row.medium, "")))
     if consent is None:
         return "no_consent"
-    if consent.state != Consent.State.GRANTED:
+    state, recorded_at = consent
+    if state != Consent.State.GRANTED:
         return "consent_withdrawn"
     max_age = facts.policies[row.unit_id].consent_max_age
-    if max_age is not None and consent.recorded_at < now - max_age:
+    if max_age is not None and recorded_at < now - max_age:
         return "consent_expired"
     return ""
 
 
-def evaluate(rows: list[Message], facts: BatchFacts, now: datetime) -> dict[int, Decision]:
-    """A decision per message of the batch, in id order so earlier messages use the budget first."""
+def evaluate(rows: list[Any], facts: BatchFacts, now: datetime) -> dict[int, Decision]:
+    """A decision per message of the batch, in id order so earlier messages use the budget first.
+    Quiet hours depend only on the zone and the policy at `now`, so they are worked out once per pair."""
     decisions: dict[int, Decision] = {}
+    quiet: dict[tuple[str, int], tuple[datetime | None, bool]] = {}
     for row in sorted(rows, key=lambda message: message.pk):
         zone_name = recipient_zone(row, facts)
         decision = Decision("send", time_zone=zone_name)
@@ -240,13 +273,19 @@ def evaluate(rows: list[Message], facts: BatchFacts, now: datetime) -> dict[int,
         if row.purpose != Purpose.MARKETING or not row.customer_id:
             continue
         policy, zone = facts.policies[row.unit_id], zone_of(zone_name)
-        until = quiet_until(now, zone, policy)
+        key = (zone_name, row.unit_id)
+        if key not in quiet:
+            quiet[key] = (quiet_until(now, zone, policy), now.astimezone(zone).isoweekday() in policy.quiet_weekdays)
+        until, quiet_day = quiet[key]
         if until is not None:
-            quiet_day = now.astimezone(zone).isoweekday() in policy.quiet_weekdays
             decision.action, decision.reason, decision.until = "hold", "quiet_day" if quiet_day else "quiet_hours", until
             continue
-        if reason := budget_reason(facts.sent[row.customer_id], now, zone, policy):
+        sent = facts.sent[row.customer_id]
+        if sent and (reason := budget_reason(sent, now, zone, policy)):
             decision.action, decision.reason = "drop", reason
             continue
-        facts.sent[row.customer_id].append(now)  # the next message of this batch sees this one
+        if policy.daily_cap == 0 or policy.weekly_cap == 0:
+            decision.action, decision.reason = "drop", "frequency_cap_day" if policy.daily_cap == 0 else "frequency_cap_week"
+            continue
+        sent.append(now)  # the next message of this batch sees this one
     return decisions

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -44,8 +45,8 @@ logger = logging.getLogger("guanxi.messaging")
 QUEUE = "messaging-outbox"
 BATCH = 200
 CHUNK_WITHOUT_IDEMPOTENCY = 20
-LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8  # with the doubling backoff: about two hours of a failing provider
+FLUSH_EVERY = 25
 PAUSED_RECHECK = timedelta(minutes=5)
 State = Message.State
 
@@ -86,17 +87,22 @@ def close_adapters() -> None:
 # --- one pass ------------------------------------------------------------------------------------
 
 
+def lease() -> timedelta:
+    return timedelta(seconds=settings.GUANXI_MESSAGING_LEASE_SECONDS)
+
+
 def send_due(limit: int = BATCH) -> PassReport:
     """Claim up to `limit` due messages and take each as far as it goes now."""
-    batch = claim(Message.objects.pending(), queue=QUEUE, limit=limit, lease=LEASE)
+    held_for = lease()
+    batch = claim(Message.objects.pending(), queue=QUEUE, limit=limit, lease=held_for)
     rows = list(batch.rows().select_related("channel"))
     report = PassReport(claimed=len(rows))
     if not rows:
         return report
     started = time.monotonic()
     for chunk in _chunks(rows):
-        if time.monotonic() - started > LEASE.total_seconds() / 3:
-            batch.heartbeat(LEASE)
+        if time.monotonic() - started > held_for.total_seconds() / 3:
+            batch.heartbeat(held_for)
             started = time.monotonic()
         try:
             to_send = _gate(batch, chunk, report)
@@ -111,7 +117,8 @@ def send_due(limit: int = BATCH) -> PassReport:
 def _chunks(rows: list[Message]) -> Iterable[list[Message]]:
     """Rows of channels with idempotency in one chunk; the others in small ones."""
     safe = [row for row in rows if row.channel is not None and _window(row.channel) is not None]
-    unsafe = [row for row in rows if row not in safe]
+    chosen = {row.pk for row in safe}
+    unsafe = [row for row in rows if row.pk not in chosen]
     if safe:
         yield safe
     for start in range(0, len(unsafe), CHUNK_WITHOUT_IDEMPOTENCY):
@@ -138,7 +145,7 @@ def _gate(batch: Claim, chunk: list[Message], report: PassReport) -> list[Messag
                 pk__in=[row.pk for row in chunk], claim_token=batch.token, state__in=Message.PENDING_STATES
             ).select_related("channel", "template_version")
         )
-        facts = gates.gather(rows, now)
+        facts = gates.gather(rows, now, Message.objects.filter(claim_token=batch.token))
         fresh = [row for row in rows if row.state != State.SENDING]
         decisions = gates.evaluate(fresh, facts, now)
         to_send: list[Message] = []
@@ -169,8 +176,19 @@ def _gate(batch: Claim, chunk: list[Message], report: PassReport) -> list[Messag
             else:
                 row.state, row.started_at, row.reason, row.detail = State.SENDING, now, "", ""
                 marked.append(row)
-        Message.objects.bulk_update(marked, ["state", "started_at", "reason", "detail", "time_zone"])
+        _mark_sending(marked, now)
     return to_send + marked
+
+
+def _mark_sending(rows: list[Message], now: datetime) -> None:
+    """One UPDATE per recipient time zone (a batch has few), not a CASE per row and field."""
+    by_zone: dict[str, list[int]] = {}
+    for row in rows:
+        by_zone.setdefault(row.time_zone, []).append(row.pk)
+    for zone, pks in by_zone.items():
+        Message.objects.filter(pk__in=pks).update(
+            state=State.SENDING, started_at=now, reason="", detail="", time_zone=zone
+        )
 
 
 def _interrupted(row: Message, facts: gates.BatchFacts, now: datetime) -> str:
@@ -178,6 +196,8 @@ def _interrupted(row: Message, facts: gates.BatchFacts, now: datetime) -> str:
     safe — the provider de-duplicates it within its window, or the message is transactional — and while
     the recipient still may receive it; otherwise the reason it is left `unknown`."""
     reason = "ambiguous_timeout" if row.detail else "ambiguous_crash"
+    if row.attempts > MAX_ATTEMPTS:
+        return reason  # it keeps being interrupted: stop, whatever the provider would do
     window = _window(row.channel) if row.channel else None
     idempotent = window is not None and now - (row.started_at or now) < window
     if not idempotent and row.purpose == Purpose.MARKETING:
@@ -220,10 +240,14 @@ def outgoing(row: Message, signature: str = "") -> Outgoing:
 
 
 def _send(batch: Claim, rows: list[Message], report: PassReport) -> None:
+    """Send one by one; what was sent is recorded every FLUSH_EVERY messages (and at the end), so a
+    worker killed mid-batch leaves most of its sends recorded, and extends its lease as it goes."""
     if not rows:
         return
     signatures = {pk: policy.sms_signature for pk, policy in gates.policies({row.unit_id for row in rows}).items()}
     sent: list[Message] = []
+    held_for = lease()
+    renewed = time.monotonic()
     for row in rows:
         assert row.channel is not None
         try:
@@ -232,10 +256,24 @@ def _send(batch: Claim, rows: list[Message], report: PassReport) -> None:
             logger.exception("channel %s failed to send message %s", row.channel_id, row.pk)
             result = SendResult(Outcome.RETRY, detail=f"{type(error).__name__}: {error}")
         _record(batch, row, result, sent, report)
-    now = timezone.now()
-    for row in sent:
-        row.state, row.sent_at, row.claim_token, row.lease_expires_at = State.SENT, now, None, None
-    Message.objects.bulk_update(sent, ["state", "sent_at", "provider_message_id", "claim_token", "lease_expires_at"])
+        if len(sent) >= FLUSH_EVERY:
+            _flush(sent)
+        if time.monotonic() - renewed > held_for.total_seconds() / 3:
+            _flush(sent)
+            batch.heartbeat(held_for)
+            renewed = time.monotonic()
+    _flush(sent)
+
+
+def _flush(sent: list[Message]) -> None:
+    if not sent:
+        return
+    with transaction.atomic():
+        Message.objects.filter(pk__in=[row.pk for row in sent]).update(
+            state=State.SENT, sent_at=timezone.now(), claim_token=None, lease_expires_at=None
+        )
+        Message.objects.bulk_update([row for row in sent if row.provider_message_id], ["provider_message_id"])
+    sent.clear()
 
 
 def _record(batch: Claim, row: Message, result: SendResult, sent: list[Message], report: PassReport) -> None:
@@ -260,8 +298,9 @@ def _record(batch: Claim, row: Message, result: SendResult, sent: list[Message],
             batch.retry(result.detail, [row.pk])
 
 
-def drain(seconds: float = 50, limit: int = BATCH) -> PassReport:
-    """Passes until nothing is due or `seconds` are spent (a worker's share of a minute)."""
+def drain(seconds: float = 50, limit: int = BATCH, idle_poll: float = 1.0) -> PassReport:
+    """Passes until nothing is due — counting messages another worker holds, which come back when its
+    lease runs out if it died — or `seconds` are spent (a worker's share of a minute)."""
     total = PassReport()
     deadline = time.monotonic() + seconds
     try:
@@ -271,7 +310,9 @@ def drain(seconds: float = 50, limit: int = BATCH) -> PassReport:
             for outcome, count in report.counts.items():
                 total.add(outcome, count)
             if report.claimed == 0:
-                break
+                if not pending_now():
+                    break
+                time.sleep(idle_poll)
     finally:
         close_adapters()
     return total

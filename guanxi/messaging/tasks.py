@@ -3,7 +3,7 @@
 holds them, and the next pass takes them when their lease runs out)."""
 
 from django.db import transaction
-from huey.contrib.djhuey import db_task
+from huey.contrib.djhuey import db_task, on_startup
 
 from guanxi.messaging.sending import as_dict, drain, pending_now
 
@@ -33,3 +33,9 @@ def wake_senders() -> None:
             send_messages_task()
 
     transaction.on_commit(wake)
+
+
+@on_startup()
+def resume_sending() -> None:
+    """A (re)started worker takes up the outbox at once rather than at the next minute."""
+    send_messages_task()
