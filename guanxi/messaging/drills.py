@@ -41,7 +41,7 @@ actions.save_channel(unit=unit, name="sms", kind="sms_http", values={
 actions.save_template(key="promo", name="Promo", medium="sms", purpose="marketing", unit=unit,
     contents={"zh-hans": {"body": "{{ customer.name }}，会员日 8 折。回复TD退订"}})
 import datetime
-actions.save_policy(unit, quiet_start=datetime.time(0), quiet_end=datetime.time(0), daily_cap=100, weekly_cap=100)
+actions.save_policy(unit, quiet_start=datetime.time(0), quiet_end=datetime.time(0), daily_cap=1000, weekly_cap=1000)
 rng = random.Random(args["seed"])
 from guanxi.customers.identities import normalise_phone
 phones = set()
@@ -54,19 +54,46 @@ with transaction.atomic():
     CustomerUnit.objects.bulk_create([CustomerUnit(customer=c, unit=unit) for c in customers])
     Identity.objects.bulk_create([Identity(customer=c, kind="phone", value=p, source="drill")
                                   for c, p in zip(customers, sorted(phones))])
+    # Every tenth customer never answered the consent request: no evidence, no marketing.
     Consent.objects.bulk_create([Consent(customer=c, channel="sms", state="granted", method="double_opt_in",
-                                         source="drill") for c in customers])
+                                         source="drill") for i, c in enumerate(customers) if i % 10 != 9])
 """
 
 SCHEDULE = """
+import sys
 import django
 django.setup()
 from guanxi.accounts.models import BusinessUnit
 from guanxi.customers.models import Customer
 from guanxi.messaging import actions
 unit = BusinessUnit.objects.get(code="drill")
-actions.enqueue_many(unit=unit, customer_ids=list(Customer.objects.values_list("pk", flat=True)),
-                     purpose="marketing", send_key="drill:promo", template="promo", channel="sms", source="drill")
+ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
+target = int(sys.argv[1])
+if not target:
+    actions.enqueue_many(unit=unit, customer_ids=ids, purpose="marketing", send_key="drill:promo", template="promo",
+                         channel="sms", source="drill")
+else:
+    # The opt-out drill: the first customer gets one message between every slice of the campaign.
+    person = Customer.objects.get(pk=ids[0])
+    step = max(1, len(ids) // target)
+    for number, start in enumerate(range(1, len(ids), step)):
+        actions.enqueue_message(unit=unit, customer=person, purpose="marketing", send_key=f"drill:target:{number}",
+                                template="promo", channel="sms", source="drill")
+        actions.enqueue_many(unit=unit, customer_ids=ids[start:start + step], purpose="marketing",
+                             send_key="drill:promo", template="promo", channel="sms", source="drill")
+"""
+
+OPT_OUT = """
+import time
+import django
+django.setup()
+from guanxi.customers.models import Customer, Identity
+from guanxi.messaging import actions
+from guanxi.messaging.models import ChannelAccount
+person = Customer.objects.order_by("pk").first()
+phone = Identity.objects.get(customer=person, kind="phone").value
+actions.record_inbound(ChannelAccount.objects.get(), provider_id="drill-reply", sender=phone, text="TD")
+print(time.time())
 """
 
 
@@ -78,6 +105,15 @@ class DrillResult:
     states: Counter
     ledger: Counter  # send key -> deliveries
     rows: dict[str, str] = field(default_factory=dict)  # send key -> state
+    details: dict[str, tuple] = field(default_factory=dict)  # send key -> (state, reason, started, customer)
+    consent: list[tuple] = field(default_factory=list)  # (customer, state, recorded) of SMS consent
+    received: dict[str, float] = field(default_factory=dict)  # send key -> when the gateway took it
+    opted_out_at: float | None = None
+
+    def consent_at(self, customer: int, moment: float) -> str:
+        """The customer's SMS consent state in force at `moment` ("" when none)."""
+        before = [(recorded, state) for who, state, recorded in self.consent if who == customer and recorded <= moment]
+        return max(before)[1] if before else ""
 
     @property
     def delivered_keys(self) -> int:
@@ -151,13 +187,17 @@ def run_drill(
     lease_seconds: int = 3,
     timeout: float = 300,
     seed: int = 2026,
+    opt_out_after: int = 0,
+    target_messages: int = 0,
 ) -> DrillResult:
     """Set up a unit, a channel and `messages` consenting customers; let `schedulers` processes queue
     the same send while `workers` worker processes send it, killing one (SIGKILL) every `kill_every`
-    seconds and starting it again; return the outbox's states and the gateway's ledger."""
+    seconds and starting it again; return the outbox's states and the gateway's ledger. With
+    `target_messages`, the first customer also gets that many messages spread through the send, and
+    replies "TD" once the gateway has taken `opt_out_after` messages (MS-6)."""
     environment = _environment(database_url, home, secret_key, lease_seconds)
     database = _Database(database_url)
-    if database.sqlite:
+    if database.sqlite and not Path(urlsplit(database_url).path).exists():
         migrated = subprocess.run(  # noqa: S603
             [sys.executable, "-m", "guanxi", "migrate"], env=environment, capture_output=True, text=True, check=False
         )
@@ -193,12 +233,23 @@ def run_drill(
         processes = [start_worker() for _worker in range(workers)]
         scheduling = [
             subprocess.Popen(  # noqa: S603
-                [sys.executable, "-c", SCHEDULE], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                [sys.executable, "-c", SCHEDULE, str(target_messages)],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
             for _scheduler in range(schedulers)
         ]
         next_kill = time.monotonic() + kill_every if kill_every else float("inf")
+        opted_out_at = None
         while True:
+            if opt_out_after and opted_out_at is None and len(gateways.ledger.entries) >= opt_out_after:
+                reply = subprocess.run(  # noqa: S603
+                    [sys.executable, "-c", OPT_OUT], env=environment, capture_output=True, text=True, check=False
+                )
+                if reply.returncode:
+                    raise RuntimeError(reply.stderr[-2000:])
+                opted_out_at = float(reply.stdout.strip().splitlines()[-1])
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"the drill did not finish in {timeout} s: {_states(database)}")
             time.sleep(0.5)
@@ -212,7 +263,10 @@ def run_drill(
             if any(process.poll() is None for process in scheduling):
                 continue
             states = _states(database)
-            if sum(states.values()) == messages and not any(states[s] for s in ("queued", "held", "sending")):
+            # With a target, the campaign leaves them out and they get their own messages instead.
+            extra = len(range(1, messages, max(1, messages // target_messages))) - 1 if target_messages else 0
+            expected = messages + extra
+            if sum(states.values()) == expected and not any(states[s] for s in ("queued", "held", "sending")):
                 break
         for process in scheduling:
             if process.returncode:
@@ -227,6 +281,18 @@ def run_drill(
                 process.kill()
         gateways.stop()
     rows = dict(database.query("SELECT send_key, state FROM messaging_message"))
+    details = {
+        key: (state, reason, _instant(started), customer)
+        for key, state, reason, started, customer in database.query(
+            "SELECT send_key, state, reason, started_at, customer_id FROM messaging_message"
+        )
+    }
+    consent = [
+        (customer, state, _instant(recorded))
+        for customer, state, recorded in database.query(
+            "SELECT customer_id, state, recorded_at FROM customers_consent WHERE channel = 'sms'"
+        )
+    ]
     return DrillResult(
         messages=messages,
         kills=kills,
@@ -234,7 +300,23 @@ def run_drill(
         states=Counter(rows.values()),
         ledger=gateways.ledger.keys("sms"),
         rows=rows,
+        details=details,
+        consent=consent,
+        received={entry.key: entry.received_at for entry in gateways.ledger.of("sms")},
+        opted_out_at=opted_out_at,
     )
+
+
+def _instant(value: object) -> float | None:
+    """A timestamp column as epoch seconds, from either driver."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        from datetime import UTC, datetime
+
+        moment = datetime.fromisoformat(value)
+        value = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return value.timestamp()  # type: ignore[attr-defined]
 
 
 def _states(database: _Database) -> Counter:
