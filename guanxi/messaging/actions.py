@@ -98,8 +98,10 @@ def _clean_settings(kind: str, values: Mapping[str, Any], keep_secrets: dict[str
         if plain.get(name):
             try:
                 check_url(plain[name])
-            except (Blocked, NotSent) as error:
+            except Blocked as error:
                 raise ValidationError(str(error)) from None
+            except NotSent:
+                pass  # not resolvable from here now: every send checks again
     return plain, hidden
 
 

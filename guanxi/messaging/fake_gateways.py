@@ -135,7 +135,7 @@ class Gateways:
         class Handler(_Handler):
             owner = gateways
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", self._http_port), Handler)
+        self._http = _QuietServer(("127.0.0.1", self._http_port), Handler)
         self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, name="fake-gateways", daemon=True).start()
         if self._smtp_port is not None:
@@ -237,6 +237,11 @@ class Gateways:
         value = uuid.uuid4().hex
         self._tokens.add(value)
         return value
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed mid-request (the drills do that) is expected, not worth a traceback."""
 
 
 def _free_port() -> int:
