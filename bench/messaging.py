@@ -53,15 +53,22 @@ else:
 
 def run(customers: int | None = None) -> list[str]:
     customers = customers or DEFAULT_CUSTOMERS
-    lines = [f"messaging: {customers:,} queued messages for the gates, {min(customers, THROUGHPUT_MESSAGES):,} sent"]
-    for engine, result, error in on_each_engine("gx-bench-messaging-", POSTGRES_URL, lambda url, home: run_child(__file__, url, home, "--measure", str(customers))):
+    lines = [
+        f"messaging: {customers:,} queued messages for the gates, {min(customers, THROUGHPUT_MESSAGES):,} sent"
+    ]
+    for engine, result, error in on_each_engine(
+        "gx-bench-messaging-",
+        POSTGRES_URL,
+        lambda url, home: run_child(__file__, url, home, "--measure", str(customers)),
+    ):
         if result is None:
             lines.append(f"{engine:<10} skipped: {error}")
             continue
         rate, naive_rate = result["rate"], result["naive_rate"]
         lines.append(
             f"{engine:<10} send throughput, {SENDERS} workers: {rate:8.0f} msg/s   naive loop: {naive_rate:7.0f} msg/s"
-            f"   ratio {rate / naive_rate:5.1f}x" + (f"   budget ≥ {BUDGET_RATE:.0f}" if engine == "postgresql" else "")
+            f"   ratio {rate / naive_rate:5.1f}x"
+            + (f"   budget ≥ {BUDGET_RATE:.0f}" if engine == "postgresql" else "")
         )
         scaled = result["gates_seconds"] * 1_000_000 / result["queued"]
         lines.append(
@@ -117,14 +124,22 @@ def _set_up(customers: int, url: str):
         unit=unit, name="sms", kind="sms_http", values={"url": url, "api_key": "fake-sms-key"}
     )
     actions.save_template(
-        key="promo", name="Promo", medium="sms", purpose="marketing", unit=unit,
+        key="promo",
+        name="Promo",
+        medium="sms",
+        purpose="marketing",
+        unit=unit,
         contents={"zh-hans": {"body": "{{ customer.name }}，会员日 8 折。回复TD退订"}},
     )
-    actions.save_policy(unit, quiet_start=datetime.time(0), quiet_end=datetime.time(0), daily_cap=50, weekly_cap=50)
+    actions.save_policy(
+        unit, quiet_start=datetime.time(0), quiet_end=datetime.time(0), daily_cap=50, weekly_cap=50
+    )
     rng = random.Random(7)  # noqa: S311
     phones: set[str] = set()
     while len(phones) < customers:
-        phone = normalise_phone("1" + rng.choice("35789") + "".join(rng.choice("0123456789") for _ in range(9)))
+        phone = normalise_phone(
+            "1" + rng.choice("35789") + "".join(rng.choice("0123456789") for _ in range(9))
+        )
         if phone:
             phones.add(phone)
     ordered = sorted(phones)
@@ -132,13 +147,23 @@ def _set_up(customers: int, url: str):
     for start in range(0, customers, 10_000):
         chunk = ordered[start : start + 10_000]
         with transaction.atomic():
-            made = Customer.objects.bulk_create([Customer(name=f"顾客{start + i}") for i in range(len(chunk))])
+            made = Customer.objects.bulk_create(
+                [Customer(name=f"顾客{start + i}") for i in range(len(chunk))]
+            )
             CustomerUnit.objects.bulk_create([CustomerUnit(customer=c, unit=unit) for c in made])
             Identity.objects.bulk_create(
-                [Identity(customer=c, kind="phone", value=p, source="bench") for c, p in zip(made, chunk, strict=True)]
+                [
+                    Identity(customer=c, kind="phone", value=p, source="bench")
+                    for c, p in zip(made, chunk, strict=True)
+                ]
             )
             Consent.objects.bulk_create(
-                [Consent(customer=c, channel="sms", state="granted", method="double_opt_in", source="bench") for c in made]
+                [
+                    Consent(
+                        customer=c, channel="sms", state="granted", method="double_opt_in", source="bench"
+                    )
+                    for c in made
+                ]
             )
         ids += [c.pk for c in made]
     return unit, ids
@@ -151,7 +176,14 @@ def _throughput(unit, customer_ids: list[int], send_key: str, mode: str) -> floa
     from guanxi.messaging import actions
     from guanxi.messaging.models import Message
 
-    actions.enqueue_many(unit=unit, customer_ids=customer_ids, purpose="marketing", send_key=send_key, template="promo", channel="sms")
+    actions.enqueue_many(
+        unit=unit,
+        customer_ids=customer_ids,
+        purpose="marketing",
+        send_key=send_key,
+        template="promo",
+        channel="sms",
+    )
     _analyze()
     go = Path(tempfile.mkdtemp()) / "go"
     senders = [
@@ -168,7 +200,11 @@ def _throughput(unit, customer_ids: list[int], send_key: str, mode: str) -> floa
     seconds = time.perf_counter() - started
     done = Message.objects.filter(send_key__startswith=send_key, state="sent").count()
     if done != len(customer_ids):
-        states = dict(Message.objects.filter(send_key__startswith=send_key).values_list("state", "reason").distinct()[:5])
+        states = dict(
+            Message.objects.filter(send_key__startswith=send_key)
+            .values_list("state", "reason")
+            .distinct()[:5]
+        )
         raise RuntimeError(f"{mode}: {done} of {len(customer_ids)} sent ({states})")
     return done / seconds
 
@@ -189,7 +225,14 @@ def _gates(unit, customer_ids: list[int]) -> tuple[float, float, int]:
     from guanxi.messaging.models import Message
     from guanxi.messaging.naive import naive_decision
 
-    actions.enqueue_many(unit=unit, customer_ids=customer_ids, purpose="marketing", send_key="bench:gates", template="promo", channel="sms")
+    actions.enqueue_many(
+        unit=unit,
+        customer_ids=customer_ids,
+        purpose="marketing",
+        send_key="bench:gates",
+        template="promo",
+        channel="sms",
+    )
     queued = Message.objects.filter(state="queued")
     ids = list(queued.order_by("pk").values_list("pk", flat=True))
     started = time.perf_counter()

@@ -41,7 +41,9 @@ WRITE_ALL = {f"{app}.{action}" for app in DOMAIN_APPS for action in ("add", "cha
 CHANNELS = "messaging.channels"
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.SYSTEM_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.change", "core.audit", "accounts.manage", CHANNELS}),
+    Role.SYSTEM_ADMIN: frozenset(
+        READ_ALL | WRITE_ALL | {"core.change", "core.audit", "accounts.manage", CHANNELS}
+    ),
     Role.GROUP_MANAGER: frozenset(READ_ALL | WRITE_ALL | {"core.audit", CHANNELS}),
     Role.UNIT_HEAD: frozenset(READ_ALL | WRITE_ALL | {"core.audit", CHANNELS}),
     Role.UNIT_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", CHANNELS}),

@@ -29,7 +29,7 @@ from guanxi.customers import profile as customer_profile
 from guanxi.customers.models import Consent, Customer
 from guanxi.messaging import addresses, credentials, gates, rendering
 from guanxi.messaging.channels.base import Outgoing, TestResult
-from guanxi.messaging.channels.http import Blocked, NotSent, check_url
+from guanxi.messaging.channels.http import BlockedError, NotSentError, check_url
 from guanxi.messaging.channels.registry import KINDS, adapter_for
 from guanxi.messaging.models import (
     MEDIUM_OF_KIND,
@@ -80,7 +80,9 @@ def _clean_settings(kind: str, values: Mapping[str, Any], keep_secrets: dict[str
             try:
                 value = int(value)
             except (TypeError, ValueError):
-                raise ValidationError(_("%(setting)s must be a number.") % {"setting": setting.label}) from None
+                raise ValidationError(
+                    _("%(setting)s must be a number.") % {"setting": setting.label}
+                ) from None
         elif isinstance(value, str):
             value = value.strip()
         if setting.secret:
@@ -98,17 +100,23 @@ def _clean_settings(kind: str, values: Mapping[str, Any], keep_secrets: dict[str
         if plain.get(name):
             try:
                 check_url(plain[name])
-            except Blocked as error:
+            except BlockedError as error:
                 raise ValidationError(str(error)) from None
-            except NotSent:
+            except NotSentError:
                 pass  # not resolvable from here now: every send checks again
     return plain, hidden
 
 
 @transaction.atomic
 def save_channel(
-    *, unit: BusinessUnit, name: str, kind: str, values: Mapping[str, Any], channel: ChannelAccount | None = None,
-    is_active: bool = True, actor: Any = None,
+    *,
+    unit: BusinessUnit,
+    name: str,
+    kind: str,
+    values: Mapping[str, Any],
+    channel: ChannelAccount | None = None,
+    is_active: bool = True,
+    actor: Any = None,
 ) -> ChannelAccount:
     """Create or change a channel account; secrets left empty keep their stored value."""
     _check(kind in ChannelKind.values, _("Unknown channel kind."))
@@ -116,7 +124,7 @@ def save_channel(
     _check(bool(name), _("A channel needs a name."))
     kept = credentials.decrypt(channel.unit_id, channel.secrets) if channel and channel.kind == kind else {}
     plain, hidden = _clean_settings(kind, values, kept)
-    if ChannelAccount.objects.filter(unit=unit, name=name).exclude(pk=channel.pk if channel else None).exists():
+    if ChannelAccount.objects.filter(unit=unit, name=name).exclude(pk=channel.pk if channel else 0).exists():
         raise ValidationError(_("This unit already has a channel named “%(name)s”.") % {"name": name})
     created = channel is None
     channel = channel or ChannelAccount(unit=unit)
@@ -150,21 +158,33 @@ def test_channel(channel: ChannelAccount, address: str, *, actor: Any = None) ->
         address=target,
         subject=_("Guanxi test message"),
         body=rendering.sms_text(policy.sms_signature, body) if channel.medium == Medium.SMS else body,
-        fields={"first": body, "thing1": body} if channel.kind == ChannelKind.WECHAT_TEMPLATE else {"content": body},
+        fields={"first": body, "thing1": body}
+        if channel.kind == ChannelKind.WECHAT_TEMPLATE
+        else {"content": body},
         provider_template=channel.settings.get("test_template", ""),
         purpose=Purpose.TRANSACTIONAL,
     )
     try:
-        adapter = adapter_for(channel.kind, channel.settings, credentials.decrypt(channel.unit_id, channel.secrets))
+        adapter = adapter_for(
+            channel.kind, channel.settings, credentials.decrypt(channel.unit_id, channel.secrets)
+        )
         try:
             result = adapter.send(message)
         finally:
             adapter.close()
     except Exception as error:  # a test send reports every failure to the person testing
         return TestResult(False, f"{type(error).__name__}: {error}")
-    audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=channel, unit=channel.unit, message=f"test send: {result.outcome}")
+    audit.record(
+        AuditEntry.Action.UPDATE,
+        actor=actor,
+        obj=channel,
+        unit=channel.unit,
+        message=f"test send: {result.outcome}",
+    )
     ok = result.outcome.value == "sent"
-    return TestResult(ok, result.provider_id if ok else (result.detail or result.reason), {"outcome": result.outcome.value})
+    return TestResult(
+        ok, result.provider_id if ok else (result.detail or result.reason), {"outcome": result.outcome.value}
+    )
 
 
 # --- policy and preferences ---------------------------------------------------------------------
@@ -183,11 +203,18 @@ def save_policy(
     sms_signature: str = "",
     actor: Any = None,
 ) -> MessagingPolicy:
-    _check(all(1 <= day <= 7 for day in quiet_weekdays), _("Quiet days are weekdays 1 (Monday) to 7 (Sunday)."))
+    _check(
+        all(1 <= day <= 7 for day in quiet_weekdays), _("Quiet days are weekdays 1 (Monday) to 7 (Sunday).")
+    )
     _check(0 <= daily_cap <= weekly_cap, _("The daily budget cannot exceed the weekly one."))
-    _check(len(sms_signature.strip()) <= 12 and "【" not in sms_signature, _("An SMS signature is up to 12 characters, without 【】."))
+    _check(
+        len(sms_signature.strip()) <= 12 and "【" not in sms_signature,
+        _("An SMS signature is up to 12 characters, without 【】."),
+    )
     policy, _created = MessagingPolicy.objects.get_or_create(unit=unit)
-    before = {field: getattr(policy, field) for field in ("quiet_start", "quiet_end", "daily_cap", "weekly_cap")}
+    before = {
+        field: getattr(policy, field) for field in ("quiet_start", "quiet_end", "daily_cap", "weekly_cap")
+    }
     policy.quiet_start, policy.quiet_end = quiet_start, quiet_end
     policy.quiet_weekdays = sorted(set(quiet_weekdays))
     policy.daily_cap, policy.weekly_cap = daily_cap, weekly_cap
@@ -195,8 +222,19 @@ def save_policy(
     policy.sms_signature = sms_signature.strip()
     policy.updated_at = timezone.now()
     policy.save()
-    changes = {field: (before[field], getattr(policy, field)) for field in before if before[field] != getattr(policy, field)}
-    audit.record(AuditEntry.Action.UPDATE, actor=actor, unit=unit, object_type="messaging.policy", object_id=str(unit.pk), changes=changes)
+    changes = {
+        field: (before[field], getattr(policy, field))
+        for field in before
+        if before[field] != getattr(policy, field)
+    }
+    audit.record(
+        AuditEntry.Action.UPDATE,
+        actor=actor,
+        unit=unit,
+        object_type="messaging.policy",
+        object_id=str(unit.pk),
+        changes=changes,
+    )
     return policy
 
 
@@ -207,7 +245,9 @@ def set_contact_preferences(customer: Customer, *, actor: Any = None, **values: 
         _check(name in ContactPreference.Name.values, _("Unknown preference %(name)s.") % {"name": name})
         value = (value or "").strip()
         if name == ContactPreference.Name.TIME_ZONE and value:
-            _check(gates.zone_of(value).key == value, _("“%(zone)s” is not an IANA time zone.") % {"zone": value})
+            _check(
+                gates.zone_of(value).key == value, _("“%(zone)s” is not an IANA time zone.") % {"zone": value}
+            )
         if name == ContactPreference.Name.LANGUAGE and value:
             _check(value in rendering.LANGUAGES, _("Choose zh-hans or en."))
         if name == ContactPreference.Name.MEDIUM and value:
@@ -218,13 +258,18 @@ def set_contact_preferences(customer: Customer, *, actor: Any = None, **values: 
             )
         else:
             ContactPreference.objects.filter(customer=customer, name=name).delete()
-    audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=customer, message=f"messaging preferences: {', '.join(sorted(values))}")
+    audit.record(
+        AuditEntry.Action.UPDATE,
+        actor=actor,
+        obj=customer,
+        message=f"messaging preferences: {', '.join(sorted(values))}",
+    )
 
 
 # --- templates -----------------------------------------------------------------------------------
 
 
-class TemplateProblems(ValidationError):
+class TemplateProblemsError(ValidationError):
     def __init__(self, problems: list[rendering.Problem]) -> None:
         super().__init__([problem.message for problem in problems])
         self.problems = problems
@@ -243,10 +288,12 @@ def save_template(
     template: Template | None = None,
     actor: Any = None,
 ) -> Template:
-    """Create a template or save a new version of it; refused (TemplateProblems) when any language has a
+    """Create a template or save a new version of it; refused (TemplateProblemsError) when any language has a
     problem, so a version that cannot render never exists."""
     _check(medium in Medium.values and purpose in Purpose.values, _("Unknown channel or purpose."))
-    _check(bool(re.fullmatch(r"[-a-z0-9_]{1,64}", key or "")), _("A key is lowercase letters, digits, - and _."))
+    _check(
+        bool(re.fullmatch(r"[-a-z0-9_]{1,64}", key or "")), _("A key is lowercase letters, digits, - and _.")
+    )
     _check(bool(name.strip()), _("A template needs a name."))
     cleaned = {
         language: {
@@ -259,8 +306,10 @@ def save_template(
     }
     problems = rendering.check(medium, purpose, cleaned, provider_template=provider_template)
     if problems:
-        raise TemplateProblems(problems)
-    clash = Template.objects.filter(unit=unit, key=key, medium=medium).exclude(pk=template.pk if template else None)
+        raise TemplateProblemsError(problems)
+    clash = Template.objects.filter(unit=unit, key=key, medium=medium).exclude(
+        pk=template.pk if template else 0
+    )
     _check(not clash.exists(), _("A template with this key already exists for this channel."))
     created = template is None
     template = template or Template(unit=unit, key=key, medium=medium)
@@ -321,7 +370,9 @@ def hook_token(channel: ChannelAccount) -> str:
 
 
 def hook_url(channel: ChannelAccount, what: str) -> str:
-    return settings.GUANXI_PUBLIC_URL.rstrip("/") + reverse(f"messaging_public:{what}", args=[hook_token(channel)])
+    return settings.GUANXI_PUBLIC_URL.rstrip("/") + reverse(
+        f"messaging_public:{what}", args=[hook_token(channel)]
+    )
 
 
 def _full_key(send_key: str, customer_id: int | None, user_id: int | None, channel: str) -> str:
@@ -340,9 +391,9 @@ def _channels(unit: BusinessUnit) -> dict[str, ChannelAccount]:
 
 def _preferences(customer_ids: Sequence[int]) -> dict[int, dict[str, str]]:
     found: dict[int, dict[str, str]] = {}
-    for customer_id, name, value in ContactPreference.objects.filter(customer_id__in=customer_ids).values_list(
-        "customer_id", "name", "value"
-    ):
+    for customer_id, name, value in ContactPreference.objects.filter(
+        customer_id__in=customer_ids
+    ).values_list("customer_id", "name", "value"):
         found.setdefault(customer_id, {})[name] = value
     return found
 
@@ -363,7 +414,9 @@ class _Plan:
 
 
 def _best_media(preferred: str, purpose: str) -> list[str]:
-    order = [medium for medium in BEST_ORDER if not (medium == Medium.WECHAT and purpose == Purpose.MARKETING)]
+    order: list[str] = [
+        medium for medium in BEST_ORDER if not (medium == Medium.WECHAT and purpose == Purpose.MARKETING)
+    ]
     if preferred in order:
         order.remove(preferred)
         order.insert(0, preferred)
@@ -373,15 +426,22 @@ def _best_media(preferred: str, purpose: str) -> list[str]:
 def _consenting(customer_ids: Sequence[int]) -> set[tuple[int, str]]:
     """(customer, consent channel) whose newest evidence grants consent."""
     newest: dict[tuple[int, str], str] = {}
-    for customer_id, channel, state in Consent.objects.filter(customer_id__in=customer_ids).order_by(
-        "customer_id", "channel", "-recorded_at", "-id"
-    ).values_list("customer_id", "channel", "state"):
+    for customer_id, channel, state in (
+        Consent.objects.filter(customer_id__in=customer_ids)
+        .order_by("customer_id", "channel", "-recorded_at", "-id")
+        .values_list("customer_id", "channel", "state")
+    ):
         newest.setdefault((customer_id, channel), state)
     return {key for key, state in newest.items() if state == Consent.State.GRANTED}
 
 
 def _plans(
-    unit: BusinessUnit, customer_ids: Sequence[int], channel: str, purpose: str, template_key: str, language: str
+    unit: BusinessUnit,
+    customer_ids: Sequence[int],
+    channel: str,
+    purpose: str,
+    template_key: str,
+    language: str,
 ) -> dict[int, _Plan]:
     """Channel, address and template per customer (a dropped plan carries its reason)."""
     channels = _channels(unit)
@@ -394,18 +454,26 @@ def _plans(
         for medium in media
     }
     consenting = _consenting(customer_ids) if channel == BEST and purpose == Purpose.MARKETING else set()
-    templates = {medium: find_template(unit, template_key, medium) for medium in media} if template_key else {}
+    templates = (
+        {medium: find_template(unit, template_key, medium) for medium in media} if template_key else {}
+    )
     plans: dict[int, _Plan] = {}
     for customer_id in customer_ids:
         wanted = preferences.get(customer_id, {})
         candidates = _best_media(wanted.get("medium", ""), purpose) if channel == BEST else media
         plan = None
         for medium in candidates:
-            usable = medium in channels and customer_id in found[medium] and (not template_key or templates.get(medium))
+            usable = (
+                medium in channels
+                and customer_id in found[medium]
+                and (not template_key or templates.get(medium))
+            )
             if channel == BEST and purpose == Purpose.MARKETING:
                 usable = usable and (customer_id, gates.CONSENT_CHANNEL[Medium(medium)]) in consenting
             if usable or channel != BEST:
-                plan = _Plan(medium=medium, channel=channels.get(medium), address=found[medium].get(customer_id, ""))
+                plan = _Plan(
+                    medium=medium, channel=channels.get(medium), address=found[medium].get(customer_id, "")
+                )
                 break
         if plan is None:
             plan = _Plan(medium=candidates[0] if candidates else Medium.SMS, reason="no_channel")
@@ -413,13 +481,22 @@ def _plans(
         plan.language = language or wanted.get("language", "") or rendering.DEFAULT_LANGUAGE
         if not plan.reason:
             plan.reason = "no_channel" if plan.channel is None else ("no_address" if not plan.address else "")
-        if not plan.reason and template_key and (plan.template is None or plan.template.current_version is None):
+        if (
+            not plan.reason
+            and template_key
+            and (plan.template is None or plan.template.current_version is None)
+        ):
             plan.reason = "no_template"
         plans[customer_id] = plan
     return plans
 
 
-def _render(plans: Mapping[int | None, _Plan], context: Mapping[str, Any], unit: BusinessUnit, keys: Mapping[int | None, str]) -> None:
+def _render(
+    plans: Mapping[int | None, _Plan],
+    context: Mapping[str, Any],
+    unit: BusinessUnit,
+    keys: Mapping[int | None, str],
+) -> None:
     """Fill each plan's template in the recipient's language (variables are loaded in that language too:
     "女士" or "Ms")."""
     by_language: dict[str, list[int | None]] = {}
@@ -444,8 +521,18 @@ def _render(plans: Mapping[int | None, _Plan], context: Mapping[str, Any], unit:
 
 
 def _row(
-    *, unit: BusinessUnit, plan: _Plan, key: str, purpose: str, source: str, customer_id: int | None,
-    user: Any, scheduled_at: datetime | None, expires_at: datetime | None, actor: Any, now: datetime,
+    *,
+    unit: BusinessUnit,
+    plan: _Plan,
+    key: str,
+    purpose: str,
+    source: str,
+    customer_id: int | None,
+    user: Any,
+    scheduled_at: datetime | None,
+    expires_at: datetime | None,
+    actor: Any,
+    now: datetime,
 ) -> Message:
     dropped = bool(plan.reason)
     address_hash = addresses.address_hash(plan.medium, plan.address) if plan.address else ""
@@ -509,13 +596,18 @@ def enqueue_message(
     _check(channel == BEST or channel in Medium.values, _("Unknown channel."))
     _check(not (customer and user), _("A message goes to a customer or to a member of staff, not both."))
     _check(bool(template) != bool(body), _("Give a template or a body, not both."))
-    _check(bool(template) or purpose == Purpose.TRANSACTIONAL, _("Marketing messages are sent from templates."))
+    _check(
+        bool(template) or purpose == Purpose.TRANSACTIONAL, _("Marketing messages are sent from templates.")
+    )
     if purpose == Purpose.MARKETING:
         _check(customer is not None, _("Marketing messages go to customers."))
-        _check(channel not in (Medium.WEBHOOK, Medium.WECOM), _("Webhooks and WeCom carry transactional messages only."))
+        _check(
+            channel not in (Medium.WEBHOOK, Medium.WECOM),
+            _("Webhooks and WeCom carry transactional messages only."),
+        )
     _check(channel != BEST or customer is not None, _("“best” chooses among a customer's channels."))
     if customer is not None and customer.is_merged:
-        customer = Customer.objects.get(pk=customer.merged_into_id)
+        customer = Customer.objects.get(pk=customer.merged_into_id or customer.pk)
     key = _full_key(send_key, customer.pk if customer else None, user.pk if user else None, channel)
     existing = Message.objects.filter(send_key=key).first()
     if existing is not None:
@@ -525,7 +617,9 @@ def enqueue_message(
         plan = _plans(unit, [customer.pk], channel, purpose, template, language)[customer.pk]
     else:
         channels = _channels(unit)
-        plan = _Plan(medium=channel, channel=channels.get(channel), language=language or rendering.DEFAULT_LANGUAGE)
+        plan = _Plan(
+            medium=channel, channel=channels.get(channel), language=language or rendering.DEFAULT_LANGUAGE
+        )
         plan.address = address or (user.email if user is not None and channel == Medium.EMAIL else "")
         if channel == Medium.WEBHOOK and plan.channel is not None:
             plan.address = plan.channel.settings.get("url", "")
@@ -542,19 +636,36 @@ def enqueue_message(
         except ValidationError:
             plan.reason = plan.reason or "no_address"
     if template:
-        _render({customer.pk if customer else None: plan}, context, unit, {customer.pk if customer else None: key})
+        _render(
+            {customer.pk if customer else None: plan}, context, unit, {customer.pk if customer else None: key}
+        )
     else:
         plan.subject, plan.body = subject, body
     now = timezone.now()
     row = _row(
-        unit=unit, plan=plan, key=key, purpose=purpose, source=source, customer_id=customer.pk if customer else None,
-        user=user, scheduled_at=scheduled_at, expires_at=expires_at, actor=actor, now=now,
+        unit=unit,
+        plan=plan,
+        key=key,
+        purpose=purpose,
+        source=source,
+        customer_id=customer.pk if customer else None,
+        user=user,
+        scheduled_at=scheduled_at,
+        expires_at=expires_at,
+        actor=actor,
+        now=now,
     )
     try:
         with transaction.atomic():
             row.save()
             if actor is not None:
-                audit.record(AuditEntry.Action.CREATE, actor=actor, obj=row, unit=unit, message=f"{purpose} {plan.medium} message queued")
+                audit.record(
+                    AuditEntry.Action.CREATE,
+                    actor=actor,
+                    obj=row,
+                    unit=unit,
+                    message=f"{purpose} {plan.medium} message queued",
+                )
             if row.state == State.QUEUED:
                 wake_senders()
     except IntegrityError:
@@ -582,7 +693,10 @@ def enqueue_many(
 ) -> BulkResult:
     """Queue one message per customer from a template, a thousand at a time; rows that exist already
     (same send key: a repeated or concurrent run) are left as they are, so running it twice sends once."""
-    _check(purpose in Purpose.values and (channel == BEST or channel in Medium.values), _("Unknown channel or purpose."))
+    _check(
+        purpose in Purpose.values and (channel == BEST or channel in Medium.values),
+        _("Unknown channel or purpose."),
+    )
     _check(bool(template), _("Bulk sends use a template."))
     ids = sorted(set(customer_ids))
     created = existing = dropped = 0
@@ -602,8 +716,17 @@ def enqueue_many(
         now = timezone.now()
         rows = [
             _row(
-                unit=unit, plan=plans[pk], key=keys[pk], purpose=purpose, source=source, customer_id=pk, user=None,
-                scheduled_at=scheduled_at, expires_at=expires_at, actor=actor, now=now,
+                unit=unit,
+                plan=plans[pk],
+                key=keys[pk],
+                purpose=purpose,
+                source=source,
+                customer_id=pk,
+                user=None,
+                scheduled_at=scheduled_at,
+                expires_at=expires_at,
+                actor=actor,
+                now=now,
             )
             for pk in todo
         ]
@@ -616,16 +739,28 @@ def enqueue_many(
         if progress is not None:
             progress(len(chunk))
     audit.record(
-        AuditEntry.Action.CREATE, actor=actor, unit=unit, object_type="messaging.bulk_send", object_id=send_key[:64],
+        AuditEntry.Action.CREATE,
+        actor=actor,
+        unit=unit,
+        object_type="messaging.bulk_send",
+        object_id=send_key[:64],
         message=f"{purpose} send {send_key[:100]}: {created} queued, {existing} already queued, {dropped} dropped",
     )
     return BulkResult(created=created, existing=existing, dropped=dropped)
 
 
 def start_bulk_send(
-    *, unit: BusinessUnit, customer_ids: Sequence[int], purpose: str, send_key: str, template: str,
-    channel: str = BEST, context: Mapping[str, Any] | None = None, scheduled_at: datetime | None = None,
-    source: str = "", actor: Any = None,
+    *,
+    unit: BusinessUnit,
+    customer_ids: Sequence[int],
+    purpose: str,
+    send_key: str,
+    template: str,
+    channel: str = BEST,
+    context: Mapping[str, Any] | None = None,
+    scheduled_at: datetime | None = None,
+    source: str = "",
+    actor: Any = None,
 ) -> Job:
     """`enqueue_many` as a background job (the job page shows its progress)."""
     from guanxi.messaging.jobs import BULK_SEND
@@ -633,9 +768,15 @@ def start_bulk_send(
     return start_job(
         BULK_SEND,
         params={
-            "unit": unit.pk, "customer_ids": list(customer_ids), "purpose": purpose, "send_key": send_key,
-            "template": template, "channel": channel, "context": dict(context or {}),
-            "scheduled_at": scheduled_at.isoformat() if scheduled_at else None, "source": source,
+            "unit": unit.pk,
+            "customer_ids": list(customer_ids),
+            "purpose": purpose,
+            "send_key": send_key,
+            "template": template,
+            "channel": channel,
+            "context": dict(context or {}),
+            "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
+            "source": source,
         },
         started_by=actor,
         unit=unit,
@@ -646,10 +787,16 @@ def start_bulk_send(
 def cancel_message(message: Message, *, actor: Any = None) -> bool:
     """Cancel a message that has not started sending; False when it is too late."""
     done = Message.objects.filter(pk=message.pk, state__in=[State.QUEUED, State.HELD]).update(
-        state=State.CANCELLED, reason="cancelled", finished_at=timezone.now(), claim_token=None, lease_expires_at=None
+        state=State.CANCELLED,
+        reason="cancelled",
+        finished_at=timezone.now(),
+        claim_token=None,
+        lease_expires_at=None,
     )
     if done:
-        audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=message, unit=message.unit, message="cancelled")
+        audit.record(
+            AuditEntry.Action.UPDATE, actor=actor, obj=message, unit=message.unit, message="cancelled"
+        )
     return bool(done)
 
 
@@ -663,13 +810,18 @@ class OptOut:
     dropped: int
 
 
-def _suppress(medium: str, address: str, *, scope: str, reason: str, customer_id: int | None, source: str) -> Suppression:
+def _suppress(
+    medium: str, address: str, *, scope: str, reason: str, customer_id: int | None, source: str
+) -> Suppression:
     address_hash = addresses.address_hash(medium, address)
     row, created = Suppression.objects.get_or_create(
         medium=medium,
         address_hash=address_hash,
         defaults={
-            "scope": scope, "reason": reason, "customer_id": customer_id, "source": source[:100],
+            "scope": scope,
+            "reason": reason,
+            "customer_id": customer_id,
+            "source": source[:100],
             "masked_address": addresses.masked(medium, address),
         },
     )
@@ -706,27 +858,43 @@ def opt_out(
     for holder in Customer.objects.filter(pk__in=holders, status=Customer.Status.ACTIVE).order_by("pk"):
         if consent_channel:
             customer_profile.record_consent(
-                holder, consent_channel, Consent.State.WITHDRAWN, method,
-                actor=actor, source=source, evidence=evidence, unit=unit,
+                holder,
+                consent_channel,
+                Consent.State.WITHDRAWN,
+                method,
+                actor=actor,
+                source=source,
+                evidence=evidence,
+                unit=unit,
             )
     _check(bool(address) or bool(holders), _("Nobody to opt out: no address and no customer."))
     suppression = None
     dropped = 0
     if address:
         suppression = _suppress(
-            medium, address, scope=scope, reason=Suppression.Reason.OPT_OUT,
-            customer_id=holders[0] if holders else None, source=source,
+            medium,
+            address,
+            scope=scope,
+            reason=Suppression.Reason.OPT_OUT,
+            customer_id=holders[0] if holders else None,
+            source=source,
         )
         pending = Message.objects.filter(
-            medium=medium, state__in=[State.QUEUED, State.HELD], claim_token__isnull=True,
+            medium=medium,
+            state__in=[State.QUEUED, State.HELD],
+            claim_token__isnull=True,
             address_hash=suppression.address_hash,
         )
         if scope != Suppression.Scope.ALL:
             pending = pending.filter(purpose=Purpose.MARKETING)
         dropped = pending.update(state=State.DROPPED, reason="suppressed_opt_out", finished_at=timezone.now())
     audit.record(
-        AuditEntry.Action.UPDATE, actor=actor, unit=unit, object_type="messaging.suppression",
-        object_id=str(suppression.pk if suppression else ""), message=f"{medium} opt-out ({method}, {scope}) for {len(holders)} customers",
+        AuditEntry.Action.UPDATE,
+        actor=actor,
+        unit=unit,
+        object_type="messaging.suppression",
+        object_id=str(suppression.pk if suppression else ""),
+        message=f"{medium} opt-out ({method}, {scope}) for {len(holders)} customers",
     )
     return OptOut(customers=tuple(sorted(holders)), suppression=suppression, dropped=dropped)
 
@@ -737,7 +905,9 @@ def is_opt_out_reply(text: str) -> bool:
 
 
 @transaction.atomic
-def record_inbound(channel: ChannelAccount, *, provider_id: str, sender: str, text: str, received_at: datetime | None = None) -> InboundMessage:
+def record_inbound(
+    channel: ChannelAccount, *, provider_id: str, sender: str, text: str, received_at: datetime | None = None
+) -> InboundMessage:
     """A reply received by a channel; "TD", "T", "退订" or "STOP" opts the sender out of marketing."""
     medium = channel.medium
     try:
@@ -760,13 +930,17 @@ def record_inbound(channel: ChannelAccount, *, provider_id: str, sender: str, te
     )
     if inbound.is_opt_out:
         opt_out(
-            medium=medium, address=address, method=Consent.Method.REPLY, unit=channel.unit,
-            source=f"reply to {channel.name}", evidence=f"reply “{text[:20]}” received {inbound.received_at:%Y-%m-%d %H:%M:%S %Z}",
+            medium=medium,
+            address=address,
+            method=Consent.Method.REPLY,
+            unit=channel.unit,
+            source=f"reply to {channel.name}",
+            evidence=f"reply “{text[:20]}” received {inbound.received_at:%Y-%m-%d %H:%M:%S %Z}",
         )
     return inbound
 
 
-REPORT_STATES = {
+REPORT_STATES: dict[str, tuple[str, str]] = {
     DeliveryReport.Kind.DELIVERED: (State.DELIVERED, ""),
     DeliveryReport.Kind.FAILED: (State.FAILED, "delivery_failed"),
     DeliveryReport.Kind.HARD_BOUNCE: (State.FAILED, "hard_bounce"),
@@ -777,7 +951,12 @@ REPORT_STATES = {
 
 @transaction.atomic
 def record_report(
-    channel: ChannelAccount, *, kind: str, provider_id: str = "", send_key: str = "", provider_status: str = "",
+    channel: ChannelAccount,
+    *,
+    kind: str,
+    provider_id: str = "",
+    send_key: str = "",
+    provider_status: str = "",
     occurred_at: datetime | None = None,
 ) -> DeliveryReport | None:
     """A delivery report or bounce for a message of `channel` (found by the provider's id or our key, or
@@ -793,13 +972,20 @@ def record_report(
     if message is None or kind not in REPORT_STATES:
         return None
     report, created = DeliveryReport.objects.get_or_create(
-        message=message, kind=kind, defaults={"provider_status": provider_status[:64], "occurred_at": occurred_at or timezone.now()}
+        message=message,
+        kind=kind,
+        defaults={"provider_status": provider_status[:64], "occurred_at": occurred_at or timezone.now()},
     )
     if not created:
         return report
     state, reason = REPORT_STATES[kind]
     if message.state in (State.SENT, State.UNKNOWN, State.SENDING, State.DELIVERED):
-        updates: dict[str, Any] = {"state": state, "reason": reason, "claim_token": None, "lease_expires_at": None}
+        updates: dict[str, Any] = {
+            "state": state,
+            "reason": reason,
+            "claim_token": None,
+            "lease_expires_at": None,
+        }
         if state == State.DELIVERED:
             updates["delivered_at"] = report.occurred_at
         else:
@@ -808,9 +994,14 @@ def record_report(
         Message.objects.filter(pk=message.pk).update(**updates)
     if kind in (DeliveryReport.Kind.HARD_BOUNCE, DeliveryReport.Kind.COMPLAINT) and message.address:
         _suppress(
-            message.medium, message.address, scope=Suppression.Scope.ALL,
-            reason=Suppression.Reason.HARD_BOUNCE if kind == DeliveryReport.Kind.HARD_BOUNCE else Suppression.Reason.COMPLAINT,
-            customer_id=message.customer_id, source=f"report from {channel.name}",
+            message.medium,
+            message.address,
+            scope=Suppression.Scope.ALL,
+            reason=Suppression.Reason.HARD_BOUNCE
+            if kind == DeliveryReport.Kind.HARD_BOUNCE
+            else Suppression.Reason.COMPLAINT,
+            customer_id=message.customer_id,
+            source=f"report from {channel.name}",
         )
     return report
 
@@ -829,7 +1020,7 @@ def unsubscribe(message: Message, *, one_click: bool, everything: bool = False) 
     return opt_out(
         medium=message.medium,
         address=message.address,
-        customer=Customer.objects.filter(pk=message.customer_id).first(),
+        customer=Customer.objects.filter(pk=message.customer_id or 0).first(),
         method=Consent.Method.UNSUBSCRIBE_LINK,
         scope=Suppression.Scope.ALL if everything else Suppression.Scope.MARKETING,
         unit=message.unit,

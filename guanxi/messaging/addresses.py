@@ -14,7 +14,11 @@ from guanxi.customers.identities import normalise_phone
 from guanxi.customers.models import Identity
 from guanxi.messaging.models import Medium
 
-IDENTITY_KIND = {Medium.SMS: Identity.Kind.PHONE, Medium.EMAIL: Identity.Kind.EMAIL, Medium.WECHAT: Identity.Kind.WECHAT_OPENID}
+IDENTITY_KIND = {
+    Medium.SMS: Identity.Kind.PHONE,
+    Medium.EMAIL: Identity.Kind.EMAIL,
+    Medium.WECHAT: Identity.Kind.WECHAT_OPENID,
+}
 LOOKUP_BATCH = 1000
 
 
@@ -71,4 +75,6 @@ def customers_with_address(medium: str, address: str) -> list[int]:
     kind = IDENTITY_KIND.get(Medium(medium))
     if kind is None:
         return []
-    return sorted(set(Identity.objects.filter(kind=kind, value=address).values_list("customer_id", flat=True)))
+    return sorted(
+        set(Identity.objects.filter(kind=kind, value=address).values_list("customer_id", flat=True))
+    )

@@ -30,6 +30,7 @@ class MessageOut(Schema):
     started_at: datetime | None
     medium: str
     purpose: str
+    purpose_label: str
     state: str
     state_label: str
     reason: str = Field(description="Why it was held, dropped or failed: a code (see the user guide).")
@@ -185,14 +186,22 @@ def _invalid(error: ValidationError) -> ApiError:
 
 @router.get("/messaging/messages", response=MessagePage, summary="The outbox, newest first, with filters")
 def list_messages(request, params: Query[OutboxParams]):
-    filters = {name: str(getattr(params, name) or "") for name in ("state", "medium", "purpose", "reason", "customer")}
+    filters = {
+        name: str(getattr(params, name) or "")
+        for name in ("state", "medium", "purpose", "reason", "customer")
+    }
     page = paginate(fetch.outbox(request.user, filters), params, sort_field="id", descending=True)
-    return {"items": [vars(fetch.view_of(row, request.user)) for row in page.items], "next_cursor": page.next_cursor}
+    return {
+        "items": [vars(fetch.view_of(row, request.user)) for row in page.items],
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.get("/messaging/messages/{message_id}", response=MessageOut, summary="One message")
 def get_message(request, message_id: int):
-    row = get_object_or_404(Message.objects.restrict(request.user, "view").select_related("template"), pk=message_id)
+    row = get_object_or_404(
+        Message.objects.restrict(request.user, "view").select_related("template"), pk=message_id
+    )
     return vars(fetch.view_of(row, request.user))
 
 
@@ -331,7 +340,9 @@ def create_template(request, payload: TemplateIn):
     user = require(request, "messaging.change")
     unit = _unit(request, payload.unit) if payload.unit is not None else None
     if unit is None and not user.sees_all_units():
-        raise ApiError(403, _("Only group-wide roles create organisation-wide templates."), permission="messaging.change")
+        raise ApiError(
+            403, _("Only group-wide roles create organisation-wide templates."), permission="messaging.change"
+        )
     try:
         template = actions.save_template(
             key=payload.key,
@@ -343,7 +354,7 @@ def create_template(request, payload: TemplateIn):
             provider_template=payload.provider_template,
             actor=user,
         )
-    except actions.TemplateProblems as error:
+    except actions.TemplateProblemsError as error:
         return problem_response(
             request, 422, _("The template cannot be saved."), errors=[p.as_dict() for p in error.problems]
         )
@@ -353,7 +364,9 @@ def create_template(request, payload: TemplateIn):
 
 
 @router.post(
-    "/messaging/templates/{template_id}/preview", response=PreviewOut, summary="Render a template for a customer"
+    "/messaging/templates/{template_id}/preview",
+    response=PreviewOut,
+    summary="Render a template for a customer",
 )
 def preview_template(request, template_id: int, payload: PreviewIn):
     template = get_object_or_404(

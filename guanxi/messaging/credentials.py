@@ -19,7 +19,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 def _unit_key(secret: str, unit_id: int) -> Fernet:
     derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"guanxi.messaging.credentials", info=f"unit:{unit_id}".encode()
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"guanxi.messaging.credentials",
+        info=f"unit:{unit_id}".encode(),
     ).derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(derived))
 

@@ -23,7 +23,7 @@ def timeline_items(customer, user, limit: int) -> list[TimelineItem]:
     """Messages that went out (or may have), newest first."""
     rows = (
         Message.objects.restrict(user, "view")
-        .filter(customer=customer, state__in=Message.ATTEMPTED_STATES + (Message.State.FAILED,))
+        .filter(customer=customer, state__in=(*Message.ATTEMPTED_STATES, Message.State.FAILED))
         .exclude(started_at__isnull=True)
         .select_related("template")
         .order_by("-started_at", "-id")[:limit]
@@ -65,9 +65,8 @@ def register() -> None:
             key="messaging",
             template="messaging/customer_messages.html",
             fetch=customer_messaging,
-            api=ApiPart(list[MessageOut], "The newest messages sent by units the caller may see.", history_for_api),
+            api=ApiPart(
+                list[MessageOut], "The newest messages sent by units the caller may see.", history_for_api
+            ),
         )
     )
-
-
-

@@ -112,7 +112,11 @@ class DrillResult:
 
     def consent_at(self, customer: int, moment: float) -> str:
         """The customer's SMS consent state in force at `moment` ("" when none)."""
-        before = [(recorded, state) for who, state, recorded in self.consent if who == customer and recorded <= moment]
+        before = [
+            (recorded, state)
+            for who, state, recorded in self.consent
+            if who == customer and recorded <= moment
+        ]
         return max(before)[1] if before else ""
 
     @property
@@ -167,7 +171,12 @@ def _environment(database_url: str, home: Path, secret_key: str, lease_seconds: 
 
 def _run(script: str, environment: dict[str, str], *args: str, timeout: int = 600) -> None:
     done = subprocess.run(  # noqa: S603 (our own interpreter and scripts)
-        [sys.executable, "-c", script, *args], env=environment, capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-c", script, *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"drill step failed: {done.stderr[-2000:]}")
@@ -185,7 +194,7 @@ def run_drill(
     idempotent: bool = True,
     latency: float = 0.01,
     lease_seconds: int = 3,
-    timeout: float = 300,
+    timeout: float = 900,
     seed: int = 2026,
     opt_out_after: int = 0,
     target_messages: int = 0,
@@ -198,12 +207,18 @@ def run_drill(
     environment = _environment(database_url, home, secret_key, lease_seconds)
     database = _Database(database_url)
     if database.sqlite and not Path(urlsplit(database_url).path).exists():
-        migrated = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "guanxi", "migrate"], env=environment, capture_output=True, text=True, check=False
+        migrated = subprocess.run(
+            [sys.executable, "-m", "guanxi", "migrate"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if migrated.returncode != 0:
             raise RuntimeError(migrated.stderr[-2000:])
-    gateways = fakes.Gateways(smtp_port=None, idempotent_sms=idempotent, faults=fakes.Faults(latency=latency)).start()
+    gateways = fakes.Gateways(
+        smtp_port=None, idempotent_sms=idempotent, faults=fakes.Faults(latency=latency)
+    ).start()
     rng = random.Random(seed)  # noqa: S311 (which worker dies is not a secret)
     processes: list[subprocess.Popen] = []
     kills = 0
@@ -226,7 +241,7 @@ def run_drill(
         log = (home / "workers.log").open("ab")
 
         def start_worker() -> subprocess.Popen:
-            return subprocess.Popen(  # noqa: S603
+            return subprocess.Popen(
                 [sys.executable, "-m", "guanxi", "worker"], env=environment, stdout=log, stderr=log
             )
 
@@ -245,7 +260,11 @@ def run_drill(
         while True:
             if opt_out_after and opted_out_at is None and len(gateways.ledger.entries) >= opt_out_after:
                 reply = subprocess.run(  # noqa: S603
-                    [sys.executable, "-c", OPT_OUT], env=environment, capture_output=True, text=True, check=False
+                    [sys.executable, "-c", OPT_OUT],
+                    env=environment,
+                    capture_output=True,
+                    text=True,
+                    check=False,
                 )
                 if reply.returncode:
                     raise RuntimeError(reply.stderr[-2000:])
@@ -270,7 +289,9 @@ def run_drill(
                 break
         for process in scheduling:
             if process.returncode:
-                raise RuntimeError(f"a scheduler failed: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+                raise RuntimeError(
+                    f"a scheduler failed: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
+                )
     finally:
         for process in processes:
             process.terminate()

@@ -183,7 +183,11 @@ class Gateways:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802
                 text = envelope.content.decode("utf-8", errors="replace")
                 message_id = next(
-                    (line.split(":", 1)[1].strip() for line in text.splitlines() if line.lower().startswith("message-id:")),
+                    (
+                        line.split(":", 1)[1].strip()
+                        for line in text.splitlines()
+                        if line.lower().startswith("message-id:")
+                    ),
                     "",
                 )
                 for recipient in envelope.rcpt_tos:
@@ -275,14 +279,18 @@ def self_signed_certificate(folder: Path | None = None) -> tuple[str, str, str]:
             .not_valid_before(now - timedelta(days=1))
             .not_valid_after(now + timedelta(days=3650))
             .add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+                x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                ),
                 critical=False,
             )
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256())
         )
         key_path.write_bytes(
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
         )
         cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return str(cert_path), str(key_path), cert_path.read_text()
@@ -293,7 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as they are written, not 40 ms apart
     owner: Gateways
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # --- plumbing --------------------------------------------------------------------------------
@@ -348,18 +356,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- routes ----------------------------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
         if parts.path == "/wecom/cgi-bin/gettoken":
             if (query.get("corpid"), query.get("corpsecret")) != (WECOM_CORPID, WECOM_SECRET):
                 self._answer(200, {"errcode": 40013, "errmsg": "invalid corpid"})
                 return
-            self._answer(200, {"errcode": 0, "errmsg": "ok", "access_token": self.owner.token(), "expires_in": 7200})
+            self._answer(
+                200, {"errcode": 0, "errmsg": "ok", "access_token": self.owner.token(), "expires_in": 7200}
+            )
             return
         self._answer(404, {"error": "not found"})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         parts = urlsplit(self.path)
         body = self._body()
         if self._misbehave_before():
@@ -385,7 +395,9 @@ class _Handler(BaseHTTPRequestHandler):
         request = json.loads(body or b"{}")
         key = self.headers.get("Idempotency-Key", "")
         window = 24 * 3600 if self.owner.idempotent_sms else None
-        self._accept("sms", key, request.get("to", ""), request.get("text", ""), {"id": uuid.uuid4().hex}, window)
+        self._accept(
+            "sms", key, request.get("to", ""), request.get("text", ""), {"id": uuid.uuid4().hex}, window
+        )
 
     def _aliyun(self, body: bytes, query: dict) -> None:
         params = dict(parse_qsl(body.decode()))
@@ -393,7 +405,9 @@ class _Handler(BaseHTTPRequestHandler):
         if params.get("AccessKeyId") != ALIYUN_KEY_ID or not hmac.compare_digest(
             given, aliyun_signature(ALIYUN_SECRET, "POST", params)
         ):
-            self._answer(400, {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched"})
+            self._answer(
+                400, {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched"}
+            )
             return
         stamp = datetime.strptime(params.get("Timestamp", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         if abs((datetime.now(UTC) - stamp).total_seconds()) > 900:
@@ -401,7 +415,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         nonce = params.get("SignatureNonce", "")
         if self.owner.remembered(f"aliyun:{nonce}", 900) is not None:
-            self._answer(400, {"Code": "SignatureNonceUsed", "Message": "Specified signature nonce was used already."})
+            self._answer(
+                400, {"Code": "SignatureNonceUsed", "Message": "Specified signature nonce was used already."}
+            )
             return
         self.owner.remember(f"aliyun:{nonce}", b"used")
         phone = params.get("PhoneNumbers", "")
@@ -409,7 +425,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, {"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": "invalid mobile number"})
             return
         text = f"{params.get('SignName')}|{params.get('TemplateCode')}|{params.get('TemplateParam')}"
-        answer = {"Code": "OK", "Message": "OK", "BizId": f"{uuid.uuid4().int % 10**18}", "RequestId": str(uuid.uuid4())}
+        answer = {
+            "Code": "OK",
+            "Message": "OK",
+            "BizId": f"{uuid.uuid4().int % 10**18}",
+            "RequestId": str(uuid.uuid4()),
+        }
         self._accept("aliyun", nonce, phone, text, answer, None)
 
     def _wechat_token(self, body: bytes, query: dict) -> None:
@@ -437,13 +458,18 @@ class _Handler(BaseHTTPRequestHandler):
         request = json.loads(body or b"{}")
         content = request.get("text", {}).get("content", "")
         digest = hashlib.sha256(f"{request.get('touser')}|{content}".encode()).hexdigest()
-        window = request.get("duplicate_check_interval", 1800) if request.get("enable_duplicate_check") else None
+        window = (
+            request.get("duplicate_check_interval", 1800) if request.get("enable_duplicate_check") else None
+        )
         answer = {"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": uuid.uuid4().hex}
         self._accept("wecom", digest, request.get("touser", ""), content, answer, window)
 
     def _webhook(self, body: bytes) -> None:
         if not signature_is_valid(
-            WEBHOOK_SECRET, self.headers.get("X-Guanxi-Timestamp", ""), body, self.headers.get("X-Guanxi-Signature", "")
+            WEBHOOK_SECRET,
+            self.headers.get("X-Guanxi-Timestamp", ""),
+            body,
+            self.headers.get("X-Guanxi-Signature", ""),
         ):
             self._answer(401, {"error": "bad signature"})
             return

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from guanxi.messaging import reasons
 from guanxi.messaging.addresses import masked
-from guanxi.messaging.models import ContactPreference, Medium, Message, Suppression
+from guanxi.messaging.models import ContactPreference, Medium, Message, Purpose, Suppression
 
 HISTORY_LIMIT = 50
 
@@ -25,6 +25,7 @@ class MessageView:
     medium: str
     medium_label: str
     purpose: str
+    purpose_label: str
     state: str
     state_label: str
     reason: str
@@ -45,6 +46,7 @@ def view_of(row: Message, user: Any) -> MessageView:
         medium=row.medium,
         medium_label=str(Medium(row.medium).label) if row.medium in Medium.values else row.medium,
         purpose=row.purpose,
+        purpose_label=str(Purpose(row.purpose).label) if row.purpose in Purpose.values else row.purpose,
         state=row.state,
         state_label=str(Message.State(row.state).label),
         reason=row.reason,
@@ -88,7 +90,9 @@ def customer_messaging(user: Any, customer: Any) -> CustomerMessaging:
     return CustomerMessaging(
         history=history,
         preferences=dict(
-            ContactPreference.objects.restrict(user, "view").filter(customer=customer).values_list("name", "value")
+            ContactPreference.objects.restrict(user, "view")
+            .filter(customer=customer)
+            .values_list("name", "value")
         ),
         suppressions=list(Suppression.objects.restrict(user, "view").filter(customer=customer)),
         counts=counts,

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -118,7 +118,7 @@ def quiet_until(now: datetime, zone: ZoneInfo, policy: Policy) -> datetime | Non
 
 
 def budget_reason(sent: Iterable[datetime], now: datetime, zone: ZoneInfo, policy: Policy) -> str:
-    """"frequency_cap_day"/"frequency_cap_week" when one more marketing message would exceed the budget
+    """ "frequency_cap_day"/"frequency_cap_week" when one more marketing message would exceed the budget
     in the recipient's local calendar day or ISO week; "" when it fits."""
     local_now = now.astimezone(zone)
     today, week = local_now.date(), local_now.isocalendar()[:2]
@@ -147,7 +147,9 @@ class BatchFacts:
     """What the gates need about a batch's recipients, read in a few queries."""
 
     policies: dict[int, Policy]
-    consent: dict[tuple[int, str], tuple[str, datetime]] = field(default_factory=dict)  # -> (state, recorded at)
+    consent: dict[tuple[int, str], tuple[str, datetime]] = field(
+        default_factory=dict
+    )  # -> (state, recorded at)
     suppressed: dict[tuple[str, str], str] = field(default_factory=dict)  # (medium, hash) -> scope:reason
     sent: dict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
     zones: dict[int, str] = field(default_factory=dict)
@@ -176,7 +178,7 @@ def gather(rows: list[Any], now: datetime, batch: QuerySet | None = None) -> Bat
     batch = batch if batch is not None else Message.objects.filter(pk__in=[row.pk for row in rows])
     facts = BatchFacts(policies=policies({row.unit_id for row in rows}))
     if any(row.purpose == Purpose.MARKETING and row.customer_id for row in rows):
-        marketing = batch.filter(purpose=Purpose.MARKETING, customer__isnull=False).values("customer_id")
+        marketing: Any = batch.filter(purpose=Purpose.MARKETING, customer__isnull=False).values("customer_id")
         consent_rows = Consent.objects.filter(customer_id__in=marketing, recorded_at__lte=now).order_by(
             "customer_id", "channel", "-recorded_at", "-id"
         )
@@ -191,13 +193,18 @@ def gather(rows: list[Any], now: datetime, batch: QuerySet | None = None) -> Bat
             started_at__gte=now - BUDGET_LOOKBACK,
         ).values_list("customer_id", "started_at")
         for customer_id, started_at in attempted:
-            facts.sent[customer_id].append(started_at)
-    suppressed = Suppression.objects.filter(address_hash__in=batch.exclude(address_hash="").values("address_hash"))
-    for medium, address_hash, scope, reason in suppressed.values_list("medium", "address_hash", "scope", "reason"):
+            if started_at is not None:
+                facts.sent[customer_id].append(started_at)
+    suppressed = Suppression.objects.filter(
+        address_hash__in=batch.exclude(address_hash="").values("address_hash")
+    )
+    for medium, address_hash, scope, reason in suppressed.values_list(
+        "medium", "address_hash", "scope", "reason"
+    ):
         facts.suppressed[(medium, address_hash)] = f"{scope}:{reason}"
     facts.zones = dict(
         ContactPreference.objects.filter(
-            customer_id__in=batch.filter(customer__isnull=False).values("customer_id"),
+            customer_id__in=cast(Any, batch.filter(customer__isnull=False).values("customer_id")),
             name=ContactPreference.Name.TIME_ZONE,
         ).values_list("customer_id", "value")
     )
@@ -275,17 +282,27 @@ def evaluate(rows: list[Any], facts: BatchFacts, now: datetime) -> dict[int, Dec
         policy, zone = facts.policies[row.unit_id], zone_of(zone_name)
         key = (zone_name, row.unit_id)
         if key not in quiet:
-            quiet[key] = (quiet_until(now, zone, policy), now.astimezone(zone).isoweekday() in policy.quiet_weekdays)
+            quiet[key] = (
+                quiet_until(now, zone, policy),
+                now.astimezone(zone).isoweekday() in policy.quiet_weekdays,
+            )
         until, quiet_day = quiet[key]
         if until is not None:
-            decision.action, decision.reason, decision.until = "hold", "quiet_day" if quiet_day else "quiet_hours", until
+            decision.action, decision.reason, decision.until = (
+                "hold",
+                "quiet_day" if quiet_day else "quiet_hours",
+                until,
+            )
             continue
         sent = facts.sent[row.customer_id]
         if sent and (reason := budget_reason(sent, now, zone, policy)):
             decision.action, decision.reason = "drop", reason
             continue
         if policy.daily_cap == 0 or policy.weekly_cap == 0:
-            decision.action, decision.reason = "drop", "frequency_cap_day" if policy.daily_cap == 0 else "frequency_cap_week"
+            decision.action, decision.reason = (
+                "drop",
+                "frequency_cap_day" if policy.daily_cap == 0 else "frequency_cap_week",
+            )
             continue
         sent.append(now)  # the next message of this batch sees this one
     return decisions

@@ -381,9 +381,7 @@ class ContactPreference(ScopedModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["customer", "name"], name="contact_preference_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["customer", "name"], name="contact_preference_unique")]
 
     def __str__(self) -> str:
         return f"{self.name} of customer {self.customer_id}"

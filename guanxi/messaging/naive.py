@@ -12,10 +12,15 @@ from guanxi.messaging.sending import adapter, outgoing
 
 
 def naive_decision(row: Message, now: datetime) -> str:
+    customer = row.customer_id or 0
     """The gates for one message, a query each: "" to send, else the reason."""
     if Suppression.objects.filter(medium=row.medium, address_hash=row.address_hash).exists():
         return "suppressed"
-    consent = Consent.objects.filter(customer_id=row.customer_id, channel=row.medium).order_by("-recorded_at", "-id").first()
+    consent = (
+        Consent.objects.filter(customer_id=customer, channel=row.medium)
+        .order_by("-recorded_at", "-id")
+        .first()
+    )
     if consent is None or consent.state != Consent.State.GRANTED:
         return "no_consent"
     policy = MessagingPolicy.objects.filter(unit_id=row.unit_id).first()
@@ -23,10 +28,15 @@ def naive_decision(row: Message, now: datetime) -> str:
     local = now.astimezone(zone)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     sent_today = Message.objects.filter(
-        customer_id=row.customer_id, purpose="marketing", state__in=Message.ATTEMPTED_STATES, started_at__gte=day_start
+        customer_id=customer,
+        purpose="marketing",
+        state__in=Message.ATTEMPTED_STATES,
+        started_at__gte=day_start,
     ).count()
     sent_week = Message.objects.filter(
-        customer_id=row.customer_id, purpose="marketing", state__in=Message.ATTEMPTED_STATES,
+        customer_id=customer,
+        purpose="marketing",
+        state__in=Message.ATTEMPTED_STATES,
         started_at__gte=day_start - timedelta(days=local.weekday()),
     ).count()
     if policy and (sent_today >= policy.daily_cap or sent_week >= policy.weekly_cap):
@@ -45,5 +55,8 @@ def naive_send_loop(worker: int, workers: int) -> None:
             Message.objects.filter(pk=pk).update(state="dropped")
             continue
         Message.objects.filter(pk=pk).update(state="sending", started_at=now)
+        assert row.channel is not None
         result = adapter(row.channel).send(outgoing(row))
-        Message.objects.filter(pk=pk).update(state="sent", sent_at=timezone.now(), provider_message_id=result.provider_id)
+        Message.objects.filter(pk=pk).update(
+            state="sent", sent_at=timezone.now(), provider_message_id=result.provider_id
+        )

@@ -39,7 +39,9 @@ def preview_contents(medium: str, contents: Mapping[str, Any], customer: Any, un
         signature = gates.policies([unit.pk])[unit.pk].sms_signature if unit else ""
         body = rendering.sms_text(signature or _("Shop name"), body)
         length = rendering.sms_length(body)
-        return Preview(rendered.subject, body, rendered.fields, length.characters, length.segments, length.encoding)
+        return Preview(
+            rendered.subject, body, rendered.fields, length.characters, length.segments, length.encoding
+        )
     return Preview(rendered.subject, body, rendered.fields, len(body), None, "")
 
 
@@ -49,4 +51,6 @@ def preview(template: Template, customer: Any, language: str, user: Any) -> Prev
         raise ValidationError(_("The template has no saved version yet."))
     contents = version.contents
     unit = template.unit or user.only_unit()
-    return preview_contents(template.medium, contents[rendering.pick_language(contents, language)], customer, unit)
+    return preview_contents(
+        template.medium, contents[rendering.pick_language(contents, language)], customer, unit
+    )

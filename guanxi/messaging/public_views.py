@@ -88,16 +88,28 @@ def reports(request: HttpRequest, token: str) -> JsonResponse:
     matched = 0
     for item in items:
         if "biz_id" in item or "out_id" in item:
-            kind = DeliveryReport.Kind.DELIVERED if item.get("success") in (True, "true") else DeliveryReport.Kind.FAILED
+            kind = (
+                DeliveryReport.Kind.DELIVERED
+                if item.get("success") in (True, "true")
+                else DeliveryReport.Kind.FAILED
+            )
             found = actions.record_report(
-                channel, kind=kind, provider_id=str(item.get("biz_id", "")), send_key=str(item.get("out_id", "")),
-                provider_status=str(item.get("err_code", "")), occurred_at=_when(item.get("report_time")),
+                channel,
+                kind=kind,
+                provider_id=str(item.get("biz_id", "")),
+                send_key=str(item.get("out_id", "")),
+                provider_status=str(item.get("err_code", "")),
+                occurred_at=_when(item.get("report_time")),
             )
         else:
             status = str(item.get("status", "")).upper()
             found = actions.record_report(
-                channel, kind=REPORT_KINDS.get(status, ""), provider_id=str(item.get("id", "")),
-                send_key=str(item.get("reference", "")), provider_status=status, occurred_at=_when(item.get("at")),
+                channel,
+                kind=REPORT_KINDS.get(status, ""),
+                provider_id=str(item.get("id", "")),
+                send_key=str(item.get("reference", "")),
+                provider_status=status,
+                occurred_at=_when(item.get("at")),
             )
         matched += found is not None
     return JsonResponse({"code": 0, "msg": "ok", "matched": matched})
@@ -116,10 +128,15 @@ def inbound(request: HttpRequest, token: str) -> JsonResponse:
     for item in items:
         sender = str(item.get("from") or item.get("phone_number") or "")
         text = str(item.get("text") or item.get("content") or "")
-        provider_id = str(item.get("id") or item.get("sequence_id") or f"{sender}:{item.get('at') or item.get('send_time')}")
+        provider_id = str(
+            item.get("id") or item.get("sequence_id") or f"{sender}:{item.get('at') or item.get('send_time')}"
+        )
         if sender and text:
             actions.record_inbound(
-                channel, provider_id=provider_id, sender=sender, text=text,
+                channel,
+                provider_id=provider_id,
+                sender=sender,
+                text=text,
                 received_at=_when(item.get("at") or item.get("send_time")),
             )
     return JsonResponse({"code": 0, "msg": "ok"})

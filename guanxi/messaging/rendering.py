@@ -101,7 +101,9 @@ def check(
         problems.append(Problem("", "provider_template", _("Give the WeChat template id.")))
     for language, values in contents.items():
         if language not in LANGUAGES:
-            problems.append(Problem(language, "", _("Unknown language %(language)s.") % {"language": language}))
+            problems.append(
+                Problem(language, "", _("Unknown language %(language)s.") % {"language": language})
+            )
             continue
         if not values.get("body"):
             continue
@@ -117,7 +119,11 @@ def _check_language(medium: str, purpose: str, language: str, values: Mapping[st
             tree = _environment.parse(source)
         except TemplateSyntaxError as error:
             problems.append(
-                Problem(language, part, _("Line %(line)s: %(error)s") % {"line": error.lineno, "error": error.message})
+                Problem(
+                    language,
+                    part,
+                    _("Line %(line)s: %(error)s") % {"line": error.lineno, "error": error.message},
+                )
             )
             continue
         problems += [Problem(language, part, message) for message in _unknown_variables(tree, known)]
@@ -139,13 +145,16 @@ def _check_language(medium: str, purpose: str, language: str, values: Mapping[st
                 Problem(
                     language,
                     "body",
-                    _("A marketing SMS must say how to opt out: add “%(text)s”.") % {"text": OPT_OUT_TEXT[language]},
+                    _("A marketing SMS must say how to opt out: add “%(text)s”.")
+                    % {"text": OPT_OUT_TEXT[language]},
                 )
             )
         if len(rendered.body) > SMS_MAX_CHARACTERS:
             problems.append(
                 Problem(
-                    language, "body", _("At most %(max)s characters in one SMS.") % {"max": SMS_MAX_CHARACTERS}
+                    language,
+                    "body",
+                    _("At most %(max)s characters in one SMS.") % {"max": SMS_MAX_CHARACTERS},
                 )
             )
     return problems
@@ -157,6 +166,7 @@ def _unknown_variables(tree: nodes.Template, known: Mapping[str, Any]) -> list[s
     messages: list[str] = []
     qualified: set[int] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, nodes.Getattr | nodes.Getitem)
         target = node.node
         if not isinstance(target, nodes.Name) or target.name in local:
             continue
@@ -186,7 +196,9 @@ def _unknown_variables(tree: nodes.Template, known: Mapping[str, Any]) -> list[s
 def render(contents: Mapping[str, Any], variables: Mapping[str, Any]) -> Rendered:
     """One language's contents filled with `variables` ({namespace: {field: value}})."""
     try:
-        filled = {part: _environment.from_string(source).render(variables) for part, source in parts_of(contents)}
+        filled = {
+            part: _environment.from_string(source).render(variables) for part, source in parts_of(contents)
+        }
     except TemplateError as error:
         raise RenderError(_("The template could not be filled: %(error)s") % {"error": error}) from error
     return Rendered(

@@ -136,9 +136,13 @@ def _gate(batch: Claim, chunk: list[Message], report: PassReport) -> list[Messag
     """Decide the chunk and mark the messages to send `sending`, in one transaction; return those."""
     now = timezone.now()
     with transaction.atomic():
-        marketing = sorted({row.customer_id for row in chunk if row.customer_id and row.purpose == Purpose.MARKETING})
+        marketing = sorted(
+            {row.customer_id for row in chunk if row.customer_id and row.purpose == Purpose.MARKETING}
+        )
         if marketing:
-            list(Customer.objects.select_for_update().filter(pk__in=marketing).order_by("pk").values_list("pk"))
+            list(
+                Customer.objects.select_for_update().filter(pk__in=marketing).order_by("pk").values_list("pk")
+            )
         # Re-read under the locks: an opt-out may have dropped some, a cancel may have ended others.
         rows = list(
             Message.objects.filter(
@@ -209,7 +213,12 @@ def _interrupted(row: Message, facts: gates.BatchFacts, now: datetime) -> str:
 
 def _finish(row: Message, state: str, reason: str, detail: str, now: datetime) -> None:
     Message.objects.filter(pk=row.pk).update(
-        state=state, reason=reason, detail=detail[:300], finished_at=now, claim_token=None, lease_expires_at=None,
+        state=state,
+        reason=reason,
+        detail=detail[:300],
+        finished_at=now,
+        claim_token=None,
+        lease_expires_at=None,
         time_zone=row.time_zone,
     )
     row.state = state
@@ -231,9 +240,11 @@ def outgoing(row: Message, signature: str = "") -> Outgoing:
         subject=row.subject,
         body=body,
         fields=row.fields or {},
-        provider_template=row.template_version.provider_template if row.template_version_id else "",
+        provider_template=row.template_version.provider_template if row.template_version else "",
         purpose=row.purpose,
-        unsubscribe_url=unsubscribe_url(row.send_key) if row.purpose == Purpose.MARKETING and row.medium == "email" else "",
+        unsubscribe_url=unsubscribe_url(row.send_key)
+        if row.purpose == Purpose.MARKETING and row.medium == "email"
+        else "",
         customer_id=row.customer_id,
         source=row.source,
     )
@@ -244,7 +255,9 @@ def _send(batch: Claim, rows: list[Message], report: PassReport) -> None:
     worker killed mid-batch leaves most of its sends recorded, and extends its lease as it goes."""
     if not rows:
         return
-    signatures = {pk: policy.sms_signature for pk, policy in gates.policies({row.unit_id for row in rows}).items()}
+    signatures = {
+        pk: policy.sms_signature for pk, policy in gates.policies({row.unit_id for row in rows}).items()
+    }
     sent: list[Message] = []
     held_for = lease()
     renewed = time.monotonic()
@@ -286,7 +299,9 @@ def _record(batch: Claim, row: Message, result: SendResult, sent: list[Message],
         _finish(row, State.FAILED, result.reason or "provider_rejected", result.detail, now)
     elif result.outcome == Outcome.RETRY:
         # Never reached the provider: back to the queue, as if it had not been started.
-        Message.objects.filter(pk=row.pk).update(state=State.QUEUED, reason="transient_error", detail=result.detail[:300])
+        Message.objects.filter(pk=row.pk).update(
+            state=State.QUEUED, reason="transient_error", detail=result.detail[:300]
+        )
         batch.retry(result.detail, [row.pk])
     else:
         window = _window(row.channel) if row.channel else None

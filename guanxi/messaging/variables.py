@@ -73,7 +73,7 @@ def _customers(customer_ids: Sequence[int | None], context: Mapping[str, Any], u
     from guanxi.customers.models import Customer, Gender
 
     ids = [pk for pk in customer_ids if pk is not None]
-    titles = {Gender.FEMALE: _("Ms"), Gender.MALE: _("Mr")}
+    titles: dict[str, Any] = {Gender.FEMALE: _("Ms"), Gender.MALE: _("Mr")}
     return {
         row.pk: {
             "name": row.name,
@@ -124,12 +124,13 @@ def _shop(customer_ids: Sequence[int | None], context: Mapping[str, Any], unit: 
 
     policy = MessagingPolicy.objects.filter(unit=unit).first() if unit else None
     values = {"name": unit.name if unit else "", "signature": policy.sms_signature if policy else ""}
-    return dict.fromkeys(customer_ids, values)
+    return {pk: dict(values) for pk in customer_ids}
 
 
 def _message(customer_ids: Sequence[int | None], context: Mapping[str, Any], unit: Any) -> dict:
     # The unsubscribe link is per recipient and address; the sender fills it in (see rendering.py).
-    return dict.fromkeys(customer_ids, {"date": timezone.localdate().isoformat()})
+    today = timezone.localdate().isoformat()
+    return {pk: {"date": today} for pk in customer_ids}
 
 
 def register_builtin_variables() -> None:

@@ -41,11 +41,17 @@ def _units(user):
 
 def outbox(request):
     require(request, "messaging.view")
-    filters = {name: request.GET.get(name, "") for name in ("state", "medium", "purpose", "reason", "unit", "customer")}
+    filters = {
+        name: request.GET.get(name, "")
+        for name in ("state", "medium", "purpose", "reason", "unit", "customer")
+    }
     rows = fetch.outbox(request.user, filters)
     page = Paginator(rows.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     counts = dict(
-        fetch.outbox(request.user, {**filters, "state": ""}).values_list("state").annotate(n=Count("id")).order_by()
+        fetch.outbox(request.user, {**filters, "state": ""})
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     state_counts = [(value, label, counts.get(value, 0)) for value, label in Message.State.choices]
     return render(
@@ -67,7 +73,9 @@ def outbox(request):
 
 def message(request, pk: int):
     row = get_object_or_404(
-        Message.objects.restrict(request.user, "view").select_related("template", "template_version", "channel", "unit"),
+        Message.objects.restrict(request.user, "view").select_related(
+            "template", "template_version", "channel", "unit"
+        ),
         pk=pk,
     )
     return render(
@@ -114,7 +122,11 @@ def channel_form(request, pk: int | None = None):
     user = request.user
     channel = get_object_or_404(ChannelAccount.objects.restrict(user, "view"), pk=pk) if pk else None
     require(request, "messaging.channels", unit=channel.unit if channel else None)
-    kind = channel.kind if channel else request.GET.get("kind") or request.POST.get("kind") or ChannelKind.SMS_HTTP
+    kind = (
+        channel.kind
+        if channel
+        else request.GET.get("kind") or request.POST.get("kind") or ChannelKind.SMS_HTTP
+    )
     if kind not in KINDS:
         raise Http404
     values = dict(channel.settings) if channel else {s.name: s.default for s in KINDS[kind].settings}
@@ -139,7 +151,10 @@ def channel_form(request, pk: int | None = None):
             return redirect("messaging:channel", pk=channel.pk)
     hooks = {}
     if channel is not None:
-        hooks = {"reports": actions.hook_url(channel, "reports"), "inbound": actions.hook_url(channel, "inbound")}
+        hooks = {
+            "reports": actions.hook_url(channel, "reports"),
+            "inbound": actions.hook_url(channel, "inbound"),
+        }
     return render(
         request,
         "messaging/channel_form.html",
@@ -148,7 +163,10 @@ def channel_form(request, pk: int | None = None):
             "kind": kind,
             "kind_label": ChannelKind(kind).label,
             "fields": [
-                {"setting": setting, "value": "" if setting.secret else values.get(setting.name, setting.default)}
+                {
+                    "setting": setting,
+                    "value": "" if setting.secret else values.get(setting.name, setting.default),
+                }
                 for setting in KINDS[kind].settings
             ],
             "units": _units(user),
@@ -228,12 +246,16 @@ def template_form(request, pk: int | None = None):
                 template=template,
                 actor=user,
             )
-        except actions.TemplateProblems as error:
+        except actions.TemplateProblemsError as error:
             problems = error.problems
         except ValidationError as error:
             problems = [rendering.Problem("", "", message) for message in error.messages]
         else:
-            messages.success(request, _("Template saved as version %(number)s.") % {"number": template.current_version.number})
+            messages.success(
+                request,
+                _("Template saved as version %(number)s.")
+                % {"number": template.current_version.number if template.current_version else 1},
+            )
             return redirect("messaging:template", pk=template.pk)
     return render(
         request,
@@ -262,11 +284,13 @@ def template_preview(request):
     require(request, "messaging.view")
     customer = None
     if request.POST.get("customer"):
-        customer = Customer.objects.restrict(request.user, "view").filter(pk=request.POST.get("customer")).first()
+        customer = (
+            Customer.objects.restrict(request.user, "view").filter(pk=request.POST.get("customer")).first()
+        )
     unit_id = request.POST.get("unit") or None
     unit = _units(request.user).filter(pk=unit_id).first() if unit_id else request.user.only_unit()
     medium = request.POST.get("medium", Medium.SMS)
-    results = []
+    results: list[tuple[str, previews.Preview | None, str]] = []
     for language, values in _posted_contents(request).items():
         if not values["body"]:
             continue
@@ -275,13 +299,20 @@ def template_preview(request):
         except ValidationError as error:
             results.append((language, None, " ".join(error.messages)))
     problems = rendering.check(
-        medium, request.POST.get("purpose", Purpose.TRANSACTIONAL), _posted_contents(request),
+        medium,
+        request.POST.get("purpose", Purpose.TRANSACTIONAL),
+        _posted_contents(request),
         provider_template=request.POST.get("provider_template", ""),
     )
     return render(
         request,
         "messaging/partials/_preview.html",
-        {"results": results, "customer": customer, "missing_customer": bool(request.POST.get("customer")) and customer is None, "problems": problems},
+        {
+            "results": results,
+            "customer": customer,
+            "missing_customer": bool(request.POST.get("customer")) and customer is None,
+            "problems": problems,
+        },
     )
 
 
@@ -291,7 +322,10 @@ def template_preview(request):
 def settings_form(request):
     require(request, "messaging.view")
     units = _units(request.user)
-    unit = get_object_or_404(units, pk=request.GET.get("unit") or request.POST.get("unit") or (units.first().pk if units.exists() else 0))
+    unit = get_object_or_404(
+        units,
+        pk=request.GET.get("unit") or request.POST.get("unit") or (units.first().pk if units.exists() else 0),
+    )
     policy = MessagingPolicy.objects.filter(unit=unit).first() or MessagingPolicy(unit=unit)
     errors: list[str] = []
     if request.method == "POST":
@@ -304,12 +338,18 @@ def settings_form(request):
                 quiet_weekdays=[int(day) for day in request.POST.getlist("quiet_weekdays")],
                 daily_cap=int(request.POST.get("daily_cap") or 0),
                 weekly_cap=int(request.POST.get("weekly_cap") or 0),
-                consent_max_age_days=int(request.POST["consent_max_age_days"]) if request.POST.get("consent_max_age_days") else None,
+                consent_max_age_days=int(request.POST["consent_max_age_days"])
+                if request.POST.get("consent_max_age_days")
+                else None,
                 sms_signature=request.POST.get("sms_signature", ""),
                 actor=request.user,
             )
         except (ValidationError, ValueError) as error:
-            errors = error.messages if isinstance(error, ValidationError) else [_("Enter times as HH:MM and whole numbers.")]
+            errors = (
+                error.messages
+                if isinstance(error, ValidationError)
+                else [_("Enter times as HH:MM and whole numbers.")]
+            )
         else:
             messages.success(request, _("Sending rules saved."))
             return redirect(f"{request.path}?unit={unit.pk}")
@@ -321,7 +361,15 @@ def settings_form(request):
             "units": units,
             "policy": policy,
             "errors": errors,
-            "weekdays": [(1, _("Monday")), (2, _("Tuesday")), (3, _("Wednesday")), (4, _("Thursday")), (5, _("Friday")), (6, _("Saturday")), (7, _("Sunday"))],
+            "weekdays": [
+                (1, _("Monday")),
+                (2, _("Tuesday")),
+                (3, _("Wednesday")),
+                (4, _("Thursday")),
+                (5, _("Friday")),
+                (6, _("Saturday")),
+                (7, _("Sunday")),
+            ],
             "can_change": request.user.has_permission("messaging.change"),
         },
     )
@@ -336,7 +384,8 @@ def statistics(request):
     figures = fetch.statistics(request.user, days)
     labels = [day.strftime("%m-%d") for day in figures.days]
     per_medium = {
-        medium: [sum(day) for day in zip(*states.values(), strict=True)] for medium, states in figures.series.items()
+        medium: [sum(day) for day in zip(*states.values(), strict=True)]
+        for medium, states in figures.series.items()
     }
     per_state: dict[str, list[int]] = {}
     for states in figures.series.values():
@@ -351,7 +400,9 @@ def statistics(request):
         "by-state": {
             "kind": "stacked",
             "labels": labels,
-            "series": [{"name": str(Message.State(s).label), "values": v} for s, v in sorted(per_state.items())],
+            "series": [
+                {"name": str(Message.State(s).label), "values": v} for s, v in sorted(per_state.items())
+            ],
         },
     }
     rows = [
@@ -409,4 +460,3 @@ def customer_opt_out(request, pk: int):
     else:
         messages.success(request, _("Opt-out recorded: no more marketing on this channel."))
     return redirect(f"/customers/{customer.pk}/#messaging")
-

@@ -173,7 +173,9 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     (f"^(?P<slug>{'|'.join(AREAS)})/$", "area"): Route("page"),
     ("messaging/", "outbox"): Route("page"),
     ("messaging/messages/<int:pk>/", "message"): Route("detail", object="message"),
-    ("messaging/messages/<int:pk>/cancel/", "message_cancel"): Route("detail", method="post", object="message"),
+    ("messaging/messages/<int:pk>/cancel/", "message_cancel"): Route(
+        "detail", method="post", object="message"
+    ),
     ("messaging/channels/", "channel_list"): Route("page"),
     ("messaging/channels/add/", "channel_add"): Route("page"),
     ("messaging/channels/<int:pk>/", "channel"): Route("detail", object="channel"),
@@ -187,7 +189,9 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("messaging/customers/<int:pk>/preferences/", "customer_preferences"): Route(
         "detail", method="post", object="customer"
     ),
-    ("messaging/customers/<int:pk>/opt-out/", "customer_opt_out"): Route("detail", method="post", object="customer"),
+    ("messaging/customers/<int:pk>/opt-out/", "customer_opt_out"): Route(
+        "detail", method="post", object="customer"
+    ),
     # Signed-token links and gateway callbacks: no session; they answer with a status or a bare page.
     ("m/unsubscribe/<str:token>/", "unsubscribe"): Route("public"),
     ("m/hooks/<str:token>/reports", "reports"): Route("public"),
@@ -312,13 +316,22 @@ def _messaging(unit_a, unit_b, customer_a, customer_b, shared) -> dict[str, dict
             unit=unit, name=f"SMS {marker}", kind="sms_http", values={"url": "http://127.0.0.1:9/sms"}
         )
         template = messaging_actions.save_template(
-            key=f"notice-{side}", name=f"Notice {marker}", medium="sms", purpose="transactional", unit=unit,
+            key=f"notice-{side}",
+            name=f"Notice {marker}",
+            medium="sms",
+            purpose="transactional",
+            unit=unit,
             contents={"zh-hans": {"body": f"{marker} 您的订单已发货"}},
         )
         messages = [
             messaging_actions.enqueue_message(
-                unit=unit, customer=person, purpose="transactional", send_key=f"walk:{side}", template=template.key,
-                channel="sms", source=f"walk {marker}",
+                unit=unit,
+                customer=person,
+                purpose="transactional",
+                send_key=f"walk:{side}",
+                template=template.key,
+                channel="sms",
+                source=f"walk {marker}",
             ).message
             for person in (own, shared)
         ]

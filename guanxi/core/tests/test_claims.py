@@ -34,4 +34,6 @@ def test_postpone_gives_rows_back_for_a_chosen_time_without_counting_an_attempt(
     assert batch.postpone(list(batch.rows().values_list("pk", flat=True)), later) == 1
     row = rows().get()
     assert (row.claim_token, row.lease_expires_at, row.available_at, row.attempts) == (None, None, later, 0)
-    assert claim(rows(), queue="test", limit=10, lease=timedelta(minutes=1)).rows().count() == 0  # not yet due
+    assert (
+        claim(rows(), queue="test", limit=10, lease=timedelta(minutes=1)).rows().count() == 0
+    )  # not yet due

@@ -6,7 +6,6 @@ the send key, so a receiving system that de-duplicates on it sees a resend as th
 """
 
 import smtplib
-import socket
 import ssl
 from datetime import timedelta
 from email.message import EmailMessage
@@ -40,7 +39,9 @@ class SmtpAdapter:
         if self._connection is not None:
             return self._connection
         if self.security == "ssl":
-            connection: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=TIMEOUT, context=self._tls())
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=TIMEOUT, context=self._tls()
+            )
         else:
             connection = smtplib.SMTP(self.host, self.port, timeout=TIMEOUT)
             connection.ehlo()
@@ -86,7 +87,7 @@ class SmtpAdapter:
             return retry(f"SMTP connection lost before DATA: {error}")
         try:
             code, reply = connection.data(mail.as_bytes())
-        except (TimeoutError, socket.timeout, smtplib.SMTPServerDisconnected, OSError) as error:
+        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as error:
             self._connection = None
             return ambiguous(f"no answer to DATA: {error}")
         except smtplib.SMTPDataError as error:

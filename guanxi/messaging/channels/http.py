@@ -30,15 +30,15 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 15.0
 
 
-class Blocked(Exception):
+class BlockedError(Exception):
     """The URL may not be called: a scheme other than http(s), or an address that is not public."""
 
 
-class NotSent(Exception):
+class NotSentError(Exception):
     """The request never reached the provider (refused connection, unknown host): safe to retry."""
 
 
-class MaybeSent(Exception):
+class MaybeSentError(Exception):
     """The request went out but no answer came back (timeout, reset): the provider may have acted on it."""
 
 
@@ -63,22 +63,22 @@ def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def resolve(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, the address to connect to) of a URL that may be called, else Blocked."""
+    """(scheme, host, port, the address to connect to) of a URL that may be called, else BlockedError."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Blocked(_("Only http:// and https:// addresses may be called."))
+        raise BlockedError(_("Only http:// and https:// addresses may be called."))
     if parts.username or parts.password:
-        raise Blocked(_("Credentials in the address are not allowed."))
+        raise BlockedError(_("Credentials in the address are not allowed."))
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise NotSent(_("Cannot resolve %(host)s.") % {"host": parts.hostname}) from error
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        raise NotSentError(_("Cannot resolve %(host)s.") % {"host": parts.hostname}) from error
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not settings.GUANXI_ALLOW_PRIVATE_GATEWAYS:
         refused = [str(address) for address in addresses if not _public(address)]
         if refused:
-            raise Blocked(
+            raise BlockedError(
                 _("%(host)s resolves to an address that is not public (%(address)s).")
                 % {"host": parts.hostname, "address": refused[0]}
             )
@@ -86,7 +86,7 @@ def resolve(url: str) -> tuple[str, str, int, str]:
 
 
 def check_url(url: str) -> None:
-    """Refuse a URL a channel must never call (on save): Blocked, or NotSent if it does not resolve."""
+    """Refuse a URL a channel must never call (on save): BlockedError, or NotSentError if it does not resolve."""
     resolve(url)
 
 
@@ -116,7 +116,9 @@ class Client:
                         ca_cert_data=self._ca_pem or None,
                     )
                 else:
-                    pool = urllib3.HTTPConnectionPool(address, port, maxsize=8, timeout=timeout, retries=False)
+                    pool = urllib3.HTTPConnectionPool(
+                        address, port, maxsize=8, timeout=timeout, retries=False
+                    )
                 self._pools[key] = pool
         return pool
 
@@ -132,14 +134,20 @@ class Client:
         all_headers = {"Host": host if port == default_port else f"{host}:{port}", **(headers or {})}
         try:
             reply = self._pool(scheme, host, port, address).urlopen(
-                method, path, body=body, headers=all_headers, redirect=False, retries=False, assert_same_host=False
+                method,
+                path,
+                body=body,
+                headers=all_headers,
+                redirect=False,
+                retries=False,
+                assert_same_host=False,
             )
         except (NewConnectionError, ConnectTimeoutError) as error:
-            raise NotSent(str(error)) from error
+            raise NotSentError(str(error)) from error
         except (ReadTimeoutError, ProtocolError) as error:
-            raise MaybeSent(str(error)) from error
+            raise MaybeSentError(str(error)) from error
         except HTTPError as error:  # TLS failures and the like happen before the request is written
-            raise NotSent(str(error)) from error
+            raise NotSentError(str(error)) from error
         return Response(status=reply.status, body=reply.data, headers=dict(reply.headers))
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from guanxi.messaging.channels.base import Outgoing, SendResult, ambiguous, failed, key_digest, retry, sent
-from guanxi.messaging.channels.http import Blocked, Client, MaybeSent, NotSent, Response
+from guanxi.messaging.channels.http import BlockedError, Client, MaybeSentError, NotSentError, Response
 
 ALIYUN_ENDPOINT = "https://dysmsapi.aliyuncs.com/"
 ALIYUN_NONCE_WINDOW = timedelta(minutes=15)
@@ -43,11 +43,11 @@ def http_outcome(response: Response) -> SendResult | None:
 def call(client: Client, method: str, url: str, **kwargs: Any) -> Response | SendResult:
     try:
         return client.request(method, url, **kwargs)
-    except Blocked as error:
+    except BlockedError as error:
         return failed("configuration", str(error))
-    except NotSent as error:
+    except NotSentError as error:
         return retry(str(error))
-    except MaybeSent as error:
+    except MaybeSentError as error:
         return ambiguous(str(error))
 
 
@@ -58,13 +58,20 @@ class HttpSmsAdapter:
         self.url = settings.get("url", "")
         self.callback_url = settings.get("callback_url", "")
         honours = settings.get("honours_idempotency_key", True)
-        self.idempotency_window = timedelta(hours=float(settings.get("idempotency_hours") or 24)) if honours else None
+        self.idempotency_window = (
+            timedelta(hours=float(settings.get("idempotency_hours") or 24)) if honours else None
+        )
         self.api_key = secrets.get("api_key", "")
         self.client = Client()
 
     def send(self, message: Outgoing) -> SendResult:
         body = json.dumps(
-            {"to": message.address, "text": message.body, "reference": message.send_key, "callback_url": self.callback_url},
+            {
+                "to": message.address,
+                "text": message.body,
+                "reference": message.send_key,
+                "callback_url": self.callback_url,
+            },
             ensure_ascii=False,
         ).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": message.send_key}

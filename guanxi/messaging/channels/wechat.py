@@ -32,7 +32,7 @@ TOKEN_MARGIN = 300
 WECOM_DUPLICATE_INTERVAL = 1800
 
 
-class TokenUnavailable(Exception):
+class TokenUnavailableError(Exception):
     def __init__(self, result: SendResult) -> None:
         self.result = result
 
@@ -57,7 +57,7 @@ class TokenCache:
                         return token
                     fetched = self.fetch()
                     if isinstance(fetched, SendResult):
-                        raise TokenUnavailable(fetched)
+                        raise TokenUnavailableError(fetched)
                     token, expires_in = fetched
                     cache.set(self.key, token, timeout=max(int(expires_in) - TOKEN_MARGIN, 60))
                     return token
@@ -67,7 +67,7 @@ class TokenCache:
             token = cache.get(self.key)
             if token:
                 return token
-        raise TokenUnavailable(retry("another process is fetching the access token"))
+        raise TokenUnavailableError(retry("another process is fetching the access token"))
 
     def forget(self) -> None:
         cache.delete(self.key)
@@ -114,10 +114,14 @@ class _TokenSender:
         for attempt in range(2):
             try:
                 token = self.tokens.get()
-            except TokenUnavailable as error:
+            except TokenUnavailableError as error:
                 return error.result
             answer = self._post(url, token, payload)
-            if isinstance(answer, dict) and int(answer.get("errcode", 0) or 0) in EXPIRED_TOKEN_CODES and attempt == 0:
+            if (
+                isinstance(answer, dict)
+                and int(answer.get("errcode", 0) or 0) in EXPIRED_TOKEN_CODES
+                and attempt == 0
+            ):
                 self.tokens.forget()  # an expired token was refused before anything was sent
                 continue
             return answer
@@ -142,7 +146,12 @@ class WechatTemplateAdapter(_TokenSender):
 
     def _fetch_token(self) -> tuple[str, int] | SendResult:
         body = json.dumps(
-            {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret, "force_refresh": False}
+            {
+                "grant_type": "client_credential",
+                "appid": self.appid,
+                "secret": self.secret,
+                "force_refresh": False,
+            }
         ).encode()
         answer = _answer(
             call(
@@ -156,7 +165,9 @@ class WechatTemplateAdapter(_TokenSender):
         if isinstance(answer, SendResult):
             return retry(answer.detail) if answer.outcome.value == "ambiguous" else answer
         if not answer.get("access_token"):
-            return failed("configuration", f"no access token: {answer.get('errcode')} {answer.get('errmsg', '')}")
+            return failed(
+                "configuration", f"no access token: {answer.get('errcode')} {answer.get('errmsg', '')}"
+            )
         return answer["access_token"], int(answer.get("expires_in") or 7200)
 
     def send(self, message: Outgoing) -> SendResult:
@@ -195,7 +206,9 @@ class WecomAdapter(_TokenSender):
         if isinstance(answer, SendResult):
             return retry(answer.detail) if answer.outcome.value == "ambiguous" else answer
         if int(answer.get("errcode", 0) or 0) != 0 or not answer.get("access_token"):
-            return failed("configuration", f"no access token: {answer.get('errcode')} {answer.get('errmsg', '')}")
+            return failed(
+                "configuration", f"no access token: {answer.get('errcode')} {answer.get('errmsg', '')}"
+            )
         return answer["access_token"], int(answer.get("expires_in") or 7200)
 
     def send(self, message: Outgoing) -> SendResult:

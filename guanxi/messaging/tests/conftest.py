@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import pytest
+
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.customers import profile
 from guanxi.customers.models import Consent, Identity
@@ -36,15 +37,28 @@ def channel_values(kind: str, gateways: fakes.Gateways) -> dict:
             "from_name": "关系家纺",
             "ca_pem": gateways.smtp_ca_pem,
         },
-        ChannelKind.SMS_HTTP: {"url": gateways.url("/sms/send"), "api_key": fakes.SMS_API_KEY, "honours_idempotency_key": True},
+        ChannelKind.SMS_HTTP: {
+            "url": gateways.url("/sms/send"),
+            "api_key": fakes.SMS_API_KEY,
+            "honours_idempotency_key": True,
+        },
         ChannelKind.SMS_ALIYUN: {
             "access_key_id": fakes.ALIYUN_KEY_ID,
             "access_key_secret": fakes.ALIYUN_SECRET,
             "sign_name": "关系家纺",
             "endpoint": gateways.url("/aliyun/"),
         },
-        ChannelKind.WECHAT_TEMPLATE: {"appid": fakes.WECHAT_APPID, "appsecret": fakes.WECHAT_SECRET, "base_url": gateways.url("/wechat")},
-        ChannelKind.WECOM: {"corpid": fakes.WECOM_CORPID, "agentid": 1000002, "corpsecret": fakes.WECOM_SECRET, "base_url": gateways.url("/wecom")},
+        ChannelKind.WECHAT_TEMPLATE: {
+            "appid": fakes.WECHAT_APPID,
+            "appsecret": fakes.WECHAT_SECRET,
+            "base_url": gateways.url("/wechat"),
+        },
+        ChannelKind.WECOM: {
+            "corpid": fakes.WECOM_CORPID,
+            "agentid": 1000002,
+            "corpsecret": fakes.WECOM_SECRET,
+            "base_url": gateways.url("/wecom"),
+        },
         ChannelKind.WEBHOOK: {"url": gateways.url("/webhook/orders"), "signing_secret": fakes.WEBHOOK_SECRET},
     }[kind]
 
@@ -66,8 +80,12 @@ def shopper(unit_a):
     Identity.objects.create(customer=customer, kind=Identity.Kind.EMAIL, value="wangfang@guanxi-mail.cn")
     for channel in ("sms", "email"):
         profile.record_consent(
-            customer, channel, Consent.State.GRANTED, Consent.Method.DOUBLE_OPT_IN,
-            source="signup form v3", recorded_at=at(2025, 1, 1, 9),
+            customer,
+            channel,
+            Consent.State.GRANTED,
+            Consent.Method.DOUBLE_OPT_IN,
+            source="signup form v3",
+            recorded_at=at(2025, 1, 1, 9),
         )
     return customer
 

@@ -32,7 +32,11 @@ def outgoing(key="order:1:c1:sms", address="+8613812345678", **fields):
 
 def adapter(kind, gateways, **overrides):
     values = {**channel_values(kind, gateways), **overrides}
-    secrets = {k: values.pop(k) for k in ("password", "api_key", "access_key_secret", "appsecret", "corpsecret", "signing_secret") if k in values}
+    secrets = {
+        k: values.pop(k)
+        for k in ("password", "api_key", "access_key_secret", "appsecret", "corpsecret", "signing_secret")
+        if k in values
+    }
     return adapter_for(kind, values, secrets)
 
 
@@ -40,8 +44,11 @@ def test_email_goes_through_starttls_and_auth_with_one_click_unsubscribe_headers
     smtp = adapter(ChannelKind.SMTP, gateways)
     result = smtp.send(
         outgoing(
-            key="campaign:7:c1:email", address="wangfang@guanxi-mail.cn", body="双十一会员专享",
-            purpose="marketing", unsubscribe_url="https://crm.guanxi.cn/m/unsubscribe/abc/",
+            key="campaign:7:c1:email",
+            address="wangfang@guanxi-mail.cn",
+            body="双十一会员专享",
+            purpose="marketing",
+            unsubscribe_url="https://crm.guanxi.cn/m/unsubscribe/abc/",
         )
     )
     smtp.close()
@@ -51,7 +58,9 @@ def test_email_goes_through_starttls_and_auth_with_one_click_unsubscribe_headers
     assert "List-Unsubscribe: <https://crm.guanxi.cn/m/unsubscribe/abc/>" in entry.text
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in entry.text
     assert "Subject: =?utf-8?b?" in entry.text  # the Chinese subject, encoded
-    assert entry.key.startswith("<") and entry.key.endswith("@guanxi-shop.cn>")  # Message-ID from the send key
+    assert entry.key.startswith("<") and entry.key.endswith(
+        "@guanxi-shop.cn>"
+    )  # Message-ID from the send key
 
 
 def test_email_refused_recipient_fails_and_a_wrong_password_is_a_configuration_error(gateways):
@@ -100,9 +109,14 @@ def test_aliyun_request_is_signed_and_a_replayed_nonce_counts_as_already_sent(ga
 def test_aliyun_signature_matches_the_documented_example():
     # The worked example of Alibaba Cloud's RPC signature documentation (AccessKeySecret "testsecret").
     params = {
-        "AccessKeyId": "testid", "Action": "DescribeRegions", "Format": "XML", "SignatureMethod": "HMAC-SHA1",
-        "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf", "SignatureVersion": "1.0",
-        "Timestamp": "2016-02-23T12:46:24Z", "Version": "2014-05-26",
+        "AccessKeyId": "testid",
+        "Action": "DescribeRegions",
+        "Format": "XML",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+        "SignatureVersion": "1.0",
+        "Timestamp": "2016-02-23T12:46:24Z",
+        "Version": "2014-05-26",
     }
     assert aliyun_signature("testsecret", "GET", params) == "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
     assert AliyunSmsAdapter.idempotency_window.total_seconds() == 900
@@ -111,11 +125,18 @@ def test_aliyun_signature_matches_the_documented_example():
 def test_wechat_template_message_caches_its_token_and_renews_an_expired_one(gateways):
     cache.clear()
     wechat = adapter(ChannelKind.WECHAT_TEMPLATE, gateways)
-    message = outgoing(address="o6_bmjrPTlm6_2sgVt7hMZOPfL2M", provider_template="tmpl-ship", fields={"thing1": "毛巾"})
+    message = outgoing(
+        address="o6_bmjrPTlm6_2sgVt7hMZOPfL2M", provider_template="tmpl-ship", fields={"thing1": "毛巾"}
+    )
     assert wechat.send(message).outcome == Outcome.SENT
     token = cache.get(wechat.tokens.key)
     assert token
-    assert wechat.send(outgoing(key="order:2", address="o6_bmjrPTlm6_2sgVt7hMZOPfL2M", provider_template="t")).outcome == Outcome.SENT
+    assert (
+        wechat.send(
+            outgoing(key="order:2", address="o6_bmjrPTlm6_2sgVt7hMZOPfL2M", provider_template="t")
+        ).outcome
+        == Outcome.SENT
+    )
     assert cache.get(wechat.tokens.key) == token  # reused, not fetched again
     cache.set(wechat.tokens.key, "expired-token")
     assert wechat.send(outgoing(key="order:3", address="o6_x", provider_template="t")).outcome == Outcome.SENT
@@ -130,7 +151,9 @@ def test_wecom_sends_to_a_member_with_duplicate_check(gateways):
     alert = outgoing(address="zhangsan", subject="工单超时", body="工单 #42 已超过 SLA")
     assert wecom.send(alert).outcome == Outcome.SENT
     assert wecom.send(alert).outcome == Outcome.SENT  # a resend within the interval is de-duplicated
-    assert [(e.to, e.text) for e in gateways.ledger.of("wecom")] == [("zhangsan", "工单超时\n工单 #42 已超过 SLA")]
+    assert [(e.to, e.text) for e in gateways.ledger.of("wecom")] == [
+        ("zhangsan", "工单超时\n工单 #42 已超过 SLA")
+    ]
 
 
 def test_webhook_is_signed_and_a_bad_secret_is_refused(gateways):

@@ -21,11 +21,30 @@ from guanxi.messaging import actions, fake_gateways, gates, sending
 from guanxi.messaging.models import ContactPreference, Message
 
 ZONES = [
-    "Asia/Shanghai", "Asia/Kolkata", "Asia/Kathmandu", "Asia/Tehran", "Asia/Beirut", "Africa/Cairo",
-    "Europe/London", "Europe/Dublin", "Europe/Paris", "Europe/Berlin", "Europe/Moscow", "Atlantic/Azores",
-    "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/St_Johns",
-    "America/Havana", "America/Santiago", "America/Sao_Paulo", "Australia/Sydney", "Australia/Lord_Howe",
-    "Pacific/Auckland", "Pacific/Chatham",
+    "Asia/Shanghai",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Asia/Tehran",
+    "Asia/Beirut",
+    "Africa/Cairo",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Moscow",
+    "Atlantic/Azores",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/St_Johns",
+    "America/Havana",
+    "America/Santiago",
+    "America/Sao_Paulo",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+    "Pacific/Auckland",
+    "Pacific/Chatham",
 ]
 # Days on which some of the zones change their clocks (2026), at 09:00 UTC; schedules run 3 days from there.
 DST_DAYS = [
@@ -76,17 +95,37 @@ class ScheduleTests(TestCase):
         accounts.ensure_organisation("Guanxi")
         unit = accounts.create_business_unit(code="home", name="Home")
         actions.save_channel(
-            unit=unit, name="sms", kind="sms_http", values={"url": self.gateways.url("/sms/send"), "api_key": fake_gateways.SMS_API_KEY}
+            unit=unit,
+            name="sms",
+            kind="sms_http",
+            values={"url": self.gateways.url("/sms/send"), "api_key": fake_gateways.SMS_API_KEY},
         )
-        actions.save_template(key="promo", name="Promo", medium="sms", purpose="marketing", unit=unit,
-                              contents={"zh-hans": {"body": "会员日 8 折。回复TD退订"}})
-        actions.save_template(key="notice", name="Notice", medium="sms", purpose="transactional", unit=unit,
-                              contents={"zh-hans": {"body": "您的订单已发货"}})
+        actions.save_template(
+            key="promo",
+            name="Promo",
+            medium="sms",
+            purpose="marketing",
+            unit=unit,
+            contents={"zh-hans": {"body": "会员日 8 折。回复TD退订"}},
+        )
+        actions.save_template(
+            key="notice",
+            name="Notice",
+            medium="sms",
+            purpose="transactional",
+            unit=unit,
+            contents={"zh-hans": {"body": "您的订单已发货"}},
+        )
         people = []
         for index, zone in enumerate(schedule["zones"]):
             person = make_customer(f"顾客{index}", [unit], phone=f"+861391234{index:04d}")
-            Consent.objects.create(customer=person, channel="sms", state="granted", method="checkbox",
-                                   recorded_at=datetime(2025, 1, 1, tzinfo=UTC))
+            Consent.objects.create(
+                customer=person,
+                channel="sms",
+                state="granted",
+                method="checkbox",
+                recorded_at=datetime(2025, 1, 1, tzinfo=UTC),
+            )
             ContactPreference.objects.create(customer=person, name="time_zone", value=zone)
             people.append((person, ZoneInfo(zone)))
         start = schedule["start"]
@@ -99,7 +138,12 @@ class ScheduleTests(TestCase):
         zone_of: dict[int, ZoneInfo] = {}
         clock = start
         for _step in range(500):
-            pending = Message.objects.pending().order_by("available_at").values_list("available_at", flat=True).first()
+            pending = (
+                Message.objects.pending()
+                .order_by("available_at")
+                .values_list("available_at", flat=True)
+                .first()
+            )
             upcoming = [at for at, *_rest in events if at > clock] if events else []
             candidates = [at for at in (pending, upcoming[0] if upcoming else None) if at is not None]
             due_now = [event for event in events if event[0] <= clock]
@@ -113,15 +157,22 @@ class ScheduleTests(TestCase):
                     at, number, who, marketing = event
                     person, zone = people[who]
                     message = actions.enqueue_message(
-                        unit=unit, customer=person, purpose="marketing" if marketing else "transactional",
-                        send_key=f"s{number}", template="promo" if marketing else "notice", channel="sms",
+                        unit=unit,
+                        customer=person,
+                        purpose="marketing" if marketing else "transactional",
+                        send_key=f"s{number}",
+                        template="promo" if marketing else "notice",
+                        channel="sms",
                     ).message
                     queued_at[message.pk], zone_of[message.pk] = at, zone
                 while sending.send_due().claimed:
                     pass
                 for pk in Message.objects.filter(state="held").values_list("pk", flat=True):
                     held_at.setdefault(pk, clock)
-            if not events and Message.objects.pending().filter(available_at__gt=start + timedelta(days=12)).exists():
+            if (
+                not events
+                and Message.objects.pending().filter(available_at__gt=start + timedelta(days=12)).exists()
+            ):
                 break
         else:
             raise AssertionError("the simulation did not settle")
