@@ -78,15 +78,12 @@ class CustomerMessaging:
     history: list[MessageView]
     preferences: dict[str, str]
     suppressions: list[Suppression]
-    counts: dict[str, int]
     can_change: bool
     media: list[tuple[str, str]]  # the media a customer can state a preference for or opt out of
 
 
 def customer_messaging(user: Any, customer: Any) -> CustomerMessaging:
     history = customer_history(user, customer)
-    visible = Message.objects.restrict(user, "view").filter(customer=customer)
-    counts = dict(visible.values_list("state").annotate(n=Count("id")).order_by())
     return CustomerMessaging(
         history=history,
         preferences=dict(
@@ -95,7 +92,6 @@ def customer_messaging(user: Any, customer: Any) -> CustomerMessaging:
             .values_list("name", "value")
         ),
         suppressions=list(Suppression.objects.restrict(user, "view").filter(customer=customer)),
-        counts=counts,
         can_change=user.has_permission("customers.change"),
         media=[(m.value, str(m.label)) for m in (Medium.SMS, Medium.EMAIL, Medium.WECHAT)],
     )
