@@ -229,13 +229,20 @@ def demo(
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
     """Create the database, load a realistic demo shop, and serve it with the worker."""
+    # The demo's messaging channels point at the local fake gateways started below (127.0.0.1).
+    os.environ.setdefault("GUANXI_ALLOW_PRIVATE_GATEWAYS", "1")
     prepare(redis=not no_serve, migrated=False)
     if not no_serve:
         require_free_port(host, port)
+    from django.conf import settings
     from django.core.management import call_command
 
+    from guanxi.demo import messaging as demo_messaging
     from guanxi.demo.jobs import DEMO_JOB_KIND, demo_is_loaded, demo_logins
 
+    for gateway_port in (demo_messaging.HTTP_PORT, demo_messaging.SMTP_PORT):
+        require_free_port("127.0.0.1", gateway_port)
+    gateways = demo_messaging.start_gateways(settings.GUANXI_HOME)
     call_command("migrate", interactive=False, verbosity=0)
     if demo_is_loaded():
         console.print("Demo data are already loaded; keeping them.")
@@ -250,12 +257,20 @@ def demo(
         install_ready_made_segments()
         refresh_all_segments()
         console.print("Installed and filled the ready-made segments.")
+        console.print(
+            f"Messaging channels, templates and history: {demo_messaging.install_demo_messaging(gateways)}"
+        )
     console.print("\nDemo logins (password for all: [bold]guanxi-demo-2026[/bold]):")
     for username, role in demo_logins():
         console.print(f"  {username:<14} {role}")
+    console.print(
+        f"Fake SMS, WeChat and webhook gateways on http://127.0.0.1:{demo_messaging.HTTP_PORT}/, SMTP on "
+        f"127.0.0.1:{demo_messaging.SMTP_PORT}; what they accept is logged to {settings.GUANXI_HOME}/gateways/ledger.jsonl"
+    )
     if not no_serve:
         console.print(f"\nOpen http://{host}:{port}/ and sign in as [bold]manager[/bold].")
         run_server(host, port, with_worker=True, threads=8)
+    gateways.stop()
 
 
 def unit_by_code(code: str | None):

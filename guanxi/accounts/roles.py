@@ -37,11 +37,16 @@ DOMAIN_APPS = (
 READ_ALL = {f"{app}.view" for app in DOMAIN_APPS} | {"core.view", "accounts.view"}
 WRITE_ALL = {f"{app}.{action}" for app in DOMAIN_APPS for action in ("add", "change", "delete")}
 
+# Setting up messaging channels handles provider credentials: administrators and unit heads only.
+CHANNELS = "messaging.channels"
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.SYSTEM_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.change", "core.audit", "accounts.manage"}),
-    Role.GROUP_MANAGER: frozenset(READ_ALL | WRITE_ALL | {"core.audit"}),
-    Role.UNIT_HEAD: frozenset(READ_ALL | WRITE_ALL | {"core.audit"}),
-    Role.UNIT_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage"}),
+    Role.SYSTEM_ADMIN: frozenset(
+        READ_ALL | WRITE_ALL | {"core.change", "core.audit", "accounts.manage", CHANNELS}
+    ),
+    Role.GROUP_MANAGER: frozenset(READ_ALL | WRITE_ALL | {"core.audit", CHANNELS}),
+    Role.UNIT_HEAD: frozenset(READ_ALL | WRITE_ALL | {"core.audit", CHANNELS}),
+    Role.UNIT_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", CHANNELS}),
     Role.MARKETER: frozenset(
         READ_ALL
         | {

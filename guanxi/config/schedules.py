@@ -13,4 +13,5 @@ PERIODIC_TASKS = {
     "analytics_refresh": ("guanxi.analytics.jobs.nightly_refresh", crontab(minute="30", hour="2")),
     "segments_refresh": ("guanxi.segments.jobs.scheduled_refresh", crontab(minute="*/15")),
     "segments_follow_changes": ("guanxi.segments.jobs.refresh_changed", crontab(minute="*")),
+    "messaging_send": ("guanxi.messaging.tasks.send_due_messages", crontab(minute="*")),
 }

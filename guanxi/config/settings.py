@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "guanxi.commerce",
     "guanxi.analytics",
     "guanxi.segments",
+    "guanxi.messaging",
     "guanxi.demo",
     "guanxi.api",
     "guanxi.web",
@@ -186,6 +187,13 @@ GUANXI_IMPORT_UPLOAD_DAYS = env_int(
 )  # uploaded import files are kept this long
 
 GUANXI_SITE_NAME = _("Guanxi CRM")
+# Messaging: the address customers reach this install at (unsubscribe links, gateway callbacks), and
+# whether channels may point at private or loopback addresses (the local fake gateways of tests and the
+# demo; `guanxi check --deploy` refuses it in production).
+GUANXI_PUBLIC_URL = env_str("GUANXI_PUBLIC_URL", "http://127.0.0.1:8000")
+GUANXI_ALLOW_PRIVATE_GATEWAYS = env_bool("GUANXI_ALLOW_PRIVATE_GATEWAYS", False)
+# How long a worker holds a batch of outbox messages before another may take them over.
+GUANXI_MESSAGING_LEASE_SECONDS = env_int("GUANXI_MESSAGING_LEASE_SECONDS", 60)
 
 LOGGING = {
     "version": 1,

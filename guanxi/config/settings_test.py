@@ -15,3 +15,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 HUEY = {**HUEY, "immediate": True}  # noqa: F405
 LANGUAGE_CODE = "en"
+# The local fake gateways listen on 127.0.0.1; the SSRF tests switch this off again.
+GUANXI_ALLOW_PRIVATE_GATEWAYS = True

@@ -18,5 +18,8 @@ urlpatterns = [
     # Orders, imports and stores: /orders/, /imports/, /stores/.
     path("", include("guanxi.commerce.urls")),
     path("segments/", include("guanxi.segments.urls")),
+    path("messaging/", include("guanxi.messaging.urls")),
+    # Unsubscribe links and gateway callbacks: authenticated by signed tokens, not by a session.
+    path("m/", include("guanxi.messaging.public_urls")),
     path("", include("guanxi.web.urls")),
 ]

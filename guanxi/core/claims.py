@@ -3,7 +3,8 @@
 A table of work (the customer change feed, the messaging outbox) inherits `Claimable`. `claim()` hands
 a batch of available rows to one worker under a lease; the worker extends the lease with
 `Claim.heartbeat()` while it works, then finishes the rows itself (deletes them, or marks them sent)
-or gives them back with `Claim.retry()`, which makes them available again after a backoff. A worker
+or gives them back with `Claim.retry()`, which makes them available again after a backoff (or with
+`Claim.postpone()`, untouched, for a time the worker chose). A worker
 that dies lets its lease run out, and the next claim takes its rows: every row is handled at least once.
 
 Claims on one queue are serialised (an advisory lock on PostgreSQL; SQLite's immediate transactions
@@ -13,8 +14,9 @@ same group (a customer) at once: a group's rows are handled oldest first, one wo
 
 import uuid
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection, models, transaction
 from django.db.models import Q, QuerySet
@@ -60,22 +62,34 @@ class Claim:
         """Extend the lease of the rows still held; how many those are."""
         return self.rows().update(lease_expires_at=timezone.now() + lease)
 
-    def retry(self, error: str) -> int:
-        """Give the rows back, available again after a backoff that grows with each row's attempts."""
+    def retry(self, error: str, pks: Iterable[int] | None = None) -> int:
+        """Give the rows back (all, or those of `pks`), available again after a backoff that grows
+        with each row's attempts."""
         now = timezone.now()
+        held = self._held(pks)
         given_back = 0
-        for attempts in set(self.rows().values_list("attempts", flat=True)):
-            given_back += (
-                self.rows()
-                .filter(attempts=attempts)
-                .update(
-                    claim_token=None,
-                    lease_expires_at=None,
-                    available_at=now + retry_delay(attempts),
-                    last_error=error[:500],
-                )
+        for attempts in set(held.values_list("attempts", flat=True)):
+            given_back += held.filter(attempts=attempts).update(
+                claim_token=None,
+                lease_expires_at=None,
+                available_at=now + retry_delay(attempts),
+                last_error=error[:500],
             )
         return given_back
+
+    def postpone(self, pks: Iterable[int], until: datetime) -> int:
+        """Give rows back untouched, to be taken again at `until`: the claimer found them not yet
+        due for its own reasons (a message held for quiet hours), so the claim is not counted as an
+        attempt and no backoff applies."""
+        return self._held(pks).update(
+            claim_token=None,
+            lease_expires_at=None,
+            available_at=until,
+            attempts=models.F("attempts") - 1,
+        )
+
+    def _held(self, pks: Iterable[int] | None) -> QuerySet:
+        return self.rows() if pks is None else self.rows().filter(pk__in=list(pks))
 
 
 def claim(

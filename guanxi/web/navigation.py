@@ -111,7 +111,7 @@ NAVIGATION: tuple[NavSection, ...] = (
         (
             _area("loyalty", "loyalty"),
             _area("marketing", "marketing"),
-            _area("messaging", "messaging"),
+            _area("messaging", "messaging", "messaging:outbox"),
         ),
     ),
     NavSection(

@@ -171,6 +171,52 @@ ROUTES: dict[tuple[str, str | None], Route] = {
         "detail", method="post", object="suggestion"
     ),
     (f"^(?P<slug>{'|'.join(AREAS)})/$", "area"): Route("page"),
+    ("messaging/", "outbox"): Route("page"),
+    ("messaging/messages/<int:pk>/", "message"): Route("detail", object="message"),
+    ("messaging/messages/<int:pk>/cancel/", "message_cancel"): Route(
+        "detail", method="post", object="message"
+    ),
+    ("messaging/channels/", "channel_list"): Route("page"),
+    ("messaging/channels/add/", "channel_add"): Route("page"),
+    ("messaging/channels/<int:pk>/", "channel"): Route("detail", object="channel"),
+    ("messaging/channels/<int:pk>/test/", "channel_test"): Route("detail", method="post", object="channel"),
+    ("messaging/templates/", "template_list"): Route("page"),
+    ("messaging/templates/add/", "template_add"): Route("page"),
+    ("messaging/templates/<int:pk>/", "template"): Route("detail", object="template"),
+    ("messaging/templates/preview/", "template_preview"): Route("page", method="post"),
+    ("messaging/settings/", "settings"): Route("page"),
+    ("messaging/statistics/", "statistics"): Route("page"),
+    ("messaging/customers/<int:pk>/preferences/", "customer_preferences"): Route(
+        "detail", method="post", object="customer"
+    ),
+    ("messaging/customers/<int:pk>/opt-out/", "customer_opt_out"): Route(
+        "detail", method="post", object="customer"
+    ),
+    # Signed-token links and gateway callbacks: no session; they answer with a status or a bare page.
+    ("m/unsubscribe/<str:token>/", "unsubscribe"): Route("public"),
+    ("m/hooks/<str:token>/reports", "reports"): Route("public"),
+    ("m/hooks/<str:token>/inbound", "inbound"): Route("public"),
+    ("api/v1/messaging/messages", "list_messages"): Route("page", api=True),
+    ("api/v1/messaging/messages", "enqueue_message"): Route("self", method="post", api=True),
+    ("api/v1/messaging/messages/<message_id>", "get_message"): Route("detail", object="message", api=True),
+    ("api/v1/messaging/messages/<message_id>/cancel", "cancel_message"): Route(
+        "detail", method="post", object="message", api=True
+    ),
+    ("api/v1/messaging/bulk-sends", "bulk_send"): Route("self", method="post", api=True),
+    ("api/v1/messaging/customers/<customer_id>/messages", "customer_messages"): Route(
+        "detail", object="customer", api=True
+    ),
+    ("api/v1/messaging/channels", "list_channels"): Route("page", api=True),
+    ("api/v1/messaging/channels/<channel_id>/test", "test_channel"): Route(
+        "detail", method="post", object="channel", api=True
+    ),
+    ("api/v1/messaging/templates", "list_templates"): Route("page", api=True),
+    ("api/v1/messaging/templates", "create_template"): Route("self", method="post", api=True),
+    ("api/v1/messaging/templates/<template_id>/preview", "preview_template"): Route(
+        "detail", method="post", object="template", api=True
+    ),
+    ("api/v1/messaging/opt-outs", "record_opt_out"): Route("self", method="post", api=True),
+    ("api/v1/messaging/statistics", "statistics"): Route("page", api=True),
 }
 
 
@@ -233,6 +279,7 @@ def world(unit_a, unit_b, make_user):
     merge_b = merge_customers(
         make_customer(f"丙客户{MARKER}", [unit_b]), make_customer(f"丁客户{MARKER}", [unit_b]), reason=MARKER
     )
+    messaging = _messaging(unit_a, unit_b, customer_a, customer_b, shared)
     return World(
         unit_b_objects={
             "customer": customer_b.pk,
@@ -245,8 +292,10 @@ def world(unit_a, unit_b, make_user):
             "store": store_b.pk,
             "suggestion": suggestion_b.pk,
             "merge": merge_b.pk,
+            **messaging["b"],
         },
         unit_a_objects={
+            **messaging["a"],
             "customer": customer_a.pk,
             "order": order_a.pk,
             "job": job_a.pk,
@@ -255,6 +304,39 @@ def world(unit_a, unit_b, make_user):
             "store": store_a.pk,
         },
     )
+
+
+def _messaging(unit_a, unit_b, customer_a, customer_b, shared) -> dict[str, dict[str, int]]:
+    """Each unit's SMS channel and template, and a message to its customer and to the shared one."""
+    from guanxi.messaging import actions as messaging_actions
+
+    made: dict[str, dict[str, int]] = {}
+    for side, unit, own, marker in (("a", unit_a, customer_a, "A"), ("b", unit_b, customer_b, MARKER)):
+        channel = messaging_actions.save_channel(
+            unit=unit, name=f"SMS {marker}", kind="sms_http", values={"url": "http://127.0.0.1:9/sms"}
+        )
+        template = messaging_actions.save_template(
+            key=f"notice-{side}",
+            name=f"Notice {marker}",
+            medium="sms",
+            purpose="transactional",
+            unit=unit,
+            contents={"zh-hans": {"body": f"{marker} 您的订单已发货"}},
+        )
+        messages = [
+            messaging_actions.enqueue_message(
+                unit=unit,
+                customer=person,
+                purpose="transactional",
+                send_key=f"walk:{side}",
+                template=template.key,
+                channel="sms",
+                source=f"walk {marker}",
+            ).message
+            for person in (own, shared)
+        ]
+        made[side] = {"message": messages[0].pk, "channel": channel.pk, "template": template.pk}
+    return made
 
 
 def _job(unit, message):
@@ -280,6 +362,9 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
             "<order_id>",
             "<job_id>",
             "<segment_id>",
+            "<message_id>",
+            "<channel_id>",
+            "<template_id>",
         ):
             path = path.replace(placeholder, str(object_id))
     return path

@@ -27,7 +27,11 @@ def labelled_job(job, progress: Progress):
 # ---------- Areas not built yet ----------
 
 
-@pytest.mark.parametrize("slug", sorted(AREAS))
+# Areas whose app is built answer /<slug>/ with their own page (messaging), not the placeholder.
+BUILT = {"messaging"}
+
+
+@pytest.mark.parametrize("slug", sorted(set(AREAS) - BUILT))
 def test_area_page_says_it_is_not_built(client, manager, slug):
     client.force_login(manager)
 
