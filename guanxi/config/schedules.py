@@ -13,4 +13,6 @@ PERIODIC_TASKS = {
     "analytics_refresh": ("guanxi.analytics.jobs.nightly_refresh", crontab(minute="30", hour="2")),
     "segments_refresh": ("guanxi.segments.jobs.scheduled_refresh", crontab(minute="*/15")),
     "segments_follow_changes": ("guanxi.segments.jobs.refresh_changed", crontab(minute="*")),
+    "sales_stale_records": ("guanxi.sales.jobs.sweep_stale_records", crontab(minute="*/15")),
+    "sales_reminders": ("guanxi.sales.jobs.remind", crontab(minute="*")),
 }

@@ -18,5 +18,7 @@ urlpatterns = [
     # Orders, imports and stores: /orders/, /imports/, /stores/.
     path("", include("guanxi.commerce.urls")),
     path("segments/", include("guanxi.segments.urls")),
+    # Before the web app, whose placeholder page for the sales area this replaces.
+    path("sales/", include("guanxi.sales.urls")),
     path("", include("guanxi.web.urls")),
 ]

@@ -39,7 +39,6 @@ AREAS = [
     "marketing",
     "messaging",
     "reports",
-    "sales",
     "service",
 ]
 
