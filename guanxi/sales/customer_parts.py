@@ -59,7 +59,7 @@ def fetch_customer_sales(user: Any, customer: Any) -> CustomerSales:
     open_amount = (
         opportunities.filter(status=Opportunity.Status.OPEN)
         .values("currency")
-        .annotate(amount=Sum("amount"), deals=Count("pk"))
+        .annotate(total=Sum("amount"), deals=Count("pk"))
         .order_by("currency")
     )
     return CustomerSales(
@@ -80,7 +80,7 @@ def fetch_customer_sales(user: Any, customer: Any) -> CustomerSales:
             .select_related("owner")
             .order_by("-created_at", "-pk")[:RECENT]
         ),
-        open_amount=tuple((row["currency"], round_money(row["amount"] or 0)) for row in open_amount),
+        open_amount=tuple((row["currency"], round_money(row["total"] or 0)) for row in open_amount),
     )
 
 

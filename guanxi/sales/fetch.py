@@ -83,7 +83,7 @@ def board(user: Any, pipeline: Pipeline, *, owner_id: int | None = None, stale_o
         row["stage_id"]: row
         for row in opportunities.filter(Q(stage__kind=Stage.Kind.OPEN) | Q(closed_at__gte=since))
         .values("stage_id")
-        .annotate(count=Count("pk"), amount=Sum("amount"), weighted=Sum(weighted))
+        .annotate(count=Count("pk"), total=Sum("amount"), weighted_total=Sum(weighted))
         .order_by()
     }
     columns = []
@@ -94,8 +94,8 @@ def board(user: Any, pipeline: Pipeline, *, owner_id: int | None = None, stale_o
             Column(
                 stage,
                 total.get("count", 0),
-                round_money(total.get("amount") or 0),
-                round_money(Decimal(total.get("weighted") or 0) / 100),
+                round_money(total.get("total") or 0),
+                round_money(Decimal(total.get("weighted_total") or 0) / 100),
                 cards,
                 has_more,
             )

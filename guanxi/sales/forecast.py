@@ -92,12 +92,12 @@ def forecast(user: Any, period: Period) -> Forecast:
         )
         .annotate(category=category)
         .values("unit_id", "owner_id", "currency", "category")
-        .annotate(amount=Sum("amount"), weighted=Sum(weighted))
+        .annotate(total=Sum("amount"), weighted_total=Sum(weighted))
         .order_by()
     )
     for item in open_rows:
         target = row(item["unit_id"], item["owner_id"], item["currency"])
-        amount = round_money(item["amount"] or 0)
+        amount = round_money(item["total"] or 0)
         if item["category"] == ForecastCategory.COMMIT:
             target.commit += amount
         elif item["category"] == ForecastCategory.BEST_CASE:
@@ -105,7 +105,7 @@ def forecast(user: Any, period: Period) -> Forecast:
         elif item["category"] == ForecastCategory.PIPELINE:
             target.pipeline += amount
         if item["category"] != ForecastCategory.OMITTED:
-            target.weighted += Decimal(item["weighted"] or 0) / HUNDRED
+            target.weighted += Decimal(item["weighted_total"] or 0) / HUNDRED
     rates = _rates(user, period, units)
     for quota in Quota.objects.restrict(user, "view").filter(
         unit__in=list(units), month__gte=period.start, month__lt=period.end

@@ -241,7 +241,7 @@ def open_pipeline_total(user: Any) -> list[tuple[str, Decimal, int]]:
         Opportunity.objects.restrict(user, "view")
         .filter(status=Opportunity.Status.OPEN)
         .values("currency")
-        .annotate(amount=Sum("amount"), deals=Count("pk"))
+        .annotate(total=Sum("amount"), deals=Count("pk"))
         .order_by("currency")
     )
-    return [(row["currency"], round_money(row["amount"] or 0), row["deals"]) for row in rows]
+    return [(row["currency"], round_money(row["total"] or 0), row["deals"]) for row in rows]

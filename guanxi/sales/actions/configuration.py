@@ -48,8 +48,7 @@ def default_stages() -> list[tuple[str, int, str, str]]:
 
 def create_pipeline(*, unit: Any, name: str, currency: str = "CNY", actor: Any = None) -> Pipeline:
     """A pipeline with the default stages; the unit's first pipeline is its default."""
-    if actor is not None:
-        require_manager(actor, unit)
+    require_manager(actor, unit)
     with transaction.atomic():
         first = not Pipeline.objects.filter(unit=unit).exists()
         try:

@@ -201,7 +201,9 @@ def _first_owner(unit: Any, owner: Any, actor: Any) -> Any:
     if owner is not None:
         _check_assignable(unit, owner, actor)
         return owner
-    sells_here = getattr(actor, "is_authenticated", False) and assignable_users(unit).filter(pk=actor.pk).exists()
+    sells_here = (
+        getattr(actor, "is_authenticated", False) and assignable_users(unit).filter(pk=actor.pk).exists()
+    )
     if sells_here and not manages_sales(actor, unit):
         return actor  # a rep's own lead
     return next_in_rotation(unit)

@@ -122,7 +122,7 @@ def disqualify_lead(request, lead_id: int, payload: DisqualifyIn):
     return acting(
         request,
         lambda: lead_out(
-            actions.disqualify_lead(lead, actor=request.user, reason=payload.reason, note=payload.note),
+            actions.disqualify_lead(lead, actor=request.user, reason=payload.reason or "", note=payload.note),
             Masker(request.user),
         ),
     )

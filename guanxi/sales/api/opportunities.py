@@ -4,9 +4,11 @@ its one order in commerce; to the lost stage needs a reason."""
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Query
 from ninja.responses import Status
 
+from guanxi.api.errors import ApiError
 from guanxi.api.pagination import paginate
 from guanxi.core.access import require
 from guanxi.core.money import round_money
@@ -134,6 +136,8 @@ def update_opportunity(request, opportunity_id: int, payload: OpportunityPatch):
 )
 def move_opportunity(request, opportunity_id: int, payload: StageMoveIn):
     opportunity = visible(Opportunity, request, opportunity_id, "change")
+    if payload.stage is None:
+        raise ApiError(422, _("Name the stage to move the opportunity to."))
     stage = get_object_or_404(
         Stage.objects.restrict(request.user, "view").filter(pipeline_id=opportunity.pipeline_id),
         pk=payload.stage,

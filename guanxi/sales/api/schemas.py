@@ -148,13 +148,17 @@ class LeadListParams(CursorParams):
     stale: bool | None = Field(None, description="Only flagged (true) or unflagged (false) leads.")
 
 
+# Bodies of endpoints about one record accept {}: the record is looked up (404 when the caller may not
+# act on it) before the body's values are checked (422).
+
+
 class DisqualifyIn(Schema):
-    reason: Lead.DisqualifyReason
+    reason: Lead.DisqualifyReason | None = Field(None, description="Required.")
     note: Annotated[str, StringConstraints(max_length=300)] = ""
 
 
 class AssignIn(Schema):
-    owner: int | None = Field(description="The new owner, or null for the unit's pool.")
+    owner: int | None = Field(None, description="The new owner; null or omitted for the unit's pool.")
 
 
 class ConvertIn(Schema):
@@ -242,7 +246,7 @@ class OpportunityListParams(CursorParams):
 
 
 class StageMoveIn(Schema):
-    stage: int
+    stage: int | None = Field(None, description="Required: a stage of the opportunity's pipeline.")
     lost_reason: Opportunity.LostReason | Literal[""] = Field("", description="Required for the lost stage.")
     lost_note: Annotated[str, StringConstraints(max_length=300)] = ""
 
