@@ -99,7 +99,7 @@ def test_open_leads_follow_the_same_rule(team_a):
 
 def test_the_inactivity_report_lists_exactly_the_inactive_sales_users(team_a, team_b, make_user):
     update_rules(team_a.unit, actor=team_a.head, inactive_after_days=14)
-    idle = make_user("a_idle", Role.SALES_REP, [team_a.unit])
+    make_user("a_idle", Role.SALES_REP, [team_a.unit])  # never logged anything
     make_user("a_marketer", Role.MARKETER, [team_a.unit])  # not a sales user: never reported
     opportunity = deals.create_opportunity(unit=team_a.unit, name="酒店", actor=team_a.rep)
     activities.log_activity(
