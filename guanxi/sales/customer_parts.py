@@ -1,6 +1,6 @@
 """What sales adds to a customer: its references (merges move leads, contacts, opportunities and
 activities to the survivor), activities and closed deals on the timeline, the Sales section of the
-360 page and API, company-name search and the "sales contact" list filter.
+360 page and API, the "sales contact" list filter and the accounts beside a profile in the merge queue.
 
 Every read goes through `restrict(user, "view")`: a rep sees the activities and deals they own, a
 sales manager their team's, a unit head their unit's.
@@ -9,7 +9,7 @@ sales manager their team's, a unit head their unit's.
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Q, QuerySet, Sum, When
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -22,7 +22,6 @@ from guanxi.customers.references import (
     register_list_filter,
     register_profile_facts,
     register_reference,
-    register_search_lookup,
     register_section,
     register_timeline_source,
 )
@@ -51,15 +50,21 @@ class CustomerSales:
 
 
 def fetch_customer_sales(user: Any, customer: Any) -> CustomerSales:
-    opportunities = (
-        Opportunity.objects.restrict(user, "view")
-        .filter(customer=customer)
-        .select_related("stage", "account", "owner", "order")
+    """Four queries whatever the person's history: contacts, their latest deals (open first), the open
+    amount per currency, their latest activities."""
+    opportunities = Opportunity.objects.restrict(user, "view").filter(customer=customer)
+    latest = list(
+        opportunities.select_related("stage", "account", "owner", "order").order_by(
+            Case(When(status=Opportunity.Status.OPEN, then=0), default=1),
+            "-closed_at",
+            "expected_close",
+            "-pk",
+        )[: 2 * RECENT]
     )
     open_amount = (
         opportunities.filter(status=Opportunity.Status.OPEN)
         .values("currency")
-        .annotate(total=Sum("amount"), deals=Count("pk"))
+        .annotate(total=Sum("amount"))
         .order_by("currency")
     )
     return CustomerSales(
@@ -68,12 +73,8 @@ def fetch_customer_sales(user: Any, customer: Any) -> CustomerSales:
             .filter(customer=customer)
             .select_related("account", "account__owner")
         ),
-        open_opportunities=tuple(
-            opportunities.filter(status=Opportunity.Status.OPEN).order_by("expected_close", "pk")[:RECENT]
-        ),
-        closed_opportunities=tuple(
-            opportunities.exclude(status=Opportunity.Status.OPEN).order_by("-closed_at", "-pk")[:RECENT]
-        ),
+        open_opportunities=tuple(deal for deal in latest if deal.is_open)[:RECENT],
+        closed_opportunities=tuple(deal for deal in latest if not deal.is_open)[:RECENT],
         activities=tuple(
             Activity.objects.restrict(user, "view")
             .filter(customer=customer)
@@ -177,15 +178,6 @@ def timeline_items(customer: Any, user: Any, limit: int) -> list[TimelineItem]:
     return sorted(items, key=lambda item: item.occurred_at, reverse=True)
 
 
-def customers_by_company(user: Any, text: str) -> QuerySet:
-    """The contacts of the accounts whose name starts with the text, among those the user may see."""
-    return (
-        Contact.objects.restrict(user, "view")
-        .filter(account__name__startswith=text)
-        .values_list("customer_id", flat=True)[:200]
-    )
-
-
 def filter_by_contacts(customers: QuerySet, user: Any, value: str, unit_id: int | None) -> QuerySet:
     contacts = Contact.objects.restrict(user, "view")
     if unit_id is not None:
@@ -195,12 +187,13 @@ def filter_by_contacts(customers: QuerySet, user: Any, value: str, unit_id: int 
 
 
 def account_facts(user: Any, customer: Any) -> list[tuple[Any, str]]:
-    names = (
+    """The accounts the person is a contact of, beside their profile in the merge queue (none: nothing)."""
+    names = list(
         Contact.objects.restrict(user, "view")
         .filter(customer=customer)
         .values_list("account__name", flat=True)
     )
-    return [(_("Sales accounts"), ", ".join(names) or "—")]
+    return [(_("Sales accounts"), ", ".join(names))] if names else []
 
 
 def register() -> None:
@@ -225,7 +218,6 @@ def register() -> None:
             ),
         )
     )
-    register_search_lookup("sales_company", customers_by_company)
     register_list_filter(
         ListFilter(
             key="sales_contact",

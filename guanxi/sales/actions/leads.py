@@ -356,11 +356,13 @@ def convert_lead(
     amount: Decimal | None = None,
     expected_close: date | None = None,
     pipeline: Pipeline | None = None,
+    at: datetime | None = None,
 ) -> Conversion:
     """Turn an open lead into an account (`account`, or the unit's account named `account_name`, else
     the lead's company, else the person), a contact who is the customer with the lead's phone or
     e-mail (the known one, or a new profile linked to the unit), and, with `with_opportunity`, an
-    opportunity in the first stage. All or nothing: on any failure nothing is made."""
+    opportunity in the first stage (`at` is when, now by default). All or nothing: on any failure
+    nothing is made."""
     if account is not None and account.unit_id != lead.unit_id:
         raise ValidationError({"account": _("Choose an account of the lead's unit.")})
     if pipeline is not None and pipeline.unit_id != lead.unit_id:
@@ -388,8 +390,9 @@ def convert_lead(
                 expected_close=expected_close,
                 lead=lead,
                 actor=actor,
+                at=at,
             )
-        now = timezone.now()
+        now = at or timezone.now()
         lead.status, lead.closed_at, lead.updated_at, lead.stale_since = Lead.Status.CONVERTED, now, now, None
         lead.account, lead.opportunity, lead.customer = account, opportunity, customer
         lead.save()

@@ -1,5 +1,5 @@
 """What sales adds to a customer: the Sales section of the 360 page and API, activities and closed deals
-on the timeline, company-name search, and merges that move the person's sales records."""
+on the timeline, the "sales contact" list filter, and merges that move the person's sales records."""
 
 from decimal import Decimal
 
@@ -90,12 +90,15 @@ def test_the_timeline_has_activities_and_closed_deals_in_the_readers_scope(team_
     assert head_items == ["Visit: 别人的拜访", "Call: 确认规格"]
 
 
-def test_company_names_find_their_contacts_in_search(client, team_a, buyer):
+def test_the_customer_list_filters_sales_contacts(client, team_a, buyer):
+    make_customer("网购顾客", [team_a.unit], owner=team_a.rep)
     client.force_login(team_a.rep)
 
-    found = client.get("/api/v1/customers?q=星河").json()["items"]
+    contacts = client.get("/customers/", {"sales_contact": "yes"}).context["customers"]
+    others = client.get("/customers/", {"sales_contact": "no"}).context["customers"]
 
-    assert [row["id"] for row in found] == [buyer.pk]
+    assert [row["customer"].pk for row in contacts] == [buyer.pk]
+    assert [row["customer"].name for row in others] == ["网购顾客"]
 
 
 def test_a_merge_moves_the_sales_records_and_undo_brings_them_back(team_a, buyer):
