@@ -78,6 +78,10 @@ def test_every_relation_to_a_customer_is_registered_with_a_merge_rule():
         "order_lines",
         "returns",
         "events",
+        "sales_leads",
+        "sales_contacts",
+        "sales_opportunities",
+        "sales_activities",
     ]
 
 

@@ -4,6 +4,7 @@ opportunity's move URL with htmx and get the board back, counts and amounts upda
 
 from django import forms
 from django.http import Http404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -61,6 +62,25 @@ def _filters(request, user) -> tuple[BoardFilterForm, Pipeline | None, int | Non
     return form, chosen, data.get("owner"), bool(data.get("stale"))
 
 
+def _card_texts() -> dict:
+    """What every card says and links to, made once per board rather than once per card (a board
+    renders a hundred and fifty of them)."""
+    return {
+        "urls": {
+            "opportunity": reverse("sales:opportunity_list"),
+            "column": reverse("sales:board_column", args=[0]).removesuffix("0/cards/"),
+        },
+        "labels": {
+            "closes": _("closes"),
+            "unassigned": _("Unassigned"),
+            "stale": _("No activity"),
+            "move": _("Move…"),
+            "more": _("Show more"),
+            "moving": _("Moving %(name)s to %(stage)s…"),
+        },
+    }
+
+
 def pipeline_board(request):
     user = require(request, VIEW)
     form, pipeline, owner_id, stale = _filters(request, user)
@@ -86,6 +106,7 @@ def render_board(
         "moved": moved,
         "filters": request.GET.urlencode(),
         "may_change": user.has_permission("sales.change"),
+        **_card_texts(),
     }
     if request.htmx and request.htmx.target == "board":
         return page(request, "sales/partials/_board.html", context, "sales:board")
@@ -103,17 +124,15 @@ def board_column(request, stage):
         raise Http404 from error
     opportunities = board_opportunities(user, shown_stage.pipeline, owner_id=owner_id, stale_only=stale)
     cards, has_more = column_cards(opportunities, shown_stage, closed_since(shown_stage.pipeline), offset)
-    stages = list(shown_stage.pipeline.stages.order_by("position", "pk"))
     filters = request.GET.copy()
     filters.pop("offset", None)
     context = {
         "cards": cards,
         "has_more": has_more,
         "stage": shown_stage,
-        "stages": stages,
         "next_offset": offset + len(cards),
         "filters": filters.urlencode(),
-        "lost_reasons": Opportunity.LostReason.choices,
         "may_change": user.has_permission("sales.change"),
+        **_card_texts(),
     }
     return page(request, "sales/partials/_board_cards.html", context, "sales:board")

@@ -1,44 +1,74 @@
-/* The kanban board: drag a card to another column, or focus a card and press Shift+← / Shift+→ to move
- * it one stage; every card also has a "Move to" menu that works without a mouse (and without script).
- * A move to the lost stage first asks why. Moves post with htmx and the server sends the board back. */
+/* The kanban board. Move a card by dragging it to another column; or focus it and press Shift+← or
+ * Shift+→ to move it one stage; or use its Move button, which opens a dialog with every stage (a
+ * link to the opportunity page without script). Moving to the lost stage asks why. Each move posts
+ * with htmx and the server sends the board back, counts and amounts updated, with the focus back on
+ * the card and the move announced. */
 (function () {
   "use strict";
 
   function board() { return document.getElementById("board"); }
+  function columns() { return Array.prototype.slice.call(document.querySelectorAll("#board .column")); }
+  function dialog() { return document.getElementById("move-dialog"); }
 
   function announce(text) {
     var status = document.getElementById("board-status");
     if (status) status.textContent = text;
   }
 
-  function columns() { return Array.prototype.slice.call(document.querySelectorAll("#board .column")); }
-
-  function move(card, column, lostReason, lostNote) {
-    if (!column || column.dataset.stage === card.dataset.stage) return;
-    if (column.dataset.kind === "lost" && !lostReason) { askWhyLost(card, column); return; }
-    var values = { stage: column.dataset.stage };
+  function post(card, stage, lostReason, lostNote) {
+    var shown = board();
+    var values = { stage: stage.value };
     if (lostReason) { values.lost_reason = lostReason; values.lost_note = lostNote || ""; }
-    board().dataset.focus = card.dataset.id;
-    announce(card.dataset.moving.replace("%s", column.dataset.name));
-    window.htmx.ajax("POST", card.dataset.moveUrl, { source: card, target: "#board", swap: "outerHTML", values: values });
+    announce(shown.dataset.moving.replace("%(name)s", card.dataset.name).replace("%(stage)s", stage.name));
+    window.htmx.ajax("POST", shown.dataset.moveUrl.replace("/0/move/", "/" + card.dataset.id + "/move/"), {
+      source: card, target: "#board", swap: "outerHTML", values: values,
+    });
   }
 
-  function askWhyLost(card, column) {
-    var dialog = document.getElementById("lost-dialog");
-    if (!dialog || !dialog.showModal) return;
-    var form = dialog.querySelector("form");
+  function move(card, column) {
+    if (!column || column.dataset.stage === card.dataset.stage) return;
+    var stage = { value: column.dataset.stage, name: column.dataset.name };
+    if (column.dataset.kind === "lost") { openDialog(card, column.dataset.stage); return; }
+    post(card, stage);
+  }
+
+  function openDialog(card, stageId) {
+    var shown = dialog();
+    if (!shown || !shown.showModal) { window.location = card.querySelector("[data-move]").href; return; }
+    var form = shown.querySelector("form");
     form.reset();
+    form.elements.stage.value = stageId || card.dataset.stage;
+    shown.querySelector("[data-card-name]").textContent = card.dataset.name;
+    toggleLost(form);
     form.onsubmit = function (event) {
       event.preventDefault();
-      var reason = form.elements.lost_reason.value;
-      if (!reason) { form.elements.lost_reason.focus(); return; }
-      dialog.close();
-      move(card, column, reason, form.elements.lost_note.value);
+      var option = form.elements.stage.selectedOptions[0];
+      var lost = option.dataset.kind === "lost";
+      if (lost && !form.elements.lost_reason.value) { form.elements.lost_reason.focus(); return; }
+      shown.close();
+      if (option.value === card.dataset.stage) { card.focus(); return; }
+      post(card, { value: option.value, name: option.textContent }, lost ? form.elements.lost_reason.value : "", form.elements.lost_note.value);
     };
-    dialog.querySelector("[data-cancel]").onclick = function () { dialog.close(); card.focus(); };
-    dialog.showModal();
-    form.elements.lost_reason.focus();
+    shown.querySelector("[data-cancel]").onclick = function () { shown.close(); card.focus(); };
+    shown.showModal();
+    (form.elements.stage.selectedOptions[0].dataset.kind === "lost" ? form.elements.lost_reason : form.elements.stage).focus();
   }
+
+  function toggleLost(form) {
+    var option = form.elements.stage.selectedOptions[0];
+    form.querySelector("[data-lost-fields]").classList.toggle("shown", option && option.dataset.kind === "lost");
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.id === "move-stage") toggleLost(event.target.form);
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("#board [data-move]");
+    if (!button) return;
+    event.preventDefault();
+    openDialog(button.closest(".card-item"));
+  });
 
   document.addEventListener("dragstart", function (event) {
     var card = event.target.closest && event.target.closest(".card-item[draggable]");
@@ -65,26 +95,19 @@
     var column = event.target.closest && event.target.closest("#board .column");
     if (!column) return;
     event.preventDefault();
-    var card = document.querySelector('.card-item[data-id="' + event.dataTransfer.getData("text/plain") + '"]');
     column.classList.remove("drop-target");
+    var card = document.querySelector('#board .card-item[data-id="' + event.dataTransfer.getData("text/plain") + '"]');
     if (card) move(card, column);
   });
 
   document.addEventListener("keydown", function (event) {
     var card = event.target.classList && event.target.classList.contains("card-item") ? event.target : null;
     if (!card || !event.shiftKey || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
+    if (!card.hasAttribute("draggable")) return;  // the viewer may not change it
     event.preventDefault();
     var all = columns();
     var index = all.findIndex(function (c) { return c.dataset.stage === card.dataset.stage; });
     move(card, all[index + (event.key === "ArrowRight" ? 1 : -1)]);
-  });
-
-  // The "Move to" menu: show the reason fields when the lost stage is chosen.
-  document.addEventListener("change", function (event) {
-    if (!event.target.matches || !event.target.matches(".card-move select[name=stage]")) return;
-    var option = event.target.selectedOptions[0];
-    var fields = event.target.form.querySelector(".lost-fields");
-    if (fields) fields.classList.toggle("shown", option && option.dataset.kind === "lost");
   });
 
   // After the board comes back, put the focus back on the card that moved.
