@@ -86,7 +86,7 @@ def _build(scale: int) -> dict:
     from guanxi.sales.actions.configuration import create_pipeline
     from guanxi.sales.models import Account, Lead, Opportunity, Stage
 
-    rng = random.Random(16)
+    rng = random.Random(16)  # noqa: S311 (a reproducible dataset, not a secret)
     now = timezone.now()
     account_actions.ensure_organisation("Bench")
     viewers: dict[str, object] = {}

@@ -211,6 +211,7 @@ class _UnitDemo:
                     role="influencer",
                 )
             self.counts["accounts"] += 1
+            assert done.opportunity is not None  # converted with an opportunity
             deal = Opportunity.objects.get(pk=done.opportunity.pk)
             for product in self.rng.sample(self.products, k=min(2, len(self.products))):
                 opportunities.add_line(
@@ -283,7 +284,7 @@ class _UnitDemo:
         opportunities.create_quote(deal, actor=rep, valid_until=self.today + timedelta(days=30))
 
     def unit_competitor(self) -> Competitor:
-        return Competitor.objects.filter(unit=self.unit).order_by("pk").first()
+        return Competitor.objects.filter(unit=self.unit).order_by("pk")[0]
 
     def _log(self, rep, *, lead=None, opportunity=None, days: float = 0, at: datetime | None = None) -> None:
         if rep.username == "sales_idle":  # the inactive rep last logged something weeks ago
@@ -379,7 +380,7 @@ class _UnitDemo:
         """The day of each active rep: two activities due today, one overdue, one planned next week; and
         the sales manager's own recent calls on the team's biggest deals."""
         if self.manager.username == "sales_lead":
-            for days, deal in enumerate(
+            for days, biggest in enumerate(
                 Opportunity.objects.filter(
                     unit=self.unit, status="open", last_activity_at__gte=self.ago(14)
                 ).order_by("-amount")[:2],
@@ -389,7 +390,7 @@ class _UnitDemo:
                     actor=self.manager,
                     kind="meeting",
                     subject="陪同拜访，推进商务谈判",
-                    opportunity=deal,
+                    opportunity=biggest,
                     done_at=self.ago(days, hour=16),
                 )
                 self.counts["activities"] += 1

@@ -23,7 +23,7 @@ CARDS_PER_COLUMN = 25
 CLOSED_COLUMN_DAYS = 30
 
 
-def access_by_id(model: type, user: Any, pk: int, action: str = "view", related: tuple[str, ...] = ()) -> Any:
+def access_by_id(model: Any, user: Any, pk: int, action: str = "view", related: tuple[str, ...] = ()) -> Any:
     """The `model` row `pk` if `user` may act on it, else 404 (never 403: other units' and other reps'
     records do not exist for them)."""
     row = model.objects.restrict(user, action).select_related(*related).filter(pk=pk).first()

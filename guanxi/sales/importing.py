@@ -67,7 +67,7 @@ def import_leads(
     report = ImportReport()
     for number, cells in enumerate(rows, start=2):  # row 1 is the header
         report.rows += 1
-        values = {
+        values: dict[str, Any] = {
             column: (cells[position].strip() if position < len(cells) else "")
             for column, position in mapped.items()
         }

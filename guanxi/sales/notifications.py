@@ -41,7 +41,7 @@ def notify(
 def describe(notification: Notification) -> str:
     """The notification's text in the active language."""
     data = {"name": "", "days": 0, "unit": "", "due": "", **notification.data}
-    texts = {
+    texts: dict[str, str] = {
         Kind.LEAD_ASSIGNED: gettext("A lead was assigned to you: %(name)s"),
         Kind.ACTIVITY_ASSIGNED: gettext("An activity was assigned to you: %(name)s"),
         Kind.REMINDER: gettext("Reminder: %(name)s is due %(due)s"),

@@ -235,12 +235,12 @@ def update_lead(lead: Lead, *, actor: Any, **fields: Any) -> Lead:
     unknown = sorted(set(fields) - set(LEAD_FIELDS))
     if unknown:
         raise ValueError(f"Not lead fields: {unknown}")
-    values = {
+    values: dict[str, Any] = {
         name: Decimal(value or 0) if name == "estimated_amount" else str(value or "").strip()
         for name, value in fields.items()
     }
     phone_key, email_key = _clean_contact_details(
-        values.get("phone", lead.phone), values.get("email", lead.email)
+        str(values.get("phone", lead.phone)), str(values.get("email", lead.email))
     )
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=lead.pk)

@@ -256,9 +256,8 @@ def _book_order(opportunity: Opportunity, status: str, when: datetime, actor: An
             amount=opportunity.amount,
         )
     ]
-    customer_id = opportunity.customer_id or (
-        opportunity.contact.customer_id if opportunity.contact_id else None
-    )
+    contact = opportunity.contact
+    customer_id = opportunity.customer_id or (contact.customer_id if contact is not None else None)
     placed_at = when
     if status != Order.Status.PAID and opportunity.order_id is not None:
         placed_at = (

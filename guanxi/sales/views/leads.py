@@ -181,11 +181,8 @@ def lead_add(request):
             chosen = unit_for_new_record(user, form.cleaned_data.get("unit"))
             if chosen is None:
                 raise forms.ValidationError({"unit": _("Choose a unit.")})
-            owner = (
-                assignable_users(chosen).filter(pk=form.cleaned_data.get("owner")).first()
-                if form.cleaned_data.get("owner")
-                else None
-            )
+            owner_id = form.cleaned_data.get("owner")
+            owner = assignable_users(chosen).filter(pk=owner_id).first() if owner_id else None
             fields = {k: form.cleaned_data[k] for k in actions.LEAD_FIELDS}
             return actions.capture_lead(
                 unit=chosen, actor=user, source=form.cleaned_data["source"], owner=owner, **fields

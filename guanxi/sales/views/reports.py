@@ -142,7 +142,7 @@ def sales_reports(request):
         "activities": lambda: Table(
             "sales-activities",
             _("Activities per sales user"),
-            (_("Sales user"), *(label for _k, label in kinds), _("Total")),
+            (_("Sales user"), *(str(label) for _k, label in kinds), _("Total")),
             tuple((r.owner_name, *(r.by_kind.get(k, 0) for k, _l in kinds), r.total) for r in activity),
         ),
     }

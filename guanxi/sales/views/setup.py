@@ -1,6 +1,8 @@
 """Sales settings for a unit's sales managers: the rulebook's thresholds, pipelines and their stages,
 web forms; the competitor list (anyone who sells adds to it); and the group's transfer decisions."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -44,7 +46,7 @@ def settings_page(request):
     user = require(request, MANAGE)
     units = _managed_units(user)
     unit = next((u for u in units if str(u.pk) == request.GET.get("unit")), units[0] if units else None)
-    context = {"units": units, "unit": unit}
+    context: dict[str, Any] = {"units": units, "unit": unit}
     if unit is not None:
         rules = SalesRules.for_unit(unit)
         pipelines = list(Pipeline.objects.restrict(user, "view").filter(unit=unit).prefetch_related("stages"))
