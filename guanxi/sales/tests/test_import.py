@@ -4,6 +4,7 @@ rows updating their lead, duplicates counted; the job runs with the uploader's l
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 
 from guanxi.core.models import Job
 from guanxi.sales.importing import import_leads
@@ -66,7 +67,8 @@ def test_the_import_page_runs_a_job_that_reports_in_the_uploaders_language(
     client.cookies["django_language"] = "zh-hans"
     upload = SimpleUploadedFile("leads.csv", CSV.encode("utf-8-sig"), content_type="text/csv")
 
-    with django_capture_on_commit_callbacks(execute=True):
+    # The request switches this thread to Chinese; override() puts the test's language back after it.
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("sales:lead_import"), {"file": upload})
 
     job = Job.objects.get()

@@ -8,14 +8,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from guanxi.accounts.models import BusinessUnit
 from guanxi.core.access import require
-from guanxi.sales.access import assignable_users, manages_sales
+from guanxi.sales.access import unit_for_new_record
 from guanxi.sales.actions.configuration import default_pipeline
 from guanxi.sales.fetch import access_by_id, board, board_opportunities, closed_since, column_cards
 from guanxi.sales.forms import choose
 from guanxi.sales.models import Opportunity, Pipeline, Stage
-from guanxi.sales.views.common import page
+from guanxi.sales.views.common import owner_filter, page
 
 VIEW = "sales.view"
 
@@ -43,22 +42,14 @@ def _filters(request, user) -> tuple[BoardFilterForm, Pipeline | None, int | Non
             for p in pipelines
         ),
     )
-    units = list(BusinessUnit.objects.restrict(user, "view"))
-    if manages_sales(user) and len(units) == 1:
-        choose(
-            form,
-            "owner",
-            [(0, _("Unassigned (pool)")), *((u.pk, u.shown_name) for u in assignable_users(units[0]))],
-            _("Anyone"),
-        )
-    else:
-        form.fields.pop("owner")
+    owner_filter(form, user)
     data = form.cleaned_data if form.is_valid() else {}
     chosen = next((p for p in pipelines if p.pk == data.get("pipeline")), None)
     if chosen is None and pipelines:
         chosen = pipelines[0]
-    if chosen is None and len(units) == 1 and user.has_permission("sales.add"):
-        chosen = default_pipeline(units[0])  # a unit's first visit makes its default pipeline
+    unit = unit_for_new_record(user, None)
+    if chosen is None and unit is not None:
+        chosen = default_pipeline(unit)  # a unit's first visit makes its default pipeline
     return form, chosen, data.get("owner"), bool(data.get("stale"))
 
 

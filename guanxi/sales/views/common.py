@@ -122,6 +122,17 @@ def owner_choices(form, user: Any, unit: Any, field: str = "owner", empty: Any =
     )
 
 
+def owner_filter(form, user: Any) -> None:
+    """Let a sales manager of one unit filter by owner (0: the unit's pool); others see no such filter
+    (a rep's lists hold only their own records anyway)."""
+    units = list(BusinessUnit.objects.restrict(user, "view"))
+    if manages_sales(user) and len(units) == 1:
+        people = ((u.pk, u.shown_name) for u in assignable_users(units[0]))
+        choose(form, "owner", [(0, _("Unassigned (pool)")), *people], _("Anyone"))
+    else:
+        form.fields.pop("owner")
+
+
 def keyset(rows: QuerySet, request, field: str = "created_at") -> tuple[list, dict[str, Any]]:
     """One page of `rows` newest first by (`field`, id), after the row named by ?after=."""
     page_rows = rows.order_by(f"-{field}", "-pk")

@@ -38,6 +38,7 @@ from guanxi.sales.views.common import (
     form_errors,
     keyset,
     owner_choices,
+    owner_filter,
     page,
     run,
     unit_choices,
@@ -93,16 +94,7 @@ class LeadFilterForm(forms.Form):
 
 def _filter_form(request, user):
     form = LeadFilterForm(request.GET or None)
-    units = list(BusinessUnit.objects.restrict(user, "view"))
-    if manages_sales(user) and len(units) == 1:
-        choose(
-            form,
-            "owner",
-            [(0, _("Unassigned (pool)")), *((u.pk, u.shown_name) for u in assignable_users(units[0]))],
-            _("Anyone"),
-        )
-    else:
-        form.fields.pop("owner")
+    owner_filter(form, user)
     return form
 
 

@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from guanxi.accounts.models import BusinessUnit
 from guanxi.commerce.models import Order, Product
 from guanxi.core.access import require
 from guanxi.core.exports import Table
@@ -49,6 +48,7 @@ from guanxi.sales.views.common import (
     form_errors,
     keyset,
     owner_choices,
+    owner_filter,
     page,
     run,
     unit_choices,
@@ -102,16 +102,7 @@ def opportunity_list(request):
     user = require(request, VIEW)
     form = OpportunityFilterForm(request.GET or None)
     choose(form, "pipeline", ((p.pk, p.name) for p in Pipeline.objects.restrict(user, "view")), _("Any"))
-    units = list(BusinessUnit.objects.restrict(user, "view"))
-    if manages_sales(user) and len(units) == 1:
-        choose(
-            form,
-            "owner",
-            [(0, _("Unassigned (pool)")), *((u.pk, u.shown_name) for u in assignable_users(units[0]))],
-            _("Anyone"),
-        )
-    else:
-        form.fields.pop("owner")
+    owner_filter(form, user)
     rows = form.filter(Opportunity.objects.restrict(user, "view"))
     if request.GET.get("format"):
         return export(
