@@ -73,3 +73,10 @@ def unit_for_new_record(user: Any, unit_id: int | None) -> BusinessUnit | None:
         return units.filter(pk=unit_id).first()
     found = list(units[:2])
     return found[0] if len(found) == 1 else None
+
+
+def transfer_targets(lead: Any) -> QuerySet[BusinessUnit]:
+    """The units a lead may be handed to: every other active unit of the group. Their names are the
+    group's structure, not another unit's data, and a rep must name one to ask for a cross-unit
+    allocation (跨版块分配), which the group then decides."""
+    return BusinessUnit.objects.filter(is_active=True).exclude(pk=lead.unit_id).order_by("code")

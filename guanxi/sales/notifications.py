@@ -9,7 +9,7 @@ shown, in the reader's language; `data` holds record names and numbers, never pe
 from typing import Any
 
 from django.db import models
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from guanxi.sales.models import Notification
 
@@ -52,6 +52,21 @@ def describe(notification: Notification) -> str:
         Kind.TRANSFER_REQUESTED: gettext("A lead transfer to %(unit)s waits for your decision: %(name)s"),
         Kind.TRANSFER_DECIDED: gettext("Your lead transfer to %(unit)s was %(decision)s: %(name)s"),
     }
+    if "count" in data and notification.kind in (Kind.STALE, Kind.RETURNED_TO_POOL):
+        text = (
+            ngettext(
+                "%(count)d record has had no activity for %(days)d days or more",
+                "%(count)d records have had no activity for %(days)d days or more",
+                data["count"],
+            )
+            if notification.kind == Kind.STALE
+            else ngettext(
+                "%(count)d record had no activity for %(days)d days or more and went back to the pool",
+                "%(count)d records had no activity for %(days)d days or more and went back to the pool",
+                data["count"],
+            )
+        )
+        return text % data
     if notification.kind == Kind.TRANSFER_DECIDED:
         data["decision"] = gettext("approved") if data.get("approved") else gettext("rejected")
     return texts.get(notification.kind, notification.get_kind_display()) % data

@@ -3,8 +3,10 @@ for the unit's number of days (counted in its time zone, see `guanxi.sales.ruleb
 its owner told; where the unit says so, it goes back to the unit's pool and its sales managers are
 told, to hand it to someone else."""
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -20,6 +22,7 @@ from guanxi.sales.notifications import Kind, notify
 from guanxi.sales.rulebook import days_cutoff, days_since
 
 BATCH = 1000
+SUMMARY_AFTER = 5
 # Who hands out what comes back to a unit's pool.
 POOL_KEEPERS = (Role.UNIT_HEAD, *TEAM_RECORD_ROLES)
 
@@ -50,6 +53,16 @@ def flag_stale_records(now: datetime | None = None) -> StaleSweep:
     return StaleSweep(flagged, returned)
 
 
+def _tell(user, kind: str, unit, about: list[tuple[Any, dict]], days: int) -> None:
+    """One notification per record, or one summary when a sweep flags many of a user's records at once
+    (a first sweep over an old pipeline would bury them otherwise)."""
+    if len(about) <= SUMMARY_AFTER:
+        for row, data in about:
+            notify(user, kind, unit=unit, subject=row, data=data)
+    else:
+        notify(user, kind, unit=unit, data={"count": len(about), "days": days})
+
+
 def _flag_batch(model, still_open: Q, unit, rules: SalesRules, cutoff, keepers, now) -> tuple[int, int]:
     with transaction.atomic():
         rows = list(
@@ -61,24 +74,23 @@ def _flag_batch(model, still_open: Q, unit, rules: SalesRules, cutoff, keepers, 
         if not rows:
             return 0, 0
         to_pool = rules.return_stale_to_pool
+        # Keyed by user id: model instances are no dict keys.
+        told: dict[tuple[int, str], list[tuple[Any, dict]]] = defaultdict(list)
+        people = {keeper.pk: keeper for keeper in keepers}
         for row in rows:
             data = {
                 "name": row.name if model is Opportunity else lead_title(row),
                 "days": days_since(row.last_activity_at, rules.zone, now),
             }
-            if to_pool and row.owner is not None:
-                notify(row.owner, Kind.RETURNED_TO_POOL, unit=unit, subject=row, data=data)
-            elif row.owner is not None:
-                notify(row.owner, Kind.STALE, unit=unit, subject=row, data=data)
+            kind = Kind.RETURNED_TO_POOL if to_pool and row.owner is not None else Kind.STALE
+            if row.owner is not None:
+                people[row.owner.pk] = row.owner
+                told[(row.owner.pk, kind)].append((row, data))
             if row.owner is None or to_pool:
                 for keeper in keepers:
-                    notify(
-                        keeper,
-                        Kind.RETURNED_TO_POOL if row.owner else Kind.STALE,
-                        unit=unit,
-                        subject=row,
-                        data=data,
-                    )
+                    told[(keeper.pk, kind)].append((row, data))
+        for (user_id, kind), about in told.items():
+            _tell(people[user_id], kind, unit, about, rules.stale_after_days)
         ids = [row.pk for row in rows]
         returned = sum(1 for row in rows if row.owner is not None) if to_pool else 0
         changes = {"stale_since": now, **({"owner": None} if to_pool else {})}

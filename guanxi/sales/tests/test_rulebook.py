@@ -14,6 +14,7 @@ from guanxi.sales.actions import opportunities as deals
 from guanxi.sales.actions.configuration import update_rules
 from guanxi.sales.actions.rulebook import flag_stale_records
 from guanxi.sales.models import Lead, Notification, Opportunity
+from guanxi.sales.notifications import describe
 from guanxi.sales.reports import inactivity
 from guanxi.sales.tests.conftest import at
 
@@ -175,3 +176,20 @@ def test_the_first_logged_activity_puts_a_new_lead_to_work(team_a):
     activities.log_activity(actor=team_a.rep, kind="call", subject="首次电话", lead=lead)
 
     assert Lead.objects.get(pk=lead.pk).status == "working"
+
+
+def test_a_sweep_that_flags_many_of_a_reps_deals_sends_one_summary(team_a):
+    update_rules(team_a.unit, actor=team_a.head, stale_after_days=30)
+    for number in range(7):
+        opportunity_logged_at(team_a, at(2026, 1, 5, 10), name=f"旧商机 {number}")
+
+    assert flag_stale_records(now=at(2026, 3, 1)).flagged == 7
+
+    [summary] = Notification.objects.all()
+    assert (summary.user, summary.kind, summary.data, summary.subject_id) == (
+        team_a.rep,
+        "stale",
+        {"count": 7, "days": 30},
+        "",
+    )
+    assert describe(summary) == "7 records have had no activity for 30 days or more"

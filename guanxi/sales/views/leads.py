@@ -10,14 +10,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from guanxi.accounts.models import BusinessUnit
 from guanxi.commerce.importers.reading import ImportFileError, describe, read_rows
 from guanxi.commerce.uploads import save_upload
 from guanxi.core.access import require
 from guanxi.core.exports import Table
 from guanxi.customers.fetch import Masker
 from guanxi.customers.identities import normalise_phone
-from guanxi.sales.access import assignable_users, manages_sales, unit_for_new_record
+from guanxi.sales.access import assignable_users, manages_sales, transfer_targets, unit_for_new_record
 from guanxi.sales.actions import leads as actions
 from guanxi.sales.fetch import access_by_id
 from guanxi.sales.forms import (
@@ -241,7 +240,7 @@ def lead(request, pk):
     choose(
         transfer,
         "to_unit",
-        ((u.pk, u.name) for u in BusinessUnit.objects.filter(is_active=True).exclude(pk=shown.unit_id)),
+        ((u.pk, u.name) for u in transfer_targets(shown)),
     )
     context = {
         "lead": shown,
@@ -346,14 +345,14 @@ def lead_transfer(request, pk):
     choose(
         form,
         "to_unit",
-        ((u.pk, u.name) for u in BusinessUnit.objects.filter(is_active=True).exclude(pk=shown.unit_id)),
+        ((u.pk, u.name) for u in transfer_targets(shown)),
     )
     done = run(
         request,
         form,
         lambda: actions.request_transfer(
             shown,
-            to_unit=BusinessUnit.objects.get(pk=form.cleaned_data["to_unit"]),
+            to_unit=transfer_targets(shown).get(pk=form.cleaned_data["to_unit"]),
             reason=form.cleaned_data["reason"],
             actor=user,
         ),

@@ -207,7 +207,8 @@ def opportunity_add(request):
                 else None
             )
             owner = assignable_users(unit).filter(pk=data["owner"]).first() if data.get("owner") else None
-            contact = Contact.objects.filter(account=account, is_primary=True).first() if account else None
+            contacts = Contact.objects.restrict(user, "view").filter(account=account, is_primary=True)
+            contact = contacts.first() if account else None
             return actions.create_opportunity(
                 unit=unit,
                 name=data["name"],
