@@ -18,7 +18,7 @@ from guanxi.core.money import round_money
 from guanxi.sales.models import Activity, Notification, Opportunity, Pipeline, SalesRules, Stage
 from guanxi.sales.rulebook import local_midnight
 
-CARDS_PER_COLUMN = 25
+CARDS_PER_COLUMN = 20
 # What a card shows: loading only these makes a board of 150 cards a third cheaper to build.
 CARD_FIELDS = (
     "name",

@@ -97,11 +97,11 @@ def test_more_cards_of_a_column_come_in_pages(client, team_a):
 
     first = client.get(reverse("sales:board")).content.decode()
     more = client.get(
-        reverse("sales:board_column", args=[team_a.stage(0).pk]) + "?offset=25"
+        reverse("sales:board_column", args=[team_a.stage(0).pk]) + "?offset=20"
     ).content.decode()
 
-    assert first.count('class="card-item') == 25 and "Show more" in first
-    assert more.count('class="card-item') == 5 and "Show more" not in more
+    assert first.count('class="card-item') == 20 and "Show more" in first
+    assert more.count('class="card-item') == 10 and "Show more" not in more
 
 
 def test_a_lead_entered_on_the_page_is_the_reps_own(client, team_a):
