@@ -2,6 +2,7 @@
 with their orders, stale deals flagged, an inactive rep, and the sales rep's day planned."""
 
 import pytest
+from django.urls import reverse
 
 from guanxi.accounts.models import User
 from guanxi.commerce.models import Order
@@ -15,7 +16,7 @@ from guanxi.sales.reports import inactivity
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_sells_b2b_in_every_unit():
+def test_the_demo_sells_b2b_in_every_unit(client):
     """One load (a demo shop takes most of a minute), then every promise of the sales demo."""
     load_demo(customers=200, anchor=REFERENCE_ANCHOR)
     demo = load_sales_demo(REFERENCE_ANCHOR, seed=DEFAULT_SEED)
@@ -58,3 +59,24 @@ def test_the_demo_sells_b2b_in_every_unit():
             "done_at", flat=True
         )
     )
+    for username, pages in (
+        (
+            "sales",
+            (
+                "home",
+                "board",
+                "lead_list",
+                "opportunity_list",
+                "account_list",
+                "activity_list",
+                "forecast",
+                "reports",
+                "targets",
+            ),
+        ),
+        ("sales_lead", ("board", "inactivity", "settings", "forecast", "transfer_list")),
+        ("manager", ("board", "transfer_list", "reports")),
+    ):
+        client.force_login(User.objects.get(username=username))
+        for name in pages:
+            assert client.get(reverse(f"sales:{name}")).status_code == 200, (username, name)
