@@ -130,7 +130,9 @@ def complete_activity(
     """A planned activity done (at `done_at`, now by default), with what came of it."""
     with transaction.atomic():
         activity = (
-            Activity.objects.select_for_update().select_related("lead", "opportunity").get(pk=activity.pk)
+            Activity.objects.select_for_update(of=("self",))
+            .select_related("lead", "opportunity")
+            .get(pk=activity.pk)
         )
         if activity.status != Activity.Status.PLANNED:
             raise ValidationError(_("This activity is not planned any more."))
@@ -172,7 +174,7 @@ def send_due_reminders(now: datetime | None = None) -> int:
     sent = 0
     with transaction.atomic():
         due = list(
-            Activity.objects.select_for_update(skip_locked=True)
+            Activity.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Activity.Status.PLANNED, reminded_at__isnull=True, reminder_at__lte=now)
             .select_related("owner", "unit")
             .order_by("reminder_at", "pk")[:REMINDER_BATCH]

@@ -190,7 +190,7 @@ def move_opportunity(
     when = at or timezone.now()
     with transaction.atomic():
         opportunity = (
-            Opportunity.objects.select_for_update()
+            Opportunity.objects.select_for_update(of=("self",))
             .select_related("pipeline__unit", "unit")
             .get(pk=opportunity.pk)
         )

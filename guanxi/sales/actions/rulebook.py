@@ -66,7 +66,7 @@ def _tell(user, kind: str, unit, about: list[tuple[Any, dict]], days: int) -> No
 def _flag_batch(model, still_open: Q, unit, rules: SalesRules, cutoff, keepers, now) -> tuple[int, int]:
     with transaction.atomic():
         rows = list(
-            model.objects.select_for_update()
+            model.objects.select_for_update(of=("self",))
             .filter(still_open, unit=unit, stale_since__isnull=True, last_activity_at__lt=cutoff)
             .select_related("owner")
             .order_by("pk")[:BATCH]
