@@ -89,8 +89,8 @@ def _flag_batch(model, still_open: Q, unit, rules: SalesRules, cutoff, keepers, 
             if row.owner is None or to_pool:
                 for keeper in keepers:
                     told[(keeper.pk, kind)].append((row, data))
-        for (user_id, kind), about in told.items():
-            _tell(people[user_id], kind, unit, about, rules.stale_after_days)
+        for (user_id, told_kind), about in told.items():
+            _tell(people[user_id], told_kind, unit, about, rules.stale_after_days)
         ids = [row.pk for row in rows]
         returned = sum(1 for row in rows if row.owner is not None) if to_pool else 0
         changes = {"stale_since": now, **({"owner": None} if to_pool else {})}
