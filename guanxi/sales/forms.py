@@ -15,7 +15,6 @@ from guanxi.sales.models import (
     OpportunityCompetitor,
     Quote,
     SalesRules,
-    Stage,
 )
 
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -320,10 +319,3 @@ class PublicLeadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["consent"].label = consent_text
         self.fields["consent"].required = bool(consent_text)
-
-
-class StageChoiceField(forms.TypedChoiceField):
-    """A stage of a pipeline, listed in order."""
-
-    def __init__(self, stages: list[Stage], **kwargs: Any) -> None:
-        super().__init__(coerce=int, choices=[(s.pk, s.name) for s in stages], **kwargs)
