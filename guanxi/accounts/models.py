@@ -11,9 +11,10 @@ from guanxi.accounts.roles import (
     LEAST_PRIVILEGED_ROLE,
     OWN_RECORD_ROLES,
     ROLE_PERMISSIONS,
+    TEAM_RECORD_ROLES,
     Role,
 )
-from guanxi.core.querysets import ScopedModel
+from guanxi.core.querysets import OwnerScope, ScopedModel
 
 if TYPE_CHECKING:
     from django_otp.models import Device
@@ -110,8 +111,21 @@ class User(AbstractUser):
         units = list(BusinessUnit.objects.restrict(self, "view")[:2])
         return units[0] if len(units) == 1 else None
 
-    def sees_own_records_only(self) -> bool:
-        return self.role in OWN_RECORD_ROLES
+    def owner_scope(self) -> OwnerScope | None:
+        """Whose owned records the user sees (cached per instance): None for every owner; a sales rep
+        their own; a sales manager their own, their team's (the own-record users of their units) and
+        the unassigned ones, which they hand out."""
+        if self.role not in OWN_RECORD_ROLES and self.role not in TEAM_RECORD_ROLES:
+            return None
+        if not hasattr(self, "_owner_scope"):
+            if self.role in OWN_RECORD_ROLES:
+                self._owner_scope = OwnerScope((self.pk,))
+            else:
+                team = User.objects.filter(
+                    units__in=self.visible_unit_ids() or [], role__in=OWN_RECORD_ROLES
+                ).values_list("pk", flat=True)
+                self._owner_scope = OwnerScope((self.pk, *sorted(set(team))), unowned=True)
+        return self._owner_scope
 
     @property
     def shown_name(self) -> str:

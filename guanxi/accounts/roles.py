@@ -17,6 +17,7 @@ class Role(models.TextChoices):
     MARKETER = "marketer", _("Marketer")
     SERVICE_AGENT = "service_agent", _("Service agent")
     SALES_REP = "sales_rep", _("Sales representative")
+    SALES_MANAGER = "sales_manager", _("Sales manager")
     ANALYST = "analyst", _("Analyst")
 
 
@@ -36,17 +37,28 @@ DOMAIN_APPS = (
 # role needs them to pick a unit, so every role holds it.
 READ_ALL = {f"{app}.view" for app in DOMAIN_APPS} | {"core.view", "accounts.view"}
 WRITE_ALL = {f"{app}.{action}" for app in DOMAIN_APPS for action in ("add", "change", "delete")}
+# Configuring pipelines, the rulebook's thresholds, quotas and assigning sales records to others
+# (版块负责人: 进行本版块的业务分配); transferring a lead across units is the group's own
+# (跨版块的分配 by the group marketing department).
+MANAGE_SALES = "sales.manage"
+TRANSFER_SALES = "sales.transfer"
 
 # Setting up messaging channels handles provider credentials: administrators and unit heads only.
 CHANNELS = "messaging.channels"
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.SYSTEM_ADMIN: frozenset(
-        READ_ALL | WRITE_ALL | {"core.change", "core.audit", "accounts.manage", CHANNELS}
+        READ_ALL
+        | WRITE_ALL
+        | {"core.change", "core.audit", "accounts.manage", CHANNELS, MANAGE_SALES, TRANSFER_SALES}
     ),
-    Role.GROUP_MANAGER: frozenset(READ_ALL | WRITE_ALL | {"core.audit", CHANNELS}),
-    Role.UNIT_HEAD: frozenset(READ_ALL | WRITE_ALL | {"core.audit", CHANNELS}),
-    Role.UNIT_ADMIN: frozenset(READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", CHANNELS}),
+    Role.GROUP_MANAGER: frozenset(
+        READ_ALL | WRITE_ALL | {"core.audit", CHANNELS, MANAGE_SALES, TRANSFER_SALES}
+    ),
+    Role.UNIT_HEAD: frozenset(READ_ALL | WRITE_ALL | {"core.audit", CHANNELS, MANAGE_SALES}),
+    Role.UNIT_ADMIN: frozenset(
+        READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", CHANNELS, MANAGE_SALES}
+    ),
     Role.MARKETER: frozenset(
         READ_ALL
         | {
@@ -83,6 +95,22 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "sales.change",
         }
     ),
+    # A sales lead (销售主管): the reps' work in their units, without the unit head's other areas.
+    Role.SALES_MANAGER: frozenset(
+        {
+            "customers.view",
+            "commerce.view",
+            "sales.view",
+            "core.view",
+            "accounts.view",
+            "customers.add",
+            "customers.change",
+            "sales.add",
+            "sales.change",
+            "sales.delete",
+            MANAGE_SALES,
+        }
+    ),
     Role.ANALYST: frozenset(READ_ALL),
 }
 
@@ -92,10 +120,19 @@ LEAST_PRIVILEGED_ROLE = Role.ANALYST
 
 # Roles that see every business unit; the others see the units they are members of.
 ALL_UNIT_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER})
-# Roles that see only records they own (where a model has an owner).
+# Roles that see only records they own (where a model has an owner): 业务人员只能看到自己录入的营销信息.
 OWN_RECORD_ROLES = frozenset({Role.SALES_REP})
+# Roles that see their team's records (the own-record users of their units) and the unassigned ones.
+TEAM_RECORD_ROLES = frozenset({Role.SALES_MANAGER})
 # Defaults for the separately granted permissions when a user is created with a role.
 PII_BY_DEFAULT = frozenset(
-    {Role.SYSTEM_ADMIN, Role.GROUP_MANAGER, Role.UNIT_HEAD, Role.SERVICE_AGENT, Role.SALES_REP}
+    {
+        Role.SYSTEM_ADMIN,
+        Role.GROUP_MANAGER,
+        Role.UNIT_HEAD,
+        Role.SERVICE_AGENT,
+        Role.SALES_REP,
+        Role.SALES_MANAGER,
+    }
 )
-EXPORT_BY_DEFAULT = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER, Role.UNIT_HEAD})
+EXPORT_BY_DEFAULT = frozenset({Role.SYSTEM_ADMIN, Role.GROUP_MANAGER, Role.UNIT_HEAD, Role.SALES_MANAGER})

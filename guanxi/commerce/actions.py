@@ -4,6 +4,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache, partial
 from operator import attrgetter
 from typing import Any
@@ -12,7 +13,7 @@ from django.db import connection, models, transaction
 from django.db.models import Field
 
 from guanxi.commerce.models import Event, ImportMapping, Order, OrderLine, Return, Store
-from guanxi.commerce.records import EventRecord, OrderRecord, Outcome, PersonRecord
+from guanxi.commerce.records import EventRecord, LineRecord, OrderRecord, Outcome, PersonRecord
 from guanxi.core import audit, bulk
 from guanxi.core.models import AuditEntry
 from guanxi.core.money import round_money
@@ -556,3 +557,55 @@ def set_webhook_secret(store: Store, secret: str, *, actor: Any = None) -> None:
             unit=store.unit,
             message="webhook secret set" if secret else "webhook secret removed",
         )
+
+
+def record_sales_order(
+    store: Store,
+    *,
+    external_id: str,
+    number: str,
+    customer_id: int | None,
+    status: str,
+    placed_at: Any,
+    currency: str,
+    lines: Sequence[LineRecord],
+    attributes: dict[str, Any] | None = None,
+    actor: Any = None,
+) -> Order:
+    """Create or update the one order a sales deal makes in `store` (keyed on its external id), through
+    the same upsert as every connector, so the change feed, the order lists and analytics see it. A
+    deal reopened after it was won keeps its order: pass the new status (cancelled) and it is updated.
+    The total is the lines' amounts."""
+    order = Order(
+        store=store,
+        unit_id=store.unit_id,
+        customer_id=customer_id,
+        source=store.source,
+        external_id=external_id[:128],
+        number=number[:128],
+        status=status,
+        device=Order.Device.OFFLINE,
+        currency=currency.upper()[:3],
+        total_amount=round_money(sum((line.amount for line in lines), Decimal("0"))),
+        refunded_amount=Decimal("0.00"),
+        item_count=sum(max(line.quantity, 0) for line in lines),
+        placed_at=placed_at,
+        paid_at=placed_at if status in Order.SALE_STATUSES else None,
+        attributes=attributes or {},
+    )
+    with transaction.atomic():
+        created = not Order.objects.filter(source=store.source, external_id=order.external_id).exists()
+        ids = _upsert_platform_orders([order])
+        order.pk = ids[order.external_id]
+        OrderLine.objects.filter(order_id=order.pk).exclude(
+            line_no__in=[line.line_no for line in lines]
+        ).delete()
+        upsert_order_lines([line.as_tuple(order.pk) for line in lines], {order.pk: facts_of(order)})
+        audit.record(
+            AuditEntry.Action.CREATE if created else AuditEntry.Action.UPDATE,
+            actor=actor,
+            obj=order,
+            unit=store.unit,
+            message=f"sales order {status}",
+        )
+    return order

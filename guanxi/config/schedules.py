@@ -14,4 +14,6 @@ PERIODIC_TASKS = {
     "segments_refresh": ("guanxi.segments.jobs.scheduled_refresh", crontab(minute="*/15")),
     "segments_follow_changes": ("guanxi.segments.jobs.refresh_changed", crontab(minute="*")),
     "messaging_send": ("guanxi.messaging.tasks.send_due_messages", crontab(minute="*")),
+    "sales_stale_records": ("guanxi.sales.jobs.sweep_stale_records", crontab(minute="*/15")),
+    "sales_reminders": ("guanxi.sales.jobs.remind", crontab(minute="*")),
 }

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "guanxi.customers",
     "guanxi.commerce",
     "guanxi.analytics",
+    "guanxi.sales",
     "guanxi.segments",
     "guanxi.messaging",
     "guanxi.demo",

@@ -2,15 +2,33 @@
 
 `Model.objects.restrict(user, action)` returns only the rows the user may act on:
 nothing without the app permission for `action`, only the user's business units unless
-the role sees all of them, and only the user's own records for roles limited to them.
+the role sees all of them, and, for roles limited by ownership, only the rows their
+`OwnerScope` covers (a sales rep's own records; a sales manager's team's and the unassigned pool).
 Models declare how they reach a business unit with `scope_by_units`, optionally who owns a row
-with `OWNER_FIELD`, and, where a row belongs to another app's records, whose permission guards it
-with `PERMISSION_APP`.
+with `OWNER_FIELD` (a field path such as "owner" or "account__owner"), and, where a row belongs to
+another app's records, whose permission guards it with `PERMISSION_APP`.
 """
 
+from dataclasses import dataclass
 from typing import Protocol, cast
 
 from django.db import models
+
+
+@dataclass(frozen=True)
+class OwnerScope:
+    """The owned rows a user limited by ownership sees: those owned by `owner_ids` and, with
+    `unowned`, rows nobody owns (a unit's pool of unassigned records, which a team lead hands out)."""
+
+    owner_ids: tuple[int, ...]
+    unowned: bool = False
+
+    def filter_for(self, owner_field: str) -> models.Q:
+        owned = models.Q(**{f"{owner_field}__in": self.owner_ids})
+        return owned | models.Q(**{f"{owner_field}__isnull": True}) if self.unowned else owned
+
+    def covers(self, owner_id: int | None) -> bool:
+        return owner_id in self.owner_ids or (owner_id is None and self.unowned)
 
 
 class ScopedUser(Protocol):
@@ -21,7 +39,9 @@ class ScopedUser(Protocol):
 
     def visible_unit_ids(self) -> list[int] | None: ...
 
-    def sees_own_records_only(self) -> bool: ...
+    def owner_scope(self) -> OwnerScope | None:
+        """None: rows of every owner; otherwise whose rows the user sees."""
+        ...
 
 
 class ScopedQuerySet(models.QuerySet):
@@ -37,8 +57,9 @@ class ScopedQuerySet(models.QuerySet):
             model = cast(type[ScopedModel], self.model)
             restricted = restricted.filter(model.scope_by_units(unit_ids))
         owner_field = getattr(self.model, "OWNER_FIELD", None)
-        if owner_field and user.sees_own_records_only():
-            restricted = restricted.filter(**{owner_field: user})
+        scope = user.owner_scope() if owner_field else None
+        if owner_field and scope is not None:
+            restricted = restricted.filter(scope.filter_for(owner_field))
         return restricted
 
 

@@ -7,8 +7,9 @@ from guanxi.accounts.roles import Role
 from guanxi.core.background import Progress, job_kind
 from guanxi.core.models import Job
 from guanxi.core.planner import refresh_planner_statistics
-from guanxi.demo.loader import load_demo
+from guanxi.demo.loader import DEFAULT_SEED, load_demo
 from guanxi.demo.reference import USERS
+from guanxi.demo.sales import load_sales_demo
 
 DEMO_JOB_KIND = "demo.load"
 
@@ -27,6 +28,8 @@ DEMO_JOB_KIND = "demo.load"
         "duplicates": _("Duplicate profiles"),
         "merges": _("Merges"),
         "merge_suggestions": _("Merge suggestions"),
+        "sales_leads": _("Sales leads"),
+        "sales_opportunities": _("Sales opportunities"),
     },
 )
 def load_demo_job(job: Job, progress: Progress) -> dict:
@@ -38,6 +41,7 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
         progress.advance(done - progress.job.progress_done, message)
 
     summary = load_demo(customers=int(job.params.get("customers", 6000)), progress=report)
+    sales = load_sales_demo(seed=DEFAULT_SEED)
     refresh_planner_statistics()
     return {
         "units": summary.units,
@@ -50,6 +54,8 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
         "duplicates": summary.duplicates,
         "merges": summary.merges,
         "merge_suggestions": summary.merge_suggestions,
+        "sales_leads": sales.leads,
+        "sales_opportunities": sales.opportunities,
     }
 
 

@@ -33,6 +33,9 @@ USERS = (
     ("marketer", "marketer", ("home", "beauty"), "许运营"),
     ("service", "service_agent", ("home", "beauty"), "何客服"),
     ("sales", "sales_rep", ("beauty",), "郑销售"),
+    ("sales_idle", "sales_rep", ("beauty",), "黄晓东"),
+    ("sales_lead", "sales_manager", ("beauty",), "邓主管"),
+    ("sales_home", "sales_rep", ("home",), "冯家居"),
     ("analyst", "analyst", ("home",), "钱分析"),
 )
 

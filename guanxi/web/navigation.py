@@ -44,12 +44,6 @@ AREAS: dict[str, Area] = {
             "service.view",
         ),
         Area(
-            "sales",
-            _("Sales"),
-            _("Leads, opportunities through their stages, activities, sales orders and a forecast."),
-            "sales.view",
-        ),
-        Area(
             "reports",
             _("Reports"),
             _("Dashboards and exports for a business unit or the whole group."),
@@ -118,7 +112,7 @@ NAVIGATION: tuple[NavSection, ...] = (
         _("Operations"),
         (
             _area("service", "service"),
-            _area("sales", "sales"),
+            NavItem(_("Sales"), "sales", (Route("sales:home"),), "sales.view"),
         ),
     ),
     NavSection(

@@ -22,6 +22,11 @@ from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.customers.merging.merge import merge_customers
 from guanxi.customers.models import MergeSuggestion
+from guanxi.sales.actions import configuration as sales_configuration
+from guanxi.sales.actions import leads as sales_leads
+from guanxi.sales.actions import opportunities as sales_deals
+from guanxi.sales.actions.accounts import create_account
+from guanxi.sales.actions.activities import log_activity
 from guanxi.segments import actions as segment_actions
 
 MARKER = "BETAUNITSECRET"
@@ -32,6 +37,7 @@ UNIT_ROLES = [
     Role.MARKETER,
     Role.SERVICE_AGENT,
     Role.SALES_REP,
+    Role.SALES_MANAGER,
     Role.ANALYST,
 ]
 AREAS = [
@@ -39,7 +45,6 @@ AREAS = [
     "marketing",
     "messaging",
     "reports",
-    "sales",
     "service",
 ]
 
@@ -217,6 +222,128 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ),
     ("api/v1/messaging/opt-outs", "record_opt_out"): Route("self", method="post", api=True),
     ("api/v1/messaging/statistics", "statistics"): Route("page", api=True),
+    ("sales/", "home"): Route("page"),
+    ("sales/notifications/", "notification_list"): Route("self"),
+    ("sales/notifications/read/", "notifications_read"): Route("self", method="post"),
+    ("sales/pipeline/", "board"): Route("page"),
+    ("sales/pipeline/stages/<int:stage>/cards/", "board_column"): Route("detail", object="stage"),
+    ("sales/opportunities/", "opportunity_list"): Route("page"),
+    ("sales/opportunities/add/", "opportunity_add"): Route("page"),
+    ("sales/opportunities/<int:pk>/", "opportunity"): Route("detail", object="opportunity"),
+    ("sales/opportunities/<int:pk>/edit/", "opportunity_edit"): Route("detail", object="opportunity"),
+    ("sales/opportunities/<int:pk>/move/", "opportunity_move"): Route(
+        "detail", method="post", object="opportunity"
+    ),
+    ("sales/opportunities/<int:pk>/assign/", "opportunity_assign"): Route(
+        "detail", method="post", object="opportunity"
+    ),
+    ("sales/opportunities/<int:pk>/products/", "line_add"): Route(
+        "detail", method="post", object="opportunity"
+    ),
+    ("sales/opportunities/<int:pk>/products/<int:line>/remove/", "line_remove"): Route(
+        "detail", method="post", object="opportunity"
+    ),
+    ("sales/opportunities/<int:pk>/competitors/", "competitor_link"): Route(
+        "detail", method="post", object="opportunity"
+    ),
+    ("sales/opportunities/<int:pk>/competitors/<int:link>/remove/", "competitor_unlink"): Route(
+        "detail", method="post", object="opportunity"
+    ),
+    ("sales/opportunities/<int:pk>/quotes/", "quote_add"): Route(
+        "detail", method="post", object="opportunity"
+    ),
+    ("sales/quotes/<int:pk>/status/", "quote_status"): Route("detail", method="post", object="quote"),
+    ("sales/leads/", "lead_list"): Route("page"),
+    ("sales/leads/add/", "lead_add"): Route("page"),
+    ("sales/leads/import/", "lead_import"): Route("page"),
+    ("sales/leads/<int:pk>/", "lead"): Route("detail", object="lead"),
+    ("sales/leads/<int:pk>/edit/", "lead_edit"): Route("detail", object="lead"),
+    ("sales/leads/<int:pk>/qualify/", "lead_qualify"): Route("detail", method="post", object="lead"),
+    ("sales/leads/<int:pk>/disqualify/", "lead_disqualify"): Route("detail", method="post", object="lead"),
+    ("sales/leads/<int:pk>/assign/", "lead_assign"): Route("detail", method="post", object="lead"),
+    ("sales/leads/<int:pk>/convert/", "lead_convert"): Route("detail", object="lead"),
+    ("sales/leads/<int:pk>/transfer/", "lead_transfer"): Route("detail", method="post", object="lead"),
+    ("sales/transfers/", "transfer_list"): Route("page"),
+    ("sales/transfers/<int:pk>/decide/", "transfer_decide"): Route(
+        "detail", method="post", object="transfer"
+    ),
+    ("sales/accounts/", "account_list"): Route("page"),
+    ("sales/accounts/add/", "account_add"): Route("page"),
+    ("sales/accounts/<int:pk>/", "account"): Route("detail", object="sales_account"),
+    ("sales/accounts/<int:pk>/edit/", "account_edit"): Route("detail", object="sales_account"),
+    ("sales/accounts/<int:pk>/contacts/", "contact_add"): Route(
+        "detail", method="post", object="sales_account"
+    ),
+    ("sales/activities/", "activity_list"): Route("page"),
+    ("sales/activities/add/", "activity_add"): Route("page"),
+    ("sales/activities/<int:pk>/complete/", "activity_complete"): Route(
+        "detail", method="post", object="activity"
+    ),
+    ("sales/activities/<int:pk>/cancel/", "activity_cancel"): Route(
+        "detail", method="post", object="activity"
+    ),
+    ("sales/competitors/", "competitor_list"): Route("page"),
+    ("sales/forecast/", "forecast"): Route("page"),
+    ("sales/reports/", "reports"): Route("page"),
+    ("sales/inactivity/", "inactivity"): Route("page"),
+    ("sales/targets/", "targets"): Route("page"),
+    ("sales/settings/", "settings"): Route("page"),
+    ("sales/settings/units/<int:unit>/rules/", "rules_save"): Route("detail", method="post", object="unit"),
+    ("sales/settings/units/<int:unit>/pipelines/", "pipeline_add"): Route(
+        "detail", method="post", object="unit"
+    ),
+    ("sales/settings/units/<int:unit>/forms/", "web_form_add"): Route("detail", method="post", object="unit"),
+    ("sales/settings/pipelines/<int:pk>/", "pipeline_save"): Route(
+        "detail", method="post", object="pipeline"
+    ),
+    ("sales/settings/pipelines/<int:pk>/stages/", "stage_add"): Route(
+        "detail", method="post", object="pipeline"
+    ),
+    ("sales/settings/stages/<int:pk>/", "stage_save"): Route("detail", method="post", object="stage"),
+    ("sales/settings/forms/<int:pk>/toggle/", "web_form_toggle"): Route(
+        "detail", method="post", object="lead_form"
+    ),
+    # A visitor's web form, reached by its unguessable key; it shows the form's own heading only.
+    ("sales/form/<str:key>/", "web_form"): Route("public"),
+    ("api/v1/sales/pipelines", "list_pipelines"): Route("page", api=True),
+    ("api/v1/sales/leads", "list_leads"): Route("page", api=True),
+    ("api/v1/sales/leads", "create_lead"): Route("self", method="post", api=True),
+    ("api/v1/sales/leads/<lead_id>", "get_lead"): Route("detail", object="lead", api=True),
+    ("api/v1/sales/leads/<lead_id>", "update_lead"): Route("detail", method="patch", object="lead", api=True),
+    ("api/v1/sales/leads/<lead_id>/qualify", "qualify_lead"): Route(
+        "detail", method="post", object="lead", api=True
+    ),
+    ("api/v1/sales/leads/<lead_id>/disqualify", "disqualify_lead"): Route(
+        "detail", method="post", object="lead", api=True
+    ),
+    ("api/v1/sales/leads/<lead_id>/assign", "assign_lead"): Route(
+        "detail", method="post", object="lead", api=True
+    ),
+    ("api/v1/sales/leads/<lead_id>/convert", "convert_lead"): Route(
+        "detail", method="post", object="lead", api=True
+    ),
+    ("api/v1/sales/opportunities", "list_opportunities"): Route("page", api=True),
+    ("api/v1/sales/opportunities", "create_opportunity"): Route("self", method="post", api=True),
+    ("api/v1/sales/opportunities/<opportunity_id>", "get_opportunity"): Route(
+        "detail", object="opportunity", api=True
+    ),
+    ("api/v1/sales/opportunities/<opportunity_id>", "update_opportunity"): Route(
+        "detail", method="patch", object="opportunity", api=True
+    ),
+    ("api/v1/sales/opportunities/<opportunity_id>/stage", "move_opportunity"): Route(
+        "detail", method="post", object="opportunity", api=True
+    ),
+    ("api/v1/sales/forecast", "get_forecast"): Route("page", api=True),
+    ("api/v1/sales/activities", "list_activities"): Route("page", api=True),
+    ("api/v1/sales/activities", "create_activity"): Route("self", method="post", api=True),
+    ("api/v1/sales/activities/<activity_id>/complete", "complete_activity"): Route(
+        "detail", method="post", object="activity", api=True
+    ),
+    ("api/v1/sales/accounts", "list_accounts"): Route("page", api=True),
+    ("api/v1/sales/accounts", "create_account"): Route("self", method="post", api=True),
+    ("api/v1/sales/accounts/<account_id>", "get_account"): Route("detail", object="sales_account", api=True),
+    ("api/v1/sales/notifications", "list_notifications"): Route("self", api=True),
+    ("api/v1/sales/notifications/read", "read_notifications"): Route("self", method="post", api=True),
 }
 
 
@@ -280,8 +407,11 @@ def world(unit_a, unit_b, make_user):
         make_customer(f"丙客户{MARKER}", [unit_b]), make_customer(f"丁客户{MARKER}", [unit_b]), reason=MARKER
     )
     messaging = _messaging(unit_a, unit_b, customer_a, customer_b, shared)
+    sales_b = _sales_records(unit_b, make_user, f"{MARKER}", to_unit=unit_a)
+    sales_a = _sales_records(unit_a, make_user, "甲", to_unit=unit_b)
     return World(
         unit_b_objects={
+            **sales_b,
             "customer": customer_b.pk,
             "order": order_b.pk,
             "job": job_b.pk,
@@ -296,6 +426,7 @@ def world(unit_a, unit_b, make_user):
         },
         unit_a_objects={
             **messaging["a"],
+            **{key: sales_a[key] for key in ("lead", "opportunity", "sales_account", "stage")},
             "customer": customer_a.pk,
             "order": order_a.pk,
             "job": job_a.pk,
@@ -339,6 +470,41 @@ def _messaging(unit_a, unit_b, customer_a, customer_b, shared) -> dict[str, dict
     return made
 
 
+def _sales_records(unit, make_user, name, to_unit) -> dict[str, int]:
+    """A unit's sales records named `name`: lead, account, deal with a product and quote, activity,
+    pipeline stage, web form, and a transfer request to `to_unit` still waiting for the group."""
+    rep = make_user(f"rep_{unit.code}", Role.SALES_REP, [unit], display_name=name)
+    pipeline = sales_configuration.create_pipeline(unit=unit, name=f"{name} pipeline")
+    stage = sales_configuration.add_stage(
+        pipeline, actor=None, name=f"{name} stage", probability=30, forecast_category="pipeline"
+    )
+    lead = sales_leads.capture_lead(
+        unit=unit, actor=rep, name=name, company=name, phone=f"13{unit.pk:09d}"
+    ).lead
+    account = create_account(unit=unit, actor=rep, name=f"{name} account")
+    deal = sales_deals.create_opportunity(
+        unit=unit, name=f"{name} deal", actor=rep, account=account, stage=stage
+    )
+    sales_deals.add_line(deal, actor=rep, name=f"{name} product", quantity=1)
+    quote = sales_deals.create_quote(deal, actor=rep, terms=name)
+    activity = log_activity(actor=rep, kind="call", subject=f"{name} call", opportunity=deal)
+    form = sales_configuration.create_lead_form(unit=unit, actor=None, name=f"{name} form", heading=name)
+    moving = sales_leads.capture_lead(unit=unit, actor=rep, name=name, phone=f"15{unit.pk:09d}").lead
+    transfer = sales_leads.request_transfer(moving, to_unit=to_unit, reason=name, actor=rep)
+    return {
+        "lead": lead.pk,
+        "opportunity": deal.pk,
+        "sales_account": account.pk,
+        "activity": activity.pk,
+        "quote": quote.pk,
+        "stage": stage.pk,
+        "pipeline": pipeline.pk,
+        "lead_form": form.pk,
+        "transfer": transfer.pk,
+        "unit": unit.pk,
+    }
+
+
 def _job(unit, message):
     from guanxi.core.models import Job
 
@@ -357,6 +523,10 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
     if object_id is not None:
         for placeholder in (
             "<int:pk>",
+            "<int:line>",
+            "<int:link>",
+            "<int:stage>",
+            "<int:unit>",
             "<token_id>",
             "<customer_id>",
             "<order_id>",
@@ -365,6 +535,10 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
             "<message_id>",
             "<channel_id>",
             "<template_id>",
+            "<lead_id>",
+            "<opportunity_id>",
+            "<activity_id>",
+            "<account_id>",
         ):
             path = path.replace(placeholder, str(object_id))
     return path

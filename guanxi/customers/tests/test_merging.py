@@ -82,6 +82,10 @@ def test_every_relation_to_a_customer_is_registered_with_a_merge_rule():
         "suppressions",
         "inbound_messages",
         "contact_preferences",
+        "sales_leads",
+        "sales_contacts",
+        "sales_opportunities",
+        "sales_activities",
     ]
 
 

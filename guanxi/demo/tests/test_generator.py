@@ -307,6 +307,7 @@ def test_demo_users_sign_in_and_see_their_units():
         "marketer",
         "service_agent",
         "sales_rep",
+        "sales_manager",
         "analyst",
     }
     for demo_user in summary.users:
