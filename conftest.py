@@ -8,6 +8,7 @@ from django.core.cache import cache
 from hypothesis import settings as hypothesis_settings
 
 from guanxi.accounts import actions as account_actions
+from guanxi.accounts.models import ApiToken
 from guanxi.accounts.roles import Role
 
 # CI replays the same examples on every run, so a red build is reproducible; local runs explore.
@@ -84,6 +85,22 @@ def make_user(organisation):
         )
 
     return make
+
+
+@pytest.fixture
+def bearer(db):
+    """`bearer(user, scope)`: the Authorization header of a new API token of `user` (read-only
+    unless `scope` says otherwise); `bearer("gx_…")`: the header for a secret the test holds."""
+
+    def header(who, scope: str = ApiToken.Scope.READ) -> dict[str, str]:
+        secret = (
+            who
+            if isinstance(who, str)
+            else account_actions.create_api_token(user=who, name="t", scope=scope).secret
+        )
+        return {"Authorization": f"Bearer {secret}"}
+
+    return header
 
 
 @pytest.fixture

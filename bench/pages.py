@@ -11,6 +11,10 @@ above 1 means the role's scoped path is slower than the group-wide one. A page t
 that answers anything other than 200 is reported as such (the navigation must hide what a role may not
 open).
 
+Then the Analytics page taken apart, for the group manager (every unit's rows): each analysis computed
+once on its own (best of ROUNDS), beside the Pareto curve, the card that already read every buyer's
+spend before "ABC within each customer class" read every metric row a second time.
+
 Budgets (issue 11): every page p95 < 1 s at the demo scale and < 3 s at 1,000,000 customers.
 Run `python bench/pages.py [customers]` (or `guanxi bench pages --customers 1000000`).
 """
@@ -70,6 +74,17 @@ def _report(result: dict) -> list[str]:
     lines.append(
         f"slowest page p95 {slowest * 1000:.0f} ms: {'within' if slowest <= budget else 'OVER'} budget"
     )
+    analyses = result.get("analyses") or {}
+    if analyses:
+        base = analyses[ANALYSIS_BASELINE]
+        lines.append(
+            f"Analytics page taken apart ({BASELINE_ROLE}, all units; best of {ROUNDS}); baseline = the "
+            f"{ANALYSIS_BASELINE} card, which reads every buyer's spend"
+        )
+        lines += [
+            f"  {name:<14} {seconds * 1000:8.1f} ms   ratio {seconds / base:5.2f}x"
+            for name, seconds in analyses.items()
+        ]
     return lines
 
 
@@ -92,7 +107,54 @@ def _child() -> dict:
         user = User.objects.filter(username=username).first()
         if user is not None:
             roles[username] = _time_pages(user)
-    return {"customers": Customer.objects.count(), "vendor": connection.vendor, "roles": roles}
+    manager = User.objects.filter(username=BASELINE_ROLE).first()
+    analyses = _time_analyses(manager) if manager else {}
+    return {
+        "customers": Customer.objects.count(),
+        "vendor": connection.vendor,
+        "roles": roles,
+        "analyses": analyses,
+    }
+
+
+# The Analytics page's parts (StoreAnalyses' cached properties), in the page's order.
+ANALYSES = (
+    "cohorts",
+    "returning",
+    "devices",
+    "pareto",
+    "abc_by_class",
+    "categories",
+    "channels",
+    "provinces",
+    "seasonal",
+    "metrics",
+)
+ANALYSIS_BASELINE = "pareto"
+
+
+def _time_analyses(user) -> dict[str, float]:
+    """Seconds per analysis of the organisation-wide Analytics page, each on a fresh StoreAnalyses."""
+    from guanxi.analytics.models import CustomerMetric
+    from guanxi.analytics.reports.page import StoreAnalyses
+    from guanxi.commerce.models import Order
+
+    def fresh() -> StoreAnalyses:
+        metrics = CustomerMetric.objects.restrict(user, "view").filter(unit__isnull=True)
+        analyses = StoreAnalyses(Order.objects.restrict(user, "view"), metrics, currency="CNY")
+        _ = analyses.end  # the month the charts end at, shared by most of them
+        return analyses
+
+    timings = {}
+    for name in ANALYSES:
+        seconds = []
+        for _round in range(ROUNDS):
+            analyses = fresh()
+            started = time.perf_counter()
+            getattr(analyses, name)
+            seconds.append(time.perf_counter() - started)
+        timings[name] = min(seconds)
+    return timings
 
 
 def _sidebar_links(user) -> list[tuple[str, str]]:

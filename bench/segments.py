@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
-from _support import DATASET_TAG, on_each_dataset, percentile, run_child, start_django
+from _support import DATASET_TAG, HOME_TEXTILES, on_each_dataset, percentile, run_child, start_django
 
 DEFAULT_CUSTOMERS = 20_000
 RUNS = 5
@@ -80,7 +80,7 @@ def five_condition_rule(tag_id: int) -> dict:
                     "op": "gte",
                     "value": 1,
                     "window": {"type": "last", "amount": 365, "unit": "days"},
-                    "filters": {"categories": ["home_textiles"]},
+                    "filters": {"categories": [HOME_TEXTILES]},
                 },
                 {
                     "type": "event",
@@ -202,7 +202,7 @@ def _pandas_five(frames, tag_id: int, now) -> int:
     since = pd.Timestamp(now) - pd.Timedelta(days=365)
     bought = set(
         lines.loc[
-            (lines["category"] == "home_textiles")
+            (lines["category"] == HOME_TEXTILES)
             & (lines["placed_at"] >= since)
             & (lines["placed_at"] <= pd.Timestamp(now)),
             "id",
@@ -242,7 +242,7 @@ def _pandas_mothers_day(frames, now) -> int:
     since = pd.Timestamp(now) - pd.Timedelta(days=365)
     sale = ["paid", "shipped", "delivered", "completed"]
     bought = lines.loc[
-        (lines["category"] == "home_textiles")
+        (lines["category"] == HOME_TEXTILES)
         & lines["status"].isin(sale)
         & (lines["placed_at"] >= since)
         & (lines["placed_at"] <= pd.Timestamp(now)),

@@ -231,6 +231,8 @@ def demo(
     """Create the database, load a realistic demo shop, and serve it with the worker."""
     # The demo's messaging channels point at the local fake gateways started below (127.0.0.1).
     os.environ.setdefault("GUANXI_ALLOW_PRIVATE_GATEWAYS", "1")
+    # Unsubscribe links, gateway callbacks and webhook addresses point at the demo's own server.
+    os.environ.setdefault("GUANXI_PUBLIC_URL", f"http://{host}:{port}")
     prepare(redis=not no_serve, migrated=False)
     if not no_serve:
         require_free_port(host, port)

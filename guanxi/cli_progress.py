@@ -21,7 +21,10 @@ def run_job_with_progress(kind: str, params: dict, console: Console, unit=None) 
 
         def show(current: Job) -> None:
             bar.update(
-                task, completed=current.progress_done, total=current.progress_total, message=current.message
+                task,
+                completed=current.progress_done,
+                total=current.progress_total,
+                message=current.shown_message,
             )
 
         return run_job(job, listeners=[show])

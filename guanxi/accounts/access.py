@@ -38,6 +38,17 @@ def manageable_users(actor: User) -> QuerySet[User]:
     )
 
 
+def manageable_units(actor: User) -> QuerySet[BusinessUnit]:
+    """The units whose settings the actor may change: every unit for a system administrator, their
+    own for a unit administrator."""
+    return BusinessUnit.objects.restrict(actor, "manage")
+
+
+def may_create_units(actor: User) -> bool:
+    """Only an organisation-wide administrator adds units: a unit administrator's reach is their own."""
+    return manages_everyone(actor)
+
+
 def access_user_by_id(request, pk: int) -> User:
     """The user `pk` if the caller may manage them: 403 without the permission, 404 outside their scope."""
     actor = require(request, MANAGE)

@@ -9,9 +9,12 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from guanxi.accounts.models import ApiToken, BusinessUnit, Organisation, User
+from guanxi.accounts.phrases import TOKEN_CREATED, UNIT_CREATED, USER_CREATED
 from guanxi.accounts.roles import EXPORT_BY_DEFAULT, LEAST_PRIVILEGED_ROLE, PII_BY_DEFAULT, Role
 from guanxi.core import audit
+from guanxi.core.edits import save_changes
 from guanxi.core.models import AuditEntry
+from guanxi.core.zones import DEFAULT_TIME_ZONE
 
 TOKEN_PREFIX = "gx_"  # noqa: S105  (the public marker that starts every token, not a secret)
 
@@ -22,11 +25,33 @@ def ensure_organisation(name: str) -> Organisation:
     return organisation
 
 
+UNIT_FIELDS = ("name", "time_zone", "is_active")
+
+
 @transaction.atomic
-def create_business_unit(*, code: str, name: str, actor: User | None = None) -> BusinessUnit:
-    unit = BusinessUnit.objects.create(code=code, name=name)
-    audit.record(AuditEntry.Action.CREATE, actor=actor, obj=unit, unit=unit)
+def create_business_unit(
+    *, code: str, name: str, time_zone: str = DEFAULT_TIME_ZONE, actor: User | None = None
+) -> BusinessUnit:
+    """A new business unit (业务板块); its code is for good, its name and time zone can change."""
+    unit = BusinessUnit(code=code.strip(), name=name.strip(), time_zone=time_zone)
+    unit.full_clean()
+    unit.save()
+    audit.record(
+        AuditEntry.Action.CREATE,
+        actor=actor,
+        obj=unit,
+        unit=unit,
+        message=UNIT_CREATED(code=unit.code, time_zone=unit.time_zone),
+    )
     return unit
+
+
+def update_business_unit(unit: BusinessUnit, *, actor: User | None = None, **fields) -> BusinessUnit:
+    """Rename a unit, change its time zone, or deactivate it (no new users or imports are given it;
+    its data stays). Unchanged values write nothing."""
+    if "name" in fields:
+        fields["name"] = fields["name"].strip()
+    return save_changes(unit, fields, editable=UNIT_FIELDS, actor=actor, unit=unit)
 
 
 @transaction.atomic
@@ -58,7 +83,7 @@ def create_user(
         user.set_unusable_password()
     user.save()
     user.units.set(list(units))
-    audit.record(AuditEntry.Action.CREATE, actor=actor, obj=user, message=f"role {role}")
+    audit.record(AuditEntry.Action.CREATE, actor=actor, obj=user, message=USER_CREATED(role=role))
     return user
 
 
@@ -120,7 +145,9 @@ def create_api_token(
     token = ApiToken.objects.create(
         user=user, name=name, scope=scope, prefix=secret[:10], digest=ApiToken.digest_of(secret)
     )
-    audit.record(AuditEntry.Action.TOKEN_CREATE, actor=actor or user, obj=token, message=f"scope {scope}")
+    audit.record(
+        AuditEntry.Action.TOKEN_CREATE, actor=actor or user, obj=token, message=TOKEN_CREATED(scope=scope)
+    )
     return IssuedToken(token=token, secret=secret)
 
 

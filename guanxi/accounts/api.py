@@ -1,16 +1,20 @@
-"""Endpoints about the caller: who am I, which units I see, my API tokens."""
+"""Endpoints about the caller (who am I, my API tokens) and the business units: the ones a caller
+sees, and for administrators creating and changing them."""
 
 from datetime import datetime
 
+from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
 from guanxi.accounts import actions
-from guanxi.accounts.access import access_token_by_id, own_tokens
+from guanxi.accounts.access import MANAGE, access_token_by_id, manageable_units, may_create_units, own_tokens
 from guanxi.accounts.api_auth import session_only_auth
 from guanxi.accounts.models import ApiToken, BusinessUnit
 from guanxi.accounts.roles import ROLE_PERMISSIONS
+from guanxi.core.access import deny, require
+from guanxi.core.zones import DEFAULT_TIME_ZONE
 
 router = Router(tags=["accounts"])
 
@@ -21,6 +25,18 @@ class UnitOut(Schema):
     name: str
     time_zone: str
     is_active: bool
+
+
+class UnitIn(Schema):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[-a-zA-Z0-9_]+$", description="Permanent.")
+    name: str = Field(min_length=1, max_length=100)
+    time_zone: str = Field(DEFAULT_TIME_ZONE, max_length=64, description="An IANA name, e.g. Asia/Shanghai.")
+
+
+class UnitPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    time_zone: str | None = Field(None, max_length=64)
+    is_active: bool | None = None
 
 
 class MeOut(Schema):
@@ -83,6 +99,24 @@ def me(request):
 @router.get("/units", response=list[UnitOut], summary="Business units the caller may see")
 def list_units(request):
     return _visible_units(request.user)
+
+
+@router.post("/units", response={201: UnitOut}, summary="Create a business unit (system administrators)")
+def create_unit(request, payload: UnitIn):
+    user = require(request, MANAGE)
+    if not may_create_units(user):
+        raise deny(request, MANAGE)
+    unit = actions.create_business_unit(**payload.model_dump(), actor=user)
+    return Status(201, unit)
+
+
+@router.patch(
+    "/units/{unit_id}", response=UnitOut, summary="Rename a business unit, set its time zone or activity"
+)
+def update_unit(request, unit_id: int, payload: UnitPatch):
+    user = require(request, MANAGE)
+    unit = get_object_or_404(manageable_units(user), pk=unit_id)
+    return actions.update_business_unit(unit, actor=user, **payload.model_dump(exclude_none=True))
 
 
 @router.get("/tokens", response=list[TokenOut], summary="The caller's API tokens")

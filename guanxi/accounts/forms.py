@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.accounts import access
 from guanxi.accounts.models import ApiToken, BusinessUnit, User
 from guanxi.accounts.roles import ALL_UNIT_ROLES, LEAST_PRIVILEGED_ROLE
+from guanxi.core.zones import DEFAULT_TIME_ZONE, TimeZoneSelect, time_zone_choices
 
 
 class LoginForm(forms.Form):
@@ -136,3 +137,43 @@ class TokenForm(forms.Form):
         help_text=_("What the token is for, e.g. the system that will use it."),
     )
     scope = forms.ChoiceField(label=_("Scope"), choices=ApiToken.Scope.choices, initial=ApiToken.Scope.READ)
+
+
+class UnitForm(forms.Form):
+    """A business unit's name and time zone; a new unit also gets its code."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        initial=DEFAULT_TIME_ZONE,
+        widget=TimeZoneSelect,
+        help_text=_("Days, months and opening hours of this unit's reports are in this time zone."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = time_zone_choices()
+
+
+class UnitAddForm(UnitForm):
+    code = forms.SlugField(
+        label=_("Code"),
+        max_length=32,
+        help_text=_("A short, permanent identifier in letters, digits, - and _ (e.g. home, beauty)."),
+    )
+
+    field_order = ["code", "name", "time_zone"]
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if BusinessUnit.objects.filter(code=code).exists():
+            raise forms.ValidationError(_("A business unit with this code already exists."))
+        return code
+
+
+class UnitEditForm(UnitForm):
+    is_active = forms.BooleanField(
+        label=_("Active"),
+        required=False,
+        help_text=_("An inactive unit keeps its data, but no user or import can be given it."),
+    )

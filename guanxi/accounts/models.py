@@ -15,6 +15,7 @@ from guanxi.accounts.roles import (
     Role,
 )
 from guanxi.core.querysets import OwnerScope, ScopedModel
+from guanxi.core.zones import DEFAULT_TIME_ZONE, validate_time_zone
 
 if TYPE_CHECKING:
     from django_otp.models import Device
@@ -46,7 +47,9 @@ class BusinessUnit(ScopedModel):
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default=DEFAULT_TIME_ZONE, validators=[validate_time_zone]
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -55,6 +58,10 @@ class BusinessUnit(ScopedModel):
         verbose_name = _("business unit")
 
     def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_label(self) -> str:
         return self.name
 
     @classmethod
@@ -77,6 +84,7 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["username"]
+        verbose_name = _("user")
 
     @property
     def audit_label(self) -> str:
@@ -151,6 +159,7 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("API token")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

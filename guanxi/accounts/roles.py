@@ -46,18 +46,31 @@ TRANSFER_SALES = "sales.transfer"
 # Setting up messaging channels handles provider credentials: administrators and unit heads only.
 CHANNELS = "messaging.channels"
 
+# Defining the organisation's tags, tag groups and custom fields, which every unit shares.
+CONFIGURE_CUSTOMERS = "customers.configure"
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.SYSTEM_ADMIN: frozenset(
         READ_ALL
         | WRITE_ALL
-        | {"core.change", "core.audit", "accounts.manage", CHANNELS, MANAGE_SALES, TRANSFER_SALES}
+        | {
+            "core.change",
+            "core.audit",
+            "accounts.manage",
+            CONFIGURE_CUSTOMERS,
+            CHANNELS,
+            MANAGE_SALES,
+            TRANSFER_SALES,
+        }
     ),
     Role.GROUP_MANAGER: frozenset(
-        READ_ALL | WRITE_ALL | {"core.audit", CHANNELS, MANAGE_SALES, TRANSFER_SALES}
+        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, TRANSFER_SALES}
     ),
-    Role.UNIT_HEAD: frozenset(READ_ALL | WRITE_ALL | {"core.audit", CHANNELS, MANAGE_SALES}),
+    Role.UNIT_HEAD: frozenset(
+        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES}
+    ),
     Role.UNIT_ADMIN: frozenset(
-        READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", CHANNELS, MANAGE_SALES}
+        READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES}
     ),
     Role.MARKETER: frozenset(
         READ_ALL
@@ -66,7 +79,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             for app in ("segments", "loyalty", "marketing", "messaging")
             for action in ("add", "change", "delete")
         }
-        | {"customers.change"}
+        | {"customers.change", CONFIGURE_CUSTOMERS}
     ),
     Role.SERVICE_AGENT: frozenset(
         {

@@ -3,6 +3,7 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from guanxi.accounts.phrases import SIGN_IN_AS
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.core.privacy import mask_value
@@ -26,5 +27,5 @@ def _login_failed(sender, credentials, request=None, **kwargs):
         AuditEntry.Action.LOGIN_FAILED,
         ip_address=audit.client_address(request) if request else None,
         object_type="accounts.user",
-        message=f"username {mask_value(username)}",
+        message=SIGN_IN_AS(username=mask_value(username)),
     )

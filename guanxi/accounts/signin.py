@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from guanxi.accounts import throttle
 from guanxi.accounts.models import User
+from guanxi.accounts.phrases import CODE_THROTTLED, SIGN_IN_AS, WRONG_CODE
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.core.privacy import mask_value
@@ -51,7 +52,7 @@ def sign_in_with_password(request: HttpRequest, username: str, password: str) ->
             AuditEntry.Action.LOGIN_THROTTLED,
             ip_address=address,
             object_type="accounts.user",
-            message=f"username {mask_value(username)}",
+            message=SIGN_IN_AS(username=mask_value(username)),
         )
         return Result(Outcome.THROTTLED, wait)
     user = authenticate(request, username=username, password=password)
@@ -89,14 +90,14 @@ def sign_in_with_code(request: HttpRequest, token: str) -> Result:
     limits = throttle.otp_limits(user.pk)
     wait = throttle.reserve(limits)
     if wait:
-        audit.record(AuditEntry.Action.LOGIN_THROTTLED, obj=user, ip_address=address, message="one-time code")
+        audit.record(
+            AuditEntry.Action.LOGIN_THROTTLED, obj=user, ip_address=address, message=CODE_THROTTLED()
+        )
         return Result(Outcome.THROTTLED, wait)
     device = confirmed_device(user)
     verified = verify_token(user, device.persistent_id, token) if device else None
     if verified is None:
-        audit.record(
-            AuditEntry.Action.LOGIN_FAILED, obj=user, ip_address=address, message="wrong one-time code"
-        )
+        audit.record(AuditEntry.Action.LOGIN_FAILED, obj=user, ip_address=address, message=WRONG_CODE())
         return Result(Outcome.REFUSED)
     throttle.reset(limits)
     backend = request.session.pop(PENDING_SESSION_KEY)["backend"]

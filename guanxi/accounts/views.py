@@ -8,8 +8,9 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -21,9 +22,17 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from guanxi.accounts import access, actions, signin
-from guanxi.accounts.forms import CodeForm, LoginForm, TokenForm, UserAddForm, UserEditForm
+from guanxi.accounts.forms import (
+    CodeForm,
+    LoginForm,
+    TokenForm,
+    UnitAddForm,
+    UnitEditForm,
+    UserAddForm,
+    UserEditForm,
+)
 from guanxi.accounts.models import User
-from guanxi.core.access import require
+from guanxi.core.access import deny, require
 
 THROTTLED_STATUS = 429
 
@@ -179,6 +188,37 @@ def user_detail(request: SignedInRequest, pk: int) -> HttpResponse:
         messages.success(request, _("Changes to %(username)s were saved.") % {"username": target.username})
         return redirect("accounts:user", pk=target.pk)
     return render(request, "accounts/user.html", {"target": target, "form": form})
+
+
+def unit_list(request: SignedInRequest) -> HttpResponse:
+    """The units the user manages; a system administrator also creates units here."""
+    user = require(request, access.MANAGE)
+    may_add = access.may_create_units(user)
+    form = UnitAddForm(request.POST or None) if may_add else None
+    if request.method == "POST":
+        if form is None:
+            raise deny(request, access.MANAGE)
+        if form.is_valid():
+            unit = actions.create_business_unit(**form.cleaned_data, actor=user)
+            messages.success(request, _("Business unit %(name)s was created.") % {"name": unit.name})
+            return redirect("accounts:unit", pk=unit.pk)
+    units = access.manageable_units(user).annotate(
+        store_count=Count("stores", distinct=True), member_count=Count("members", distinct=True)
+    )
+    return render(request, "accounts/unit_list.html", {"units": units.order_by("code"), "form": form})
+
+
+def unit_detail(request: SignedInRequest, pk: int) -> HttpResponse:
+    user = require(request, access.MANAGE)
+    unit = get_object_or_404(access.manageable_units(user), pk=pk)
+    initial = {"name": unit.name, "time_zone": unit.time_zone, "is_active": unit.is_active}
+    form = UnitEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        actions.update_business_unit(unit, actor=user, **changed)
+        messages.success(request, _("Changes to %(name)s were saved.") % {"name": form.cleaned_data["name"]})
+        return redirect("accounts:unit", pk=unit.pk)
+    return render(request, "accounts/unit.html", {"unit": unit, "form": form})
 
 
 def token_list(request: SignedInRequest) -> HttpResponse:

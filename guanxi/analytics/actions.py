@@ -6,6 +6,7 @@ from django.db import transaction
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.analytics.jobs import REFRESH_KIND
+from guanxi.analytics.phrases import FULL_REFRESH, INCREMENTAL_REFRESH
 from guanxi.core import audit
 from guanxi.core.access import Denied
 from guanxi.core.background import start_job
@@ -34,6 +35,6 @@ def start_refresh(*, user: Any, unit: Any = None, full: bool = False, ip_address
             obj=job,
             unit=unit,
             ip_address=ip_address,
-            message=f"analytics refresh ({'full' if full else 'incremental'})",
+            message=FULL_REFRESH() if full else INCREMENTAL_REFRESH(),
         )
     return job

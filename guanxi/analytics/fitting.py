@@ -42,10 +42,6 @@ class FallbackReason(models.TextChoices):
     NOT_CONVERGED = "not_converged", _("The model fit did not converge")
     DEGENERATE_ESTIMATE = "degenerate_estimate", _("The data do not pin the model's parameters down")
 
-    @classmethod
-    def label_of(cls, value: str) -> str:
-        return str(cls(value).label) if value in cls.values else value
-
 
 @dataclass(frozen=True)
 class LogParamOptimum:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.analytics.fitting import FallbackReason, FitMethod
+from guanxi.core.display import label_of
 from guanxi.core.money import amount_field_kwargs
 from guanxi.core.querysets import ScopedModel
 
@@ -227,4 +228,4 @@ class ModelRun(ScopedModel):
     @property
     def fallback_reason_labels(self) -> list[str]:
         """The stored reason codes ("degenerate_estimate, no_spend") in the viewer's language."""
-        return [FallbackReason.label_of(code) for code in self.fallback_reason.split(", ") if code]
+        return [label_of(FallbackReason, code) for code in self.fallback_reason.split(", ") if code]

@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as InvalidValues
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -106,6 +107,20 @@ def install_problem_handlers(api: NinjaAPI) -> None:
         ]
         return problem_response(request, 422, _("The request contains invalid values."), errors=errors)
 
+    def invalid_values(request: HttpRequest, exc: Any) -> HttpResponse:
+        """An action refused the values (a taken code, an unknown time zone): each field's reasons."""
+        fields: dict[str, list[str]] = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+        errors: list[dict[str, Any]] = [
+            {
+                "loc": ["body", name] if name and name != "__all__" else ["body"],
+                "msg": message,
+                "type": "invalid",
+            }
+            for name, messages in fields.items()
+            for message in messages
+        ]
+        return problem_response(request, 422, " ".join(error["msg"] for error in errors), errors=errors)
+
     def authentication_error(request: HttpRequest, exc: Any) -> HttpResponse:
         detail: Any = exc.message
         if detail == "Unauthorized":  # ninja's default when no credentials were sent at all
@@ -129,6 +144,7 @@ def install_problem_handlers(api: NinjaAPI) -> None:
         return problem_response(request, 500, _("Something went wrong on our side."))
 
     api.add_exception_handler(ValidationError, validation_error)
+    api.add_exception_handler(InvalidValues, invalid_values)
     api.add_exception_handler(AuthenticationError, authentication_error)
     api.add_exception_handler(HttpError, http_error)
     api.add_exception_handler(Http404, not_found)

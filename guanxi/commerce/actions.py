@@ -4,6 +4,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from functools import cache, partial
 from operator import attrgetter
@@ -11,12 +12,25 @@ from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models import Field
+from django.utils import timezone
+from django.utils.text import slugify
 
 from guanxi.commerce.models import Event, ImportMapping, Order, OrderLine, Return, Store
+from guanxi.commerce.phrases import (
+    EVENTS_RECORDED,
+    ORDERS_APPLIED,
+    SALES_ORDER,
+    STORE_CREATED,
+    WEBHOOK_SECRET_REMOVED,
+    WEBHOOK_SECRET_ROTATED,
+    WEBHOOK_SECRET_SET,
+)
 from guanxi.commerce.records import EventRecord, LineRecord, OrderRecord, Outcome, PersonRecord
 from guanxi.core import audit, bulk
+from guanxi.core.edits import save_changes
 from guanxi.core.models import AuditEntry
 from guanxi.core.money import round_money
+from guanxi.core.zones import DEFAULT_TIME_ZONE
 from guanxi.customers.actions import add_identities, find_customers_by_identity, upsert_customers_by_identity
 from guanxi.customers.changes import note_changed
 from guanxi.customers.identities import IdentityKey
@@ -391,7 +405,7 @@ def apply_orders(
             actor=actor,
             unit=store.unit,
             object_type="commerce.order",
-            message=f"{store.source}: {created} orders created, {len(changed) - created} updated",
+            message=ORDERS_APPLIED(source=store.source, created=created, updated=len(changed) - created),
         )
     by_id = {record.external_id: ids[record.external_id] for record, _order in changed}
     return [
@@ -520,7 +534,7 @@ def record_events(store: Store, records: Sequence[EventRecord], *, actor: Any = 
                 actor=actor,
                 unit=store.unit,
                 object_type="commerce.event",
-                message=f"{store.source}: {len(fresh)} events recorded",
+                message=EVENTS_RECORDED(source=store.source, events=len(fresh)),
             )
     return [
         Outcome("unchanged" if record.external_id in existing else "created", ids.get(record.external_id))
@@ -545,18 +559,85 @@ def save_import_mapping(*, kind: str, name: str, mapping: dict[str, str], actor:
     return saved
 
 
+# --- stores -------------------------------------------------------------------------------------
+
+STORE_FIELDS = ("name", "currency", "time_zone")
+# How long the secret a rotation replaced still signs deliveries: Shopify takes up to an hour to sign
+# with a new app secret (shared/reliability.md §1), and a delivery signed with the old one must not
+# be lost meanwhile.
+SECRET_ROTATION_GRACE = timedelta(hours=1)
+
+
+@transaction.atomic
+def create_store(
+    *,
+    unit: Any,
+    name: str,
+    channel: str,
+    source: str = "",
+    currency: str = "CNY",
+    time_zone: str = DEFAULT_TIME_ZONE,
+    actor: Any = None,
+) -> Store:
+    """A new store of `unit`. `source` (the namespace of its records' external ids) defaults to
+    "<channel>:<slug of the name>", numbered when taken; a source, once given, never changes."""
+    store = Store(
+        unit=unit,
+        name=name.strip(),
+        channel=channel,
+        source=source.strip() or _free_source(channel, name),
+        currency=currency.strip().upper(),
+        time_zone=time_zone,
+    )
+    store.full_clean()
+    store.save()
+    audit.record(
+        AuditEntry.Action.CREATE,
+        actor=actor,
+        obj=store,
+        unit=unit,
+        message=STORE_CREATED(
+            channel=channel, source=store.source, currency=store.currency, time_zone=store.time_zone
+        ),
+    )
+    return store
+
+
+def _free_source(channel: str, name: str) -> str:
+    base = f"{channel}:{slugify(name, allow_unicode=False) or 'store'}"[:60]
+    taken = set(Store.objects.filter(source__startswith=base).values_list("source", flat=True))
+    candidates = itertools.chain([base], (f"{base}-{number}" for number in itertools.count(2)))
+    return next(candidate for candidate in candidates if candidate not in taken)
+
+
+def update_store(store: Store, *, actor: Any = None, **fields: Any) -> Store:
+    """Rename the store or change its currency or time zone; its unit, channel and source stay."""
+    return save_changes(store, fields, editable=STORE_FIELDS, actor=actor, unit=store.unit)
+
+
 def set_webhook_secret(store: Store, secret: str, *, actor: Any = None) -> None:
-    """Set the secret that signs the store's webhooks; the audit entry names the change, not the value."""
+    """Set the secret that signs the store's webhooks; the audit entry names the change, not the value.
+
+    Replacing a secret is a rotation: the old one still signs deliveries for SECRET_ROTATION_GRACE,
+    while the platform starts signing with the new one. An empty secret removes both."""
     with transaction.atomic():
-        Store.objects.filter(pk=store.pk).update(webhook_secret=secret)
-        store.webhook_secret = secret
-        audit.record(
-            AuditEntry.Action.UPDATE,
-            actor=actor,
-            obj=store,
-            unit=store.unit,
-            message="webhook secret set" if secret else "webhook secret removed",
+        locked = Store.objects.select_for_update().get(pk=store.pk)
+        old = locked.webhook_secret
+        if secret and old and old != secret:
+            previous, until = old, timezone.now() + SECRET_ROTATION_GRACE
+            message = WEBHOOK_SECRET_ROTATED(until=until.isoformat())
+        else:
+            previous, until = "", None
+            message = WEBHOOK_SECRET_SET() if secret else WEBHOOK_SECRET_REMOVED()
+        Store.objects.filter(pk=store.pk).update(
+            webhook_secret=secret, previous_webhook_secret=previous, previous_secret_until=until
         )
+        store.webhook_secret, store.previous_webhook_secret, store.previous_secret_until = (
+            secret,
+            previous,
+            until,
+        )
+        audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=store, unit=store.unit, message=message)
 
 
 def record_sales_order(
@@ -606,6 +687,6 @@ def record_sales_order(
             actor=actor,
             obj=order,
             unit=store.unit,
-            message=f"sales order {status}",
+            message=SALES_ORDER(status=status),
         )
     return order

@@ -1,4 +1,5 @@
-"""Order endpoints, and the ingestion API for orders and behavioural events."""
+"""Order endpoints, the ingestion API for orders and behavioural events, and the stores (adding and
+setting one up, its webhook secret)."""
 
 import json
 from datetime import datetime
@@ -10,11 +11,14 @@ from ninja import Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field, SkipValidation
 
+from guanxi.accounts.models import BusinessUnit
 from guanxi.api.pagination import CursorParams, paginate
 from guanxi.api.schemas import Amount, AwareDatetime, ProblemFieldError
-from guanxi.commerce import ingestion
-from guanxi.commerce.models import Channel, Order
+from guanxi.commerce import actions, ingestion
+from guanxi.commerce.models import Channel, Order, Store
+from guanxi.commerce.webhooks import MIN_SECRET_LENGTH, new_webhook_secret, webhook_path, webhook_url
 from guanxi.core.access import require
+from guanxi.core.zones import DEFAULT_TIME_ZONE
 
 router = Router(tags=["orders"])
 
@@ -206,3 +210,132 @@ def ingest_events(request, batch: EventBatchIn, idempotency_key: IdempotencyKey 
     """Events are stored once per store and external id; a resent one is `unchanged`. Carts are
     events: add_to_cart, remove_from_cart and checkout_started carry the cart in `properties`."""
     return _ingest(request, "events", batch.items, idempotency_key)
+
+
+# --- stores ------------------------------------------------------------------------------------
+
+
+class StoreDetailOut(StoreOut):
+    unit_id: int
+    source: str = Field(description="The namespace of the store's external ids (e.g. shopify:home-shop).")
+    currency: str
+    time_zone: str
+    created_at: datetime
+    webhook_path: str | None = Field(description="The webhook endpoint's path; null without a connector.")
+    webhook_url: str | None = Field(
+        description="The address to give the platform (GUANXI_PUBLIC_URL + path); null until a public "
+        "URL is configured or without a connector."
+    )
+    has_webhook_secret: bool
+    old_secret_accepted_until: datetime | None = Field(
+        description="After a rotation, until when the previous secret still signs deliveries."
+    )
+
+
+class StorePage(Schema):
+    items: list[StoreDetailOut]
+    next_cursor: str | None
+
+
+class StoreIn(Schema):
+    unit_id: int
+    name: str = Field(min_length=1, max_length=100)
+    channel: Channel
+    source: str = Field(
+        "",
+        max_length=64,
+        description="Optional; by default <channel>:<name as a slug>. It never changes once given.",
+    )
+    currency: str = Field("CNY", min_length=3, max_length=3)
+    time_zone: str = Field(DEFAULT_TIME_ZONE, max_length=64)
+
+
+class StorePatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    currency: str | None = Field(None, min_length=3, max_length=3)
+    time_zone: str | None = Field(None, max_length=64)
+
+
+class WebhookSecretIn(Schema):
+    secret: str = Field(
+        "",
+        max_length=200,
+        description="The platform's signing secret (Shopify); empty to have one generated (WooCommerce).",
+    )
+
+
+class WebhookSecretOut(Schema):
+    secret: str = Field(description="The new secret. Returned once: it is never shown again.")
+    old_secret_accepted_until: datetime | None
+
+
+def _store_out(store: Store) -> dict[str, Any]:
+    return {
+        "id": store.pk,
+        "name": store.name,
+        "channel": store.channel,
+        "unit_id": store.unit_id,
+        "source": store.source,
+        "currency": store.currency,
+        "time_zone": store.time_zone,
+        "created_at": store.created_at,
+        "webhook_path": webhook_path(store),
+        "webhook_url": webhook_url(store),
+        "has_webhook_secret": bool(store.webhook_secret),
+        "old_secret_accepted_until": store.old_secret_accepted_until,
+    }
+
+
+@router.get("/stores", response=StorePage, summary="Stores of the caller's units", tags=["stores"])
+def list_stores(request, params: Query[CursorParams]):
+    page = paginate(Store.objects.restrict(request.user, "view"), params, sort_field="id")
+    return {"items": [_store_out(store) for store in page.items], "next_cursor": page.next_cursor}
+
+
+@router.post("/stores", response={201: StoreDetailOut}, summary="Add a store to a unit", tags=["stores"])
+def create_store(request, payload: StoreIn):
+    user = require(request, "commerce.add")
+    unit = BusinessUnit.objects.restrict(user, "view").filter(pk=payload.unit_id, is_active=True).first()
+    if unit is None:
+        raise HttpError(422, _("No such active business unit among yours."))
+    store = actions.create_store(unit=unit, actor=user, **payload.model_dump(exclude={"unit_id"}))
+    return Status(201, _store_out(store))
+
+
+@router.get("/stores/{store_id}", response=StoreDetailOut, summary="One store", tags=["stores"])
+def get_store(request, store_id: int):
+    return _store_out(get_object_or_404(Store.objects.restrict(request.user, "view"), pk=store_id))
+
+
+@router.patch(
+    "/stores/{store_id}",
+    response=StoreDetailOut,
+    summary="Rename a store or change its currency or time zone",
+    tags=["stores"],
+)
+def update_store(request, store_id: int, payload: StorePatch):
+    user = require(request, "commerce.change")
+    store = get_object_or_404(Store.objects.restrict(user, "change"), pk=store_id)
+    changes = payload.model_dump(exclude_none=True)
+    if "currency" in changes:
+        changes["currency"] = changes["currency"].upper()
+    return _store_out(actions.update_store(store, actor=user, **changes))
+
+
+@router.post(
+    "/stores/{store_id}/webhook-secret",
+    response=WebhookSecretOut,
+    summary="Set or rotate the webhook signing secret (the previous one stays valid for an hour)",
+    tags=["stores"],
+)
+def set_webhook_secret(request, store_id: int, payload: WebhookSecretIn):
+    user = require(request, "commerce.change")
+    store = get_object_or_404(Store.objects.restrict(user, "change"), pk=store_id)
+    secret = payload.secret.strip()
+    if secret and len(secret) < MIN_SECRET_LENGTH:
+        raise HttpError(
+            422, _("A pasted secret has at least %(count)d characters.") % {"count": MIN_SECRET_LENGTH}
+        )
+    secret = secret or new_webhook_secret()
+    actions.set_webhook_secret(store, secret, actor=user)
+    return {"secret": secret, "old_secret_accepted_until": store.old_secret_accepted_until}

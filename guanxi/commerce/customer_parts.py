@@ -15,6 +15,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.commerce.models import Channel, Event, Order, OrderLine, Return
+from guanxi.core.display import label_of
 from guanxi.core.money import round_money
 from guanxi.customers.models import TimelineEvent
 from guanxi.customers.references import (
@@ -107,7 +108,7 @@ def fetch_order_totals(user, customer) -> OrderTotals:
             store_id=row["store_id"],
             store_name=row["store__name"],
             channel=row["store__channel"],
-            channel_label=Channel.label_of(row["store__channel"]),
+            channel_label=label_of(Channel, row["store__channel"]),
             unit_id=row["unit_id"],
             currency=row["currency"],
             orders=row["orders"],
@@ -144,7 +145,7 @@ def _per_channel(per_store: tuple[StoreTotal, ...]) -> tuple[ChannelTotal, ...]:
     return tuple(
         ChannelTotal(
             channel=channel,
-            channel_label=Channel.label_of(channel),
+            channel_label=label_of(Channel, channel),
             currency=currency,
             orders=orders,
             revenue=revenue,

@@ -28,6 +28,7 @@ from guanxi.commerce.importers.generic import GenericCustomersPreset, GenericOrd
 from guanxi.commerce.importers.report import write_error_report
 from guanxi.commerce.jobs import COUNT_LABELS
 from guanxi.commerce.models import ImportMapping, ImportRowError, ImportRun, Store
+from guanxi.commerce.phrases import IMPORT_REPORT
 from guanxi.commerce.uploads import IMPORT_JOB, is_upload, save_upload
 from guanxi.core import audit
 from guanxi.core.access import require
@@ -284,7 +285,7 @@ def import_errors(request, pk):
         obj=run,
         unit=run.unit,
         ip_address=audit.client_address(request),
-        message=f"import report: {written} rows",
+        message=IMPORT_REPORT(rows=written),
     )
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="guanxi-import-{run.pk}-report.csv"'
@@ -294,10 +295,8 @@ def import_errors(request, pk):
 def _summary(user, run: ImportRun) -> dict[str, Any]:
     counts = run.counts or {}
     reasons = counts.get("reasons", {}) or {}
-    explained = {
-        code: run.row_errors.filter(code=code).values_list("reason", flat=True).first() or ""
-        for code in reasons
-    }
+    # The first row of each reason words it (a reason's parameters may differ from row to row).
+    explained = {code: _reason_text(run.row_errors.filter(code=code).first()) for code in reasons}
     running = run.state == ImportRun.State.RUNNING
     percent = None
     if run.total_rows:
@@ -340,6 +339,10 @@ def _start_import(
     if mapping_name:
         params["mapping_name"] = mapping_name
     return start_job(IMPORT_JOB, params=params, started_by=user, unit=unit)
+
+
+def _reason_text(issue: ImportRowError | None) -> str:
+    return issue.reason_text if issue is not None else ""
 
 
 def _may_see_values(user, run: ImportRun) -> bool:

@@ -11,6 +11,7 @@ from guanxi.commerce.importers.base import ProgressCallback
 from guanxi.commerce.models import ImportRun
 from guanxi.commerce.uploads import IMPORT_JOB
 from guanxi.core.background import Progress, job_kind
+from guanxi.core.display import Coded
 from guanxi.core.models import Job
 from guanxi.customers.merging.strong import resolve_strong_matches
 
@@ -33,7 +34,7 @@ COUNT_LABELS = {
 def progress_callback(progress: Progress) -> ProgressCallback:
     """Adapt the importer's (done, total, message) reports to a job's Progress."""
 
-    def report(done: int, total: int | None, message: str) -> None:
+    def report(done: int, total: int | None, message: str | Coded) -> None:
         if total != progress.job.progress_total:
             progress.set_total(total)
         progress.advance(done - progress.job.progress_done, message)

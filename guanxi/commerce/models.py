@@ -1,10 +1,14 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.core.money import amount_field_kwargs
+from guanxi.core.display import render
+from guanxi.core.money import amount_field_kwargs, validate_currency
 from guanxi.core.querysets import ScopedModel
+from guanxi.core.zones import DEFAULT_TIME_ZONE, validate_time_zone
 
 
 class Channel(models.TextChoices):
@@ -18,11 +22,6 @@ class Channel(models.TextChoices):
     OWN_SITE = "own_site", _("Own site")
     OFFLINE = "offline", _("Offline store")
 
-    @classmethod
-    def label_of(cls, value: str) -> str:
-        """The channel's name in the active language; a value that is no channel code as it is."""
-        return str(cls(value).label) if value in cls.values else value
-
 
 class Store(ScopedModel):
     """A shop on one channel, owned by one business unit."""
@@ -32,14 +31,23 @@ class Store(ScopedModel):
     channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
     # The source namespace of every external record from this store: "tmall:guanxi-home".
     source = models.CharField(_("source"), max_length=64, unique=True)
-    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    currency = models.CharField(_("currency"), max_length=3, default="CNY", validators=[validate_currency])
+    # Where the shop trades; its platform's local times (in imports without an offset) are read in it.
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default=DEFAULT_TIME_ZONE, validators=[validate_time_zone]
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # Shared secret that signs this store's webhooks (Shopify app secret, WooCommerce webhook
     # secret). Never logged, audited or shown after it is set.
     webhook_secret = models.CharField(_("webhook secret"), max_length=200, blank=True, editable=False)
+    # After a rotation the secret it replaced still signs deliveries until `previous_secret_until`
+    # (an hour): the platform may take that long to start signing with the new one.
+    previous_webhook_secret = models.CharField(max_length=200, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["unit_id", "name"]
+        verbose_name = _("store")
 
     def __str__(self) -> str:
         return self.name
@@ -47,6 +55,12 @@ class Store(ScopedModel):
     @property
     def audit_label(self) -> str:
         return self.name
+
+    @property
+    def old_secret_accepted_until(self) -> datetime | None:
+        """While the secret a rotation replaced still signs deliveries, until when; otherwise None."""
+        until = self.previous_secret_until
+        return until if self.previous_webhook_secret and until and until > timezone.now() else None
 
 
 class Product(models.Model):
@@ -122,6 +136,7 @@ class Order(ScopedModel):
 
     class Meta:
         ordering = ["-placed_at", "-id"]
+        verbose_name = _("order")
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="order_source_unique")]
         indexes = [
             models.Index(fields=["unit", "placed_at"]),
@@ -301,13 +316,14 @@ class ImportRun(ScopedModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["kind", "sha256"])]
+        verbose_name = _("import")
 
     def __str__(self) -> str:
         return f"{self.kind} import #{self.pk} ({self.state})"
 
     @property
     def audit_label(self) -> str:
-        return f"{self.kind} #{self.pk}"
+        return f"{self.file_name} #{self.pk}"
 
 
 class ImportRowError(models.Model):
@@ -325,8 +341,11 @@ class ImportRowError(models.Model):
     # A truncated excerpt, stored as plain text; reports neutralise formula-looking values.
     value = models.CharField(_("value"), max_length=200, blank=True)
     level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.REJECTED)
+    # Why, as a phrase code and its parameters (guanxi.core.display), put into words when shown;
+    # `reason` is the text older versions stored, in the language of the run.
     code = models.CharField(_("code"), max_length=64)
-    reason = models.CharField(_("reason"), max_length=300)
+    params = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
 
     class Meta:
         ordering = ["run_id", "row", "id"]
@@ -334,6 +353,11 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.code}"
+
+    @property
+    def reason_text(self) -> str:
+        """Why, in the reader's language; a row stored by an older version, as it was stored."""
+        return render(self.code, self.params, fallback=self.reason)
 
 
 class ImportMapping(models.Model):
@@ -351,6 +375,7 @@ class ImportMapping(models.Model):
     class Meta:
         ordering = ["kind", "name"]
         constraints = [models.UniqueConstraint(fields=["kind", "name"], name="import_mapping_unique")]
+        verbose_name = _("import mapping")
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.name}"
@@ -399,6 +424,7 @@ class Event(ScopedModel):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="event_source_unique")]
+        verbose_name = _("event")
         indexes = [
             models.Index(fields=["customer", "kind", "occurred_at"]),
             models.Index(fields=["unit", "kind", "occurred_at"]),

@@ -14,12 +14,15 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -43,10 +46,14 @@ class Platform:
     event_id_headers: tuple[str, ...]
     order_topics: frozenset[str]
     customer_topics: frozenset[str]
+    url_name: str  # the endpoint, in guanxi.commerce.webhook_urls
+    subscribe: tuple[str, ...]  # the topics a merchant should create webhooks for
 
 
 SHOPIFY = Platform(
     channel=Channel.SHOPIFY,
+    url_name="webhooks:shopify",
+    subscribe=("orders/create", "orders/updated", "customers/create"),
     signature_header="X-Shopify-Hmac-Sha256",
     topic_header="X-Shopify-Topic",
     event_id_headers=("X-Shopify-Event-Id", "X-Shopify-Webhook-Id"),
@@ -55,12 +62,24 @@ SHOPIFY = Platform(
 )
 WOOCOMMERCE = Platform(
     channel=Channel.WOOCOMMERCE,
+    url_name="webhooks:woocommerce",
+    subscribe=("order.created", "order.updated"),
     signature_header="X-WC-Webhook-Signature",
     topic_header="X-WC-Webhook-Topic",
     event_id_headers=("X-WC-Webhook-Delivery-ID",),
     order_topics=frozenset({"order.created", "order.updated"}),
     customer_topics=frozenset(),
 )
+PLATFORMS = {platform.channel: platform for platform in (SHOPIFY, WOOCOMMERCE)}
+
+
+MIN_SECRET_LENGTH = 16
+GENERATED_SECRET_BYTES = 32
+
+
+def new_webhook_secret() -> str:
+    """A secret for platforms that take one from us (WooCommerce)."""
+    return secrets.token_urlsafe(GENERATED_SECRET_BYTES)
 
 
 def signature_of(secret: str, body: bytes) -> str:
@@ -71,6 +90,30 @@ def signature_is_valid(secret: str, body: bytes, signature: str) -> bool:
     if not secret or not signature:
         return False
     return hmac.compare_digest(signature_of(secret, body).encode(), signature.strip().encode())
+
+
+def signed_by_store(store: Store, body: bytes, signature: str) -> bool:
+    """Signed with the store's secret, or with the one a rotation replaced while it is still valid
+    (guanxi.commerce.actions.set_webhook_secret)."""
+    if signature_is_valid(store.webhook_secret, body, signature):
+        return True
+    return store.old_secret_accepted_until is not None and signature_is_valid(
+        store.previous_webhook_secret, body, signature
+    )
+
+
+def webhook_path(store: Store) -> str | None:
+    """The path of the store's webhook endpoint; None for a channel without a webhook connector."""
+    platform = PLATFORMS.get(store.channel)
+    return reverse(platform.url_name, args=[store.source]) if platform else None
+
+
+def webhook_url(store: Store) -> str | None:
+    """The address a platform should send the store's webhooks to: the public base URL
+    (GUANXI_PUBLIC_URL, an address the platform can reach, never this machine's own) and the
+    endpoint's path. None without a connector or while no public URL is configured."""
+    path = webhook_path(store)
+    return settings.GUANXI_PUBLIC_URL + path if path and settings.GUANXI_PUBLIC_URL else None
 
 
 @csrf_exempt
@@ -92,11 +135,7 @@ def receive(request: HttpRequest, source: str, platform: Platform) -> JsonRespon
     # No user is signed in here: the signature authenticates the sender for this one store.
     store = Store.objects.select_related("unit").filter(source=source, channel=platform.channel).first()
     signature = request.headers.get(platform.signature_header, "")
-    if (
-        store is None
-        or len(body) > MAX_BODY_BYTES
-        or not signature_is_valid(store.webhook_secret, body, signature)
-    ):
+    if store is None or len(body) > MAX_BODY_BYTES or not signed_by_store(store, body, signature):
         # One answer for an unknown store and a bad signature: the caller learns nothing.
         logger.warning("Rejected %s webhook for %s: missing or invalid signature", platform.channel, source)
         return JsonResponse({"detail": _("Missing or invalid webhook signature.")}, status=401)

@@ -47,6 +47,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_url(name: str, default: str) -> str:
+    """An absolute http(s) address without a trailing slash, or the default when unset."""
+    raw = os.environ.get(name, default).strip()
+    if raw and not (raw.startswith(("http://", "https://")) and "://" in raw and raw.split("://", 1)[1]):
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// address, not {raw!r}")
+    return raw.rstrip("/")
+
+
 def guanxi_home() -> Path:
     """The data directory of an embedded install (database, queue, secret key).
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.config.databases import database_from_url
-from guanxi.config.env import env_bool, env_int, env_list, env_str, guanxi_home, secret_key
+from guanxi.config.env import env_bool, env_int, env_list, env_str, env_url, guanxi_home, secret_key
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 GUANXI_HOME = guanxi_home()
@@ -122,7 +122,7 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "guanxi.accounts.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -166,6 +166,7 @@ if PRODUCTION:
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["guanxi.config.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
@@ -188,10 +189,13 @@ GUANXI_IMPORT_UPLOAD_DAYS = env_int(
 )  # uploaded import files are kept this long
 
 GUANXI_SITE_NAME = _("Guanxi CRM")
-# Messaging: the address customers reach this install at (unsubscribe links, gateway callbacks), and
-# whether channels may point at private or loopback addresses (the local fake gateways of tests and the
-# demo; `guanxi check --deploy` refuses it in production).
-GUANXI_PUBLIC_URL = env_str("GUANXI_PUBLIC_URL", "http://127.0.0.1:8000")
+# The address the outside world reaches this install at (https://crm.example.com), for the URLs given
+# to others: the webhook address a platform is told to call, unsubscribe links and gateway callbacks.
+# Unset, pages say so instead of offering an address only this machine can reach (`guanxi demo` sets
+# it to its own local address).
+GUANXI_PUBLIC_URL = env_url("GUANXI_PUBLIC_URL", "")
+# Whether messaging channels may point at private or loopback addresses (the local fake gateways of
+# tests and the demo; `guanxi check --deploy` refuses it in production).
 GUANXI_ALLOW_PRIVATE_GATEWAYS = env_bool("GUANXI_ALLOW_PRIVATE_GATEWAYS", False)
 # How long a worker holds a batch of outbox messages before another may take them over.
 GUANXI_MESSAGING_LEASE_SECONDS = env_int("GUANXI_MESSAGING_LEASE_SECONDS", 60)

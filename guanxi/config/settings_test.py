@@ -17,3 +17,5 @@ HUEY = {**HUEY, "immediate": True}  # noqa: F405
 LANGUAGE_CODE = "en"
 # The local fake gateways listen on 127.0.0.1; the SSRF tests switch this off again.
 GUANXI_ALLOW_PRIVATE_GATEWAYS = True
+# Links the tests follow back into the app (unsubscribe, gateway callbacks) need an address.
+GUANXI_PUBLIC_URL = "http://127.0.0.1:8000"

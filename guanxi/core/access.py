@@ -15,6 +15,7 @@ from django.db import models
 
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.core.phrases import OBJECT_REFUSED, REQUEST_REFUSED
 
 logger = logging.getLogger("guanxi.access")
 
@@ -62,7 +63,11 @@ def deny(request, refusal: str | PermissionDenied, *, obj: Any = None, unit: Any
         obj=denied.obj,
         object_type="" if denied.obj is not None else "permission",
         object_id="" if denied.obj is not None else denied.permission[:64],
-        message=f"{request.method} {path}" + (f" ({denied.permission})" if denied.obj is not None else ""),
+        message=(
+            OBJECT_REFUSED(method=request.method, path=path, permission=denied.permission)
+            if denied.obj is not None
+            else REQUEST_REFUSED(method=request.method, path=path)
+        ),
     )
     # One line, no traceback: Django's own 403 lines are filtered out (core/logs.py).
     logger.warning(

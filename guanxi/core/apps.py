@@ -8,5 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        # Each app declares its long-running job kinds in <app>/jobs.py.
+        # Each app declares its long-running job kinds in <app>/jobs.py, and the phrases it stores
+        # as codes (audit messages, import reasons) in <app>/phrases.py.
         autodiscover_modules("jobs")
+        autodiscover_modules("phrases")

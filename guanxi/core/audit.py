@@ -1,9 +1,14 @@
-"""Writing the audit log. Field values that are personal data are never written."""
+"""Writing the audit log. Field values that are personal data are never written.
 
-from typing import Any
+The message is a phrase (`guanxi.core.display.Phrase`, declared in the app's phrases.py) called with
+its parameters, stored as code and parameters and put into the reader's language when shown.
+"""
+
+from typing import Any, TypedDict, Unpack
 
 from django.db import models
 
+from guanxi.core.display import Coded
 from guanxi.core.models import AuditEntry
 
 # Field names whose values are personal data; changes to them are logged by name only.
@@ -50,7 +55,18 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def record(action: str, **fields: Any) -> AuditEntry:
+class EntryFields(TypedDict, total=False):
+    actor: Any
+    obj: models.Model | None
+    unit: Any
+    ip_address: str | None
+    changes: dict[str, tuple[Any, Any]] | None
+    message: Coded | None
+    object_type: str
+    object_id: str
+
+
+def record(action: str, **fields: Unpack[EntryFields]) -> AuditEntry:
     """Append one entry; `fields` as for `entry_for`."""
     entry = entry_for(action, **fields)
     entry.save()
@@ -70,7 +86,7 @@ def entry_for(
     unit: Any = None,
     ip_address: str | None = None,
     changes: dict[str, tuple[Any, Any]] | None = None,
-    message: str = "",
+    message: Coded | None = None,
     object_type: str = "",
     object_id: str = "",
 ) -> AuditEntry:
@@ -90,7 +106,8 @@ def entry_for(
         unit=unit,
         ip_address=ip_address,
         changes=redact_changes(changes or {}),
-        message=message[:500],
+        message_code=message.code if message else "",
+        message_params=message.params if message else {},
     )
 
 

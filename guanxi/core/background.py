@@ -14,7 +14,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from guanxi.core.display import Coded
 from guanxi.core.models import Job
+from guanxi.core.phrases import GAVE_UP
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +65,16 @@ class Progress:
         self.job.progress_total = total
         self._save(force=True)
 
-    def advance(self, steps: int = 1, message: str = "", **counts: int) -> None:
+    def advance(self, steps: int = 1, message: str | Coded = "", **counts: int) -> None:
+        """Count `steps` done; `message` says what is being done, best as a phrase (shown in the
+        reader's language) rather than a text in the worker's."""
         self.job.progress_done += steps
         for name, value in counts.items():
             self.job.counts[name] = self.job.counts.get(name, 0) + value
-        if message:
-            self.job.message = message[:500]
+        if isinstance(message, Coded):
+            self.job.message, self.job.message_params = message.code, message.params
+        elif message:
+            self.job.message, self.job.message_params = message[:500], {}
         self._save()
 
     def error(self, error: dict[str, Any]) -> None:
@@ -88,6 +94,7 @@ class Progress:
                 counts=self.job.counts,
                 errors=self.job.errors[-200:],
                 message=self.job.message,
+                message_params=self.job.message_params,
                 heartbeat_at=now,
             )
             self._last_saved = now
@@ -146,12 +153,15 @@ def run_job(job: Job, listeners: list[Callable[[Job], None]] | None = None) -> J
 
 
 def _finish(job: Job, state: str, message: str) -> None:
+    if message != job.message:  # a failure's own words replace the last progress phrase
+        job.message_params = {}
     job.state = state
     job.message = message
     job.finished_at = timezone.now()
     Job.objects.filter(pk=job.pk).update(
         state=state,
         message=message,
+        message_params=job.message_params,
         finished_at=job.finished_at,
         progress_done=job.progress_done,
         progress_total=job.progress_total,
@@ -171,7 +181,8 @@ def sweep_stale_jobs() -> int:
             Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(
                 state=Job.State.FAILED,
                 finished_at=timezone.now(),
-                message=f"Worker stopped responding {job.attempts} times; giving up",
+                message=GAVE_UP.code,
+                message_params={"attempts": job.attempts},
             )
             continue
         if Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(state=Job.State.QUEUED):

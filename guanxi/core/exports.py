@@ -20,6 +20,7 @@ from openpyxl import Workbook
 from guanxi.core import audit
 from guanxi.core.access import require
 from guanxi.core.models import AuditEntry
+from guanxi.core.phrases import EXPORTED
 
 EXPORT_PERMISSION = "data.export"
 FORMATS = {
@@ -130,7 +131,7 @@ def export_table(request, table: Table, fmt: str, *, unit: Any = None) -> HttpRe
         ip_address=audit.client_address(request),
         object_type="table",
         object_id=table.name[:64],
-        message=f"{fmt}: {len(table.rows)} rows",
+        message=EXPORTED(format=fmt, rows=len(table.rows)),
     )
     response = HttpResponse(content, content_type=FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="{_file_name(table, fmt)}"'

@@ -12,6 +12,7 @@ from guanxi.core.models import AuditEntry
 from guanxi.customers.changes import note_changed
 from guanxi.customers.identities import IdentityKey
 from guanxi.customers.models import Customer, CustomerUnit, Identity, IdentityHint
+from guanxi.customers.phrases import CUSTOMERS_CREATED
 
 # SQLite's default limit on bound parameters is 32,766; three per key in an OR of ANDs stays far below.
 LOOKUP_BATCH = 500
@@ -115,7 +116,7 @@ def upsert_customers_by_identity(
                 actor=actor,
                 unit=unit,
                 object_type="customers.customer",
-                message=f"{len(created_ids)} customers created from {source}",
+                message=CUSTOMERS_CREATED(count=len(created_ids), source=source),
             )
     return ResolvedCustomers(ids=resolved, created=len(created_ids))
 

@@ -1,4 +1,6 @@
-"""Customer endpoints. Personal data is masked unless the caller has the pii.view permission."""
+"""Customer endpoints (personal data is masked unless the caller has the pii.view permission): the
+list and one customer, consent evidence and the owner; and the organisation's tags, tag groups and
+custom fields."""
 
 from datetime import date, datetime
 from typing import Any
@@ -9,17 +11,30 @@ from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
+from ninja.responses import Status
 from pydantic import Field, create_model
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.api.errors import ApiError
 from guanxi.api.pagination import CursorParams, paginate
-from guanxi.customers import fetch
-from guanxi.customers.models import Customer, Identity
+from guanxi.api.schemas import AwareDatetime
+from guanxi.core.access import require
+from guanxi.customers import fetch, profile
+from guanxi.customers.models import (
+    DEFAULT_COLOUR,
+    Consent,
+    ConsentChannel,
+    Customer,
+    CustomFieldDefinition,
+    Identity,
+    Tag,
+    TagGroup,
+)
 from guanxi.customers.references import sections
 from guanxi.customers.search import search_customers
 
 router = Router(tags=["customers"])
+CONFIGURE = "customers.configure"
 
 
 class CustomerOut(Schema):
@@ -56,6 +71,8 @@ class ConsentOut(Schema):
     state: str = Field(description='"granted", "withdrawn", or "" when never recorded (no consent).')
     recorded_at: datetime | None
     method: str
+    purpose: str = Field(description="What the customer agreed to or withdrew from.")
+    text_version: str = Field(description="The version of the wording the customer was shown.")
     source: str
     evidence: str
 
@@ -203,6 +220,8 @@ def _detail_sections(user, customer: Customer) -> dict:
                 "state": row.state,
                 "recorded_at": row.recorded_at,
                 "method": row.method,
+                "purpose": row.purpose,
+                "text_version": row.text_version,
                 "source": row.source,
                 "evidence": row.evidence,
             }
@@ -262,3 +281,210 @@ def _decode_timeline_cursor(customer: Customer, cursor: str) -> fetch.TimelinePo
     except (signing.BadSignature, ValueError, TypeError) as error:
         raise ApiError(400, _("The cursor is invalid; start again without one.")) from error
     return fetch.TimelinePosition(occurred_at=occurred_at, same_time_seen=seen, offset=offset)
+
+
+# --- consent and owner on one customer ---------------------------------------------------------
+
+
+class ConsentIn(Schema):
+    channel: ConsentChannel
+    state: Consent.State
+    method: Consent.Method
+    purpose: str = Field(
+        min_length=1, max_length=200, description="What the customer agreed to or withdrew from."
+    )
+    text_version: str = Field("", max_length=64, description="The version of the wording shown.")
+    source: str = Field("", max_length=200)
+    evidence: str = Field("", max_length=2000)
+    recorded_at: AwareDatetime | None = Field(None, description="When it was given; now if absent.")
+
+
+class OwnerIn(Schema):
+    owner_id: int | None = Field(description="A user who may see the customer's units, or null for nobody.")
+
+
+class OwnerOut(Schema):
+    owner_id: int | None
+    owner_name: str
+
+
+@router.post(
+    "/customers/{customer_id}/consent",
+    response={201: list[ConsentOut]},
+    summary="Record consent evidence, granted or withdrawn; returns the current state per channel",
+    tags=["customers"],
+)
+def record_consent(request, customer_id: int, payload: ConsentIn):
+    user = require(request, "customers.change")
+    customer = fetch.access_customer_by_id(user, customer_id, "change")
+    profile.record_consent(customer, **payload.model_dump(), actor=user, unit=user.only_unit())
+    return Status(201, _detail_sections(user, customer)["consent"])
+
+
+@router.put(
+    "/customers/{customer_id}/owner",
+    response=OwnerOut,
+    summary="Make a user the customer's owner (sales reps see only the customers they own)",
+    tags=["customers"],
+)
+def assign_owner(request, customer_id: int, payload: OwnerIn):
+    user = require(request, "customers.change")
+    customer = fetch.access_customer_by_id(user, customer_id, "change")
+    owner = None
+    if payload.owner_id is not None:
+        owner = next((u for u in fetch.owner_candidates(user, customer) if u.pk == payload.owner_id), None)
+        if owner is None:
+            raise ApiError(422, _("That user cannot own this customer: they do not see its business units."))
+    customer = profile.assign_owner(customer, owner, actor=user)
+    return {"owner_id": customer.owner_id, "owner_name": owner.shown_name if owner else ""}
+
+
+# --- the organisation's tags, tag groups and custom fields (customers.configure to change) ------
+
+
+class TagGroupOut(Schema):
+    id: int
+    name: str
+    colour: str
+
+
+class TagGroupIn(Schema):
+    name: str = Field(min_length=1, max_length=64)
+    colour: str = Field(DEFAULT_COLOUR, pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class TagGroupPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=64)
+    colour: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class TagDetailOut(Schema):
+    id: int
+    name: str
+    colour: str
+    group_id: int | None
+    description: str
+
+
+class TagIn(TagGroupIn):
+    group_id: int | None = None
+    description: str = Field("", max_length=300)
+
+
+class TagPatch(TagGroupPatch):
+    group_id: int | None = Field(None, description="Send 0 to take the tag out of its group.")
+    description: str | None = Field(None, max_length=300)
+
+
+class CustomFieldOut(Schema):
+    id: int
+    key: str
+    label: str
+    type: CustomFieldDefinition.Type
+    choices: list[str]
+    description: str
+
+
+class CustomFieldIn(Schema):
+    key: str = Field(min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$", description="Permanent.")
+    label: str = Field(min_length=1, max_length=100)
+    type: CustomFieldDefinition.Type = CustomFieldDefinition.Type.TEXT
+    choices: list[str] = Field(default_factory=list, max_length=200)
+    description: str = Field("", max_length=300)
+
+
+class CustomFieldPatch(Schema):
+    label: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=300)
+    choices: list[str] | None = Field(
+        None, max_length=200, description="Only additions: no choice is removed."
+    )
+
+
+def _configurable(request, model, pk: int):
+    user = require(request, CONFIGURE)
+    return user, get_object_or_404(model.objects.restrict(user, "configure"), pk=pk)
+
+
+def _tag_group_of(user, group_id: int | None) -> TagGroup | None:
+    if not group_id:
+        return None
+    group = TagGroup.objects.restrict(user, "view").filter(pk=group_id).first()
+    if group is None:
+        raise ApiError(422, _("No such tag group."))
+    return group
+
+
+@router.get("/tag-groups", response=list[TagGroupOut], summary="Tag groups", tags=["settings"])
+def list_tag_groups(request):
+    return list(TagGroup.objects.restrict(request.user, "view").order_by("name"))
+
+
+@router.post("/tag-groups", response={201: TagGroupOut}, summary="Create a tag group", tags=["settings"])
+def create_tag_group(request, payload: TagGroupIn):
+    user = require(request, CONFIGURE)
+    return Status(201, profile.create_tag_group(payload.name, payload.colour, actor=user))
+
+
+@router.patch(
+    "/tag-groups/{group_id}",
+    response=TagGroupOut,
+    summary="Rename or recolour a tag group",
+    tags=["settings"],
+)
+def update_tag_group(request, group_id: int, payload: TagGroupPatch):
+    user, group = _configurable(request, TagGroup, group_id)
+    return profile.update_tag_group(group, actor=user, **payload.model_dump(exclude_none=True))
+
+
+@router.get("/tags", response=list[TagDetailOut], summary="Tags", tags=["settings"])
+def list_tags(request):
+    return list(Tag.objects.restrict(request.user, "view").order_by("name"))
+
+
+@router.post("/tags", response={201: TagDetailOut}, summary="Create a tag", tags=["settings"])
+def create_tag(request, payload: TagIn):
+    user = require(request, CONFIGURE)
+    group = _tag_group_of(user, payload.group_id)
+    tag = profile.create_tag(payload.name, payload.colour, group, payload.description, actor=user)
+    return Status(201, tag)
+
+
+@router.patch(
+    "/tags/{tag_id}",
+    response=TagDetailOut,
+    summary="Rename, recolour, regroup or describe a tag",
+    tags=["settings"],
+)
+def update_tag(request, tag_id: int, payload: TagPatch):
+    user, tag = _configurable(request, Tag, tag_id)
+    changes = payload.model_dump(exclude_none=True)
+    if "group_id" in changes:
+        changes["group"] = _tag_group_of(user, changes.pop("group_id"))
+    return profile.update_tag(tag, actor=user, **changes)
+
+
+@router.get(
+    "/custom-fields", response=list[CustomFieldOut], summary="Custom field definitions", tags=["settings"]
+)
+def list_custom_fields(request):
+    return list(CustomFieldDefinition.objects.restrict(request.user, "view").order_by("label"))
+
+
+@router.post(
+    "/custom-fields", response={201: CustomFieldOut}, summary="Define a custom field", tags=["settings"]
+)
+def create_custom_field(request, payload: CustomFieldIn):
+    user = require(request, CONFIGURE)
+    return Status(201, profile.create_custom_field(**payload.model_dump(), actor=user))
+
+
+@router.patch(
+    "/custom-fields/{field_id}",
+    response=CustomFieldOut,
+    summary="Relabel or describe a custom field, or add choices",
+    tags=["settings"],
+)
+def update_custom_field(request, field_id: int, payload: CustomFieldPatch):
+    user, definition = _configurable(request, CustomFieldDefinition, field_id)
+    return profile.update_custom_field(definition, actor=user, **payload.model_dump(exclude_none=True))

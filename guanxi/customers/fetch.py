@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import Http404
 
-from guanxi.accounts.models import BusinessUnit
+from guanxi.accounts.models import BusinessUnit, User
+from guanxi.accounts.roles import ALL_UNIT_ROLES, Role
 from guanxi.core.privacy import mask_value
 from guanxi.customers.models import (
     Address,
@@ -81,6 +82,8 @@ class ConsentView:
     recorded_at: datetime | None
     method: str
     method_label: str
+    purpose: str
+    text_version: str
     source: str
     evidence: str
 
@@ -153,7 +156,7 @@ class Customer360:
 
 def access_customer_by_id(user, customer_id: int, action: str = "view") -> Customer:
     """The customer if `user` may `action` it; Http404 otherwise (never revealing that it exists)."""
-    customer = Customer.objects.restrict(user, action).filter(pk=customer_id).first()
+    customer = Customer.objects.restrict(user, action).select_related("owner").filter(pk=customer_id).first()
     if customer is None:
         raise Http404
     return customer
@@ -219,11 +222,24 @@ def fetch_consent(user, customer: Customer) -> tuple[ConsentView, ...]:
                 recorded_at=row.recorded_at if row else None,
                 method=row.method if row else "",
                 method_label=str(row.get_method_display()) if row else "",
+                purpose=row.purpose if row else "",
+                text_version=row.text_version if row else "",
                 source=row.source if row else "",
                 evidence=row.evidence if row else "",
             )
         )
     return tuple(views)
+
+
+def owner_candidates(user, customer: Customer) -> list[User]:
+    """Who `user` may make the customer's owner: active users of the units they share with the
+    customer (group-wide users too) who may see customers, by name."""
+    shared = BusinessUnit.objects.restrict(user, "view").filter(customer_links__customer=customer)
+    people = User.objects.filter(is_active=True).filter(Q(units__in=shared) | Q(role__in=ALL_UNIT_ROLES))
+    return sorted(
+        (person for person in people.distinct() if person.has_permission("customers.view")),
+        key=lambda person: (person.role != Role.SALES_REP, person.shown_name),
+    )
 
 
 def fetch_tags(user, customer: Customer) -> tuple[TagView, ...]:

@@ -8,6 +8,7 @@ from guanxi.core.background import Progress, job_kind
 from guanxi.core.models import Job
 from guanxi.customers.merging.strong import resolve_strong_matches
 from guanxi.customers.merging.suggestions import suggest_merges
+from guanxi.customers.phrases import MERGES_DONE, SUGGESTIONS_FOUND
 
 
 @job_kind(
@@ -18,7 +19,7 @@ from guanxi.customers.merging.suggestions import suggest_merges
 def resolve_strong(job: Job, progress: Progress) -> dict[str, Any]:
     """params: customer_ids (optional; all customers otherwise). Safe to re-run: merged customers are skipped."""
     records = resolve_strong_matches(job.params.get("customer_ids"), actor=job.started_by)
-    progress.advance(len(records), message=f"{len(records)} merges")
+    progress.advance(len(records), message=MERGES_DONE(count=len(records)))
     return {"merged": len(records)}
 
 
@@ -34,5 +35,7 @@ def resolve_strong(job: Job, progress: Progress) -> dict[str, Any]:
 def suggest(job: Job, progress: Progress) -> dict[str, Any]:
     """params: customer_ids (optional). Safe to re-run: existing suggestions are refreshed, not duplicated."""
     counts = suggest_merges(job.params.get("customer_ids"))
-    progress.advance(counts["created"] + counts["updated"], message=f"{counts['created']} new suggestions")
+    progress.advance(
+        counts["created"] + counts["updated"], message=SUGGESTIONS_FOUND(count=counts["created"])
+    )
     return counts

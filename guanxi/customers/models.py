@@ -1,10 +1,12 @@
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Right
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.claims import Claimable
+from guanxi.core.display import render
 from guanxi.core.querysets import ScopedModel, ScopedQuerySet
 
 
@@ -68,6 +70,7 @@ class Customer(ScopedModel):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["name"]), models.Index(fields=["province", "city"])]
+        verbose_name = _("customer")
 
     def __str__(self) -> str:
         return f"Customer #{self.pk}"
@@ -136,6 +139,7 @@ class Identity(ScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["kind", "namespace", "value"], name="identity_unique_value")
         ]
+        verbose_name = _("identity")
         indexes = [
             models.Index(fields=["value"], name="identity_value"),
             models.Index(fields=["kind", "value_tail"], name="identity_kind_tail"),
@@ -196,11 +200,17 @@ class IdentityHint(ScopedModel):
         return _customer_visible(unit_ids)
 
 
+DEFAULT_COLOUR = "#64748b"
+COLOUR = RegexValidator(
+    r"^#[0-9a-fA-F]{6}$", _("Use a colour written as # and six hex digits, such as #64748b.")
+)
+
+
 class TagGroup(ScopedModel):
     """A family of tags (lifestyle, interests, service) shown together; organisation-wide."""
 
     name = models.CharField(_("name"), max_length=64, unique=True)
-    colour = models.CharField(_("colour"), max_length=7, default="#64748b")
+    colour = models.CharField(_("colour"), max_length=7, default=DEFAULT_COLOUR, validators=[COLOUR])
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -223,7 +233,7 @@ class Tag(ScopedModel):
     """A manual label on customers; organisation-wide, so every unit uses the same vocabulary."""
 
     name = models.CharField(_("name"), max_length=64, unique=True)
-    colour = models.CharField(_("colour"), max_length=7, default="#64748b")
+    colour = models.CharField(_("colour"), max_length=7, default=DEFAULT_COLOUR, validators=[COLOUR])
     group = models.ForeignKey(
         TagGroup,
         null=True,
@@ -298,6 +308,7 @@ class Note(ScopedModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["customer", "created_at"])]
+        verbose_name = _("note")
 
     def __str__(self) -> str:
         return f"Note #{self.pk}"
@@ -340,7 +351,10 @@ class Consent(ScopedModel):
     state = models.CharField(_("state"), max_length=16, choices=State.choices)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     method = models.CharField(_("method"), max_length=32, choices=Method.choices)
-    # The evidence: the wording shown, the form or file it came from, the reply received.
+    # The evidence: what the person agreed to, the version of the wording they were shown, the form
+    # or file it came from, and the reply or note received.
+    purpose = models.CharField(_("purpose"), max_length=200, blank=True)
+    text_version = models.CharField(_("text version"), max_length=64, blank=True)
     source = models.CharField(_("source"), max_length=200, blank=True)
     evidence = models.TextField(_("evidence"), blank=True)
     recorded_by = models.ForeignKey(
@@ -353,6 +367,7 @@ class Consent(ScopedModel):
     class Meta:
         ordering = ["-recorded_at", "-id"]
         indexes = [models.Index(fields=["customer", "channel", "recorded_at"])]
+        verbose_name = _("consent")
 
     def __str__(self) -> str:
         return f"{self.channel} {self.state} for {self.customer_id}"
@@ -390,6 +405,7 @@ class Address(ScopedModel):
     class Meta:
         ordering = ["-is_default", "-updated_at", "-id"]
         indexes = [models.Index(fields=["customer", "is_default"])]
+        verbose_name = _("address")
 
     def __str__(self) -> str:
         return f"Address #{self.pk}"
@@ -429,7 +445,7 @@ class CustomFieldDefinition(ScopedModel):
 
     @property
     def audit_label(self) -> str:
-        return self.key
+        return self.label
 
     @classmethod
     def scope_by_units(cls, unit_ids: list[int]) -> models.Q:
@@ -536,6 +552,7 @@ class MergeRecord(ScopedModel):
     class Meta:
         ordering = ["-merged_at", "-id"]
         indexes = [models.Index(fields=["absorbed", "undone_at"])]
+        verbose_name = _("merge")
 
     def __str__(self) -> str:
         return f"Merge #{self.pk}: {self.absorbed_id} into {self.survivor_id}"
@@ -547,6 +564,12 @@ class MergeRecord(ScopedModel):
     @property
     def is_undone(self) -> bool:
         return self.undone_at is not None
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the reader's language: a phrase code of guanxi.customers.phrases, or the
+        words a person gave (shown as given)."""
+        return render(self.reason, fallback=self.reason)
 
     @classmethod
     def scope_by_units(cls, unit_ids: list[int]) -> models.Q:
@@ -580,6 +603,7 @@ class MergeSuggestion(ScopedModel):
 
     class Meta:
         ordering = ["-score", "-created_at", "-id"]
+        verbose_name = _("merge suggestion")
         constraints = [
             models.UniqueConstraint(fields=["customer_a", "customer_b"], name="merge_suggestion_pair_unique"),
             models.CheckConstraint(

@@ -15,12 +15,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core import audit
+from guanxi.core.display import Coded
+from guanxi.core.edits import save_changes
 from guanxi.core.models import AuditEntry
 from guanxi.core.privacy import mask_value
 from guanxi.customers.identities import is_masked, normalise_identity
 from guanxi.customers.merging.merge import SURVIVORSHIP_FIELDS, acting_user, merge_customers
 from guanxi.customers.merging.strong import STRONG_KINDS
 from guanxi.customers.models import (
+    DEFAULT_COLOUR,
     Address,
     Consent,
     ConsentChannel,
@@ -34,6 +37,16 @@ from guanxi.customers.models import (
     Tag,
     TagGroup,
     TimelineEvent,
+)
+from guanxi.customers.phrases import (
+    CONSENT_RECORDED,
+    CUSTOM_FIELD_SET,
+    MERGED_IDENTIFIER_ADDED,
+    ON_CUSTOMER,
+    OWNER_ASSIGNED,
+    OWNER_REMOVED,
+    TAG_ADDED,
+    TAG_REMOVED,
 )
 from guanxi.customers.timeline import event_for, record_event, record_events
 
@@ -57,12 +70,18 @@ def _active(customer: Customer) -> Customer:
     return customer
 
 
-# --- tags --------------------------------------------------------------------------------------
+# --- tags, tag groups and custom field definitions (organisation-wide settings) ---------------
+
+TAG_GROUP_FIELDS = ("name", "colour")
+TAG_FIELDS = ("name", "colour", "group", "description")
+CUSTOM_FIELD_FIELDS = ("label", "description", "choices")
 
 
 @transaction.atomic
-def create_tag_group(name: str, colour: str = "#64748b", actor: Any = None) -> TagGroup:
-    group = TagGroup.objects.create(name=name.strip(), colour=colour)
+def create_tag_group(name: str, colour: str = DEFAULT_COLOUR, actor: Any = None) -> TagGroup:
+    group = TagGroup(name=name.strip(), colour=colour)
+    group.full_clean()
+    group.save()
     audit.record(AuditEntry.Action.CREATE, actor=actor, obj=group)
     return group
 
@@ -70,7 +89,7 @@ def create_tag_group(name: str, colour: str = "#64748b", actor: Any = None) -> T
 @transaction.atomic
 def create_tag(
     name: str,
-    colour: str = "#64748b",
+    colour: str = DEFAULT_COLOUR,
     group: TagGroup | None = None,
     description: str = "",
     actor: Any = None,
@@ -82,9 +101,42 @@ def create_tag(
         raise ValidationError(
             _("A tag named “%(name)s” already exists."), code="unique", params={"name": name}
         )
-    tag = Tag.objects.create(name=name, colour=colour, group=group, description=description)
+    tag = Tag(name=name, colour=colour, group=group, description=description.strip())
+    tag.full_clean()
+    tag.save()
     audit.record(AuditEntry.Action.CREATE, actor=actor, obj=tag)
     return tag
+
+
+def update_tag_group(group: TagGroup, *, actor: Any = None, **fields: Any) -> TagGroup:
+    """Rename or recolour a tag group; unchanged values write nothing."""
+    return save_changes(group, fields, editable=TAG_GROUP_FIELDS, actor=actor)
+
+
+def update_tag(tag: Tag, *, actor: Any = None, **fields: Any) -> Tag:
+    """Rename, recolour, regroup or describe a tag. Segments and customers refer to it by id, so a
+    rename changes nothing else."""
+    if "name" in fields:
+        fields["name"] = fields["name"].strip()
+        if Tag.objects.filter(name=fields["name"]).exclude(pk=tag.pk).exists():
+            raise ValidationError(
+                _("A tag named “%(name)s” already exists."), code="unique", params={"name": fields["name"]}
+            )
+    return save_changes(tag, fields, editable=TAG_FIELDS, actor=actor)
+
+
+def update_custom_field(definition: CustomFieldDefinition, *, actor: Any = None, **fields: Any):
+    """Relabel or describe a custom field, or add choices to a choice field. Its key and type stay,
+    and no choice is taken away, so every stored value stays valid."""
+    if "choices" in fields:
+        kept = [choice for choice in definition.choices if choice not in fields["choices"]]
+        if kept:
+            raise ValidationError(
+                _("Choices cannot be removed (customers may hold them): %(choices)s."),
+                code="invalid",
+                params={"choices": ", ".join(kept)},
+            )
+    return save_changes(definition, fields, editable=CUSTOM_FIELD_FIELDS, actor=actor)
 
 
 @transaction.atomic
@@ -154,7 +206,7 @@ def tag_customers(
                         actor=actor,
                         obj=Customer(pk=pk),
                         unit=unit,
-                        message=f"tag {tag.pk} {verb}",
+                        message=_tag_message(tag, remove),
                     )
                     for pk in todo
                 ]
@@ -164,6 +216,10 @@ def tag_customers(
         if progress is not None:
             progress(len(batch))
     return changed
+
+
+def _tag_message(tag: Tag, remove: bool) -> Coded:
+    return (TAG_REMOVED if remove else TAG_ADDED)(tag=tag.name)
 
 
 def _tag_change(remove: bool) -> tuple[str, str]:
@@ -181,7 +237,7 @@ def _tag_event(
 def _log_tag_change(customer: Customer, tag: Tag, actor: Any, unit: Any, *, remove: bool) -> None:
     kind, verb = _tag_change(remove)
     audit.record(
-        AuditEntry.Action.UPDATE, actor=actor, obj=customer, unit=unit, message=f"tag {tag.pk} {verb}"
+        AuditEntry.Action.UPDATE, actor=actor, obj=customer, unit=unit, message=_tag_message(tag, remove)
     )
     record_events([_tag_event(customer, tag, kind, verb, actor, unit)])
 
@@ -198,7 +254,7 @@ def add_note(customer: Customer, body: str, actor: Any = None, unit: Any = None)
         raise ValidationError(_("The note is empty."), code="required")
     note = Note.objects.create(customer=customer, unit=unit, author=acting_user(actor), body=body)
     audit.record(
-        AuditEntry.Action.CREATE, actor=actor, obj=note, unit=unit, message=f"on customer #{customer.pk}"
+        AuditEntry.Action.CREATE, actor=actor, obj=note, unit=unit, message=ON_CUSTOMER(customer=customer.pk)
     )
     record_event(
         customer,
@@ -221,12 +277,18 @@ def record_consent(
     method: str,
     *,
     actor: Any = None,
+    purpose: str = "",
+    text_version: str = "",
     source: str = "",
     evidence: str = "",
     unit: Any = None,
     recorded_at: datetime.datetime | None = None,
 ) -> Consent:
-    """Append one piece of consent evidence; the newest row per channel is the customer's current state."""
+    """Append one piece of consent evidence; the newest row per channel is the customer's current state.
+
+    The evidence says what the person agreed to or withdrew from (`purpose`), which version of the
+    wording they saw (`text_version`), where it was given (`source`: a form, a file, a call) and
+    anything else received (`evidence`: the reply, a note). Withdrawing is recording "withdrawn"."""
     customer = _active(customer)
     for value, choices, label in (
         (channel, ConsentChannel, _("channel")),
@@ -245,8 +307,10 @@ def record_consent(
         channel=channel,
         state=state,
         method=method,
-        source=source[:200],
-        evidence=evidence,
+        purpose=purpose.strip()[:200],
+        text_version=text_version.strip()[:64],
+        source=source.strip()[:200],
+        evidence=evidence.strip(),
         recorded_by=acting_user(actor),
         unit=unit,
         recorded_at=recorded_at or timezone.now(),
@@ -258,8 +322,8 @@ def record_consent(
         actor=actor,
         obj=consent,
         unit=unit,
-        changes={f"consent_{channel}": (previous_state, current.state)} if current.pk == consent.pk else {},
-        message=f"on customer #{customer.pk}",
+        changes={"state": (previous_state, current.state)} if current.pk == consent.pk else {},
+        message=CONSENT_RECORDED(channel=channel, customer=customer.pk),
     )
     # Backdated evidence older than the current row does not change the state.
     if current.pk == consent.pk and previous_state != state:
@@ -290,7 +354,9 @@ def add_address(customer: Customer, *, actor: Any = None, is_default: bool = Fal
     if address.is_default:
         Address.objects.filter(customer=customer, is_default=True).update(is_default=False)
     address.save()
-    audit.record(AuditEntry.Action.CREATE, actor=actor, obj=address, message=f"on customer #{customer.pk}")
+    audit.record(
+        AuditEntry.Action.CREATE, actor=actor, obj=address, message=ON_CUSTOMER(customer=customer.pk)
+    )
     record_event(
         customer,
         TimelineEvent.Kind.ADDRESS_CHANGED,
@@ -453,7 +519,7 @@ def set_custom_field(
         row.save()
     # Custom values may be personal: the audit names the field, never its value.
     audit.record(
-        AuditEntry.Action.UPDATE, actor=actor, obj=customer, message=f"custom field {definition.key} set"
+        AuditEntry.Action.UPDATE, actor=actor, obj=customer, message=CUSTOM_FIELD_SET(field=definition.label)
     )
     record_event(
         customer,
@@ -502,6 +568,50 @@ def update_profile(customer: Customer, actor: Any = None, **fields: Any) -> Cust
     return customer
 
 
+@transaction.atomic
+def assign_owner(customer: Customer, owner: Any, *, actor: Any = None) -> Customer:
+    """Make `owner` (a user, or None for nobody) the customer's owner: the one sales rep who sees
+    them, since sales reps see only the customers they own. The owner must be an active user who may
+    see customers of one of the customer's business units."""
+    customer = _active(customer)
+    if owner is not None and not may_own(owner, customer):
+        raise ValidationError(
+            _("%(user)s cannot own this customer: they do not see customers of its business units."),
+            code="invalid",
+            params={"user": owner.shown_name},
+        )
+    if customer.owner_id == (owner.pk if owner else None):
+        return customer
+    changes = {"owner": (customer.owner_id, owner.pk if owner else None)}
+    customer.owner = owner
+    customer.updated_at = timezone.now()
+    customer.save(update_fields=["owner", "updated_at"])
+    audit.record(
+        AuditEntry.Action.UPDATE,
+        actor=actor,
+        obj=customer,
+        changes=changes,
+        message=OWNER_ASSIGNED(owner=owner.username) if owner else OWNER_REMOVED(),
+    )
+    record_event(
+        customer,
+        TimelineEvent.Kind.PROFILE_UPDATED,
+        "Profile updated: owner",
+        data={"fields": ["owner"]},
+        actor=actor,
+    )
+    return customer
+
+
+def may_own(user: Any, customer: Customer) -> bool:
+    """Whether `user` could see `customer` once they own it: active, allowed to see customers, and in
+    one of the customer's units (or seeing every unit)."""
+    if not (user.is_active and user.has_permission("customers.view")):
+        return False
+    units = user.visible_unit_ids()
+    return units is None or customer.unit_links.filter(unit_id__in=units).exists()
+
+
 def add_identity(
     customer: Customer, kind: str, raw: str, *, namespace: str = "", source: str = "manual", actor: Any = None
 ) -> Identity | IdentityHint:
@@ -537,7 +647,7 @@ def add_identity(
                 customer=customer, kind=kind, namespace=namespace, value=value, source=source
             )
             audit.record(
-                AuditEntry.Action.CREATE, actor=actor, obj=identity, message=f"on customer #{customer.pk}"
+                AuditEntry.Action.CREATE, actor=actor, obj=identity, message=ON_CUSTOMER(customer=customer.pk)
             )
             return identity
         if existing.customer_id == customer.pk:
@@ -554,7 +664,7 @@ def add_identity(
             survivor,
             absorbed,
             actor=actor,
-            reason="strong identifier added",
+            reason=MERGED_IDENTIFIER_ADDED.code,
             evidence=[
                 {
                     "code": f"same_{kind}",

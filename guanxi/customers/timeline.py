@@ -9,12 +9,15 @@ stored `summary` is the fallback for kinds this module does not describe.
 from dataclasses import dataclass, field
 from datetime import datetime
 from heapq import merge
-from typing import Any
+from typing import Any, cast
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.utils.translation import gettext
 
+from guanxi.core.display import label_of
 from guanxi.customers.changes import note_changed
-from guanxi.customers.models import Customer, TimelineEvent
+from guanxi.customers.models import Consent, ConsentChannel, Customer, TimelineEvent
 from guanxi.customers.references import timeline_sources
 
 DEFAULT_LIMIT = 200
@@ -96,14 +99,27 @@ def describe(kind: str, data: dict[str, Any], fallback: str = "") -> str:
     if kind == TimelineEvent.Kind.NOTE_ADDED:
         return gettext("Note added")
     if kind == TimelineEvent.Kind.CONSENT_CHANGED and "channel" in data:
-        return gettext("Consent for %(channel)s: %(state)s (%(method)s)") % data
+        return gettext("Consent for %(channel)s: %(state)s (%(method)s)") % {
+            "channel": label_of(ConsentChannel, data["channel"]),
+            "state": label_of(Consent.State, data.get("state")),
+            "method": label_of(Consent.Method, data.get("method")),
+        }
     if kind == TimelineEvent.Kind.PROFILE_UPDATED and "fields" in data:
-        return gettext("Profile updated: %(fields)s") % {"fields": ", ".join(data["fields"])}
+        return gettext("Profile updated: %(fields)s") % {
+            "fields": ", ".join(map(_field_name, data["fields"]))
+        }
     if kind == TimelineEvent.Kind.CUSTOM_FIELD_CHANGED and "field" in data:
         return gettext("Custom field “%(field)s” changed") % data
     if kind == TimelineEvent.Kind.ADDRESS_CHANGED:
         return gettext("Address added") if data.get("created") else gettext("Address changed")
     return fallback
+
+
+def _field_name(name: str) -> str:
+    try:
+        return str(cast(models.Field, Customer._meta.get_field(name)).verbose_name)
+    except FieldDoesNotExist:
+        return name
 
 
 def customer_timeline(customer: Customer, user: Any, limit: int = DEFAULT_LIMIT) -> list[TimelineItem]:

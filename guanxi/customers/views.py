@@ -3,6 +3,7 @@
 from typing import cast
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.http import Http404
@@ -21,12 +22,22 @@ from guanxi.customers.fetch import (
     access_customer_by_id,
     available_tags,
     contact_prefetch,
+    fetch_consent,
     fetch_customer_360,
     fetch_notes,
     fetch_tags,
     fetch_timeline_page,
+    owner_candidates,
 )
-from guanxi.customers.models import Customer, CustomerTag, Identity, MergeSuggestion, Tag
+from guanxi.customers.models import (
+    Consent,
+    ConsentChannel,
+    Customer,
+    CustomerTag,
+    Identity,
+    MergeSuggestion,
+    Tag,
+)
 from guanxi.customers.references import list_filters
 from guanxi.customers.search import CustomerFilters, filter_customers
 
@@ -103,6 +114,49 @@ class NoteForm(forms.Form):
     body = forms.CharField(label=_("Note"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class ConsentForm(forms.Form):
+    """One piece of consent evidence: granting and withdrawing are both recorded this way."""
+
+    channel = forms.ChoiceField(label=_("Channel"), choices=ConsentChannel.choices)
+    state = forms.ChoiceField(label=_("Consent"), choices=Consent.State.choices)
+    method = forms.ChoiceField(label=_("How it was given"), choices=Consent.Method.choices)
+    purpose = forms.CharField(
+        label=_("Purpose"),
+        max_length=200,
+        help_text=_("What the customer agreed to or withdrew from, e.g. member offers by SMS."),
+    )
+    text_version = forms.CharField(
+        label=_("Text version"),
+        max_length=64,
+        required=False,
+        help_text=_("The version of the wording the customer was shown, e.g. privacy notice v3."),
+    )
+    source = forms.CharField(
+        label=_("Source"),
+        max_length=200,
+        required=False,
+        help_text=_("Where: a form, a call, a store counter."),
+    )
+    evidence = forms.CharField(
+        label=_("Evidence"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("The reply received or a note of what was said."),
+    )
+
+
+class OwnerForm(forms.Form):
+    owner = forms.TypedChoiceField(label=_("Owner"), required=False, coerce=int, empty_value=None)
+
+    def __init__(self, data, *, candidates, **kwargs) -> None:
+        super().__init__(data, **kwargs)
+        cast(forms.ChoiceField, self.fields["owner"]).choices = [
+            ("", _("Nobody")),
+            *((user.pk, f"{user.shown_name} ({user.get_role_display()})") for user in candidates),
+        ]
+
+
 @require_GET
 def customer_list(request):
     user = require(request, VIEW)
@@ -145,6 +199,8 @@ def customer(request, pk):
             "can_change": user.has_permission(CHANGE),
             "tag_form": TagForm(None, tags=available_tags(user, shown)),
             "note_form": NoteForm(None),
+            "consent_form": ConsentForm(None),
+            "owner_form": _owner_form(None, user, shown),
         },
     )
 
@@ -203,6 +259,49 @@ def customer_note_add(request, pk):
         "customers/partials/_notes.html",
         {"customer": shown, "notes": fetch_notes(user, shown), "note_form": form, "can_change": True},
     )
+
+
+@require_POST
+def customer_consent(request, pk):
+    """Record consent evidence (given or withdrawn) on the customer's page."""
+    user = require(request, CHANGE)
+    shown = access_customer_by_id(user, pk, "change")
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        _apply(profile.record_consent, shown, **form.cleaned_data, actor=user, unit=user.only_unit())
+        form = ConsentForm(None)
+    if not request.htmx:
+        return redirect("customers:customer", pk=shown.pk)
+    return render(
+        request,
+        "customers/partials/_consent.html",
+        {"customer": shown, "consent": fetch_consent(user, shown), "consent_form": form, "can_change": True},
+    )
+
+
+@require_POST
+def customer_owner(request, pk):
+    """Give the customer an owner: the sales rep who sees them (sales reps see only their own)."""
+    user = require(request, CHANGE)
+    shown = access_customer_by_id(user, pk, "change")
+    form = _owner_form(request.POST, user, shown)
+    if form.is_valid():
+        chosen = form.cleaned_data["owner"]
+        owner = None if chosen is None else next(u for u in owner_candidates(user, shown) if u.pk == chosen)
+        _apply(profile.assign_owner, shown, owner, actor=user)
+        messages.success(
+            request,
+            _("%(owner)s now owns this customer.") % {"owner": owner.shown_name}
+            if owner
+            else _("This customer has no owner now."),
+        )
+    else:
+        messages.error(request, " ".join(str(error) for errors in form.errors.values() for error in errors))
+    return redirect("customers:customer", pk=shown.pk)
+
+
+def _owner_form(data, user, shown: Customer) -> OwnerForm:
+    return OwnerForm(data, candidates=owner_candidates(user, shown), initial={"owner": shown.owner_id})
 
 
 def _apply(action, customer: Customer, *args, **kwargs) -> None:

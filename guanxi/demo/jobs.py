@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.accounts.models import User
 from guanxi.accounts.roles import Role
 from guanxi.core.background import Progress, job_kind
+from guanxi.core.display import Coded
 from guanxi.core.models import Job
 from guanxi.core.planner import refresh_planner_statistics
 from guanxi.demo.loader import DEFAULT_SEED, load_demo
@@ -35,7 +36,7 @@ DEMO_JOB_KIND = "demo.load"
 def load_demo_job(job: Job, progress: Progress) -> dict:
     """params: {"customers": int}. Refuses (DemoAlreadyLoaded) on a database that has demo data."""
 
-    def report(done: int, total: int, message: str) -> None:
+    def report(done: int, total: int, message: str | Coded) -> None:
         if total != progress.job.progress_total:
             progress.set_total(total)
         progress.advance(done - progress.job.progress_done, message)

@@ -38,6 +38,7 @@ from guanxi.accounts.models import BusinessUnit, User
 from guanxi.commerce.actions import FACT_FIELDS
 from guanxi.commerce.models import Event, Order, OrderLine, Product, Return, Store
 from guanxi.core import audit
+from guanxi.core.display import Coded
 from guanxi.core.models import AuditEntry
 from guanxi.customers import profile as profile_actions
 from guanxi.customers.merging.strong import resolve_strong_matches
@@ -59,6 +60,7 @@ from guanxi.customers.models import (
 )
 from guanxi.demo.bulk import BulkWriter
 from guanxi.demo.people import PeopleMaker
+from guanxi.demo.phrases import CUSTOMERS_CREATED, DEMO_LOADED, MERGING, SETTING_UP
 from guanxi.demo.profiles import ProfileMaker, as_json
 from guanxi.demo.reference import (
     CATALOGUE,
@@ -226,7 +228,7 @@ class DemoSummary:
     merge_suggestions: int
 
 
-Progress = Callable[[int, int, str], None]
+Progress = Callable[[int, int, str | Coded], None]
 
 
 def load_demo(
@@ -245,7 +247,7 @@ def load_demo(
     if anchor is None:
         anchor = timezone.now().astimezone(SHANGHAI).replace(second=0, microsecond=0)
     report = progress or (lambda done, total, message: None)
-    report(0, customers, _("Creating the organisation, business units, stores and users"))
+    report(0, customers, SETTING_UP())
     with transaction.atomic():
         _refuse_if_loaded()
         units, stores, users, products = _set_up(anchor, actor)
@@ -277,7 +279,7 @@ def load_demo(
     finally:
         if collecting:
             gc.enable()
-    report(customers, customers, _("Merging duplicate profiles and suggesting merges"))
+    report(customers, customers, MERGING())
     merges = resolve_strong_matches(customer_ids=strong, actor=actor)
     suggested = suggest_merges()
     summary = DemoSummary(
@@ -310,11 +312,17 @@ def load_demo(
         actor=actor,
         object_type="demo",
         object_id=str(seed),
-        message=(
-            f"demo shop loaded (seed {seed}): {summary.units} units, {summary.stores} stores, "
-            f"{summary.customers} customers, {summary.orders} orders, {summary.order_lines} order lines, "
-            f"{summary.events} events, {summary.duplicates} duplicate profiles ({summary.merges} merged, "
-            f"{summary.merge_suggestions} merge suggestions)"
+        message=DEMO_LOADED(
+            seed=seed,
+            units=summary.units,
+            stores=summary.stores,
+            customers=summary.customers,
+            orders=summary.orders,
+            order_lines=summary.order_lines,
+            events=summary.events,
+            duplicates=summary.duplicates,
+            merges=summary.merges,
+            merge_suggestions=summary.merge_suggestions,
         ),
     )
     return summary
@@ -350,12 +358,7 @@ def _load_customers(
             duplicates=chunk.duplicates,
         )
         done = first + count
-        report(
-            done,
-            customers,
-            _("Created %(done)d of %(total)d customers with their orders")
-            % {"done": done, "total": customers},
-        )
+        report(done, customers, CUSTOMERS_CREATED(done=done, total=customers))
     return totals, strong
 
 

@@ -16,11 +16,13 @@ from guanxi.demo.reference import (
     DISTRICTS,
     GIVEN_FEMALE,
     GIVEN_MALE,
+    MAKEUP,
     NOTES,
     OFFICES,
     ROAD_PARTS,
     ROADS,
     SKIN_TYPES,
+    SKINCARE,
 )
 from guanxi.demo.seasons import DAY, SHANGHAI
 
@@ -184,7 +186,7 @@ class ProfileMaker:
         )
         if baby and random() < 0.5:
             tags.add("母婴")
-        if by_unit["beauty"] >= 3 and person.favourite in ("makeup", "skincare") and random() < 0.6:
+        if by_unit["beauty"] >= 3 and person.favourite in (MAKEUP, SKINCARE) and random() < 0.6:
             tags.add("美妆达人")
         if by_unit["home"] >= 4 and random() < 0.35:
             tags.add("家居控")

@@ -27,7 +27,7 @@ from guanxi.core.background import start_job
 from guanxi.core.models import AuditEntry, Job
 from guanxi.customers import profile as customer_profile
 from guanxi.customers.models import Consent, Customer
-from guanxi.messaging import addresses, credentials, gates, rendering
+from guanxi.messaging import addresses, credentials, gates, phrases, rendering
 from guanxi.messaging.channels.base import Outgoing, TestResult
 from guanxi.messaging.channels.http import BlockedError, NotSentError, check_url
 from guanxi.messaging.channels.registry import KINDS, adapter_for
@@ -138,7 +138,7 @@ def save_channel(
         actor=actor,
         obj=channel,
         unit=unit,
-        message=f"{kind} channel saved (credentials not logged)",
+        message=phrases.CHANNEL_SAVED(kind=kind),
     )
     return channel
 
@@ -179,7 +179,7 @@ def test_channel(channel: ChannelAccount, address: str, *, actor: Any = None) ->
         actor=actor,
         obj=channel,
         unit=channel.unit,
-        message=f"test send: {result.outcome}",
+        message=phrases.TEST_SENT(outcome=str(result.outcome)),
     )
     ok = result.outcome.value == "sent"
     return TestResult(
@@ -262,7 +262,7 @@ def set_contact_preferences(customer: Customer, *, actor: Any = None, **values: 
         AuditEntry.Action.UPDATE,
         actor=actor,
         obj=customer,
-        message=f"messaging preferences: {', '.join(sorted(values))}",
+        message=phrases.PREFERENCES_SET(names=", ".join(sorted(values))),
     )
 
 
@@ -332,7 +332,7 @@ def save_template(
         actor=actor,
         obj=template,
         unit=unit,
-        message=f"version {number}",
+        message=phrases.TEMPLATE_VERSION(number=number),
     )
     return template
 
@@ -664,7 +664,7 @@ def enqueue_message(
                     actor=actor,
                     obj=row,
                     unit=unit,
-                    message=f"{purpose} {plan.medium} message queued",
+                    message=phrases.MESSAGE_QUEUED(purpose=purpose, medium=plan.medium),
                 )
             if row.state == State.QUEUED:
                 wake_senders()
@@ -744,7 +744,9 @@ def enqueue_many(
         unit=unit,
         object_type="messaging.bulk_send",
         object_id=send_key[:64],
-        message=f"{purpose} send {send_key[:100]}: {created} queued, {existing} already queued, {dropped} dropped",
+        message=phrases.BULK_QUEUED(
+            purpose=purpose, key=send_key[:100], created=created, existing=existing, dropped=dropped
+        ),
     )
     return BulkResult(created=created, existing=existing, dropped=dropped)
 
@@ -795,7 +797,11 @@ def cancel_message(message: Message, *, actor: Any = None) -> bool:
     )
     if done:
         audit.record(
-            AuditEntry.Action.UPDATE, actor=actor, obj=message, unit=message.unit, message="cancelled"
+            AuditEntry.Action.UPDATE,
+            actor=actor,
+            obj=message,
+            unit=message.unit,
+            message=phrases.MESSAGE_CANCELLED(),
         )
     return bool(done)
 
@@ -894,7 +900,7 @@ def opt_out(
         unit=unit,
         object_type="messaging.suppression",
         object_id=str(suppression.pk if suppression else ""),
-        message=f"{medium} opt-out ({method}, {scope}) for {len(holders)} customers",
+        message=phrases.OPTED_OUT(medium=medium, method=method, scope=scope, count=len(holders)),
     )
     return OptOut(customers=tuple(sorted(holders)), suppression=suppression, dropped=dropped)
 

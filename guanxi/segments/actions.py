@@ -31,6 +31,7 @@ from guanxi.segments import rules
 from guanxi.segments.audience import audience, context_for
 from guanxi.segments.compiler import compile_rule
 from guanxi.segments.models import Segment, SegmentMembership
+from guanxi.segments.phrases import MEMBERS_ADDED, MEMBERS_REMOVED, REFRESHED, RULE_CHANGED
 
 INSERT_BATCH = 5_000
 CHANGE_READER = "segments"  # this app's name as a reader of the customer change feed
@@ -160,7 +161,7 @@ def update_segment(segment: Segment, *, actor: Any, **changes: Any) -> Segment:
             for n in changes
             if n != "rule" and before[n] != getattr(segment, n)
         },
-        message="rule changed" if "rule" in changes else "",
+        message=RULE_CHANGED() if "rule" in changes else None,
     )
     return segment
 
@@ -221,7 +222,7 @@ def refresh_segment(
                 actor=actor,
                 obj=segment,
                 unit=segment.unit,
-                message=f"refreshed: {entered} entered, {exited} exited",
+                message=REFRESHED(entered=entered, exited=exited),
             )
     return RefreshResult(segment.pk, members, entered, exited)
 
@@ -293,7 +294,11 @@ def add_to_static(segment: Segment, customer_ids: Iterable[int], *, actor: Any) 
     )
     _recount(segment, now)
     audit.record(
-        AuditEntry.Action.UPDATE, actor=actor, obj=segment, unit=segment.unit, message=f"{len(new_ids)} added"
+        AuditEntry.Action.UPDATE,
+        actor=actor,
+        obj=segment,
+        unit=segment.unit,
+        message=MEMBERS_ADDED(count=len(new_ids)),
     )
     return len(new_ids)
 
@@ -308,7 +313,11 @@ def remove_from_static(segment: Segment, customer_ids: Iterable[int], *, actor: 
     ).update(exited_at=now)
     _recount(segment, now)
     audit.record(
-        AuditEntry.Action.UPDATE, actor=actor, obj=segment, unit=segment.unit, message=f"{removed} removed"
+        AuditEntry.Action.UPDATE,
+        actor=actor,
+        obj=segment,
+        unit=segment.unit,
+        message=MEMBERS_REMOVED(count=removed),
     )
     return removed
 

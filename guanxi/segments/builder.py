@@ -5,6 +5,7 @@ edits (add a condition or group, remove, negate) arrive as `action=<verb>:<path>
 to the tree read from the form, so the server holds no builder state between requests.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,15 +52,15 @@ class PickerEntry:
 
 
 def picker(custom_fields: list[CustomFieldDefinition] | None = None) -> list[PickerEntry]:
-    """Every field a condition can test, grouped for the searchable picker."""
+    """Every field a condition can test, grouped for the picker."""
     entries = [PickerEntry(f"profile.{k}", s.label, _("Profile")) for k, s in PROFILE_FIELDS.items()]
-    entries += [
-        PickerEntry(f"custom_field.{d.key}", d.label, _("Custom fields")) for d in custom_fields or []
-    ]
     entries += [
         PickerEntry("identity", _("identity present"), _("Profile")),
         PickerEntry("consent", _("consent"), _("Profile")),
         PickerEntry("tags", _("tags"), _("Profile")),
+    ]
+    entries += [
+        PickerEntry(f"custom_field.{d.key}", d.label, _("Custom fields")) for d in custom_fields or []
     ]
     entries += [PickerEntry(f"metric.{k}", s.label, _("Metrics")) for k, s in METRIC_FIELDS.items()]
     entries += [
@@ -72,24 +73,33 @@ def picker(custom_fields: list[CustomFieldDefinition] | None = None) -> list[Pic
     return entries
 
 
+def picker_groups(entries: list[PickerEntry]) -> list[tuple[Any, list[PickerEntry]]]:
+    """The picker's entries under their group headings (a <select>'s optgroups), in order."""
+    groups: dict[str, tuple[Any, list[PickerEntry]]] = {}
+    for entry in entries:
+        groups.setdefault(str(entry.group), (entry.group, []))[1].append(entry)
+    return list(groups.values())
+
+
 # Rule JSON → view of nested nodes for the template.
 
 
-def node_view(node: Any, path: str = ROOT) -> dict[str, Any]:
+def node_view(node: Any, path: str = ROOT, categories: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The tree as the template draws it; `categories` are the product categories to offer."""
     if isinstance(node, dict) and ("all" in node or "any" in node):
         kind = "all" if "all" in node else "any"
         children = node[kind] if isinstance(node[kind], list) else []
         return {
             "path": path,
             "kind": kind,
-            "children": [node_view(child, f"{path}.{i}") for i, child in enumerate(children)],
+            "children": [node_view(child, f"{path}.{i}", categories) for i, child in enumerate(children)],
         }
     if isinstance(node, dict) and "not" in node:
-        return {"path": path, "kind": "not", "children": [node_view(node["not"], f"{path}.0")]}
+        return {"path": path, "kind": "not", "children": [node_view(node["not"], f"{path}.0", categories)]}
     return {
         "path": path,
         "kind": "condition",
-        "condition": _condition_view(node if isinstance(node, dict) else {}),
+        "condition": _condition_view(node if isinstance(node, dict) else {}, categories),
     }
 
 
@@ -109,7 +119,7 @@ def _window_key(window: Any) -> str:
     return f"dates:{window.get('start') or ''}:{window.get('end') or ''}"
 
 
-def _condition_view(data: dict) -> dict[str, Any]:
+def _condition_view(data: dict, categories: tuple[str, ...] = ()) -> dict[str, Any]:
     kind = data.get("type", "profile")
     view: dict[str, Any] = {"type": kind, "op": data.get("op", ""), "value": "", "value2": ""}
     value = data.get("value")
@@ -126,9 +136,13 @@ def _condition_view(data: dict) -> dict[str, Any]:
     elif kind == "orders":
         view["field"] = f"orders.{data.get('of', 'orders')}.{data.get('measure', 'count')}"
         filters = data.get("filters") or {}
+        chosen = [str(category) for category in filters.get("categories", [])]
         view.update(
             window=_window_key(data.get("window")),
-            categories=_joined(filters.get("categories", [])),
+            categories=_joined(chosen),
+            category_list=chosen,
+            # The shop's categories, and any the rule names that no product has (kept, not dropped).
+            category_options=[*categories, *(c for c in chosen if c not in categories)],
             products=_joined(filters.get("products", [])),
             stores=[str(pk) for pk in filters.get("stores", [])],
             statuses=list(filters.get("statuses", [])),
@@ -142,6 +156,14 @@ def _condition_view(data: dict) -> dict[str, Any]:
             at_least=data.get("at_least", 1),
             window=_window_key(data.get("window")),
             property_key=props[0].get("key", ""),
+            property_keys=[
+                *EVENT_PROPERTIES,
+                *(
+                    [(props[0]["key"], props[0]["key"])]
+                    if props[0].get("key") not in dict(EVENT_PROPERTIES)
+                    else []
+                ),
+            ],
             property_value=_joined(props[0].get("value", "")),
         )
     else:
@@ -153,6 +175,9 @@ def _condition_view(data: dict) -> dict[str, Any]:
     view["choices"] = list(spec.choices) if spec else []
     view["between"] = view["op"] == Op.BETWEEN
     view["takes_value"] = view["op"] not in (Op.IS_SET, Op.IS_NOT_SET)
+    # A choice field takes its values from a list: one for is / is not, several for is one of.
+    view["many"] = view["op"] in LIST_OPS
+    view["values"] = [str(item) for item in value] if isinstance(value, list) else [_joined(value)]
     return view
 
 
@@ -210,12 +235,22 @@ def _typed(kind: str | None, raw: str) -> Any:
     return raw
 
 
+def _without_condition_values(data: QueryDict, path: str) -> QueryDict:
+    prefix = f"{path}:"
+    kept = data.copy()
+    for name in list(kept):
+        if name.startswith(prefix) and name not in (f"{path}:field", f"{path}:node"):
+            del kept[name]
+    return kept
+
+
 def _value(data: QueryDict, path: str, op: str, kind: str | None) -> Any:
     if op in (Op.IS_SET, Op.IS_NOT_SET):
         return None
-    raw = data.get(f"{path}:value", "")
     if op in LIST_OPS:
-        return [_typed(kind, item) for item in raw.replace("，", ",").split(",") if item.strip()]
+        # Ticked boxes (one value each), or one text of values separated by commas.
+        return [_typed(kind, item) for item in _list(data, f"{path}:value")]
+    raw = data.get(f"{path}:value", "")
     if op == Op.BETWEEN:
         return [_typed(kind, raw), _typed(kind, data.get(f"{path}:value2", ""))]
     if op in (Op.IN_LAST_DAYS, Op.BEFORE_DAYS_AGO):
@@ -236,13 +271,18 @@ def _window(raw: str) -> dict[str, Any] | None:
 
 def _list(data: QueryDict, name: str) -> list[str]:
     values = data.getlist(name)
-    if len(values) == 1 and "," in values[0]:
-        values = values[0].split(",")
+    if len(values) == 1:
+        values = values[0].replace("，", ",").split(",")
     return [value.strip() for value in values if value.strip()]
 
 
 def _read_condition(data: QueryDict, path: str) -> dict[str, Any]:
     field = data.get(f"{path}:field", "profile.gender")
+    was = data.get(f"{path}:was", field)
+    if was != field:
+        # A new field starts afresh: the old operator and value meant something else (a gender is
+        # no age), so they are dropped rather than carried into the new condition.
+        data = _without_condition_values(data, path)
     op = data.get(f"{path}:op", "")
     group, _dot, name = field.partition(".")
     if group in ("profile", "metric"):
@@ -395,6 +435,9 @@ def _replace(rule: dict, parent: Any, index: int | None, replacement: Any) -> No
         parent[_group_key(parent)][index] = replacement
 
 
+# What an event condition may look at among an event's properties (the demo's and the platforms').
+EVENT_PROPERTIES = (("", _("any product")), ("category", _("category")), ("sku", _("SKU")))
+
 CHOICE_SETS = {
     "identity_kinds": IDENTITY_KINDS,
     "consent_channels": CONSENT_CHANNELS,
@@ -402,3 +445,47 @@ CHOICE_SETS = {
     "order_statuses": ORDER_STATUSES,
     "windows": WINDOWS,
 }
+
+
+@dataclass(frozen=True)
+class Explained:
+    """A problem of the rule where the marketer sees it: the condition by its field's name."""
+
+    where: Any
+    message: Any
+    path: str
+
+
+PATH_STEP = re.compile(r"\.(all|any)\[(\d+)\]|\.not")
+
+
+def explain(problem: Any, rule: dict[str, Any], labels: dict[str, Any]) -> Explained:
+    """`root.all[0].value: 应为范围内的整数` as «年龄»: 请填写数值 — the condition named by its field,
+    and an empty value asked for rather than judged."""
+    node: Any = rule.get("root")
+    path = problem.path
+    for step in PATH_STEP.finditer(path.removeprefix("root")):
+        if not isinstance(node, dict):
+            break
+        node = node.get("not") if step.group(0) == ".not" else _child(node, step.group(1), int(step.group(2)))
+    if not isinstance(node, dict) or "type" not in node:
+        return Explained(_("The rule"), problem.message, path)
+    where = labels.get(_field_key(node), node.get("type"))
+    empty = node.get("value") in ("", None, [], ["", ""]) and path.endswith(".value")
+    return Explained(where, _("fill in a value") if empty else problem.message, path)
+
+
+def _child(node: dict, key: str, index: int) -> Any:
+    children = node.get(key)
+    return children[index] if isinstance(children, list) and index < len(children) else None
+
+
+def _field_key(node: dict) -> str:
+    kind = node.get("type", "")
+    if kind in ("profile", "metric"):
+        return f"{kind}.{node.get('field', '')}"
+    if kind == "custom_field":
+        return f"custom_field.{node.get('key', '')}"
+    if kind == "orders":
+        return f"orders.{node.get('of', 'orders')}.{node.get('measure', 'count')}"
+    return kind

@@ -20,6 +20,8 @@ SALE_STATUSES = [str(status) for status in Order.SALE_STATUSES]
 # The demo's stores for "bought in store A but never in store B".
 STORE_A = "tmall:guanxi-home-flagship"
 STORE_B = "wechat_mp:guanxi-home"
+# The demo shop's towel and bath towel category (guanxi.demo.reference.HOME_TEXTILES).
+HOME_TEXTILES = "毛巾浴巾"
 HIGH_CLV = 1000
 VIP_DORMANT_DAYS = 180
 
@@ -75,7 +77,7 @@ def _definitions(stores: dict[str, int]) -> list[tuple[ReadyMade, dict | None]]:
                             "op": "gte",
                             "value": 1,
                             "window": {"type": "last", "amount": 365, "unit": "days"},
-                            "filters": {"categories": ["home_textiles"], "statuses": SALE_STATUSES},
+                            "filters": {"categories": [HOME_TEXTILES], "statuses": SALE_STATUSES},
                         },
                     ]
                 }

@@ -5,7 +5,7 @@
         {"any": [...]}, {"not": {...}},
         {"type": "orders", "of": "lines", "measure": "count", "op": "gte", "value": 1,
          "window": {"type": "last", "amount": 365, "unit": "days"},
-         "filters": {"categories": ["home_textiles"]}}]}}
+         "filters": {"categories": ["毛巾浴巾"]}}]}}
 
 Groups are `{"all": [...]}` (every child holds; empty: everyone), `{"any": [...]}` (at least one;
 empty: nobody) and `{"not": node}`. Conditions carry a `type`. `parse_rule` checks the structure with

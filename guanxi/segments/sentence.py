@@ -1,4 +1,4 @@
-"""A rule read aloud, in the user's language: "年龄25–49岁 且 性别为女性 且 近365天购买过 home_textiles 类商品".
+"""A rule read aloud, in the user's language: "年龄25–49岁 且 性别为女性 且 近365天购买过 毛巾浴巾 类商品".
 
 Every piece is a translatable template, so the catalogues decide word order in each language.
 """

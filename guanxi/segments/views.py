@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from guanxi.accounts.models import BusinessUnit
-from guanxi.commerce.models import Store
+from guanxi.commerce.models import Product, Store
 from guanxi.core import exports
 from guanxi.core.access import require
 from guanxi.customers.models import CustomFieldDefinition, Tag
@@ -63,16 +63,35 @@ def segment(request, pk: int):
 
 def _builder_context(request, rule_json: dict, unit=None) -> dict:
     user = request.user
+    categories = tuple(
+        Product.objects.exclude(category="")
+        .order_by("category")
+        .values_list("category", flat=True)
+        .distinct()
+    )
     return {
-        "tree": builder.node_view(rule_json.get("root", {"all": []})),
-        "rule_json": json.dumps(rule_json, ensure_ascii=False, indent=2),
-        "picker": builder.picker(list(CustomFieldDefinition.objects.restrict(user, "view"))),
+        "tree": builder.node_view(rule_json.get("root", {"all": []}), categories=categories),
+        "rule_json": _shown_json(rule_json),
+        "picker_groups": builder.picker_groups(builder.picker(_custom_fields(user))),
         "choice_sets": builder.CHOICE_SETS,
         "tags": list(Tag.objects.restrict(user, "view").values_list("pk", "name")),
         "stores": list(Store.objects.restrict(user, "view").values_list("pk", "name")),
         "segments": list(Segment.objects.restrict(user, "view").values_list("pk", "name")),
         "unit": unit,
     }
+
+
+def _shown_json(rule_json: dict) -> str:
+    return json.dumps(rule_json, ensure_ascii=False, indent=2)
+
+
+def _explained(user, problems, rule_json: dict) -> list[builder.Explained]:
+    labels = {entry.key: entry.label for entry in builder.picker(_custom_fields(user))}
+    return [builder.explain(problem, rule_json, labels) for problem in problems]
+
+
+def _custom_fields(user) -> list[CustomFieldDefinition]:
+    return list(CustomFieldDefinition.objects.restrict(user, "view"))
 
 
 def _units(user):
@@ -104,9 +123,9 @@ def segment_form(request, pk: int | None = None):
                     changes["rule"] = rule_json
                 actions.update_segment(item, actor=user, **changes)
         except rules.RuleError as error:
-            errors = error.problems
+            errors = _explained(user, error.problems, rule_json)
         except ValidationError as error:
-            errors = [rules.Problem("", message) for message in error.messages]
+            errors = [builder.Explained("", message, "") for message in error.messages]
         else:
             actions.refresh_segment(item)
             messages.success(request, _("Segment saved."))
@@ -152,14 +171,15 @@ def preview(request):
     rule_json = _posted_rule(request)
     unit_id = request.POST.get("unit") or None
     unit = _units(request.user).filter(pk=unit_id).first() if unit_id else None
-    context: dict = {"problems": [], "count": None}
+    # The rule as JSON, in step with the builder (the "advanced" box shows it).
+    context: dict = {"problems": [], "count": None, "rule_json": _shown_json(rule_json)}
     try:
         parsed = rules.parse_rule(rule_json)
         context["sentence"] = describe(parsed, names_for(parsed, request.user))
         context["count"] = count_preview(request.user, parsed, unit=unit)
         context["sample"] = sample(request.user, parsed, unit=unit)
     except rules.RuleError as error:
-        context["problems"] = error.problems
+        context["problems"] = _explained(request.user, error.problems, rule_json)
     except QueryTimeoutError as error:
         context["timeout"] = str(error)
     return render(request, "segments/partials/_preview.html", context)

@@ -31,7 +31,8 @@ def navigation(request):
 
 
 def _link(item: NavItem, user, path: str) -> ShownLink | None:
-    if item.permission and not user.has_permission(item.permission):
+    wanted = (item.permission,) if isinstance(item.permission, str) else item.permission or ()
+    if wanted and not any(user.has_permission(permission) for permission in wanted):
         return None
     for route in item.routes:
         try:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.accounts.models import BusinessUnit, Organisation
 from guanxi.commerce.models import Channel, Order
+from guanxi.core.display import label_of
 from guanxi.core.money import round_money
 from guanxi.customers.models import Customer, CustomerUnit
 
@@ -162,7 +163,7 @@ def _customers_by_unit(user: Any, customers) -> tuple[Slice, ...]:
 def _channel_label(value: str) -> str:
     if not value:
         return _("Unknown")
-    return Channel.label_of(value)
+    return label_of(Channel, value)
 
 
 def _top_slices(rows) -> tuple[Slice, ...]:

@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from guanxi.core.models import AuditEntry
 
@@ -16,8 +17,8 @@ class AuditSearchForm(forms.Form):
         label=_("Action"), required=False, choices=[("", _("Any action")), *AuditEntry.Action.choices]
     )
     object_type = forms.CharField(label=_("Object type"), required=False, max_length=64)
-    date_from = forms.DateField(label=_("From"), required=False, widget=DateInput)
-    date_to = forms.DateField(label=_("To"), required=False, widget=DateInput)
+    date_from = forms.DateField(label=pgettext_lazy("date range", "From"), required=False, widget=DateInput)
+    date_to = forms.DateField(label=pgettext_lazy("date range", "To"), required=False, widget=DateInput)
 
     def filter(self, entries):
         """Narrow an already restricted queryset; dates are days in the current time zone, both included."""

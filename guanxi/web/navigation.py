@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.web.settings_pages import SETTINGS_PERMISSIONS
+
 
 @dataclass(frozen=True)
 class Area:
@@ -67,7 +69,7 @@ class NavItem:
     label: Promise
     icon: str
     routes: tuple[Route, ...]
-    permission: str | None = None
+    permission: str | tuple[str, ...] | None = None  # a tuple: any one of them
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ NAVIGATION: tuple[NavSection, ...] = (
             NavItem(_("Audit log"), "audit", (Route("web:audit_list"),), "core.audit"),
             NavItem(_("Users"), "users", (Route("accounts:user_list"),), "accounts.manage"),
             NavItem(_("API tokens"), "tokens", (Route("accounts:token_list"),)),
+            NavItem(_("Settings"), "settings", (Route("web:settings"),), SETTINGS_PERMISSIONS),
         ),
     ),
 )

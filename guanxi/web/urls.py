@@ -10,6 +10,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job, name="job"),
     path("jobs/<int:pk>/progress/", views.job_progress, name="job_progress"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("settings/", views.settings_index, name="settings"),
     # Only the announced areas, so these paths never shadow another app's routes.
     re_path(rf"^(?P<slug>{'|'.join(sorted(AREAS))})/$", views.area, name="area"),
 ]

@@ -8,6 +8,7 @@ from guanxi.core.models import AuditEntry, Job
 from guanxi.web.dashboard import build_dashboard, chart_data
 from guanxi.web.forms import AuditSearchForm
 from guanxi.web.navigation import AREAS
+from guanxi.web.settings_pages import SETTINGS_PERMISSIONS, pages_for
 
 AUDIT_PAGE_SIZE = 50
 JOB_PAGE_SIZE = 50
@@ -49,6 +50,14 @@ def job(request, pk):
 def job_progress(request, pk):
     shown = get_object_or_404(Job.objects.restrict(request.user, "view"), pk=pk)
     return render(request, "web/partials/_job_progress.html", {"job": shown})
+
+
+def settings_index(request):
+    """The Settings area: the set-up pages this user may open."""
+    pages = pages_for(request.user)
+    if not pages:
+        raise deny(request, SETTINGS_PERMISSIONS[0])
+    return render(request, "web/settings.html", {"pages": pages})
 
 
 @permission_required("core.audit")

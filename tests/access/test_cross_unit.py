@@ -17,9 +17,11 @@ from guanxi.accounts import actions as account_actions
 from guanxi.accounts.roles import Role
 from guanxi.api.main import api
 from guanxi.commerce.models import ImportRun
+from guanxi.commerce.phrases import IMPORT_FINISHED
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.customers import profile
 from guanxi.customers.merging.merge import merge_customers
 from guanxi.customers.models import MergeSuggestion
 from guanxi.sales.actions import configuration as sales_configuration
@@ -48,18 +50,23 @@ AREAS = [
     "service",
 ]
 
-Kind = Literal["public", "page", "detail", "self"]
+Kind = Literal["public", "page", "detail", "shared", "self"]
 
 
 @dataclass(frozen=True)
 class Route:
     """How the walk treats a route: public (no data), page (list, scoped), detail (object id
-    filled in: unit-B ids must be refused), self (only the user's own records)."""
+    filled in: unit-B ids must be refused), shared (an organisation-wide row, such as a tag, which
+    every unit uses: its id is filled in and no unit-B data may show), self (only the user's own
+    records)."""
 
     kind: Kind
     method: str = "get"
     object: str = ""  # for detail routes: which of the world's objects fills the id
     api: bool = False
+    # For an API write whose body has required fields: a valid body, so the object lookup (not the
+    # body's validation) decides the answer. Others are sent an empty JSON object.
+    body: dict | None = None
 
 
 ROUTES: dict[tuple[str, str | None], Route] = {
@@ -80,6 +87,48 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("api/v1/", None): Route("public", api=True),
     ("api/v1/me", "me"): Route("self", api=True),
     ("api/v1/units", "list_units"): Route("page", api=True),
+    ("api/v1/units", "create_unit"): Route("page", method="post", api=True),
+    ("api/v1/units/<unit_id>", "update_unit"): Route("detail", method="patch", object="unit", api=True),
+    ("accounts/units/", "unit_list"): Route("page"),
+    ("accounts/units/<int:pk>/", "unit"): Route("detail", object="unit"),
+    ("settings/", "settings"): Route("page"),
+    ("api/v1/stores", "list_stores"): Route("page", api=True),
+    ("api/v1/stores", "create_store"): Route("page", method="post", api=True),
+    ("api/v1/stores/<store_id>", "get_store"): Route("detail", object="store", api=True),
+    ("api/v1/stores/<store_id>", "update_store"): Route("detail", method="patch", object="store", api=True),
+    ("api/v1/stores/<store_id>/webhook-secret", "set_webhook_secret"): Route(
+        "detail", method="post", object="store", api=True
+    ),
+    ("api/v1/customers/<customer_id>/consent", "record_consent"): Route(
+        "detail",
+        method="post",
+        object="customer",
+        api=True,
+        body={"channel": "sms", "state": "granted", "method": "verbal", "purpose": "walk"},
+    ),
+    ("api/v1/customers/<customer_id>/owner", "assign_owner"): Route(
+        "detail", method="put", object="customer", api=True, body={"owner_id": None}
+    ),
+    ("api/v1/tag-groups", "list_tag_groups"): Route("page", api=True),
+    ("api/v1/tag-groups", "create_tag_group"): Route("page", method="post", api=True),
+    ("api/v1/tag-groups/<group_id>", "update_tag_group"): Route(
+        "shared", method="patch", object="tag_group", api=True
+    ),
+    ("api/v1/tags", "list_tags"): Route("page", api=True),
+    ("api/v1/tags", "create_tag"): Route("page", method="post", api=True),
+    ("api/v1/tags/<tag_id>", "update_tag"): Route("shared", method="patch", object="tag", api=True),
+    ("api/v1/custom-fields", "list_custom_fields"): Route("page", api=True),
+    ("api/v1/custom-fields", "create_custom_field"): Route("page", method="post", api=True),
+    ("api/v1/custom-fields/<field_id>", "update_custom_field"): Route(
+        "shared", method="patch", object="custom_field", api=True
+    ),
+    ("customers/tags/", "tag_list"): Route("page"),
+    ("customers/tags/<int:pk>/", "tag"): Route("shared", object="tag"),
+    ("customers/tag-groups/<int:pk>/", "tag_group"): Route("shared", object="tag_group"),
+    ("customers/fields/", "custom_field_list"): Route("page"),
+    ("customers/fields/<int:pk>/", "custom_field"): Route("shared", object="custom_field"),
+    ("customers/<int:pk>/consent/", "customer_consent"): Route("detail", method="post", object="customer"),
+    ("customers/<int:pk>/owner/", "customer_owner"): Route("detail", method="post", object="customer"),
     ("api/v1/tokens", "list_tokens"): Route("self", api=True),
     ("api/v1/tokens", "create_token"): Route("self", method="post", api=True),
     ("api/v1/tokens/<token_id>", "revoke_token"): Route("detail", method="delete", object="token", api=True),
@@ -369,6 +418,7 @@ def test_every_route_is_classified():
 class World:
     unit_b_objects: dict[str, int]
     unit_a_objects: dict[str, int]
+    shared_objects: dict[str, int]
 
 
 @pytest.fixture
@@ -385,7 +435,12 @@ def world(unit_a, unit_b, make_user):
     make_order(store_b, shared, f"{MARKER}-2", "555.00", (2026, 6, 3))
     user_b = make_user(f"{MARKER.lower()}_user", Role.UNIT_ADMIN, [unit_b], display_name=MARKER)
     token_b = account_actions.create_api_token(user=user_b, name=f"{MARKER} token").token
-    audit.record(AuditEntry.Action.EXPORT, actor=user_b, unit=unit_b, message=f"{MARKER} export")
+    audit.record(
+        AuditEntry.Action.EXPORT,
+        actor=user_b,
+        unit=unit_b,
+        message=IMPORT_FINISHED(file=f"{MARKER}.csv", imported=1, rows=1),
+    )
     job_a = _job(unit_a, "unit A import")
     job_b = _job(unit_b, f"{MARKER} import")
     segment_b = segment_actions.create_segment(
@@ -403,6 +458,9 @@ def world(unit_a, unit_b, make_user):
     suggestion_b = MergeSuggestion.objects.create(
         customer_a=customer_b, customer_b=twin_b, score=60, evidence=[{"code": MARKER, "detail": MARKER}]
     )
+    group = profile.create_tag_group("Lifestyle")
+    tag = profile.create_tag("VIP", group=group)
+    field = profile.create_custom_field("skin_type", "Skin type")
     merge_b = merge_customers(
         make_customer(f"丙客户{MARKER}", [unit_b]), make_customer(f"丁客户{MARKER}", [unit_b]), reason=MARKER
     )
@@ -423,6 +481,7 @@ def world(unit_a, unit_b, make_user):
             "suggestion": suggestion_b.pk,
             "merge": merge_b.pk,
             **messaging["b"],
+            "unit": unit_b.pk,
         },
         unit_a_objects={
             **messaging["a"],
@@ -434,6 +493,8 @@ def world(unit_a, unit_b, make_user):
             "import_run": run_a.pk,
             "store": store_a.pk,
         },
+        # Organisation-wide: named after unit B's marker-free vocabulary, seen by every unit.
+        shared_objects={"tag": tag.pk, "tag_group": group.pk, "custom_field": field.pk},
     )
 
 
@@ -539,6 +600,11 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
             "<opportunity_id>",
             "<activity_id>",
             "<account_id>",
+            "<unit_id>",
+            "<store_id>",
+            "<group_id>",
+            "<tag_id>",
+            "<field_id>",
         ):
             path = path.replace(placeholder, str(object_id))
     return path
@@ -554,8 +620,9 @@ def _request(client, method: str, url: str, spec: Route, token: str):
     if spec.api and method == "get":
         return client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
     if spec.api and method in WRITE_METHODS:
-        # An empty JSON body, so the object lookup (not body parsing) decides the answer.
-        return getattr(client, method)(url, data={}, content_type="application/json")
+        # A body that parses, so the object lookup (not body validation) decides the answer.
+        body = spec.body if method == spec.method and spec.body is not None else {}
+        return getattr(client, method)(url, data=body, content_type="application/json")
     return getattr(client, method)(url)
 
 
@@ -584,6 +651,12 @@ def test_unit_a_user_sees_no_unit_b_record(client, world, make_user, unit_a, rol
                     url = url_for(route, world.unit_a_objects[spec.object])
                     response = _request(client, "get", url, spec, token)
                     assert not leaks(response), f"{role} saw unit B data at {url}"
+            elif spec.kind == "shared":
+                url = url_for(route, world.shared_objects[spec.object])
+                for method in [spec.method, *(m for m in PROBED_WRITES if m != spec.method)]:
+                    response = _request(client, method, url, spec, token)
+                    assert response.status_code < 500, f"{method.upper()} {url} failed for {role}"
+                    assert not leaks(response), f"{role} saw unit B data at {method.upper()} {url}"
             else:
                 url = url_for(route, slug=slug)
                 response = _request(client, spec.method, url, spec, token)

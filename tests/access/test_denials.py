@@ -25,11 +25,10 @@ def shared_segment():
 
 
 def denials():
-    return list(
-        AuditEntry.objects.filter(action=AuditEntry.Action.PERMISSION_DENIED).values_list(
-            "actor__username", "object_type", "object_id", "unit__code", "message"
-        )
-    )
+    return [
+        (entry.actor.username, entry.object_type, entry.object_id, entry.unit.code, entry.details)
+        for entry in AuditEntry.objects.filter(action=AuditEntry.Action.PERMISSION_DENIED)
+    ]
 
 
 def test_denied_api_patch_writes_one_audit_row(client, marketer, shared_segment):
@@ -47,7 +46,7 @@ def test_denied_api_patch_writes_one_audit_row(client, marketer, shared_segment)
             "segments.segment",
             str(shared_segment.pk),
             "home",
-            f"PATCH /api/v1/segments/{shared_segment.pk} (segments.change)",
+            f"Refused: PATCH /api/v1/segments/{shared_segment.pk} (needs segments.change)",
         )
     ]
     shared_segment.refresh_from_db()
@@ -69,7 +68,7 @@ def test_denied_web_edit_writes_one_audit_row(client, marketer, shared_segment):
             "segments.segment",
             str(shared_segment.pk),
             "home",
-            f"POST /segments/{shared_segment.pk}/edit/ (segments.change)",
+            f"Refused: POST /segments/{shared_segment.pk}/edit/ (needs segments.change)",
         )
     ]
     shared_segment.refresh_from_db()
@@ -82,7 +81,7 @@ def test_denied_view_writes_one_audit_row(client, make_user, unit_a):
     response = client.get("/segments/")
 
     assert response.status_code == 403
-    assert denials() == [("agent_a", "permission", "segments.view", "home", "GET /segments/")]
+    assert denials() == [("agent_a", "permission", "segments.view", "home", "Refused: GET /segments/")]
 
 
 def test_read_only_token_refused_a_write_is_audited_as_its_owner(client, make_user, unit_a):
@@ -97,7 +96,9 @@ def test_read_only_token_refused_a_write_is_audited_as_its_owner(client, make_us
     )
 
     assert response.status_code == 403
-    assert denials() == [("marketer_a", "permission", "token.write", "home", "POST /api/v1/segments")]
+    assert denials() == [
+        ("marketer_a", "permission", "token.write", "home", "Refused: POST /api/v1/segments")
+    ]
 
 
 @pytest.mark.parametrize("api", [False, True])

@@ -104,11 +104,11 @@ def test_access_user_by_id_for_unit_admin(rf, people):
     with pytest.raises(Http404):
         access.access_user_by_id(request, people["head_b"].pk)
     entry = AuditEntry.objects.get(action=AuditEntry.Action.PERMISSION_DENIED)
-    assert (entry.actor, entry.object_type, entry.object_id, entry.message) == (
+    assert (entry.actor, entry.object_type, entry.object_id, entry.details) == (
         people["uadmin_a"],
         "accounts.user",
         str(people["head_b"].pk),
-        "GET /accounts/users/ (accounts.manage)",
+        "Refused: GET /accounts/users/ (needs accounts.manage)",
     )
 
 
@@ -240,10 +240,10 @@ def test_unit_admin_adds_a_user_to_their_unit(client, people, unit_a):
     assert (user.role, list(user.units.values_list("code", flat=True))) == (Role.SALES_REP, ["home"])
     assert (user.can_view_pii, user.can_export, user.check_password(PASSWORD)) == (False, False, True)
     entry = AuditEntry.objects.get(action=AuditEntry.Action.CREATE, object_id=str(user.pk))
-    assert (entry.actor, entry.object_type, entry.message) == (
+    assert (entry.actor, entry.object_type, entry.details) == (
         people["uadmin_a"],
         "accounts.user",
-        "role sales_rep",
+        "Role: Sales representative",
     )
 
 

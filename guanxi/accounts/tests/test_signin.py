@@ -70,7 +70,7 @@ def test_login_failure_is_refused_and_audited_without_the_username(client, make_
     assert "_auth_user_id" not in client.session
     entry = AuditEntry.objects.get(action=AuditEntry.Action.LOGIN_FAILED)
     assert (entry.actor, entry.ip_address) == (None, "203.0.113.7")
-    assert entry.message == f"username {username[0]}***"
+    assert entry.details == f"Username {username[0]}***"
 
 
 def test_inactive_user_cannot_sign_in(client, make_user):
@@ -130,7 +130,7 @@ def test_wrong_code_is_refused_and_audited(client, otp_user):
     assert "That code is not valid." in response.content.decode()
     assert "_auth_user_id" not in client.session
     entry = AuditEntry.objects.get(action=AuditEntry.Action.LOGIN_FAILED)
-    assert (entry.object_id, entry.message) == (str(otp_user.pk), "wrong one-time code")
+    assert (entry.object_id, entry.details) == (str(otp_user.pk), "Wrong one-time code")
 
 
 def test_spent_code_cannot_be_replayed(client, otp_user):
@@ -155,7 +155,7 @@ def test_code_attempts_are_throttled(client, otp_user, settings):
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
     entry = AuditEntry.objects.get(action=AuditEntry.Action.LOGIN_THROTTLED)
-    assert (entry.object_id, entry.message) == (str(otp_user.pk), "one-time code")
+    assert (entry.object_id, entry.details) == (str(otp_user.pk), "Too many one-time codes tried")
 
 
 def test_code_page_without_a_password_step_goes_back_to_login(client, organisation):

@@ -28,7 +28,11 @@ def test_token_secret_is_shown_once_and_only_its_digest_is_stored(client, make_u
     assert secret not in listing.content.decode()
     assert f"{token.prefix}…" in listing.content.decode()
     entry = AuditEntry.objects.get(action=AuditEntry.Action.TOKEN_CREATE)
-    assert (entry.actor, entry.object_label, entry.message) == (user, f"{token.prefix}…", "scope read_write")
+    assert (entry.actor, entry.object_label, entry.details) == (
+        user,
+        f"{token.prefix}…",
+        "Scope: Read and write",
+    )
 
 
 def test_token_list_shows_only_own_tokens(client, make_user):

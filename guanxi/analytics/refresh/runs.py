@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from guanxi.accounts.models import BusinessUnit
-from guanxi.analytics import supervised
+from guanxi.analytics import phrases, supervised
 from guanxi.analytics.conf import AnalyticsConfig, analytics_config
 from guanxi.analytics.fitting import FitMethod
 from guanxi.analytics.models import (
@@ -36,6 +36,7 @@ from guanxi.analytics.refresh.read import (
 )
 from guanxi.analytics.refresh.rebuild import TableRebuild
 from guanxi.analytics.refresh.write import write_rows
+from guanxi.core.display import Coded
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 class ProgressSink(Protocol):
     def set_total(self, total: int | None) -> None: ...
 
-    def advance(self, steps: int = 1, message: str = "", **counts: int) -> None: ...
+    def advance(self, steps: int = 1, message: str | Coded = "", **counts: int) -> None: ...
 
 
 def refresh_metrics(
@@ -86,10 +87,10 @@ def refresh_metrics(
                 for name in marks
             }
             touched = touched_customers(since, unit)
-        steps.done("read orders")
+        steps.done(phrases.READING_ORDERS())
         orders = read_orders(unit_id=unit.pk if unit else None, customer_ids=touched).sorted()
         returns = read_returns(as_of, unit_id=unit.pk if unit else None, customer_ids=touched)
-        steps.done("orders read", orders=len(orders.customer))
+        steps.done(phrases.ORDERS_READ(), orders=len(orders.customer))
         results = {}
         # One supervised churn model per refresh, trained on the first scope (see supervised.py).
         trainer = None if incremental else supervised.Trainer(day_number(as_of), config.CHURN_HORIZON_DAYS)
@@ -126,7 +127,7 @@ def refresh_metrics(
                     **results[key].breakpoints,
                     "churn_model": outcome.model.to_json(),
                 }
-            steps.done(f"computed {scope or 'organisation'}")
+            steps.done(phrases.UNIT_COMPUTED(unit=scope.name) if scope else phrases.ORGANISATION_COMPUTED())
         with transaction.atomic():
             # Every scope anew: write them into a new table and put it in the old one's place.
             rebuild = (
@@ -139,7 +140,7 @@ def refresh_metrics(
                 result = results[key]
                 write_rows(result.columns, scope, run.pk, as_of, touched, table=table)
                 _finish_run(run, result, previous[key] if incremental else None, touched)
-                steps.done(f"saved {scope or 'organisation'}")
+                steps.done(phrases.UNIT_SAVED(unit=scope.name) if scope else phrases.ORGANISATION_SAVED())
             if rebuild:
                 rebuild.finish()
     except Exception as error:
@@ -184,8 +185,8 @@ class _Steps:
         if progress is not None:
             progress.set_total(total)
 
-    def done(self, message: str, **counts: int) -> None:
-        logger.info("analytics refresh: %s", message)
+    def done(self, message: Coded, **counts: int) -> None:
+        logger.info("analytics refresh: %s %s", message.code, message.params)
         if self.progress is not None:
             self.progress.advance(1, message, **counts)
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
+from django.db import connections
+from django.db.models import Avg, Count, F, Max, Q, QuerySet, RowRange, Sum, Window
 
 from guanxi.analytics.models import AbcClass, CustomerClass, LifecycleStage
-from guanxi.analytics.reports.orders import AbcFigures, abc_figures
+from guanxi.analytics.reports.orders import AbcFigures, percent
 from guanxi.core.money import round_money
 
 SCORES = (1, 2, 3, 4, 5)
@@ -152,26 +153,63 @@ def abc_within_classes(metrics: QuerySet, a_share: Decimal, b_share: Decimal) ->
     """Seed 002's customer composition analysis (客户构成分析): within each customer type, customers
     ranked by sales and split into A (about 75% of the type's cumulative sales), B (20%) and C (5%).
     The types are the seeds' customer classes (loyal, old, regular, new); customers who have not
-    bought are not ranked, so potential customers never appear."""
-    spends: dict[str, list[Decimal]] = defaultdict(list)
-    rows = (
+    bought are not ranked, so potential customers never appear.
+
+    Ranked in the database: window sums give each customer what the customers before them in their
+    class spent, and the class's total; only twelve (class, A/B/C) counts and sums come back. Reading
+    every metric row into Python instead cost about a second per 700,000 buyers on each page view."""
+    ranked = (
         metrics.filter(total_spend__gt=0)
         .exclude(customer_class="")
-        .order_by("-total_spend", "customer_id")
-        .values_list("customer_class", "total_spend")
-    )
-    for value, spend in rows.iterator(chunk_size=10_000):
-        spends[value].append(spend)
-    return tuple(
-        ClassAbc(
-            value,
-            str(label),
-            len(spends[value]),
-            sum(spends[value], ZERO),
-            abc_figures(spends[value], a_share, b_share),
+        .annotate(
+            spent_before=Window(
+                Sum("total_spend"),
+                partition_by=[F("customer_class")],
+                order_by=[F("total_spend").desc(), F("customer_id").asc()],
+                frame=RowRange(start=None, end=-1),
+            ),
+            class_spend=Window(Sum("total_spend"), partition_by=[F("customer_class")]),
         )
+        .values("customer_class", "total_spend", "spent_before", "class_spend")
+    )
+    inner, params = ranked.query.sql_with_params()
+    # A customer is in A while the customers before them made less than a_share% of the class's sales
+    # (so A covers at least that share), in B while less than b_share%, in C after that.
+    query = f"""
+        SELECT customer_class,
+               CASE WHEN COALESCE(spent_before, 0) * 100 < %s * class_spend THEN 'A'
+                    WHEN COALESCE(spent_before, 0) * 100 < %s * class_spend THEN 'B'
+                    ELSE 'C' END AS abc,
+               COUNT(*), SUM(total_spend)
+        FROM ({inner}) AS ranked
+        GROUP BY 1, 2
+    """  # noqa: S608 - the inner query is the ORM's, with its own parameters; nothing else is interpolated
+    with connections[metrics.db].cursor() as cursor:
+        cursor.execute(query, (a_share, b_share, *params))
+        rows = cursor.fetchall()
+    figures: dict[str, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
+    for customer_class, abc, customers, spend in rows:
+        figures[customer_class][abc] = (customers, round_money(Decimal(str(spend))))
+    return tuple(
+        _class_abc(value, str(label), figures[value])
         for value, label in CustomerClass.choices
-        if spends.get(value)
+        if value in figures
+    )
+
+
+def _class_abc(value: str, label: str, by_abc: dict[str, tuple[int, Decimal]]) -> ClassAbc:
+    customers = sum(n for n, _spend in by_abc.values())
+    revenue = sum((spend for _n, spend in by_abc.values()), ZERO)
+    return ClassAbc(
+        value,
+        label,
+        customers,
+        revenue,
+        tuple(
+            AbcFigures(abc, n, spend, percent(n, customers), percent(spend, revenue))
+            for abc in ("A", "B", "C")
+            for n, spend in [by_abc.get(abc, (0, ZERO))]
+        ),
     )
 
 

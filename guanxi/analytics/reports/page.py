@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dates import MONTHS
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from guanxi.analytics.conf import analytics_config
 from guanxi.analytics.reports import metrics as metric_reports
@@ -324,7 +325,7 @@ class StoreAnalyses:
         return Table(
             "clv",
             _("Predicted lifetime value"),
-            (_("From"), _("Below"), _("Customers")),
+            (pgettext("value range", "From"), pgettext("value range", "Below"), _("Customers")),
             tuple((b.low, b.high, b.customers) for b in bins),
         )
 

@@ -1,11 +1,13 @@
 """Store-level views of the metrics store: RFM grid, CLV histogram, ABC and lifecycle counts."""
 
+import random
 from decimal import Decimal
 
 import pytest
 
 from guanxi.analytics.models import CustomerMetric
 from guanxi.analytics.reports import metrics as reports
+from guanxi.analytics.reports import orders as order_reports
 from guanxi.commerce.tests.factories import make_customer
 
 D = Decimal
@@ -128,3 +130,29 @@ def test_abc_ranks_customers_within_each_customer_class(unit_a, unit_b):
         ("B", 1, D("10.00")),
         ("C", 0, D("0.00")),
     ]
+
+
+def test_abc_within_classes_in_the_database_agrees_with_ranking_in_python(unit_a):
+    """The window-function ranking gives what ranking each class's spends largest first in Python does
+    (orders.abc_figures), ties and cut-off boundaries included."""
+    rng = random.Random(11)
+    spends: dict[str, list[D]] = {"loyal": [], "old": [], "regular": []}
+    for number in range(240):
+        customer_class = ("loyal", "old", "regular")[number % 3]
+        # Whole yuan and a few repeats, so ties and exact 75% / 95% boundaries occur.
+        spend = D(rng.choice([10, 20, 25, 50, 75, 100, 250, rng.randint(1, 900)])).quantize(D("0.01"))
+        spends[customer_class].append(spend)
+        _metric(unit_a, f"c{number}", total_spend=spend, customer_class=customer_class)
+
+    rows = reports.abc_within_classes(CustomerMetric.objects.filter(unit=unit_a), D("75"), D("95"))
+
+    for row in rows:
+        expected = order_reports.abc_figures(
+            sorted(spends[row.customer_class], reverse=True), D("75"), D("95")
+        )
+        assert row.abc == expected, row.customer_class
+        assert (row.customers, row.revenue) == (
+            len(spends[row.customer_class]),
+            sum(spends[row.customer_class], D("0.00")),
+        )
+    assert [row.customer_class for row in rows] == ["loyal", "old", "regular"]

@@ -146,11 +146,11 @@ def test_page_without_permission_is_refused_and_audited(client, shop, make_user,
 
     assert response.status_code == 403
     entry = AuditEntry.objects.get(action=AuditEntry.Action.PERMISSION_DENIED)
-    assert (entry.actor, entry.object_id, entry.unit, entry.message) == (
+    assert (entry.actor, entry.object_id, entry.unit, entry.details) == (
         agent,
         "analytics.view",
         unit_a,
-        "GET /analytics/",
+        "Refused: GET /analytics/",
     )
 
 
@@ -201,11 +201,11 @@ def test_csv_export_is_formula_safe_and_audited(client, shop, unit_a_head, unit_
         ["'" + ATTACK, "7.00", "1", "4.5"],
     ]
     entry = AuditEntry.objects.get(action=AuditEntry.Action.EXPORT)
-    assert (entry.actor, entry.unit, entry.object_id, entry.message) == (
+    assert (entry.actor, entry.unit, entry.object_id, entry.details) == (
         unit_a_head,
         unit_a,
         "categories",
-        "csv: 2 rows",
+        "CSV file of 2 rows",
     )
 
 

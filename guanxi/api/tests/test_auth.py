@@ -14,10 +14,6 @@ from guanxi.accounts.models import ApiToken
 PROBLEM = "application/problem+json"
 
 
-def bearer(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}
-
-
 @pytest.fixture
 def analyst(make_user, unit_a):
     return make_user("ana", "analyst", [unit_a])
@@ -33,7 +29,7 @@ def write_token(analyst):
     return actions.create_api_token(user=analyst, name="sync", scope=ApiToken.Scope.READ_WRITE)
 
 
-def test_valid_token_authenticates_as_its_user(client, read_token):
+def test_valid_token_authenticates_as_its_user(client, read_token, bearer):
     response = client.get("/api/v1/me", headers=bearer(read_token.secret))
 
     assert response.status_code == 200
@@ -60,7 +56,7 @@ def _revoke(issued):
     ],
     ids=["missing", "wrong", "not-gx", "revoked", "expired"],
 )
-def test_unusable_credentials_get_401_problem(client, read_token, headers, spoil, detail):
+def test_unusable_credentials_get_401_problem(client, read_token, headers, spoil, detail, bearer):
     if spoil:
         spoil(read_token)
     response = client.get(
@@ -86,7 +82,7 @@ def test_unauthenticated_api_call_is_never_redirected_to_login(client):
     assert response["Content-Type"] == PROBLEM
 
 
-def test_read_token_cannot_delete(client, analyst, read_token):
+def test_read_token_cannot_delete(client, analyst, read_token, bearer):
     other = actions.create_api_token(user=analyst, name="old")
 
     response = client.delete(f"/api/v1/tokens/{other.token.pk}", headers=bearer(read_token.secret))
@@ -98,7 +94,7 @@ def test_read_token_cannot_delete(client, analyst, read_token):
     assert other.token.revoked_at is None
 
 
-def test_read_write_token_may_revoke_own_token(client, analyst, write_token):
+def test_read_write_token_may_revoke_own_token(client, analyst, write_token, bearer):
     other = actions.create_api_token(user=analyst, name="old")
 
     response = client.delete(f"/api/v1/tokens/{other.token.pk}", headers=bearer(write_token.secret))
@@ -109,7 +105,7 @@ def test_read_write_token_may_revoke_own_token(client, analyst, write_token):
     assert other.token.revoked_at is not None
 
 
-def test_token_cannot_revoke_another_users_token(client, make_user, write_token):
+def test_token_cannot_revoke_another_users_token(client, make_user, write_token, bearer):
     stranger_token = actions.create_api_token(user=make_user("stranger"), name="theirs")
 
     response = client.delete(f"/api/v1/tokens/{stranger_token.token.pk}", headers=bearer(write_token.secret))
@@ -120,7 +116,7 @@ def test_token_cannot_revoke_another_users_token(client, make_user, write_token)
 
 
 @pytest.mark.parametrize("scope", [ApiToken.Scope.READ, ApiToken.Scope.READ_WRITE])
-def test_token_cannot_mint_tokens(client, analyst, scope):
+def test_token_cannot_mint_tokens(client, analyst, scope, bearer):
     issued = actions.create_api_token(user=analyst, name="script", scope=scope)
 
     response = client.post(
@@ -133,7 +129,7 @@ def test_token_cannot_mint_tokens(client, analyst, scope):
     assert list(ApiToken.objects.values_list("name", flat=True)) == ["script"]
 
 
-def test_first_use_sets_last_used_at(client, read_token):
+def test_first_use_sets_last_used_at(client, read_token, bearer):
     assert read_token.token.last_used_at is None
 
     client.get("/api/v1/me", headers=bearer(read_token.secret))
@@ -142,7 +138,7 @@ def test_first_use_sets_last_used_at(client, read_token):
     assert read_token.token.last_used_at is not None
 
 
-def test_last_used_at_is_written_at_most_once_a_minute(client, read_token):
+def test_last_used_at_is_written_at_most_once_a_minute(client, read_token, bearer):
     recent = timezone.now() - timedelta(seconds=30)
     ApiToken.objects.filter(pk=read_token.token.pk).update(last_used_at=recent)
 
@@ -157,7 +153,7 @@ def test_last_used_at_is_written_at_most_once_a_minute(client, read_token):
     assert read_token.token.last_used_at > older
 
 
-def test_inactive_users_token_is_rejected(client, analyst, read_token):
+def test_inactive_users_token_is_rejected(client, analyst, read_token, bearer):
     analyst.is_active = False
     analyst.save(update_fields=["is_active"])
 
@@ -186,7 +182,7 @@ def test_session_write_needs_csrf_token(analyst):
     assert not ApiToken.objects.exists()
 
 
-def test_session_creates_token_and_secret_is_shown_once(analyst):
+def test_session_creates_token_and_secret_is_shown_once(analyst, bearer):
     browser = Client(enforce_csrf_checks=True)
     browser.login(username="ana", password=PASSWORD)
     csrf = "A" * 32
@@ -216,7 +212,7 @@ def test_session_creates_token_and_secret_is_shown_once(analyst):
     ]
 
 
-def test_token_list_shows_only_own_tokens(client, make_user, analyst, read_token):
+def test_token_list_shows_only_own_tokens(client, make_user, analyst, read_token, bearer):
     actions.create_api_token(user=make_user("stranger"), name="theirs")
     actions.create_api_token(user=analyst, name="second")
 

@@ -23,9 +23,13 @@ def test_openapi_json_is_served_without_login(client):
     assert (schema["info"]["title"], schema["info"]["version"]) == ("Guanxi API", "1")
     assert sorted(schema["paths"]) == [
         "/api/v1/analytics/model-quality",
+        "/api/v1/custom-fields",
+        "/api/v1/custom-fields/{field_id}",
         "/api/v1/customers",
         "/api/v1/customers/{customer_id}",
+        "/api/v1/customers/{customer_id}/consent",
         "/api/v1/customers/{customer_id}/metrics",
+        "/api/v1/customers/{customer_id}/owner",
         "/api/v1/customers/{customer_id}/timeline",
         "/api/v1/events",
         "/api/v1/jobs/{job_id}",
@@ -69,9 +73,17 @@ def test_openapi_json_is_served_without_login(client):
         "/api/v1/segments/{segment_id}/members",
         "/api/v1/segments/{segment_id}/refresh",
         "/api/v1/segments/{segment_id}/tag",
+        "/api/v1/stores",
+        "/api/v1/stores/{store_id}",
+        "/api/v1/stores/{store_id}/webhook-secret",
+        "/api/v1/tag-groups",
+        "/api/v1/tag-groups/{group_id}",
+        "/api/v1/tags",
+        "/api/v1/tags/{tag_id}",
         "/api/v1/tokens",
         "/api/v1/tokens/{token_id}",
         "/api/v1/units",
+        "/api/v1/units/{unit_id}",
     ]
     assert json.loads(render_openapi())["paths"] == schema["paths"]
 

@@ -9,24 +9,28 @@ from django.utils.translation import gettext_lazy as _
 
 from guanxi.commerce.importers.reading import ImportFileError
 from guanxi.commerce.models import ImportRowError, ImportRun
+from guanxi.core.display import Coded
 
 # (done, total, message): the shape guanxi.core.background.Progress is adapted to in jobs.py.
-ProgressCallback = Callable[[int, int | None, str], None]
+ProgressCallback = Callable[[int, int | None, str | Coded], None]
 Row = tuple[int, list[str]]  # (row number in the file, header being row 1; cells)
 VALUE_EXCERPT_CHARS = 100
 
 
 @dataclass(frozen=True)
 class RowIssue:
-    """Why one row was not imported: rejected (invalid) or skipped (a preset rule)."""
+    """Why one row was not imported (rejected: invalid; skipped: a preset rule) or was imported with
+    a warning. The reason is a phrase of guanxi.commerce.phrases, stored as its code."""
 
     row: int
     column: str
     value: str
-    code: str
-    reason: Any  # a lazy translation, rendered when stored (in the writing thread's language)
+    reason: Coded
     level: str = ImportRowError.Level.REJECTED
-    params: dict[str, Any] | None = None
+
+    @property
+    def code(self) -> str:
+        return self.reason.code
 
     def as_model(self, run: ImportRun) -> ImportRowError:
         value = (
@@ -38,8 +42,8 @@ class RowIssue:
             column=self.column[:100],
             value=value,
             level=self.level,
-            code=self.code[:64],
-            reason=(str(self.reason) % self.params if self.params else str(self.reason))[:300],
+            code=self.reason.code[:64],
+            params=self.reason.params,
         )
 
 

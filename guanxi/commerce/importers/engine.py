@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from guanxi.commerce.actions import StoreConflictError
 from guanxi.commerce.importers.base import (
@@ -45,6 +44,7 @@ from guanxi.commerce.importers.shopify import ShopifyCustomersPreset, ShopifyOrd
 from guanxi.commerce.importers.taobao import TaobaoOrdersPreset, TmallOrdersPreset
 from guanxi.commerce.importers.woocommerce import WooCommerceOrdersPreset
 from guanxi.commerce.models import ImportRowError, ImportRun
+from guanxi.commerce.phrases import IMPORT_FINISHED, ROWS_DONE, UNDECODABLE_ROW
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.core.planner import refresh_planner_statistics
@@ -62,7 +62,6 @@ IMPORT_KINDS: dict[str, type[Preset]] = {
 IMPORT_GC_THRESHOLD = 50_000
 # Issues kept per run for the report; the counts always cover every row.
 MAX_STORED_ISSUES = 20_000
-UNDECODABLE_REASON = gettext_lazy("Characters that are not valid in the file's encoding")
 T = TypeVar("T")
 RESUMABLE_STATES = (ImportRun.State.INTERRUPTED, ImportRun.State.RUNNING)
 
@@ -193,8 +192,7 @@ def _execute_chunks(
             report(
                 run.position,
                 run.total_rows,
-                _("%(done)s of %(total)s rows")
-                % {"done": f"{run.position:,}", "total": f"{run.total_rows:,}"},
+                ROWS_DONE(done=f"{run.position:,}", total=f"{run.total_rows:,}"),
             )
     except (ImportFileError, StoreConflictError) as error:
         message = (
@@ -218,7 +216,9 @@ def _execute_chunks(
             actor=run.started_by,
             obj=run,
             unit=run.unit,
-            message=f"{run.kind}: {run.counts.get('imported', 0)} of {run.counts.get('rows', 0)} rows imported",
+            message=IMPORT_FINISHED(
+                file=run.file_name, imported=run.counts.get("imported", 0), rows=run.counts.get("rows", 0)
+            ),
         )
     return run
 
@@ -238,7 +238,7 @@ def _parse_chunks(numbered: Iterator[Row], size: int, preset: Preset, context: I
             if index is not None:
                 column = context.header[index] if index < len(context.header) else ""
                 value = cells[index].replace("\x00", UNDECODABLE)  # no database stores a NUL
-                issues.append(RowIssue(number, column, value, "undecodable", UNDECODABLE_REASON))
+                issues.append(RowIssue(number, column, value, UNDECODABLE_ROW()))
         yield chunk, parsed
 
 

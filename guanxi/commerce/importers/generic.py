@@ -31,6 +31,15 @@ from guanxi.commerce.importers.platform import (
 from guanxi.commerce.importers.reading import ImportFileError
 from guanxi.commerce.importers.taobao import DATE_FORMATS, STATUSES, _normal_status
 from guanxi.commerce.models import Channel, ImportMapping, Order
+from guanxi.commerce.phrases import (
+    BAD_BIRTHDAY,
+    BAD_GENDER,
+    EMPTY_ROW,
+    MISSING_DATE,
+    MISSING_ID,
+    NO_IDENTITY,
+    UNKNOWN_STATUS,
+)
 from guanxi.commerce.records import OrderRecord, PersonRecord
 from guanxi.customers.models import Gender, Identity
 
@@ -204,7 +213,7 @@ class GenericCustomersPreset(GenericMappingMixin, PersonRecordPreset):
         header, columns = context.header, context.columns
         for number, cells in rows:
             if not any(cell.strip() for cell in cells):
-                parsed.result.issues.append(RowIssue(number, "", "", "empty_row", _("Empty row"), SKIPPED))
+                parsed.result.issues.append(RowIssue(number, "", "", EMPTY_ROW(), SKIPPED))
                 continue
             person = person_from(cells, columns, header, context.state["source"])
             if not person.keys:
@@ -214,8 +223,7 @@ class GenericCustomersPreset(GenericMappingMixin, PersonRecordPreset):
                         number,
                         column,
                         cells[columns[next(t for t in columns if t.startswith(IDENTITY_PREFIX))]],
-                        "no_identity",
-                        _("No usable identity: empty, masked or placeholder values identify nobody"),
+                        NO_IDENTITY(),
                     )
                 )
                 continue
@@ -239,17 +247,13 @@ class GenericCustomersPreset(GenericMappingMixin, PersonRecordPreset):
             if name == "gender":
                 gender = GENDER_WORDS.get(value.casefold())
                 if gender is None:
-                    raise RowRejected(
-                        header[columns[name]], value, "bad_gender", _("Not a gender (男/女, M/F)")
-                    )
+                    raise RowRejected(header[columns[name]], value, BAD_GENDER())
                 profile[name] = gender
             elif name == "birthday":
                 try:
                     profile[name] = date.fromisoformat(value.replace("/", "-")[:10])
                 except ValueError:
-                    raise RowRejected(
-                        header[columns[name]], value, "bad_date", _("Not a date (YYYY-MM-DD)")
-                    ) from None
+                    raise RowRejected(header[columns[name]], value, BAD_BIRTHDAY()) from None
             else:
                 profile[name] = value[:32] if name in ("province", "city", "district") else value[:100]
         return profile
@@ -279,10 +283,10 @@ class GenericOrdersPreset(GenericMappingMixin, OrderRecordPreset):
 
         external_id = cell("external_id").lstrip("'")
         if not external_id:
-            raise RowRejected(column("external_id"), "", "missing_id", _("The order has no id"))
+            raise RowRejected(column("external_id"), "", MISSING_ID())
         placed_at = parse_datetime(cell("placed_at"), column("placed_at"), SHANGHAI, formats=DATE_FORMATS)
         if placed_at is None:
-            raise RowRejected(column("placed_at"), "", "missing_date", _("The order has no creation time"))
+            raise RowRejected(column("placed_at"), "", MISSING_DATE())
         paid_at = parse_datetime(cell("paid_at"), column("paid_at"), SHANGHAI, formats=DATE_FORMATS)
         status = self._status(cell("status"), paid_at, column("status"))
         device = DEVICE_WORDS.get(cell("device").casefold(), Order.Device.UNKNOWN)
@@ -310,7 +314,5 @@ class GenericOrdersPreset(GenericMappingMixin, OrderRecordPreset):
             return Order.Status.PAID if paid_at is not None else Order.Status.CREATED
         status = STATUS_WORDS.get(raw.casefold()) or STATUSES.get(_normal_status(raw))
         if status is None:
-            raise RowRejected(
-                column, raw, "unknown_status", _("Unknown order status %(status)s"), {"status": raw}
-            )
+            raise RowRejected(column, raw, UNKNOWN_STATUS(status=raw))
         return status

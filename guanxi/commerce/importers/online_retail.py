@@ -44,6 +44,19 @@ from guanxi.commerce.actions import (
 )
 from guanxi.commerce.importers.base import ChunkResult, ImportContext, ParsedChunk, Preset, Row, RowIssue
 from guanxi.commerce.models import Channel, ImportRowError, Order, Return, Store
+from guanxi.commerce.phrases import (
+    ADJUSTMENT_ROW,
+    BAD_CUSTOMER,
+    BAD_DATE,
+    BAD_DEBT_INVOICE,
+    BAD_PRICE,
+    BAD_QUANTITY,
+    EMPTY_ROW,
+    MISSING_INVOICE,
+    NON_POSITIVE_PRICE,
+    NON_POSITIVE_QUANTITY,
+    RETURN_QUANTITY_NOT_NEGATIVE,
+)
 from guanxi.core.money import round_money
 from guanxi.customers.actions import find_customers_by_identity, upsert_customers_by_identity
 from guanxi.customers.identities import IdentityKey, identity_key
@@ -57,19 +70,20 @@ LOOKUP_BATCH = 500
 CACHE_LIMIT = 100_000
 SKIPPED = ImportRowError.Level.SKIPPED
 
-# Stock codes that are charges, fees or corrections rather than goods: code → (slug, label).
+# Stock codes that are charges, fees or corrections rather than goods: code → slug (phrases.ADJUSTMENTS
+# has their words).
 ADJUSTMENT_CODES = {
-    "POST": ("postage", _("postage")),
-    "DOT": ("dotcom_postage", _("dotcom postage")),
-    "C2": ("carriage", _("carriage")),
-    "M": ("manual", _("manual adjustment")),
-    "D": ("discount", _("discount")),
-    "S": ("samples", _("samples")),
-    "B": ("bad_debt", _("bad debt adjustment")),
-    "BANK CHARGES": ("bank_charges", _("bank charges")),
-    "AMAZONFEE": ("amazon_fee", _("Amazon fee")),
-    "CRUK": ("cruk_commission", _("CRUK commission")),
-    "PADS": ("packing_pads", _("packing pads")),
+    "POST": "postage",
+    "DOT": "dotcom_postage",
+    "C2": "carriage",
+    "M": "manual",
+    "D": "discount",
+    "S": "samples",
+    "B": "bad_debt",
+    "BANK CHARGES": "bank_charges",
+    "AMAZONFEE": "amazon_fee",
+    "CRUK": "cruk_commission",
+    "PADS": "packing_pads",
 }
 DATE_FORMATS = ("%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%Y/%m/%d %H:%M")
 INTEGER = re.compile(r"^[+-]?\d{1,9}$")
@@ -222,11 +236,9 @@ class OnlineRetailPreset(Preset):
             invoice = cells[i_invoice].strip()
             if not invoice:
                 if not any(cell.strip() for cell in cells):
-                    issues.append(RowIssue(number, "", "", "empty_row", _("Empty row"), SKIPPED))
+                    issues.append(RowIssue(number, "", "", EMPTY_ROW(), SKIPPED))
                 else:
-                    issues.append(
-                        RowIssue(number, name["invoice"], "", "missing_invoice", _("InvoiceNo is empty"))
-                    )
+                    issues.append(RowIssue(number, name["invoice"], "", MISSING_INVOICE()))
                 continue
             raw_quantity = cells[i_quantity].strip()
             if raw_quantity in quantities:
@@ -236,15 +248,7 @@ class OnlineRetailPreset(Preset):
                     int(raw_quantity) if INTEGER.match(raw_quantity) else None
                 )
             if quantity is None:
-                issues.append(
-                    RowIssue(
-                        number,
-                        name["quantity"],
-                        raw_quantity,
-                        "bad_quantity",
-                        _("Quantity is not a whole number"),
-                    )
-                )
+                issues.append(RowIssue(number, name["quantity"], raw_quantity, BAD_QUANTITY()))
                 continue
             raw_price = cells[i_price].strip()
             if raw_price in prices:
@@ -253,9 +257,7 @@ class OnlineRetailPreset(Preset):
                 value = _decimal(raw_price)
                 parsed_price = prices[raw_price] = (value, round_money(value)) if value is not None else None
             if parsed_price is None:
-                issues.append(
-                    RowIssue(number, name["price"], raw_price, "bad_price", _("UnitPrice is not a number"))
-                )
+                issues.append(RowIssue(number, name["price"], raw_price, BAD_PRICE()))
                 continue
             price, rounded_price = parsed_price
             raw_date = cells[i_date].strip()
@@ -263,15 +265,7 @@ class OnlineRetailPreset(Preset):
             if placed_at is None:
                 placed_at = dates[raw_date] = _parse_date(raw_date)
             if placed_at is None:
-                issues.append(
-                    RowIssue(
-                        number,
-                        name["date"],
-                        raw_date,
-                        "bad_date",
-                        _("InvoiceDate is not a date and time (YYYY-MM-DD HH:MM:SS)"),
-                    )
-                )
+                issues.append(RowIssue(number, name["date"], raw_date, BAD_DATE()))
                 continue
             raw_customer = cells[i_customer].strip()
             customer_key = None
@@ -283,15 +277,7 @@ class OnlineRetailPreset(Preset):
                         Identity.Kind.EXTERNAL_ID, raw_customer, namespace=SOURCE
                     )
                 if customer_key is None:
-                    issues.append(
-                        RowIssue(
-                            number,
-                            name["customer"],
-                            raw_customer,
-                            "bad_customer",
-                            _("CustomerID is masked or not an identifier"),
-                        )
-                    )
+                    issues.append(RowIssue(number, name["customer"], raw_customer, BAD_CUSTOMER()))
                     continue
                 # Keyed by the raw id: hashing a string is cheaper than hashing an IdentityKey.
                 seen_at = first_seen_raw.get(raw_customer)
@@ -312,69 +298,33 @@ class OnlineRetailPreset(Preset):
                 if quantity >= 0:
                     issues.append(
                         RowIssue(
-                            number,
-                            name["quantity"],
-                            raw_quantity,
-                            "return_quantity_not_negative",
-                            _("A cancellation row must have a negative quantity"),
-                            SKIPPED,
+                            number, name["quantity"], raw_quantity, RETURN_QUANTITY_NOT_NEGATIVE(), SKIPPED
                         )
                     )
                     continue
                 draft.amount += -quantity * price
                 if adjustment is None:
                     draft.quantity += -quantity
-                draft.codes.add(adjustment[0] if adjustment is not None else "")
+                draft.codes.add(adjustment or "")
                 imported += 1
                 continue
             if invoice.startswith("A"):
-                issues.append(
-                    RowIssue(
-                        number,
-                        name["invoice"],
-                        invoice,
-                        "bad_debt_invoice",
-                        _("Bad-debt adjustment invoice, not a sale"),
-                        SKIPPED,
-                    )
-                )
+                issues.append(RowIssue(number, name["invoice"], invoice, BAD_DEBT_INVOICE(), SKIPPED))
                 continue
             if adjustment is not None:
                 issues.append(
                     RowIssue(
-                        number,
-                        name["stock_code"],
-                        code,
-                        f"adjustment_{adjustment[0]}",
-                        _("Adjustment row (%(kind)s), not goods"),
-                        SKIPPED,
-                        {"kind": adjustment[1]},
+                        number, name["stock_code"], code, ADJUSTMENT_ROW[adjustment](kind=adjustment), SKIPPED
                     )
                 )
                 continue
             if quantity <= 0:
                 issues.append(
-                    RowIssue(
-                        number,
-                        name["quantity"],
-                        raw_quantity,
-                        "non_positive_quantity",
-                        _("Quantity is zero or negative on a sales invoice"),
-                        SKIPPED,
-                    )
+                    RowIssue(number, name["quantity"], raw_quantity, NON_POSITIVE_QUANTITY(), SKIPPED)
                 )
                 continue
             if price <= 0:
-                issues.append(
-                    RowIssue(
-                        number,
-                        name["price"],
-                        raw_price,
-                        "non_positive_price",
-                        _("UnitPrice is zero or negative on a sales invoice"),
-                        SKIPPED,
-                    )
-                )
+                issues.append(RowIssue(number, name["price"], raw_price, NON_POSITIVE_PRICE(), SKIPPED))
                 continue
             amount = amounts.get((quantity, raw_price))
             if amount is None:

@@ -13,13 +13,19 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from django.utils.translation import gettext_lazy as _
-
 from guanxi.commerce.actions import apply_orders, ensure_store, resolve_people
 from guanxi.commerce.importers.base import ChunkResult, ImportContext, ParsedChunk, Preset, Row, RowIssue
 from guanxi.commerce.models import ImportRowError, Store
+from guanxi.commerce.phrases import (
+    BAD_AMOUNT,
+    BAD_DATE,
+    DROPPED_VALUE,
+    DUPLICATE_ORDER,
+    EMPTY_ROW,
+    MISSING_AMOUNT,
+)
 from guanxi.commerce.records import OrderRecord, PersonRecord
-from guanxi.customers.models import Identity
+from guanxi.core.display import Coded
 
 SKIPPED = ImportRowError.Level.SKIPPED
 WARNING = ImportRowError.Level.WARNING
@@ -29,18 +35,16 @@ MAX_AMOUNT = Decimal("1e11")
 class RowRejected(Exception):  # noqa: N818 - a control-flow signal, not an error condition
     """A row cannot be imported: which column, the offending value and why."""
 
-    def __init__(self, column: str, value: Any, code: str, reason: Any, params: dict | None = None) -> None:
-        super().__init__(code)
-        self.column, self.value, self.code, self.reason, self.params = (
-            column,
-            str(value),
-            code,
-            reason,
-            params,
-        )
+    def __init__(self, column: str, value: Any, reason: Coded) -> None:
+        super().__init__(reason.code)
+        self.column, self.value, self.reason = column, str(value), reason
+
+    @property
+    def code(self) -> str:
+        return self.reason.code
 
     def issue(self, row: int) -> RowIssue:
-        return RowIssue(row, self.column, self.value, self.code, self.reason, params=self.params)
+        return RowIssue(row, self.column, self.value, self.reason)
 
 
 def dropped_value_warnings(number: int, person: PersonRecord | None) -> list[RowIssue]:
@@ -48,15 +52,7 @@ def dropped_value_warnings(number: int, person: PersonRecord | None) -> list[Row
     if person is None:
         return []
     return [
-        RowIssue(
-            number,
-            column,
-            value,
-            f"dropped_{kind}",
-            _("Not a valid %(kind)s, or a placeholder: the row was imported without it"),
-            WARNING,
-            params={"kind": Identity.Kind(kind).label if kind in Identity.Kind.values else kind},
-        )
+        RowIssue(number, column, value, DROPPED_VALUE[kind](kind=kind), WARNING)
         for kind, column, value in person.dropped
     ]
 
@@ -120,7 +116,7 @@ class OrderRecordPreset(Preset):
         in_chunk: set[str] = set()
         for number, cells in rows:
             if not any(cell.strip() for cell in cells):
-                parsed.result.issues.append(RowIssue(number, "", "", "empty_row", _("Empty row"), SKIPPED))
+                parsed.result.issues.append(RowIssue(number, "", "", EMPTY_ROW(), SKIPPED))
                 continue
             try:
                 record = self.convert(cells, context)
@@ -129,14 +125,7 @@ class OrderRecordPreset(Preset):
                 continue
             if record.external_id in in_chunk or record.external_id in context.state["seen"]:
                 parsed.result.issues.append(
-                    RowIssue(
-                        number,
-                        "",
-                        record.external_id,
-                        "duplicate_order",
-                        _("The same order appears earlier in the file"),
-                        SKIPPED,
-                    )
+                    RowIssue(number, "", record.external_id, DUPLICATE_ORDER(), SKIPPED)
                 )
                 continue
             in_chunk.add(record.external_id)
@@ -192,14 +181,14 @@ def parse_decimal(raw: Any, column: str, *, required: bool = True) -> Decimal:
     text = str(raw if raw is not None else "").strip().replace(",", "").lstrip("¥￥$")
     if not text:
         if required:
-            raise RowRejected(column, raw, "missing_amount", _("Amount is empty"))
+            raise RowRejected(column, raw, MISSING_AMOUNT())
         return Decimal("0.00")
     try:
         value = Decimal(text)
     except (InvalidOperation, ValueError):
-        raise RowRejected(column, raw, "bad_amount", _("Not an amount")) from None
+        raise RowRejected(column, raw, BAD_AMOUNT()) from None
     if not value.is_finite() or abs(value) >= MAX_AMOUNT:
-        raise RowRejected(column, raw, "bad_amount", _("Not an amount"))
+        raise RowRejected(column, raw, BAD_AMOUNT())
     return value
 
 
@@ -220,9 +209,7 @@ def parse_datetime(
             except ValueError:
                 continue
         else:
-            raise RowRejected(
-                column, raw, "bad_date", _("Not a date and time (YYYY-MM-DD HH:MM:SS)")
-            ) from None
+            raise RowRejected(column, raw, BAD_DATE()) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=default_tz)
     return parsed

@@ -35,7 +35,7 @@ def write_error_report(run: ImportRun, stream: TextIO) -> int:
                 neutralise_formula(issue.value),
                 issue.get_level_display(),
                 issue.code,
-                neutralise_formula(issue.reason),
+                neutralise_formula(issue.reason_text),
             ]
         )
         written += 1

@@ -28,6 +28,7 @@ from guanxi.commerce.importers.platform import (
 )
 from guanxi.commerce.importers.reading import JSON_COLUMN
 from guanxi.commerce.models import Channel, Order, Store
+from guanxi.commerce.phrases import BAD_JSON, MISSING_DATE, MISSING_ID, NO_IDENTITY
 from guanxi.commerce.records import LineRecord, OrderRecord, PersonRecord, RefundRecord
 from guanxi.core.money import round_money
 from guanxi.customers.models import Identity
@@ -40,11 +41,9 @@ def json_record(cells: list[str]) -> dict[str, Any]:
     try:
         data = json.loads(cells[0])
     except (ValueError, IndexError):
-        raise RowRejected(
-            JSON_COLUMN, cells[0][:100] if cells else "", "bad_json", _("Not a JSON record")
-        ) from None
+        raise RowRejected(JSON_COLUMN, cells[0][:100] if cells else "", BAD_JSON()) from None
     if not isinstance(data, dict):
-        raise RowRejected(JSON_COLUMN, str(data)[:100], "bad_json", _("Not a JSON object"))
+        raise RowRejected(JSON_COLUMN, str(data)[:100], BAD_JSON())
     return data
 
 
@@ -112,10 +111,10 @@ def shopify_order(data: dict[str, Any], source: str) -> OrderRecord:
     """One Shopify order as an order record; RowRejected names the field that is wrong."""
     external_id = text_of(data.get("id"))
     if not external_id:
-        raise RowRejected("id", "", "missing_id", _("The order has no id"))
+        raise RowRejected("id", "", MISSING_ID())
     placed_at = parse_datetime(data.get("processed_at") or data.get("created_at"), "created_at", UTC)
     if placed_at is None:
-        raise RowRejected("created_at", "", "missing_date", _("The order has no creation time"))
+        raise RowRejected("created_at", "", MISSING_DATE())
     status = shopify_status(data)
     lines = []
     for position, item in enumerate(data.get("line_items") or []):
@@ -222,14 +221,7 @@ class ShopifyCustomersPreset(PersonRecordPreset):
             person = shopify_person(data, context.state["source"])
             if person is None or not person.keys:
                 parsed.result.issues.append(
-                    RowIssue(
-                        number,
-                        "id",
-                        text_of(data.get("id")),
-                        "no_identity",
-                        _("No id, email or phone"),
-                        SKIPPED,
-                    )
+                    RowIssue(number, "id", text_of(data.get("id")), NO_IDENTITY(), SKIPPED)
                 )
                 continue
             parsed.people.append(person)

@@ -27,6 +27,7 @@ from guanxi.commerce.importers.base import ImportContext
 from guanxi.commerce.importers.platform import OrderRecordPreset, RowRejected, parse_datetime, parse_decimal
 from guanxi.commerce.importers.reading import ImportFileError
 from guanxi.commerce.models import Channel, Order
+from guanxi.commerce.phrases import BAD_ORDER_ID, MISSING_DATE, ORDER_ID_SCIENTIFIC
 from guanxi.commerce.records import OrderRecord, PersonRecord
 from guanxi.customers.identities import is_masked
 from guanxi.customers.models import Identity
@@ -115,7 +116,7 @@ class TaobaoOrdersPreset(OrderRecordPreset):
         external_id = self._order_id(cell("order_id"), column("order_id"))
         placed_at = parse_datetime(cell("created"), column("created"), SHANGHAI, formats=DATE_FORMATS)
         if placed_at is None:
-            raise RowRejected(column("created"), "", "missing_date", _("The order has no creation time"))
+            raise RowRejected(column("created"), "", MISSING_DATE())
         paid_at = parse_datetime(cell("paid"), column("paid"), SHANGHAI, formats=DATE_FORMATS)
         paid_amount = parse_decimal(cell("paid_amount"), column("paid_amount"), required=False)
         if "total" in columns:
@@ -157,14 +158,9 @@ class TaobaoOrdersPreset(OrderRecordPreset):
         if match:
             value = match.group(1).strip()
         if SCIENTIFIC.match(value):
-            raise RowRejected(
-                column,
-                raw,
-                "order_id_scientific",
-                _("The order number was turned into a rounded number by a spreadsheet; export it as text"),
-            )
+            raise RowRejected(column, raw, ORDER_ID_SCIENTIFIC())
         if not ORDER_ID.match(value):
-            raise RowRejected(column, raw, "bad_order_id", _("Not an order number"))
+            raise RowRejected(column, raw, BAD_ORDER_ID())
         return value
 
     def _status(

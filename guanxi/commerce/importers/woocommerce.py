@@ -19,6 +19,7 @@ from guanxi.commerce.importers.platform import OrderRecordPreset, RowRejected, p
 from guanxi.commerce.importers.reading import JSON_COLUMN
 from guanxi.commerce.importers.shopify import json_record, text_of
 from guanxi.commerce.models import Channel, Order
+from guanxi.commerce.phrases import MISSING_DATE, MISSING_ID, UNKNOWN_STATUS
 from guanxi.commerce.records import LineRecord, OrderRecord, PersonRecord, RefundRecord
 from guanxi.core.money import round_money
 from guanxi.customers.models import Identity
@@ -68,19 +69,13 @@ def woocommerce_person(data: dict[str, Any], source: str) -> PersonRecord | None
 def woocommerce_order(data: dict[str, Any], source: str) -> OrderRecord:
     external_id = text_of(data.get("id"))
     if not external_id:
-        raise RowRejected("id", "", "missing_id", _("The order has no id"))
+        raise RowRejected("id", "", MISSING_ID())
     placed_at = _time(data, "date_created")
     if placed_at is None:
-        raise RowRejected("date_created", "", "missing_date", _("The order has no creation time"))
+        raise RowRejected("date_created", "", MISSING_DATE())
     raw_status = text_of(data.get("status")).lower()
     if raw_status not in STATUSES:
-        raise RowRejected(
-            "status",
-            raw_status,
-            "unknown_status",
-            _("Unknown order status %(status)s"),
-            {"status": raw_status},
-        )
+        raise RowRejected("status", raw_status, UNKNOWN_STATUS(status=raw_status))
     updated_at = _time(data, "date_modified")
     lines = []
     for position, item in enumerate(data.get("line_items") or []):

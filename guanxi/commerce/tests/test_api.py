@@ -2,13 +2,8 @@
 
 import pytest
 
-from guanxi.accounts import actions
 from guanxi.commerce.models import Order
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
-
-
-def bearer(user) -> dict[str, str]:
-    return {"Authorization": f"Bearer {actions.create_api_token(user=user, name='t').secret}"}
 
 
 @pytest.fixture
@@ -30,18 +25,18 @@ def numbers(response) -> list[str]:
     return [item["number"] for item in response.json()["items"]]
 
 
-def test_unit_a_sees_zero_unit_b_orders(client, unit_a_head, orders):
+def test_unit_a_sees_zero_unit_b_orders(client, unit_a_head, orders, bearer):
     assert numbers(client.get("/api/v1/orders", headers=bearer(unit_a_head))) == ["A3", "A2", "A1"]
 
 
-def test_unit_b_order_is_404_for_unit_a(client, unit_a_head, orders):
+def test_unit_b_order_is_404_for_unit_a(client, unit_a_head, orders, bearer):
     response = client.get(f"/api/v1/orders/{orders['b1'].pk}", headers=bearer(unit_a_head))
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
 
 
-def test_group_manager_sees_all_units(client, manager, orders):
+def test_group_manager_sees_all_units(client, manager, orders, bearer):
     assert numbers(client.get("/api/v1/orders", headers=bearer(manager))) == ["A3", "A2", "B1", "A1"]
 
 
@@ -54,23 +49,23 @@ def test_group_manager_sees_all_units(client, manager, orders):
         ({"placed_after": "2025-03-02", "placed_before": "2025-04-01"}, ["A2"]),
     ],
 )
-def test_filters(client, unit_a_head, orders, query, expected):
+def test_filters(client, unit_a_head, orders, query, expected, bearer):
     assert numbers(client.get("/api/v1/orders", query, headers=bearer(unit_a_head))) == expected
 
 
-def test_store_filter(client, unit_a_head, orders):
+def test_store_filter(client, unit_a_head, orders, bearer):
     store_id = orders["a2"].store_id
 
     assert numbers(client.get("/api/v1/orders", {"store": store_id}, headers=bearer(unit_a_head))) == ["A2"]
 
 
-def test_filtering_by_another_units_store_finds_nothing(client, unit_a_head, orders):
+def test_filtering_by_another_units_store_finds_nothing(client, unit_a_head, orders, bearer):
     store_id = orders["b1"].store_id
 
     assert numbers(client.get("/api/v1/orders", {"store": store_id}, headers=bearer(unit_a_head))) == []
 
 
-def test_detail_has_lines_and_decimal_strings(client, unit_a_head, orders, unit_a):
+def test_detail_has_lines_and_decimal_strings(client, unit_a_head, orders, unit_a, bearer):
     order = orders["a3"]
 
     body = client.get(f"/api/v1/orders/{order.pk}", headers=bearer(unit_a_head)).json()

@@ -110,7 +110,7 @@ def test_upload_is_dry_run_first_then_imported_for_real(
         ("bad_price", "UnitPrice is not a number", 1),
         ("non_positive_quantity", "Quantity is zero or negative on a sales invoice", 1),
     ]
-    assert [(issue.row, issue.column, issue.reason) for issue in page.context["issues"]] == [
+    assert [(issue.row, issue.column, issue.reason_text) for issue in page.context["issues"]] == [
         (4, "StockCode", "Adjustment row (postage), not goods"),
         (9, "UnitPrice", "UnitPrice is not a number"),
         (10, "Quantity", "Quantity is zero or negative on a sales invoice"),
@@ -272,11 +272,11 @@ def test_the_error_report_lists_every_issue_with_formulas_neutralised(
         ],
     ]
     entry = AuditEntry.objects.get(action="export")
-    assert (entry.actor, entry.object_id, entry.unit, entry.message) == (
+    assert (entry.actor, entry.object_id, entry.unit, entry.details) == (
         unit_a_head,
         str(run.pk),
         unit_a,
-        "import report: 3 rows",
+        "Import report of 3 rows",
     )
 
 
@@ -298,10 +298,10 @@ def test_cell_values_are_for_the_uploader_and_people_who_may_see_pii(
     assert "=cmd" not in page.content.decode()
     assert refused.status_code == 403
     denial = AuditEntry.objects.get(action="permission_denied")
-    assert (denial.actor, denial.object_id, denial.message) == (
+    assert (denial.actor, denial.object_id, denial.details) == (
         analyst,
         "pii.view",
-        f"GET /imports/{run.pk}/errors.csv",
+        f"Refused: GET /imports/{run.pk}/errors.csv",
     )
     assert allowed.status_code == 200
 
@@ -319,12 +319,12 @@ def test_uploading_needs_the_add_permission(client, unit_a, unit_a_head, make_us
     listed = client.get("/imports/")
 
     assert (form.status_code, posted.status_code, confirm.status_code) == (403, 403, 403)
-    assert list(
-        AuditEntry.objects.filter(action="permission_denied").values_list("object_id", "message")
-    ) == [
-        ("commerce.add", f"POST /imports/{run.pk}/confirm/"),
-        ("commerce.add", "POST /imports/add/"),
-        ("commerce.add", "GET /imports/add/"),
+    assert [
+        (entry.object_id, entry.details) for entry in AuditEntry.objects.filter(action="permission_denied")
+    ] == [
+        ("commerce.add", f"Refused: POST /imports/{run.pk}/confirm/"),
+        ("commerce.add", "Refused: POST /imports/add/"),
+        ("commerce.add", "Refused: GET /imports/add/"),
     ]
     assert Job.objects.count() == 0
     assert listed.status_code == 200

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from guanxi.accounts import actions as account_actions
 from guanxi.accounts.models import ApiToken
 from guanxi.accounts.roles import Role
 from guanxi.commerce.models import Channel, Event, IdempotencyRecord, Order, Store
@@ -20,14 +19,9 @@ def stores(unit_a, unit_b):
     )
 
 
-def token_for(user, scope=ApiToken.Scope.READ_WRITE) -> dict:
-    issued = account_actions.create_api_token(user=user, name="ingest", scope=scope)
-    return {"Authorization": f"Bearer {issued.secret}"}
-
-
 @pytest.fixture
-def head_a_token(unit_a_head):
-    return token_for(unit_a_head)
+def head_a_token(unit_a_head, bearer):
+    return bearer(unit_a_head, scope="read_write")
 
 
 def order(external_id: str, **fields) -> dict:
@@ -198,11 +192,11 @@ def test_unit_a_token_cannot_ingest_into_a_unit_b_store(client, stores, head_a_t
 
 
 def test_read_token_and_roles_without_commerce_add_cannot_ingest(
-    client, stores, make_user, unit_a, unit_a_head
+    client, stores, make_user, unit_a, unit_a_head, bearer
 ):
-    read = post(client, "/api/v1/orders", [order("A-1")], token_for(unit_a_head, ApiToken.Scope.READ))
+    read = post(client, "/api/v1/orders", [order("A-1")], bearer(unit_a_head, ApiToken.Scope.READ))
     analyst = make_user("analyst_a", Role.ANALYST, [unit_a])
-    denied = post(client, "/api/v1/orders", [order("A-1")], token_for(analyst))
+    denied = post(client, "/api/v1/orders", [order("A-1")], bearer(analyst, scope="read_write"))
 
     assert (read.status_code, denied.status_code) == (403, 403)
     assert not Order.objects.exists()

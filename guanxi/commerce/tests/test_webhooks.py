@@ -226,5 +226,5 @@ def test_get_is_not_allowed(client, shop):
 
 def test_secret_is_never_in_the_audit_log(shop):
     entry = AuditEntry.objects.get(object_type="commerce.store", object_id=str(shop.pk))
-    assert entry.message == "webhook secret set"
-    assert SECRET not in json.dumps(entry.changes) + entry.message + entry.object_label
+    assert entry.details == "Webhook signing secret set"
+    assert SECRET not in json.dumps([entry.changes, entry.message_params]) + entry.object_label

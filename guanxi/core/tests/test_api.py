@@ -2,7 +2,6 @@
 
 import pytest
 
-from guanxi.accounts import actions
 from guanxi.core.background import create_job, job_kind, run_job
 
 
@@ -14,16 +13,12 @@ def counting(job, progress):
     return {"skipped": 1}
 
 
-def bearer(user) -> dict[str, str]:
-    return {"Authorization": f"Bearer {actions.create_api_token(user=user, name='t').secret}"}
-
-
 @pytest.fixture
 def finished_job(unit_a, unit_a_head):
     return run_job(create_job("tests.api_counting", started_by=unit_a_head, unit=unit_a))
 
 
-def test_job_state_progress_and_counts(client, unit_a_head, finished_job, unit_a):
+def test_job_state_progress_and_counts(client, unit_a_head, finished_job, unit_a, bearer):
     body = client.get(f"/api/v1/jobs/{finished_job.pk}", headers=bearer(unit_a_head)).json()
 
     finished_job.refresh_from_db()
@@ -43,7 +38,7 @@ def test_job_state_progress_and_counts(client, unit_a_head, finished_job, unit_a
     assert body["finished_at"] is not None
 
 
-def test_other_units_job_is_404(client, unit_b_head, finished_job):
+def test_other_units_job_is_404(client, unit_b_head, finished_job, bearer):
     response = client.get(f"/api/v1/jobs/{finished_job.pk}", headers=bearer(unit_b_head))
 
     assert response.status_code == 404

@@ -2,10 +2,11 @@ import pytest
 
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.core.phrases import EXPORTED
 
 
 def test_entries_cannot_be_changed_or_deleted(db):
-    entry = audit.record(AuditEntry.Action.EXPORT, message="customers.csv")
+    entry = audit.record(AuditEntry.Action.EXPORT, message=EXPORTED(format="csv", rows=3))
     entry.message = "tampered"
     with pytest.raises(PermissionError):
         entry.save()
@@ -15,7 +16,7 @@ def test_entries_cannot_be_changed_or_deleted(db):
         AuditEntry.objects.all().update(message="tampered")
     with pytest.raises(PermissionError):
         AuditEntry.objects.all().delete()
-    assert AuditEntry.objects.get().message == "customers.csv"
+    assert AuditEntry.objects.get().details == "CSV file of 3 rows"
 
 
 def test_personal_values_are_redacted_but_field_names_kept(db, admin_user):

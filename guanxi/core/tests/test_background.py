@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from guanxi.core.background import create_job, job_kind, run_job, start_job, sweep_stale_jobs
+from guanxi.core.background import Progress, create_job, job_kind, run_job, start_job, sweep_stale_jobs
 from guanxi.core.models import Job
 
 handled_job_ids: list[int] = []
@@ -99,7 +99,7 @@ def test_sweeper_gives_up_after_three_attempts(db):
     assert sweep_stale_jobs() == 0
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
-    assert "giving up" in job.message
+    assert job.shown_message == "The worker stopped responding 3 times; given up"
     assert handled_job_ids == []
 
 
@@ -109,3 +109,21 @@ def test_job_visibility_follows_units(db, unit_a, unit_b, unit_a_head, manager, 
     org_wide = create_job("test.count_to")
     assert set(Job.objects.restrict(unit_a_head)) == {in_a, org_wide}
     assert set(Job.objects.restrict(manager)) == {in_a, in_b, org_wide}
+
+
+def test_a_coded_progress_message_is_worded_in_the_readers_language(db):
+    from django.utils import translation
+
+    from guanxi.demo.phrases import CUSTOMERS_CREATED
+
+    job = create_job("test.count_to", params={"n": 1})
+    Progress(job).advance(1, message=CUSTOMERS_CREATED(done=100, total=250))
+    job.refresh_from_db()
+
+    assert (job.message, job.message_params) == ("demo.customers_created", {"done": 100, "total": 250})
+    with translation.override("zh-hans"):
+        chinese = job.shown_message
+    assert (job.shown_message, chinese) == (
+        "Created 100 of 250 customers with their orders",
+        "已创建 100 / 250 位客户及其订单",
+    )

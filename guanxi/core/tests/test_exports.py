@@ -77,15 +77,15 @@ def test_export_is_audited_without_its_content(make_user, unit_a):
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert response["Content-Disposition"].startswith('attachment; filename="guanxi-categories-')
     entry = AuditEntry.objects.get(action=AuditEntry.Action.EXPORT)
-    assert (entry.actor, entry.unit, entry.object_type, entry.object_id, entry.message, entry.ip_address) == (
+    assert (entry.actor, entry.unit, entry.object_type, entry.object_id, entry.details, entry.ip_address) == (
         head,
         unit_a,
         "table",
         "categories",
-        "xlsx: 7 rows",
+        "XLSX file of 7 rows",
         "10.0.0.7",
     )
-    assert "毛巾" not in entry.message
+    assert "毛巾" not in entry.details
 
 
 def test_export_without_permission_is_refused_and_audited(make_user):

@@ -16,8 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core import audit
+from guanxi.core.display import Coded
 from guanxi.core.models import AuditEntry
 from guanxi.customers.models import Address, Customer, MergeRecord, MergeSuggestion, TimelineEvent
+from guanxi.customers.phrases import MERGED, UNMERGED
 from guanxi.customers.references import Reference, Repoint, repointed
 from guanxi.customers.timeline import record_event
 
@@ -123,7 +125,7 @@ def merge_customers(
             absorbed,
             AuditEntry.Action.MERGE,
             TimelineEvent.Kind.MERGED,
-            message=f"Customer #{absorbed.pk} merged into #{survivor.pk} (merge #{record.pk}): {reason}",
+            message=MERGED(absorbed=absorbed.pk, survivor=survivor.pk, merge=record.pk, reason=record.reason),
             summaries=(
                 f"Customer #{absorbed.pk} merged into this profile",
                 f"Merged into customer #{survivor.pk}",
@@ -190,7 +192,7 @@ def undo_merge(record: MergeRecord, actor: Any = None) -> Customer:
             absorbed,
             AuditEntry.Action.UNMERGE,
             TimelineEvent.Kind.UNMERGED,
-            message=f"Merge #{record.pk} undone: customer #{absorbed.pk} split from #{survivor.pk}",
+            message=UNMERGED(merge=record.pk, absorbed=absorbed.pk, survivor=survivor.pk),
             summaries=(
                 f"Customer #{absorbed.pk} split back out",
                 f"Split back out of customer #{survivor.pk}",
@@ -210,7 +212,7 @@ def _log_on_both(
     action: str,
     kind: str,
     *,
-    message: str,
+    message: Coded,
     summaries: tuple[str, str],
     changes: dict,
     data: dict[str, Any],

@@ -11,6 +11,7 @@ from guanxi.core.privacy import mask_value
 from guanxi.customers.identities import normalise_identity
 from guanxi.customers.merging.merge import merge_customers, undone_pairs
 from guanxi.customers.models import Customer, Identity, MergeRecord
+from guanxi.customers.phrases import MERGED_STRONG
 
 # Identifiers that make two records one person, whatever store or namespace they came from.
 STRONG_KINDS = (
@@ -49,7 +50,7 @@ def resolve_strong_matches(customer_ids: Iterable[int] | None = None, actor: Any
                     survivor,
                     other,
                     actor=actor,
-                    reason="strong identifier",
+                    reason=MERGED_STRONG.code,
                     evidence=[e for e in evidence if other.pk in e["customers"]],
                     automatic=True,
                 )

@@ -21,6 +21,7 @@ from guanxi.customers.merging.merge import (
 )
 from guanxi.customers.merging.strong import LOOKUP_BATCH
 from guanxi.customers.models import Address, Customer, Identity, IdentityHint, MergeRecord, MergeSuggestion
+from guanxi.customers.phrases import MERGED_SUGGESTION, SUGGESTION_REJECTED
 
 SCORE_SAME_NAME_ADDRESS = 60
 SCORE_SAME_TAOBAO_NICK = 70
@@ -184,7 +185,7 @@ def accept_suggestion(suggestion: MergeSuggestion, actor: Any = None) -> MergeRe
             )
         pair = sorted([suggestion.customer_a, suggestion.customer_b], key=lambda c: (c.first_seen_at, c.pk))
         record = merge_customers(
-            pair[0], pair[1], actor=actor, reason=f"suggestion #{suggestion.pk}", evidence=suggestion.evidence
+            pair[0], pair[1], actor=actor, reason=MERGED_SUGGESTION.code, evidence=suggestion.evidence
         )
         now = timezone.now()
         suggestion.state = MergeSuggestion.State.ACCEPTED
@@ -214,6 +215,6 @@ def reject_suggestion(suggestion: MergeSuggestion, actor: Any = None, reason: st
             actor=actor,
             obj=suggestion,
             changes={"state": (MergeSuggestion.State.OPEN, MergeSuggestion.State.REJECTED)},
-            message=f"Merge suggestion rejected: {reason}"[:500],
+            message=SUGGESTION_REJECTED(reason=reason[:300]),
         )
     return suggestion

@@ -2,14 +2,9 @@
 
 import pytest
 
-from guanxi.accounts import actions
 from guanxi.accounts.roles import Role
 from guanxi.commerce.tests.factories import make_customer
 from guanxi.customers.models import Identity
-
-
-def bearer(user) -> dict[str, str]:
-    return {"Authorization": f"Bearer {actions.create_api_token(user=user, name='t').secret}"}
 
 
 @pytest.fixture
@@ -21,13 +16,13 @@ def customers(unit_a, unit_b):
     }
 
 
-def test_unit_a_sees_no_unit_b_customer(client, unit_a_head, customers):
+def test_unit_a_sees_no_unit_b_customer(client, unit_a_head, customers, bearer):
     response = client.get("/api/v1/customers", headers=bearer(unit_a_head))
 
     assert [item["id"] for item in response.json()["items"]] == [customers["both"].pk, customers["a"].pk]
 
 
-def test_unit_b_customer_is_404_for_unit_a(client, unit_a_head, customers):
+def test_unit_b_customer_is_404_for_unit_a(client, unit_a_head, customers, bearer):
     response = client.get(f"/api/v1/customers/{customers['b'].pk}", headers=bearer(unit_a_head))
 
     assert response.status_code == 404
@@ -35,7 +30,7 @@ def test_unit_b_customer_is_404_for_unit_a(client, unit_a_head, customers):
     assert response.json()["detail"] == "No such resource, or you may not see it."
 
 
-def test_pii_masked_without_permission(client, make_user, unit_a, customers):
+def test_pii_masked_without_permission(client, make_user, unit_a, customers, bearer):
     analyst = make_user("ana", Role.ANALYST, [unit_a])
 
     body = client.get("/api/v1/customers", headers=bearer(analyst)).json()
@@ -56,14 +51,14 @@ def test_pii_masked_without_permission(client, make_user, unit_a, customers):
     }
 
 
-def test_pii_shown_with_permission(client, unit_a_head, customers):
+def test_pii_shown_with_permission(client, unit_a_head, customers, bearer):
     body = client.get("/api/v1/customers", headers=bearer(unit_a_head)).json()
 
     item = body["items"][1]
     assert (item["name"], item["phone"], item["pii_masked"]) == ("张三丰", "+8613812345678", False)
 
 
-def test_detail_masks_identities_and_birthday(client, make_user, unit_a, unit_b, customers):
+def test_detail_masks_identities_and_birthday(client, make_user, unit_a, unit_b, customers, bearer):
     customer = customers["both"]
     customer.birthday = "1990-05-01"
     customer.save(update_fields=["birthday"])
@@ -85,7 +80,7 @@ def test_detail_masks_identities_and_birthday(client, make_user, unit_a, unit_b,
     ]
 
 
-def test_detail_unmasked_for_pii_holder(client, manager, unit_a, unit_b, customers):
+def test_detail_unmasked_for_pii_holder(client, manager, unit_a, unit_b, customers, bearer):
     customer = customers["a"]
 
     body = client.get(f"/api/v1/customers/{customer.pk}", headers=bearer(manager)).json()

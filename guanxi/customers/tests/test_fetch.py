@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from guanxi.accounts import actions
 from guanxi.accounts.roles import Role
 from guanxi.analytics.models import CustomerMetric
 from guanxi.commerce.customer_parts import fetch_order_totals
@@ -13,10 +12,6 @@ from guanxi.commerce.models import Channel, Order, Return
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.customers import profile
 from guanxi.customers.models import Consent, ConsentChannel
-
-
-def bearer(user) -> dict[str, str]:
-    return {"Authorization": f"Bearer {actions.create_api_token(user=user, name='t').secret}"}
 
 
 @pytest.fixture
@@ -94,7 +89,7 @@ def test_totals_count_only_visible_orders_and_returns(unit_a_head, shared):
     ]
 
 
-def test_api_detail_grows_to_the_360_view_for_unit_a(client, unit_a_head, unit_a, shared):
+def test_api_detail_grows_to_the_360_view_for_unit_a(client, unit_a_head, unit_a, shared, bearer):
     body = client.get(f"/api/v1/customers/{shared.pk}", headers=bearer(unit_a_head)).json()
 
     assert body["name"] == "王芳"
@@ -122,7 +117,7 @@ def test_api_detail_grows_to_the_360_view_for_unit_a(client, unit_a_head, unit_a
     assert "999.00" not in str(body)  # an amount, not a run of digits an id could hold
 
 
-def test_api_detail_masks_identities_without_pii(client, make_user, unit_a, shared):
+def test_api_detail_masks_identities_without_pii(client, make_user, unit_a, shared, bearer):
     analyst = make_user("ana", Role.ANALYST, [unit_a])
 
     body = client.get(f"/api/v1/customers/{shared.pk}", headers=bearer(analyst)).json()
@@ -131,7 +126,7 @@ def test_api_detail_masks_identities_without_pii(client, make_user, unit_a, shar
     assert [identity["value"] for identity in body["identities"]] == ["138****5678"]
 
 
-def test_api_timeline_is_cursor_paginated_and_scoped(client, unit_a_head, shared):
+def test_api_timeline_is_cursor_paginated_and_scoped(client, unit_a_head, shared, bearer):
     headers = bearer(unit_a_head)
 
     first = client.get(f"/api/v1/customers/{shared.pk}/timeline", {"limit": 3}, headers=headers).json()
@@ -150,7 +145,7 @@ def test_api_timeline_is_cursor_paginated_and_scoped(client, unit_a_head, shared
     assert not [item for item in first["items"] + second["items"] if "D-1" in str(item)]
 
 
-def test_api_timeline_refuses_a_cursor_from_another_customer(client, unit_a_head, unit_a, shared):
+def test_api_timeline_refuses_a_cursor_from_another_customer(client, unit_a_head, unit_a, shared, bearer):
     other = make_customer("赵六", [unit_a])
     headers = bearer(unit_a_head)
     cursor = client.get(f"/api/v1/customers/{shared.pk}/timeline", {"limit": 1}, headers=headers).json()[
@@ -162,7 +157,7 @@ def test_api_timeline_refuses_a_cursor_from_another_customer(client, unit_a_head
     assert response.status_code == 400
 
 
-def test_api_timeline_of_an_invisible_customer_is_404(client, unit_a_head, unit_b):
+def test_api_timeline_of_an_invisible_customer_is_404(client, unit_a_head, unit_b, bearer):
     only_b = make_customer("李娜", [unit_b])
 
     response = client.get(f"/api/v1/customers/{only_b.pk}/timeline", headers=bearer(unit_a_head))

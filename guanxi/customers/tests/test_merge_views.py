@@ -128,7 +128,7 @@ def test_rejecting_keeps_both_profiles_and_records_the_reason(client, unit_a_hea
     assert twins["suggestion"].state == "rejected"
     assert Customer.objects.filter(status="merged").count() == 0
     entry = AuditEntry.objects.get(object_type="customers.mergesuggestion")
-    assert (entry.action, entry.actor, entry.message) == (
+    assert (entry.action, entry.actor, entry.details) == (
         "update",
         unit_a_head,
         "Merge suggestion rejected: sisters",
@@ -148,14 +148,13 @@ def test_deciding_needs_the_change_permission(client, unit_a, twins, make_user):
     ]
 
     assert statuses == [403, 403, 403]
-    assert list(
-        AuditEntry.objects.filter(action="permission_denied")
-        .order_by("id")
-        .values_list("object_id", "message")
-    ) == [
-        ("customers.change", f"POST /customers/merges/suggestions/{pk}/accept/"),
-        ("customers.change", f"POST /customers/merges/suggestions/{pk}/reject/"),
-        ("customers.change", "POST /customers/merges/scan/"),
+    assert [
+        (entry.object_id, entry.details)
+        for entry in AuditEntry.objects.filter(action="permission_denied").order_by("id")
+    ] == [
+        ("customers.change", f"Refused: POST /customers/merges/suggestions/{pk}/accept/"),
+        ("customers.change", f"Refused: POST /customers/merges/suggestions/{pk}/reject/"),
+        ("customers.change", "Refused: POST /customers/merges/scan/"),
     ]
     twins["suggestion"].refresh_from_db()
     assert twins["suggestion"].state == "open"

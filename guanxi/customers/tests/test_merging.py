@@ -78,14 +78,14 @@ def test_every_relation_to_a_customer_is_registered_with_a_merge_rule():
         "order_lines",
         "returns",
         "events",
-        "messages",
-        "suppressions",
-        "inbound_messages",
-        "contact_preferences",
         "sales_leads",
         "sales_contacts",
         "sales_opportunities",
         "sales_activities",
+        "messages",
+        "suppressions",
+        "inbound_messages",
+        "contact_preferences",
     ]
 
 
@@ -420,7 +420,7 @@ def test_accepting_a_suggestion_merges_into_the_older_customer(unit_a, unit_b, a
     record = accept_suggestion(suggestion, actor=admin_user)
 
     assert (record.survivor_id, record.absorbed_id) == (older.pk, newer.pk)
-    assert record.reason == f"suggestion #{suggestion.pk}"
+    assert (record.reason, record.reason_text) == ("customers.merge_suggestion", "Merge suggestion accepted")
     assert record.evidence == suggestion.evidence
     suggestion.refresh_from_db()
     assert (suggestion.state, suggestion.decided_by, suggestion.merge_id) == (
@@ -451,7 +451,7 @@ def test_rejected_suggestions_stay_rejected(unit_a, unit_b, admin_user):
     suggestion = MergeSuggestion.objects.get()
     assert (suggestion.state, suggestion.decided_by) == ("rejected", admin_user)
     entry = AuditEntry.objects.get(object_type="customers.mergesuggestion")
-    assert (entry.action, entry.message) == ("update", "Merge suggestion rejected: sisters")
+    assert (entry.action, entry.details) == ("update", "Merge suggestion rejected: sisters")
     assert Customer.objects.filter(status="merged").count() == 0
 
 

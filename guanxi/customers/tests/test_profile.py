@@ -41,11 +41,10 @@ def test_adding_and_removing_a_tag_is_audited_and_on_the_timeline(unit_a, admin_
     assert profile.remove_tag(customer, tag, actor=admin_user) is False
 
     assert CustomerTag.objects.count() == 0
-    assert list(
-        AuditEntry.objects.filter(object_type="customers.customer")
-        .order_by("id")
-        .values_list("action", "message")
-    ) == [("update", f"tag {tag.pk} added"), ("update", f"tag {tag.pk} removed")]
+    assert [
+        (entry.action, entry.details)
+        for entry in AuditEntry.objects.filter(object_type="customers.customer").order_by("id")
+    ] == [("update", "Tag “Runner” added"), ("update", "Tag “Runner” removed")]
     assert list(TimelineEvent.objects.order_by("id").values_list("kind", "data")) == [
         ("tag_added", {"tag": "Runner"}),
         ("tag_removed", {"tag": "Runner"}),
@@ -80,7 +79,7 @@ def test_a_note_written_in_one_unit_is_not_visible_to_another(
         everywhere.pk,
     ]
     entry = AuditEntry.objects.get(object_type="customers.note", object_id=str(in_b.pk))
-    assert (entry.action, entry.unit, entry.message) == ("create", unit_b, f"on customer #{customer.pk}")
+    assert (entry.action, entry.unit, entry.details) == ("create", unit_b, f"On customer #{customer.pk}")
     with pytest.raises(ValidationError):
         profile.add_note(customer, "   ", actor=admin_user)
 
@@ -206,9 +205,9 @@ def test_custom_field_values_change_and_clear_with_audit_naming_the_field_only(u
     profile.set_custom_field(customer, "shoe_size", "", actor=admin_user)
 
     assert CustomFieldValue.objects.count() == 0
-    assert list(AuditEntry.objects.filter(action="update").values_list("message", "changes")) == [
-        ("custom field shoe_size set", {}),
-        ("custom field shoe_size set", {}),
+    assert [(entry.details, entry.changes) for entry in AuditEntry.objects.filter(action="update")] == [
+        ("Custom field “Shoe size” set", {}),
+        ("Custom field “Shoe size” set", {}),
     ]
     with pytest.raises(ValidationError) as error:
         profile.create_custom_field("colour", "Colour", CustomFieldDefinition.Type.CHOICE)

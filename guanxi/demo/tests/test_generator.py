@@ -342,7 +342,7 @@ def test_load_reports_progress_and_writes_one_audit_entry():
     assert all(message for _done, _total, message in calls)
     entry = AuditEntry.objects.get(action=AuditEntry.Action.IMPORT)
     assert entry.object_type == "demo"
-    assert f"{summary.customers} customers, {summary.orders} orders" in entry.message
+    assert f"{summary.customers} customers, {summary.orders} orders" in entry.details
 
 
 @pytest.mark.django_db
@@ -431,7 +431,11 @@ def test_default_demo_leaves_duplicates_merged_and_suggested():
     records = list(MergeRecord.objects.select_related("survivor", "absorbed"))
     assert len(records) == summary.merges >= 2
     for record in records:
-        assert record.automatic and record.reason == "strong identifier"
+        assert (record.automatic, record.reason, record.reason_text) == (
+            True,
+            "customers.merge_strong",
+            "Same strong identifier",
+        )
         assert record.evidence[0]["code"] in ("same_email", "same_phone")
         assert record.absorbed.status == Customer.Status.MERGED
         assert record.absorbed.merged_into_id == record.survivor_id

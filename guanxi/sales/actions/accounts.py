@@ -14,6 +14,7 @@ from guanxi.customers.actions import add_identities, find_customers_by_identity,
 from guanxi.customers.identities import identity_key
 from guanxi.customers.models import Customer, Identity
 from guanxi.customers.profile import update_profile
+from guanxi.sales import phrases
 from guanxi.sales.access import assignable_users, manages_sales
 from guanxi.sales.models import Account, Contact
 
@@ -103,7 +104,7 @@ def ensure_contact(*, account: Account, customer: Customer, title: str = "", act
                 actor=actor,
                 obj=contact,
                 unit=account.unit,
-                message=f"account {account.pk}",
+                message=phrases.CONTACT_ADDED(account=account.pk),
             )
     return contact
 

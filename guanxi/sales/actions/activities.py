@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from guanxi.accounts.models import BusinessUnit
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.sales import phrases
 from guanxi.sales.access import assignable_users, require_manager
 from guanxi.sales.models import Activity, Lead, Notification, Opportunity, SalesRules
 from guanxi.sales.notifications import Kind, notify
@@ -108,7 +109,11 @@ def log_activity(
         if when is not None:
             _progress(activity)
         audit.record(
-            AuditEntry.Action.CREATE, actor=actor, obj=activity, unit=unit, message=f"{kind} activity"
+            AuditEntry.Action.CREATE,
+            actor=actor,
+            obj=activity,
+            unit=unit,
+            message=phrases.ACTIVITY_LOGGED(kind=kind),
         )
         if owner != actor:
             notify(

@@ -14,6 +14,7 @@ from guanxi.commerce.actions import ensure_store
 from guanxi.commerce.models import Channel, Store
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.sales import phrases
 from guanxi.sales.access import require_manager
 from guanxi.sales.models import (
     Competitor,
@@ -189,7 +190,7 @@ def move_stage(stage: Stage, *, actor: Any, earlier: bool) -> None:
             actor=actor,
             obj=stage,
             unit=stage.pipeline.unit,
-            message="moved earlier" if earlier else "moved later",
+            message=(phrases.STAGE_MOVED_EARLIER if earlier else phrases.STAGE_MOVED_LATER)(),
         )
 
 

@@ -21,6 +21,7 @@ from guanxi.customers.actions import add_identities, find_customers_by_identity,
 from guanxi.customers.identities import IdentityKey, identity_key
 from guanxi.customers.models import Customer, Identity
 from guanxi.customers.profile import update_profile
+from guanxi.sales import phrases
 from guanxi.sales.access import (
     ROTATION_ROLES,
     assignable_users,
@@ -156,7 +157,11 @@ def capture_lead(
         except IntegrityError:  # the same external id, captured concurrently
             return Capture(Lead.objects.get(unit=unit, source=source, external_id=external_id), "unchanged")
         audit.record(
-            AuditEntry.Action.CREATE, actor=actor, obj=lead, unit=unit, message=f"lead from {source}"
+            AuditEntry.Action.CREATE,
+            actor=actor,
+            obj=lead,
+            unit=unit,
+            message=phrases.LEAD_CAPTURED(source=source),
         )
         if lead.owner is not None and lead.owner != actor:
             notify(lead.owner, Kind.LEAD_ASSIGNED, unit=unit, subject=lead, data={"name": lead_title(lead)})
@@ -407,7 +412,9 @@ def convert_lead(
             obj=lead,
             unit=unit,
             changes={"status": ("qualified", Lead.Status.CONVERTED)},
-            message=f"converted: account {account.pk}, contact {contact.pk}, opportunity {getattr(opportunity, 'pk', '-')}",
+            message=phrases.LEAD_CONVERTED(
+                account=account.pk, contact=contact.pk, opportunity=getattr(opportunity, "pk", "-")
+            ),
         )
     return Conversion(account, contact, opportunity)
 
@@ -491,7 +498,7 @@ def decide_transfer(transfer: LeadTransfer, *, approve: bool, actor: Any, note: 
                 obj=lead,
                 unit=transfer.to_unit,
                 changes={"unit": (before, transfer.to_unit_id)},
-                message="transferred across units",
+                message=phrases.LEAD_TRANSFERRED(),
             )
             if lead.owner is not None:
                 notify(

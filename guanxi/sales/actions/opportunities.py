@@ -19,6 +19,7 @@ from guanxi.core import audit
 from guanxi.core.access import Denied
 from guanxi.core.models import AuditEntry
 from guanxi.core.money import round_money
+from guanxi.sales import phrases
 from guanxi.sales.access import MANAGE_SALES, assignable_users, manages_sales, require_manager
 from guanxi.sales.actions.activities import record_progress
 from guanxi.sales.actions.configuration import default_pipeline, won_orders_store
@@ -334,7 +335,7 @@ def add_line(
             actor=actor,
             obj=opportunity,
             unit=opportunity.unit,
-            message=f"product line {line.pk} added",
+            message=phrases.PRODUCT_LINE_ADDED(line=line.pk),
         )
     return line
 
@@ -349,7 +350,7 @@ def remove_line(line: OpportunityLine, *, actor: Any) -> None:
             actor=actor,
             obj=opportunity,
             unit=opportunity.unit,
-            message="product line removed",
+            message=phrases.PRODUCT_LINE_REMOVED(),
         )
 
 
@@ -381,7 +382,7 @@ def link_competitor(
             actor=actor,
             obj=opportunity,
             unit=opportunity.unit,
-            message=f"competitor {competitor.pk}",
+            message=phrases.COMPETITOR_SET(competitor=competitor.pk),
         )
     return link
 
@@ -395,7 +396,7 @@ def unlink_competitor(link: OpportunityCompetitor, *, actor: Any) -> None:
             actor=actor,
             obj=opportunity,
             unit=opportunity.unit,
-            message="competitor removed",
+            message=phrases.COMPETITOR_REMOVED(),
         )
 
 

@@ -16,6 +16,7 @@ from guanxi.accounts.models import BusinessUnit, User
 from guanxi.accounts.roles import TEAM_RECORD_ROLES, Role
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.sales import phrases
 from guanxi.sales.actions.leads import lead_title
 from guanxi.sales.models import Lead, Opportunity, SalesRules
 from guanxi.sales.notifications import Kind, notify
@@ -99,7 +100,10 @@ def _flag_batch(model, still_open: Q, unit, rules: SalesRules, cutoff, keepers, 
             AuditEntry.Action.UPDATE,
             unit=unit,
             object_type=f"sales.{model._meta.model_name}",
-            message=f"{len(ids)} flagged stale after {rules.stale_after_days} days without activity"
-            + (f", {returned} returned to the pool" if to_pool else ""),
+            message=(
+                phrases.FLAGGED_STALE_TO_POOL(count=len(ids), days=rules.stale_after_days, returned=returned)
+                if to_pool
+                else phrases.FLAGGED_STALE(count=len(ids), days=rules.stale_after_days)
+            ),
         )
     return len(ids), returned

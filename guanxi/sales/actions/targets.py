@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.core.money import round_money
+from guanxi.sales import phrases
 from guanxi.sales.access import require_manager, sales_users
 from guanxi.sales.models import Quota, SalesPlan
 from guanxi.sales.rulebook import month_start
@@ -59,7 +60,7 @@ def set_quota(
             actor=actor,
             obj=quota,
             unit=unit,
-            message=f"quota {quota.amount} {quota.currency}",
+            message=phrases.QUOTA_SET(amount=str(quota.amount), currency=quota.currency),
         )
     return quota
 

@@ -158,10 +158,10 @@ def test_exports_need_the_permission_and_are_audited(client, team_a, deal, make_
 
     assert response.status_code == 200 and "酒店布草" in response.content.decode("utf-8-sig")
     entry = AuditEntry.objects.filter(action="export").get()
-    assert (entry.actor, entry.object_id, entry.message) == (
+    assert (entry.actor, entry.object_id, entry.details) == (
         team_a.manager,
         "sales-opportunities",
-        "csv: 1 rows",
+        "CSV file of 1 rows",
     )
 
 

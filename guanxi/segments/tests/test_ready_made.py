@@ -11,13 +11,13 @@ from guanxi.commerce.models import Order, OrderLine
 from guanxi.commerce.tests.factories import make_customer, make_store
 from guanxi.segments.actions import refresh_segment
 from guanxi.segments.models import Segment
-from guanxi.segments.ready_made import STORE_A, STORE_B, install_ready_made_segments
+from guanxi.segments.ready_made import HOME_TEXTILES, STORE_A, STORE_B, install_ready_made_segments
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=SHANGHAI)
 
 
-def _order(store, customer, number, placed_at, status="completed", category="home_textiles", amount="59.00"):
+def _order(store, customer, number, placed_at, status="completed", category=HOME_TEXTILES, amount="59.00"):
     order = Order.objects.create(
         store=store,
         unit=store.unit,
@@ -70,18 +70,18 @@ def test_mothers_day_audience(unit_a, stores):
     tmall = stores["tmall"]
     recent = NOW - timedelta(days=30)
     cases = {
-        "buyer_25": ("female", _birthday(25), recent, "home_textiles", "completed"),
-        "buyer_49": ("female", _birthday(49, 364), recent, "home_textiles", "paid"),
-        "too_young": ("female", _birthday(24, 364), recent, "home_textiles", "completed"),
-        "mother_50": ("female", _birthday(50), recent, "home_textiles", "completed"),
-        "mother_65": ("female", _birthday(65, 364), recent, "home_textiles", "completed"),
-        "too_old": ("female", _birthday(66), recent, "home_textiles", "completed"),
-        "son_30": ("male", _birthday(30), recent, "home_textiles", "completed"),
-        "man_50": ("male", _birthday(50), recent, "home_textiles", "completed"),
-        "no_birthday": ("female", None, recent, "home_textiles", "completed"),
+        "buyer_25": ("female", _birthday(25), recent, HOME_TEXTILES, "completed"),
+        "buyer_49": ("female", _birthday(49, 364), recent, HOME_TEXTILES, "paid"),
+        "too_young": ("female", _birthday(24, 364), recent, HOME_TEXTILES, "completed"),
+        "mother_50": ("female", _birthday(50), recent, HOME_TEXTILES, "completed"),
+        "mother_65": ("female", _birthday(65, 364), recent, HOME_TEXTILES, "completed"),
+        "too_old": ("female", _birthday(66), recent, HOME_TEXTILES, "completed"),
+        "son_30": ("male", _birthday(30), recent, HOME_TEXTILES, "completed"),
+        "man_50": ("male", _birthday(50), recent, HOME_TEXTILES, "completed"),
+        "no_birthday": ("female", None, recent, HOME_TEXTILES, "completed"),
         "bedding_only": ("female", _birthday(30), recent, "bedding", "completed"),
-        "long_ago": ("female", _birthday(30), NOW - timedelta(days=366), "home_textiles", "completed"),
-        "unpaid_only": ("female", _birthday(30), recent, "home_textiles", "created"),
+        "long_ago": ("female", _birthday(30), NOW - timedelta(days=366), HOME_TEXTILES, "completed"),
+        "unpaid_only": ("female", _birthday(30), recent, HOME_TEXTILES, "created"),
     }
     for name, (gender, birthday, placed, category, status) in cases.items():
         customer = make_customer(name, [unit_a], gender=gender, birthday=birthday)

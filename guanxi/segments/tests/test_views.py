@@ -18,7 +18,7 @@ MOTHERS_DAY_FORM = {
     "r.1:field": "orders.lines.count",
     "r.1:op": "gte",
     "r.1:value": "1",
-    "r.1:categories": "home_textiles",
+    "r.1:categories": "毛巾浴巾",
     "r.1:window": "last:365:days",
 }
 
@@ -47,24 +47,67 @@ def test_preview_counts_and_reads_the_rule_aloud(client, unit_a_head, people):
     response = client.post("/segments/preview/", MOTHERS_DAY_FORM, headers={"HX-Request": "true"})
     body = response.content.decode()
     assert '<p class="kpi-value" data-count>0</p>' in body
-    assert "gender is Female and bought in category home_textiles in the last 365 days" in body
+    assert "gender is Female and bought in category 毛巾浴巾 in the last 365 days" in body
 
 
-def test_preview_reports_the_path_of_a_bad_value(client, manager, people):
+def test_preview_names_the_condition_of_a_bad_value(client, manager, people):
     client.force_login(manager)
     form = {**MOTHERS_DAY_FORM, "r.1:value": "many"}
-    body = client.post("/segments/preview/", form).content.decode()
-    assert "<code>root.all[1].value</code>: expected a whole number in range" in body
+    response = client.post("/segments/preview/", form)
+    assert [(p.where, p.message, p.path) for p in response.context["problems"]] == [
+        ("number of order lines", "expected a whole number in range", "root.all[1].value")
+    ]
+    assert (
+        "<strong>number of order lines</strong>：expected a whole number in range"
+        in response.content.decode()
+    )
+
+
+def field_of(body: str, path: str) -> str:
+    """The field selected in condition `path` of a rendered builder."""
+    select = body.split(f'name="{path}:field"', 1)[1].split("</select>", 1)[0]
+    return select.split(" selected>", 1)[0].rsplit('value="', 1)[1].split('"', 1)[0]
 
 
 def test_builder_adds_and_removes_conditions(client, manager):
     client.force_login(manager)
     added = client.post("/segments/builder/", {**MOTHERS_DAY_FORM, "action": "group:r"}).content.decode()
     assert 'name="r.2:node" value="all"' in added
-    assert 'name="r.2.0:field" value="profile.gender"' in added
+    assert field_of(added, "r.2.0") == "profile.gender"
     removed = client.post("/segments/builder/", {**MOTHERS_DAY_FORM, "action": "remove:r.0"}).content.decode()
     assert 'name="r:n" value="1"' in removed
-    assert 'name="r.0:field" value="orders.lines.count"' in removed
+    assert field_of(removed, "r.0") == "orders.lines.count"
+
+
+def test_a_new_field_starts_with_its_own_operator_and_no_value(client, manager):
+    """Changing gender to age once kept "female" as the age and said `root.all[0].value: 应为范围内的整数`."""
+    client.force_login(manager)
+    form = {**MOTHERS_DAY_FORM, "r.0:was": "profile.gender", "r.0:field": "profile.age"}
+
+    redrawn = client.post("/segments/builder/", form)
+    preview = client.post("/segments/preview/", form)
+
+    condition = redrawn.context["tree"]["children"][0]["condition"]
+    assert (condition["field"], condition["op"], condition["value"]) == ("profile.age", "eq", "")
+    assert [(p.where, p.message) for p in preview.context["problems"]] == [("age", "fill in a value")]
+
+
+def test_fields_are_offered_by_name_and_choices_as_lists(client, manager, people):
+    client.force_login(manager)
+    form = {**MOTHERS_DAY_FORM, "r.0:op": "in", "r.0:value": ["female", "male"]}
+
+    response = client.post("/segments/builder/", form)
+    preview = client.post("/segments/preview/", form)
+
+    body = response.content.decode()
+    assert '<option value="profile.gender" selected>gender</option>' in body
+    assert 'type="checkbox" name="r.0:value" value="female" checked' in body
+    assert 'type="checkbox" name="r.0:value" value="male" checked' in body
+    assert "multiple" not in body
+    assert '"value": [\n' not in body
+    assert preview.context["rule_json"].count('"female"') == 1
+    assert '"op": "in"' in preview.context["rule_json"]
+    assert 'hx-swap-oob="true"' in preview.content.decode()
 
 
 def test_saving_creates_the_segment_and_its_members(client, manager, people):

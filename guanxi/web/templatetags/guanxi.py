@@ -5,8 +5,10 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 
 from guanxi.commerce.models import Channel
+from guanxi.core.display import label_of
 from guanxi.core.money import round_money
 from guanxi.core.privacy import mask_value
 
@@ -38,21 +40,48 @@ def pii_tag(context, value, kind: str = ""):
 @register.filter
 def channel_label(value) -> str:
     """`{{ customer.source_channel|channel_label }}`: 天猫 for "tmall"; other values as they are."""
-    return Channel.label_of(value or "")
+    return label_of(Channel, value)
 
 
 @register.filter
 def money(value, currency: str = "CNY") -> str:
     """`{{ amount|money }}` → ¥1,234.50; `{{ amount|money:"USD" }}` → $1,234.50."""
-    if value is None or value == "":
-        return ""
-    try:
-        amount = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
+    amount = _amount(value)
+    if amount is None:
         return ""
     symbol = CURRENCY_SYMBOLS.get(currency, f"{currency} ")
     sign = "-" if amount < 0 else ""
     return f"{sign}{symbol}{round_money(abs(amount)):,.2f}"
+
+
+def _amount(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+
+
+# Large amounts in a key figure: in Chinese by 万 (10⁴) and 亿 (10⁸), otherwise by thousands and millions.
+SHORT_UNITS = {"zh": ((Decimal(10) ** 8, "亿"), (Decimal(10) ** 4, "万")), "": ((Decimal(10) ** 6, "M"),)}
+SHORT_FROM = Decimal(1_000_000)
+
+
+@register.filter
+def money_short(value, currency: str = "CNY") -> str:
+    """`{{ amount|money_short }}`: as `money` below a million, else ¥1,573.42万 (zh) or ¥15.73M, so a key
+    figure stays on one line; the exact amount goes beside it (a title)."""
+    amount = _amount(value)
+    if amount is None:
+        return ""
+    if abs(amount) < SHORT_FROM:
+        return money(amount, currency)
+    units = SHORT_UNITS["zh" if (get_language() or "").startswith("zh") else ""]
+    size, unit = next((size, unit) for size, unit in units if abs(amount) >= size)
+    symbol = CURRENCY_SYMBOLS.get(currency, f"{currency} ")
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{symbol}{round_money(abs(amount) / size):,.2f}{unit}"
 
 
 # Line icons drawn for Guanxi on a 24×24 grid, stroked with the current text colour.
@@ -83,6 +112,11 @@ ICONS = {
     '<path d="M16 4.5a3.5 3.5 0 0 1 0 7"/><path d="M18 14.2c2.1.7 3.5 2.8 3.5 5.8"/>',
     "tokens": '<circle cx="8" cy="15" r="4"/><path d="M11 12l9-9"/><path d="M16.5 6.5l3 3"/>',
     "menu": '<path d="M4 6h16M4 12h16M4 18h16"/>',
+    "settings": '<circle cx="12" cy="12" r="3"/><path d="M12 2.5v3M12 18.5v3M2.5 12h3M18.5 12h3M5.3 5.3l2.1 2.1'
+    'M16.6 16.6l2.1 2.1M5.3 18.7l2.1-2.1M16.6 7.4l2.1-2.1"/>',
+    "units": '<path d="M4 21V6l7-3v18"/><path d="M11 9l9 3v9"/><path d="M2 21h20"/><path d="M7 9v.5M7 13v.5M7 17v.5"/>',
+    "tags": '<path d="M3 12V4a1 1 0 0 1 1-1h8l9 9-9 9z"/><circle cx="7.5" cy="7.5" r="1.5"/>',
+    "fields": '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M7 9h10M7 13h10M7 17h6"/>',
     "logout": '<path d="M15 4h4a1 1 0 0 1 1 1v14a1 1 0 0 1-1 1h-4"/><path d="M10 17l-5-5 5-5"/><path d="M5 12h11"/>',
     "language": '<circle cx="12" cy="12" r="9"/><path d="M3 12h18"/>'
     '<path d="M12 3c2.5 2.5 3.5 5.5 3.5 9s-1 6.5-3.5 9c-2.5-2.5-3.5-5.5-3.5-9s1-6.5 3.5-9z"/>',

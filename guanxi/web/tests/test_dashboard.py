@@ -105,7 +105,7 @@ def test_page_shows_the_unit_heads_figures_only(client, unit_a, unit_b, unit_a_h
 
     page = client.get("/").content.decode()
 
-    assert '<div class="kpi-value" data-kpi="revenue">¥1,234.50</div>' in page
+    assert '<div class="kpi-value" data-kpi="revenue" title="¥1,234.50">¥1,234.50</div>' in page
     assert '<div class="kpi-value" data-kpi="customers">1</div>' in page
     assert "¥9,234.50" not in page
     assert "Beauty" not in page
@@ -118,7 +118,7 @@ def test_page_shows_every_unit_to_the_group_manager(client, unit_a, unit_b, mana
 
     page = client.get("/").content.decode()
 
-    assert '<div class="kpi-value" data-kpi="revenue">¥9,234.50</div>' in page
+    assert '<div class="kpi-value" data-kpi="revenue" title="¥9,234.50">¥9,234.50</div>' in page
     assert '<div class="kpi-value" data-kpi="aov">¥4,617.25</div>' in page
     assert "All business units" in page
 

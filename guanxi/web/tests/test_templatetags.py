@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
+from django.utils import translation
 
 from guanxi.accounts.roles import Role
 
@@ -65,3 +66,17 @@ def test_money(analyst, value, currency, shown):
 
 def test_money_defaults_to_yuan(analyst):
     assert _render("{{ value|money }}", analyst, value=Decimal("1234.50")) == "¥1,234.50"
+
+
+@pytest.mark.parametrize(
+    ("language", "value", "shown"),
+    [
+        ("zh-hans", Decimal("999999.99"), "¥999,999.99"),
+        ("zh-hans", Decimal("15734227.89"), "¥1,573.42万"),
+        ("zh-hans", Decimal("-123456789"), "-¥1.23亿"),
+        ("en", Decimal("15734227.89"), "¥15.73M"),
+    ],
+)
+def test_money_short_keeps_a_key_figure_on_one_line(analyst, language, value, shown):
+    with translation.override(language):
+        assert _render("{{ value|money_short }}", analyst, value=value) == shown

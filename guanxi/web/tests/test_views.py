@@ -51,7 +51,11 @@ def test_area_outside_the_role_is_refused_and_logged(client, make_user):
 
     assert response.status_code == 403
     entry = AuditEntry.objects.get(action=AuditEntry.Action.PERMISSION_DENIED)
-    assert (entry.actor, entry.object_id, entry.message) == (agent, "analytics.view", "GET /analytics/")
+    assert (entry.actor, entry.object_id, entry.details) == (
+        agent,
+        "analytics.view",
+        "Refused: GET /analytics/",
+    )
 
 
 def test_navigation_lists_only_permitted_areas(client, make_user, manager):
@@ -157,7 +161,7 @@ def test_analyst_is_refused_and_the_refusal_is_logged(client, make_user):
     assert response.status_code == 403
     entry = AuditEntry.objects.get(action=AuditEntry.Action.PERMISSION_DENIED)
     assert (entry.actor, entry.actor_name, entry.object_id) == (analyst, "analyst", "core.audit")
-    assert entry.message == "GET /audit/"
+    assert entry.details == "Refused: GET /audit/"
     assert entry.ip_address == "127.0.0.1"
 
 

@@ -38,6 +38,13 @@
     return numberFormat(value);
   }
 
+  // A number short enough for an axis or a bar's label: 198.6万 / 1.99M above ten thousand.
+  function short(value) {
+    return Math.abs(value) >= 1e4 ? compact(value) : numberFormat(value);
+  }
+
+  // Labels never overlap: ECharts drops those that would (hideOverlap) rather than drawing them
+  // over each other, and value axes show few, short numbers.
   function category(labels, name) {
     return {
       type: "category",
@@ -48,8 +55,31 @@
       nameTextStyle: { color: "#5f6b7f" },
       axisTick: { show: false },
       axisLine: { lineStyle: { color: "#d3d9e5" } },
-      axisLabel: AXIS,
+      axisLabel: Object.assign({ hideOverlap: true }, AXIS),
     };
+  }
+
+  function valueAxis(extra) {
+    return Object.assign(
+      {
+        type: "value",
+        splitNumber: 4,
+        axisLabel: { color: AXIS.color, fontSize: AXIS.fontSize, formatter: short, hideOverlap: true },
+        splitLine: GRID_LINE,
+      },
+      extra || {}
+    );
+  }
+
+  // The width text takes in the chart's font, so grids leave room for the longest label.
+  function textWidth(text) {
+    var context = textWidth.canvas || (textWidth.canvas = document.createElement("canvas").getContext("2d"));
+    context.font = "12px " + FONT;
+    return context.measureText(String(text)).width;
+  }
+
+  function widest(texts) {
+    return texts.reduce(function (most, text) { return Math.max(most, textWidth(text)); }, 0);
   }
 
   var builders = {
@@ -63,14 +93,7 @@
         },
         grid: { left: 8, right: 8, top: 36, bottom: 4, containLabel: true },
         xAxis: category(data.labels),
-        yAxis: [
-          { type: "value", axisLabel: AXIS, splitLine: GRID_LINE, minInterval: 1 },
-          {
-            type: "value",
-            axisLabel: { color: AXIS.color, fontSize: AXIS.fontSize, formatter: compact },
-            splitLine: { show: false },
-          },
-        ],
+        yAxis: [valueAxis({ minInterval: 1 }), valueAxis({ splitLine: { show: false } })],
         series: [
           {
             name: data.orders_label,
@@ -104,17 +127,19 @@
     },
 
     bar: function (data) {
+      // The values are written at the bars' ends: the grid keeps room for the longest of them.
+      var ends = data.values.map(short);
       return {
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: numberFormat },
-        grid: { left: 8, right: 40, top: 8, bottom: 4, containLabel: true },
-        xAxis: { type: "value", axisLabel: AXIS, splitLine: GRID_LINE, minInterval: 1 },
+        grid: { left: 8, right: 16 + widest(ends), top: 8, bottom: 4, containLabel: true },
+        xAxis: valueAxis({ minInterval: 1, splitNumber: 3 }),
         yAxis: {
           type: "category",
           data: data.labels,
           inverse: true,
           axisTick: { show: false },
           axisLine: { show: false },
-          axisLabel: { color: "#5f6b7f", fontSize: 12 },
+          axisLabel: { color: "#5f6b7f", fontSize: 12, width: 120, overflow: "truncate", interval: 0 },
         },
         series: [
           {
@@ -123,26 +148,56 @@
             data: data.values,
             barMaxWidth: 28,
             itemStyle: { borderRadius: [0, 6, 6, 0], color: "#3b5bdb" },
-            label: { show: true, position: "right", color: "#5f6b7f", formatter: function (p) { return numberFormat(p.value); } },
+            label: { show: true, position: "right", color: "#5f6b7f", formatter: function (p) { return short(p.value); } },
           },
         ],
       };
     },
 
     pie: function (data) {
+      // Every slice says its share on the ring (when there is room) and its count in the legend;
+      // the total sits in the middle.
+      var total = data.values.reduce(function (sum, slice) { return sum + slice.value; }, 0);
+      var counts = {};
+      data.values.forEach(function (slice) { counts[slice.name] = slice.value; });
       return {
         tooltip: { trigger: "item", valueFormatter: numberFormat },
-        legend: { bottom: 0, left: "center", icon: "circle", itemWidth: 8, itemHeight: 8, textStyle: { color: "#5f6b7f" } },
+        legend: {
+          bottom: 0,
+          left: "center",
+          icon: "circle",
+          itemWidth: 8,
+          itemHeight: 8,
+          textStyle: { color: "#5f6b7f" },
+          formatter: function (name) { return name + " " + short(counts[name]); },
+        },
+        title: {
+          text: short(total),
+          subtext: data.series_label,
+          left: "center",
+          top: "34%",
+          textStyle: { fontSize: 18, fontWeight: 700, color: "#1b2437" },
+          subtextStyle: { fontSize: 12, color: "#8a94a6" },
+          itemGap: 4,
+        },
         series: [
           {
             name: data.series_label,
             type: "pie",
             radius: ["48%", "72%"],
-            center: ["50%", "44%"],
+            center: ["50%", "42%"],
             avoidLabelOverlap: true,
             itemStyle: { borderColor: "#fff", borderWidth: 2, borderRadius: 4 },
-            label: { show: false },
-            emphasis: { label: { show: true, fontSize: 13, fontWeight: 600, formatter: "{b}\n{d}%" } },
+            label: {
+              show: true,
+              position: "inside",
+              color: "#fff",
+              fontSize: 11,
+              fontWeight: 600,
+              formatter: function (p) { return p.percent >= 6 ? Math.round(p.percent) + "%" : ""; },
+            },
+            labelLine: { show: false },
+            emphasis: { label: { show: true, fontSize: 12, formatter: "{d}%" } },
             data: data.values,
           },
         ],
@@ -192,9 +247,24 @@
         },
         grid: { left: 8, right: 8, top: 36, bottom: 4, containLabel: true },
         xAxis: category(data.labels),
-        yAxis: { type: "value", max: data.percent ? 100 : null, axisLabel: AXIS, splitLine: GRID_LINE },
+        yAxis: data.percent
+          ? valueAxis({ max: 100, interval: 25, axisLabel: { color: AXIS.color, fontSize: AXIS.fontSize, formatter: "{value}%" } })
+          : valueAxis(),
         series: data.series.map(function (s) {
-          return { name: s.name, type: "bar", stack: "total", data: s.values, barMaxWidth: 22 };
+          return {
+            name: s.name,
+            type: "bar",
+            stack: "total",
+            data: s.values,
+            barMaxWidth: data.labels.length <= 6 ? 56 : 22,
+            // Shares are written on their segment when a few wide bars leave room for them.
+            label: {
+              show: !!data.percent && data.labels.length <= 6,
+              color: "#fff",
+              fontSize: 11,
+              formatter: function (p) { return p.value >= 8 ? Math.round(p.value) + "%" : ""; },
+            },
+          };
         }),
       };
     },
@@ -247,7 +317,7 @@
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: shortNumber },
         grid: { left: 8, right: data.mark ? 48 : 8, top: 16, bottom: 4, containLabel: true },
         xAxis: category(data.labels),
-        yAxis: { type: "value", axisLabel: AXIS, splitLine: GRID_LINE },
+        yAxis: valueAxis(),
         series: [series],
       };
     },
@@ -260,6 +330,10 @@
     var data = JSON.parse(source.textContent);
     var build = builders[data.kind];
     if (!build) return;
+    // A horizontal bar chart grows with its bars, so thirty provinces do not share the room of five.
+    if (data.kind === "bar" && data.labels.length > 8) {
+      element.style.height = Math.max(element.clientHeight, 24 * data.labels.length + 48) + "px";
+    }
     var chart = window.echarts.init(element, null, { renderer: "canvas", locale: locale() });
     var option = build(data);
     option.color = PALETTE;
