@@ -4,6 +4,7 @@ won, and sees the order it made on the customer's page; screenshots of the board
 import re
 
 import pytest
+from django.utils import translation
 
 from guanxi.accounts import actions as account_actions
 from guanxi.accounts.roles import Role
@@ -24,7 +25,8 @@ def test_a_rep_converts_a_lead_wins_it_on_the_board_and_sees_the_order(
     rep = account_actions.create_user(
         username="rep", password=PASSWORD, role=Role.SALES_REP, units=[home], display_name="郑销售"
     )
-    pipeline = create_pipeline(unit=home, name="大客户销售")
+    with translation.override("zh-hans"):  # a Chinese install names its default stages in Chinese
+        pipeline = create_pipeline(unit=home, name="大客户销售")
     second = pipeline.stages.order_by("position")[1]
     lead = leads.capture_lead(
         unit=home, actor=rep, name="周敏", company="星河酒店", title="采购经理", phone="13822223333"
