@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "guanxi.commerce",
     "guanxi.analytics",
     "guanxi.sales",
+    "guanxi.service",
     "guanxi.segments",
     "guanxi.messaging",
     "guanxi.demo",
