@@ -47,3 +47,18 @@ def desk_a(make_user, unit_a) -> Desk:
 @pytest.fixture
 def desk_b(make_user, unit_b) -> Desk:
     return _desk(make_user, unit_b, "b")
+
+
+@pytest.fixture
+def sms_channel(desk_a):
+    """An SMS channel for unit A, so replies and survey links are queued rather than dropped (nothing
+    is sent: no worker runs in these tests)."""
+    from guanxi.messaging.actions import save_channel
+    from guanxi.messaging.models import ChannelKind
+
+    return save_channel(
+        unit=desk_a.unit,
+        name="短信",
+        kind=ChannelKind.SMS_HTTP,
+        values={"url": "https://sms-gateway.guanxi-shop.cn/send", "api_key": "k-1", "honours_idempotency_key": True},
+    )
