@@ -33,9 +33,19 @@ def _desk(make_user, unit: BusinessUnit, prefix: str) -> Desk:
         unit=unit,
         agent=make_user(f"{prefix}_agent", Role.SERVICE_AGENT, [unit], display_name=f"{prefix} agent"),
         agent2=make_user(f"{prefix}_agent2", Role.SERVICE_AGENT, [unit], display_name=f"{prefix} agent two"),
-        agent3=make_user(f"{prefix}_agent3", Role.SERVICE_AGENT, [unit], display_name=f"{prefix} agent three"),
-        head=make_user(f"{prefix}_head", Role.UNIT_HEAD, [unit], display_name=f"{prefix} head", email=f"{prefix}head@shop.cn"),
-        customer=make_customer(f"{prefix} 王芳", [unit], phone="13912345678" if prefix == "a" else "13687654321"),
+        agent3=make_user(
+            f"{prefix}_agent3", Role.SERVICE_AGENT, [unit], display_name=f"{prefix} agent three"
+        ),
+        head=make_user(
+            f"{prefix}_head",
+            Role.UNIT_HEAD,
+            [unit],
+            display_name=f"{prefix} head",
+            email=f"{prefix}head@shop.cn",
+        ),
+        customer=make_customer(
+            f"{prefix} 王芳", [unit], phone="13912345678" if prefix == "a" else "13687654321"
+        ),
     )
 
 
@@ -60,5 +70,9 @@ def sms_channel(desk_a):
         unit=desk_a.unit,
         name="短信",
         kind=ChannelKind.SMS_HTTP,
-        values={"url": "https://sms-gateway.guanxi-shop.cn/send", "api_key": "k-1", "honours_idempotency_key": True},
+        values={
+            "url": "https://sms-gateway.guanxi-shop.cn/send",
+            "api_key": "k-1",
+            "honours_idempotency_key": True,
+        },
     )

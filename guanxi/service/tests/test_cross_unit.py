@@ -12,16 +12,26 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def b_ticket(desk_b):
-    return actions.open_ticket(actor=desk_b.agent, unit=desk_b.unit, subject="B 的投诉", customer=desk_b.customer)
+    return actions.open_ticket(
+        actor=desk_b.agent, unit=desk_b.unit, subject="B 的投诉", customer=desk_b.customer
+    )
 
 
 def test_an_agent_of_unit_a_sees_no_unit_b_ticket_on_any_route(client, desk_a, desk_b, b_ticket, bearer):
-    mine = actions.open_ticket(actor=desk_a.agent, unit=desk_a.unit, subject="A 的咨询", customer=desk_a.customer)
+    mine = actions.open_ticket(
+        actor=desk_a.agent, unit=desk_a.unit, subject="A 的咨询", customer=desk_a.customer
+    )
     client.force_login(desk_a.agent)
 
     pages = {
         url: client.get(url)
-        for url in ("/service/", "/service/tickets/", "/service/tickets/?status=open", "/service/reports/", "/service/follow-ups/")
+        for url in (
+            "/service/",
+            "/service/tickets/",
+            "/service/tickets/?status=open",
+            "/service/reports/",
+            "/service/follow-ups/",
+        )
     }
     for url, response in pages.items():
         assert response.status_code == 200, url
@@ -46,7 +56,9 @@ def test_an_agent_of_unit_a_sees_no_unit_b_ticket_on_any_route(client, desk_a, d
 
 
 def test_a_transfer_needs_both_units(desk_a, desk_b):
-    ticket = actions.open_ticket(actor=desk_a.agent, unit=desk_a.unit, subject="其实是美妆订单", customer=desk_a.customer)
+    ticket = actions.open_ticket(
+        actor=desk_a.agent, unit=desk_a.unit, subject="其实是美妆订单", customer=desk_a.customer
+    )
 
     transfer = actions.request_transfer(ticket, desk_b.unit, actor=desk_a.agent, reason="买的是美妆")
     assert (transfer.source_approved_by, transfer.target_approved_by) == (None, None)
@@ -73,7 +85,9 @@ def test_a_head_of_another_unit_cannot_approve_for_the_source(desk_a, desk_b, ma
 
     third = account_actions.create_business_unit(code="food", name="Food")
     head_c = make_user("head_c", Role.UNIT_HEAD, [third])
-    ticket = actions.open_ticket(actor=desk_a.agent, unit=desk_a.unit, subject="转给美妆", customer=desk_a.customer)
+    ticket = actions.open_ticket(
+        actor=desk_a.agent, unit=desk_a.unit, subject="转给美妆", customer=desk_a.customer
+    )
     transfer = actions.request_transfer(ticket, desk_b.unit, actor=desk_a.head)
 
     with pytest.raises(Denied):
@@ -86,7 +100,9 @@ def test_a_head_of_another_unit_cannot_approve_for_the_source(desk_a, desk_b, ma
 
 
 def test_transfers_through_the_pages(client, desk_a, desk_b):
-    ticket = actions.open_ticket(actor=desk_a.agent, unit=desk_a.unit, subject="转单", customer=desk_a.customer)
+    ticket = actions.open_ticket(
+        actor=desk_a.agent, unit=desk_a.unit, subject="转单", customer=desk_a.customer
+    )
     client.force_login(desk_a.head)
     client.post(f"/service/tickets/{ticket.pk}/transfer/", {"to_unit": desk_b.unit.pk, "reason": "美妆"})
     transfer = Transfer.objects.get(ticket=ticket)

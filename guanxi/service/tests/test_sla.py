@@ -25,12 +25,19 @@ def calendar_2026(desk_a):
 
 def policy(desk, first: int, resolution: int, ticket_type=TicketType.INQUIRY, priority=Priority.NORMAL):
     actions.save_policy(
-        desk.unit, actor=desk.head, ticket_type=ticket_type, priority=priority, first_response=first, resolution=resolution
+        desk.unit,
+        actor=desk.head,
+        ticket_type=ticket_type,
+        priority=priority,
+        first_response=first,
+        resolution=resolution,
     )
 
 
 def open_at(desk, when, **fields):
-    return actions.open_ticket(actor=desk.agent, unit=desk.unit, subject="退货", customer=desk.customer, now=when, **fields)
+    return actions.open_ticket(
+        actor=desk.agent, unit=desk.unit, subject="退货", customer=desk.customer, now=when, **fields
+    )
 
 
 def test_the_2026_calendar_has_the_state_councils_days(calendar_2026):
@@ -147,7 +154,11 @@ def test_the_scan_warns_then_alerts_once_through_messaging(calendar_2026):
 
 def test_calendar_counts_working_minutes_between_two_moments():
     calendar = BusinessCalendar(
-        zone=SHANGHAI, opens=time(9), closes=time(18), holidays=frozenset({date(2026, 5, 4)}), workdays=frozenset({date(2026, 5, 9)})
+        zone=SHANGHAI,
+        opens=time(9),
+        closes=time(18),
+        holidays=frozenset({date(2026, 5, 4)}),
+        workdays=frozenset({date(2026, 5, 9)}),
     )
 
     assert calendar.business_minutes_between(at(2026, 5, 8, 17, 0), at(2026, 5, 11, 10, 0)) == 60 + 540 + 60

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def closed_ticket(desk_a, sms_channel):
-    ticket = actions.open_ticket(actor=desk_a.agent, unit=desk_a.unit, subject="换货", customer=desk_a.customer)
+    ticket = actions.open_ticket(
+        actor=desk_a.agent, unit=desk_a.unit, subject="换货", customer=desk_a.customer
+    )
     actions.transition(ticket, "resolve", actor=ticket.assignee)
     return actions.transition(ticket, "close", actor=ticket.assignee)
 
@@ -78,10 +80,14 @@ def test_the_satisfaction_index_is_the_share_of_satisfied_answers_per_month(desk
     scores = {(2026, 1, 10): [5, 4, 3, 2], (2026, 2, 10): [5, 5, 4, 4, 1]}
     for day, values in scores.items():
         for score in values:
-            survey = actions.send_survey(unit=desk_a.unit, kind="csat", customer=desk_a.customer, now=at(*day, 9, 0))
+            survey = actions.send_survey(
+                unit=desk_a.unit, kind="csat", customer=desk_a.customer, now=at(*day, 9, 0)
+            )
             actions.answer_survey(survey, score=score, now=at(*day, 10, 0))
     for score in (10, 9, 8, 3):
-        survey = actions.send_survey(unit=desk_a.unit, kind="nps", customer=desk_a.customer, now=at(2026, 2, 11, 9, 0))
+        survey = actions.send_survey(
+            unit=desk_a.unit, kind="nps", customer=desk_a.customer, now=at(2026, 2, 11, 9, 0)
+        )
         actions.answer_survey(survey, score=score, now=at(2026, 2, 11, 10, 0))
 
     index = fetch.satisfaction_index(desk_a.head, since=at(2026, 1, 1, 0, 0), until=at(2026, 3, 1, 0, 0))

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def open_ticket(desk, subject="物流太慢", **fields):
-    return actions.open_ticket(actor=desk.agent, unit=desk.unit, subject=subject, customer=desk.customer, **fields)
+    return actions.open_ticket(
+        actor=desk.agent, unit=desk.unit, subject=subject, customer=desk.customer, **fields
+    )
 
 
 def mode(desk, assignment):
@@ -69,7 +71,13 @@ def test_only_a_manager_gives_a_ticket_to_someone_else(desk_a):
 
 
 def test_the_whole_process_leaves_a_history_and_an_audit_trail(desk_a, sms_channel):
-    ticket = open_ticket(desk_a, ticket_type="complaint", complaint_reason="logistics", body="三天还没发货", now=at(2026, 3, 2, 9, 0))
+    ticket = open_ticket(
+        desk_a,
+        ticket_type="complaint",
+        complaint_reason="logistics",
+        body="三天还没发货",
+        now=at(2026, 3, 2, 9, 0),
+    )
     agent = ticket.assignee
 
     actions.transition(ticket, "start", actor=agent, now=at(2026, 3, 2, 9, 5))
@@ -116,11 +124,20 @@ def test_the_whole_process_leaves_a_history_and_an_audit_trail(desk_a, sms_chann
     ]
     # the complaint's call back (客户回访) eight business hours after the resolution, and the CSAT survey
     follow_up = FollowUp.objects.get(ticket=ticket)
-    assert (follow_up.reason, follow_up.due_at, follow_up.assignee) == ("complaint", at(2026, 3, 3, 10, 0), agent)
+    assert (follow_up.reason, follow_up.due_at, follow_up.assignee) == (
+        "complaint",
+        at(2026, 3, 3, 10, 0),
+        agent,
+    )
     survey = Survey.objects.get(ticket=ticket)
     assert survey.kind == "csat" and survey.outbox_id is not None
     reply = Message.objects.get(source=f"service:{ticket.pk}", subject__startswith="[#")
-    assert (reply.customer_id, reply.body, reply.medium, reply.state) == (desk_a.customer.pk, "已催促仓库", "sms", "queued")
+    assert (reply.customer_id, reply.body, reply.medium, reply.state) == (
+        desk_a.customer.pk,
+        "已催促仓库",
+        "sms",
+        "queued",
+    )
 
 
 def test_transitions_outside_the_process_are_refused(desk_a):
