@@ -300,10 +300,14 @@ def list_policies(request, unit: int | None = None):
     return [vars(row) for row in fetch.policies(_unit(request, unit))]
 
 
-@router.put("/service/policies", response=PolicyOut, summary="Set the SLA targets of a type and priority")
-def save_policy(request, payload: PolicyIn):
+@router.put(
+    "/service/units/{unit_id}/policies",
+    response=PolicyOut,
+    summary="Set a unit's SLA targets of a type and priority",
+)
+def save_policy(request, unit_id: int, payload: PolicyIn):
     user = require(request, CHANGE)
-    unit = _unit(request, payload.unit)
+    unit = _unit(request, unit_id)
     try:
         policy = actions.save_policy(
             unit,

@@ -120,7 +120,6 @@ class PolicyOut(Schema):
 
 
 class PolicyIn(Schema):
-    unit: int
     ticket_type: str
     priority: str
     first_response_minutes: int = Field(gt=0, le=525_600)

@@ -429,19 +429,26 @@ def ticket_transfer(request, pk: int):
     return redirect("service:ticket", pk)
 
 
-@require_POST
-def transfer_decide(request, pk: int, decision: str):
+def _decide(request, pk: int, approve: bool) -> HttpResponse:
     user = require(request, CHANGE)
     transfer = Transfer.objects.restrict(user, "view").filter(pk=pk).first()
-    if transfer is None or decision not in ("approve", "reject"):
+    if transfer is None:
         raise Http404
-    action = actions.approve_transfer if decision == "approve" else actions.reject_transfer
-    run(
-        request,
-        lambda: action(transfer, actor=user),
-        _("Transfer approved.") if decision == "approve" else _("Transfer rejected."),
-    )
+    if approve:
+        run(request, lambda: actions.approve_transfer(transfer, actor=user), _("Transfer approved."))
+    else:
+        run(request, lambda: actions.reject_transfer(transfer, actor=user), _("Transfer rejected."))
     return redirect("service:inbox")
+
+
+@require_POST
+def transfer_approve(request, pk: int):
+    return _decide(request, pk, approve=True)
+
+
+@require_POST
+def transfer_reject(request, pk: int):
+    return _decide(request, pk, approve=False)
 
 
 # --- follow-ups --------------------------------------------------------------------------------

@@ -103,9 +103,8 @@ def test_the_api_opens_moves_and_answers_tickets(api, desk_a):
 
 def test_an_agent_cannot_change_the_sla_policies(api, client, desk_a):
     response = api.put(
-        "/api/v1/service/policies",
+        f"/api/v1/service/units/{desk_a.unit.pk}/policies",
         data={
-            "unit": desk_a.unit.pk,
             "ticket_type": "inquiry",
             "priority": "low",
             "first_response_minutes": 1,
