@@ -15,8 +15,8 @@ from guanxi.core.api import router as core_router
 from guanxi.customers.api import router as customers_router
 from guanxi.messaging.api import router as messaging_router
 from guanxi.sales.api import router as sales_router
-from guanxi.service.api import router as service_router
 from guanxi.segments.api import router as segments_router
+from guanxi.service.api import router as service_router
 
 DESCRIPTION = """\
 The Guanxi CRM REST API.
