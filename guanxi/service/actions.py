@@ -57,6 +57,8 @@ SURVEY_DAYS = 14
 # Resolved tickets nobody reopened are archived (归档) after this many days.
 AUTO_CLOSE_DAYS = 7
 SCAN_BATCH = 500
+# At most this many batches of alerts per clock and unit in one scan (the next scan, a minute later, goes on).
+MAX_PASSES = 40
 # A follow-up call is due one business day (of the unit's hours) after what prompted it.
 FOLLOW_UP_MINUTES = 8 * 60
 LOW_CSAT = 2
@@ -829,42 +831,66 @@ CLOCKS = (
 )
 
 
-def scan_sla(now: datetime | None = None, *, batch: int = SCAN_BATCH) -> ScanResult:
-    """Warn of deadlines coming within the unit's warning time and alert on deadlines passed, once each,
-    for running tickets (not those waiting on the customer); archive resolved tickets nobody reopened.
-    Each pass reads the partial indexes of running clocks, so it costs the tickets it finds."""
+@dataclass
+class _DeskContext:
+    """What a scan needs of a unit, read once per scan: its desk, calendar and service managers."""
+
+    desk: ServiceSettings
+    calendar: BusinessCalendar
+    managers: list[User]
+
+
+def _contexts() -> dict[int, _DeskContext]:
+    found: dict[int, _DeskContext] = {}
+    for unit in BusinessUnit.objects.filter(is_active=True).order_by("pk"):
+        desk = settings_for(unit)
+        found[unit.pk] = _DeskContext(desk, calendar_for(unit, desk), managers(unit))
+    return found
+
+
+def scan_sla(now: datetime | None = None, *, batch: int = SCAN_BATCH, passes: int = MAX_PASSES) -> ScanResult:
+    """Warn of deadlines coming within the unit's warning time (in business minutes) and alert on
+    deadlines passed, once each, for running tickets (not those waiting on the customer); archive
+    resolved tickets nobody reopened. Reads only the partial indexes of running clocks, up to the
+    moment each unit's warning reaches, so a pass costs the tickets it alerts on, not the open ones."""
     now = now or timezone.now()
     result = ScanResult()
-    horizon = now + timedelta(days=3)  # no unit warns more than three days ahead
+    contexts = _contexts()
     for which, due, done, warned, breached in CLOCKS:
         running = Ticket.objects.filter(
-            status__in=RUNNING,
-            **{f"{done}__isnull": True, f"{breached}__isnull": True, f"{due}__lte": horizon},
-        )
-        for ticket in (
-            running.filter(**{f"{due}__lte": now}).select_related("unit", "assignee").order_by(due)[:batch]
-        ):
-            result.breaches += _alert(ticket, which, breached, now, breach=True)
-        candidates = running.filter(**{f"{warned}__isnull": True, f"{due}__gt": now})
-        for ticket in candidates.select_related("unit", "assignee").order_by(due)[:batch]:
-            desk = settings_for(ticket.unit)
-            warn_at = getattr(ticket, due) - timedelta(minutes=desk.warn_minutes)
-            if (
-                calendar_for(ticket.unit, desk).business_minutes_between(now, getattr(ticket, due))
-                <= desk.warn_minutes
-                or warn_at <= now
-            ):
-                result.warnings += _alert(ticket, which, warned, now, breach=False)
+            status__in=RUNNING, **{f"{done}__isnull": True, f"{breached}__isnull": True}
+        ).select_related("unit", "assignee")
+        for _pass in range(passes):
+            rows = list(running.filter(**{f"{due}__lte": now}).order_by(due, "pk")[:batch])
+            for ticket in rows:
+                result.breaches += _alert(ticket, which, breached, now, contexts[ticket.unit_id], breach=True)
+            if len(rows) < batch:
+                break
+        for unit_id, context in contexts.items():
+            # Business minutes only grow with wall time: every deadline up to this moment is within
+            # the warning time, and none after it.
+            limit = context.calendar.add_business_minutes(now, context.desk.warn_minutes)
+            coming = running.filter(
+                unit_id=unit_id, **{f"{warned}__isnull": True, f"{due}__gt": now, f"{due}__lte": limit}
+            )
+            for _pass in range(passes):
+                rows = list(coming.order_by(due, "pk")[:batch])
+                for ticket in rows:
+                    result.warnings += _alert(ticket, which, warned, now, context, breach=False)
+                if len(rows) < batch:
+                    break
     stale = Ticket.objects.filter(
         status=Status.RESOLVED, resolved_at__lte=now - timedelta(days=AUTO_CLOSE_DAYS)
     )
-    for ticket in stale.order_by("resolved_at")[:batch]:
+    for ticket in stale.order_by("resolved_at", "pk")[:batch]:
         transition(ticket, "close", actor=None, now=now)
         result.closed += 1
     return result
 
 
-def _alert(ticket: Ticket, which: str, field: str, now: datetime, *, breach: bool) -> int:
+def _alert(
+    ticket: Ticket, which: str, field: str, now: datetime, context: _DeskContext, *, breach: bool
+) -> int:
     """Mark the clock warned or breached (once: a concurrent scan finds it marked) and tell the assignee
     and the unit's service managers through messaging."""
     with transaction.atomic():
@@ -875,7 +901,7 @@ def _alert(ticket: Ticket, which: str, field: str, now: datetime, *, breach: boo
         _event(
             ticket, Kind.SLA_BREACH if breach else Kind.SLA_WARNING, at=now, clock=which, due=due.isoformat()
         )
-        recipients = {user.pk: user for user in managers(ticket.unit)}
+        recipients = {user.pk: user for user in context.managers}
         if ticket.assignee is not None:
             recipients[ticket.assignee.pk] = ticket.assignee
         with translation.override(settings.LANGUAGE_CODE):
@@ -889,7 +915,7 @@ def _alert(ticket: Ticket, which: str, field: str, now: datetime, *, breach: boo
                 "id": ticket.pk,
                 "subject": ticket.subject,
                 "clock": clock,
-                "due": timezone.localtime(due, settings_for(ticket.unit).zone).strftime("%Y-%m-%d %H:%M"),
+                "due": timezone.localtime(due, context.desk.zone).strftime("%Y-%m-%d %H:%M"),
             }
         for user in recipients.values():
             messaging.enqueue_message(
