@@ -59,6 +59,8 @@ AUTO_CLOSE_DAYS = 7
 SCAN_BATCH = 500
 # At most this many batches of alerts per clock and unit in one scan (the next scan, a minute later, goes on).
 MAX_PASSES = 40
+# The tickets an SLA e-mail lists by name; the rest are counted.
+MAX_DIGEST_LINES = 50
 # A follow-up call is due one business day (of the unit's hours) after what prompted it.
 FOLLOW_UP_MINUTES = 8 * 60
 LOW_CSAT = 2
@@ -848,23 +850,44 @@ def _contexts() -> dict[int, _DeskContext]:
     return found
 
 
+@dataclass
+class _Alert:
+    ticket_id: int
+    subject: str
+    which: str
+    due: datetime
+    breach: bool
+    zone: Any
+
+
 def scan_sla(now: datetime | None = None, *, batch: int = SCAN_BATCH, passes: int = MAX_PASSES) -> ScanResult:
     """Warn of deadlines coming within the unit's warning time (in business minutes) and alert on
     deadlines passed, once each, for running tickets (not those waiting on the customer); archive
     resolved tickets nobody reopened. Reads only the partial indexes of running clocks, up to the
-    moment each unit's warning reaches, so a pass costs the tickets it alerts on, not the open ones."""
+    moment each unit's warning reaches, so a pass costs the tickets it alerts on, not the open ones.
+    Each person told (the assignee, the unit's service managers) gets one e-mail per scan listing
+    their tickets, through messaging."""
     now = now or timezone.now()
     result = ScanResult()
     contexts = _contexts()
+    inbox: dict[int, tuple[Any, Any, list[_Alert]]] = {}  # user id -> (user, unit, alerts)
     for which, due, done, warned, breached in CLOCKS:
         running = Ticket.objects.filter(
             status__in=RUNNING, **{f"{done}__isnull": True, f"{breached}__isnull": True}
-        ).select_related("unit", "assignee")
+        )
         for _pass in range(passes):
-            rows = list(running.filter(**{f"{due}__lte": now}).order_by(due, "pk")[:batch])
-            for ticket in rows:
-                result.breaches += _alert(ticket, which, breached, now, contexts[ticket.unit_id], breach=True)
-            if len(rows) < batch:
+            found = _mark(
+                running.filter(**{f"{due}__lte": now}),
+                which,
+                breached,
+                now,
+                batch,
+                contexts,
+                inbox,
+                breach=True,
+            )
+            result.breaches += found
+            if found < batch:
                 break
         for unit_id, context in contexts.items():
             # Business minutes only grow with wall time: every deadline up to this moment is within
@@ -874,11 +897,12 @@ def scan_sla(now: datetime | None = None, *, batch: int = SCAN_BATCH, passes: in
                 unit_id=unit_id, **{f"{warned}__isnull": True, f"{due}__gt": now, f"{due}__lte": limit}
             )
             for _pass in range(passes):
-                rows = list(coming.order_by(due, "pk")[:batch])
-                for ticket in rows:
-                    result.warnings += _alert(ticket, which, warned, now, context, breach=False)
-                if len(rows) < batch:
+                found = _mark(coming, which, warned, now, batch, contexts, inbox, breach=False)
+                result.warnings += found
+                if found < batch:
                     break
+    for user, unit, alerts in inbox.values():
+        _tell(user, unit, alerts, now)
     stale = Ticket.objects.filter(
         status=Status.RESOLVED, resolved_at__lte=now - timedelta(days=AUTO_CLOSE_DAYS)
     )
@@ -888,47 +912,97 @@ def scan_sla(now: datetime | None = None, *, batch: int = SCAN_BATCH, passes: in
     return result
 
 
-def _alert(
-    ticket: Ticket, which: str, field: str, now: datetime, context: _DeskContext, *, breach: bool
+def _mark(
+    rows: Any,
+    which: str,
+    field: str,
+    now: datetime,
+    batch: int,
+    contexts: dict[int, _DeskContext],
+    inbox: dict[int, tuple[Any, Any, list[_Alert]]],
+    *,
+    breach: bool,
 ) -> int:
-    """Mark the clock warned or breached (once: a concurrent scan finds it marked) and tell the assignee
-    and the unit's service managers through messaging."""
+    """Mark one batch of clocks warned or breached, with a history entry each; rows another scan holds
+    are skipped (PostgreSQL's SKIP LOCKED; SQLite runs one writer at a time). How many were marked."""
+    due_field = f"{which}_due"
     with transaction.atomic():
-        marked = Ticket.objects.filter(pk=ticket.pk, **{f"{field}__isnull": True}).update(**{field: now})
-        if not marked:
-            return 0
-        due = getattr(ticket, f"{which}_due")
-        _event(
-            ticket, Kind.SLA_BREACH if breach else Kind.SLA_WARNING, at=now, clock=which, due=due.isoformat()
+        tickets = list(
+            rows.select_for_update(skip_locked=True, of=("self",))
+            .order_by(due_field, "pk")
+            .values("pk", "unit_id", "assignee_id", "subject", due_field)[:batch]
         )
-        recipients = {user.pk: user for user in context.managers}
-        if ticket.assignee is not None:
-            recipients[ticket.assignee.pk] = ticket.assignee
-        with translation.override(settings.LANGUAGE_CODE):
-            clock = _("first response") if which == "first_response" else _("resolution")
+        if not tickets:
+            return 0
+        Ticket.objects.filter(pk__in=[t["pk"] for t in tickets]).update(**{field: now})
+        kind = Kind.SLA_BREACH if breach else Kind.SLA_WARNING
+        TicketEvent.objects.bulk_create(
+            TicketEvent(
+                ticket_id=t["pk"],
+                kind=kind,
+                data={"clock": which, "due": t[due_field].isoformat()},
+                created_at=now,
+            )
+            for t in tickets
+        )
+        assignees = {
+            u.pk: u
+            for u in User.objects.filter(pk__in={t["assignee_id"] for t in tickets if t["assignee_id"]})
+        }
+        for t in tickets:
+            context = contexts[t["unit_id"]]
+            alert = _Alert(t["pk"], t["subject"], which, t[due_field], breach, context.desk.zone)
+            people = list(context.managers)
+            if t["assignee_id"] in assignees:
+                people.append(assignees[t["assignee_id"]])
+            for user in people:
+                inbox.setdefault(user.pk, (user, context.desk.unit, []))[2].append(alert)
+    return len(tickets)
+
+
+def _tell(user: Any, unit: Any, alerts: list[_Alert], now: datetime) -> None:
+    """One e-mail to `user` listing the tickets a scan warned or alerted on (in the organisation's language)."""
+    breached = sum(1 for alert in alerts if alert.breach)
+    with translation.override(settings.LANGUAGE_CODE):
+        if len(alerts) == 1:
+            alert = alerts[0]
+            clock = _("first response") if alert.which == "first_response" else _("resolution")
             subject = (
                 _("SLA breached: ticket #%(id)s (%(clock)s)")
-                if breach
+                if alert.breach
                 else _("SLA at risk: ticket #%(id)s (%(clock)s)")
-            ) % {"id": ticket.pk, "clock": clock}
-            body = _("Ticket #%(id)s “%(subject)s”: the %(clock)s deadline is %(due)s.") % {
-                "id": ticket.pk,
-                "subject": ticket.subject,
-                "clock": clock,
-                "due": timezone.localtime(due, context.desk.zone).strftime("%Y-%m-%d %H:%M"),
+            ) % {"id": alert.ticket_id, "clock": clock}
+        else:
+            subject = _("SLA: %(breached)d tickets breached, %(warned)d at risk") % {
+                "breached": breached,
+                "warned": len(alerts) - breached,
             }
-        for user in recipients.values():
-            messaging.enqueue_message(
-                unit=ticket.unit,
-                purpose="transactional",
-                send_key=f"service-sla-{ticket.pk}-{which}-{'breach' if breach else 'warn'}-{int(due.timestamp())}",
-                user=user,
-                channel="email",
-                subject=subject,
-                body=body,
-                source=f"service:{ticket.pk}",
+        lines = []
+        for alert in alerts[:MAX_DIGEST_LINES]:
+            clock = _("first response") if alert.which == "first_response" else _("resolution")
+            lines.append(
+                _("Ticket #%(id)s “%(subject)s”: the %(clock)s deadline is %(due)s.")
+                % {
+                    "id": alert.ticket_id,
+                    "subject": alert.subject,
+                    "clock": clock,
+                    "due": timezone.localtime(alert.due, alert.zone).strftime("%Y-%m-%d %H:%M"),
+                }
             )
-    return 1
+        if len(alerts) > MAX_DIGEST_LINES:
+            lines.append(
+                _("… and %(count)d more in the service inbox.") % {"count": len(alerts) - MAX_DIGEST_LINES}
+            )
+    messaging.enqueue_message(
+        unit=unit,
+        purpose="transactional",
+        send_key=f"service-sla-{user.pk}-{int(now.timestamp())}-{alerts[0].ticket_id}",
+        user=user,
+        channel="email",
+        subject=subject,
+        body="\n".join(lines),
+        source="service:sla",
+    )
 
 
 # --- follow-ups (客户回访) ----------------------------------------------------------------------

@@ -124,7 +124,7 @@ def list_tickets(request, params: Query[TicketParams]):
         breached=params.breached,
     )
     rows = fetch.ticket_list(request.user, filters).prefetch_related("order_links")
-    page = paginate(rows, params, sort_field="id", descending=True)
+    page = paginate(rows, params, sort_field="created_at", descending=True)
     return {"items": [_out(t) for t in page.items], "next_cursor": page.next_cursor}
 
 

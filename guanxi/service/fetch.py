@@ -34,7 +34,7 @@ from guanxi.service.models import (
     Transfer,
 )
 
-INBOX_ROWS = 25
+INBOX_ROWS = 15
 SOON = timedelta(hours=2)
 RUNNING = (Status.CREATED, Status.ASSIGNED, Status.IN_PROGRESS)
 

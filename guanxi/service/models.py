@@ -260,6 +260,18 @@ class Ticket(ScopedModel):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def next_due(self):
+        """The deadline running now: the first response until it is given, then the resolution; None
+        when no clock runs (resolved, archived)."""
+        if self.status not in OPEN_STATUSES:
+            return None
+        return self.first_response_due if self.first_response_at is None else self.resolution_due
+
+    def is_late(self, now) -> bool:
+        due = self.next_due
+        return due is not None and self.paused_at is None and due < now
+
 
 class TicketOrder(ScopedModel):
     """An order a ticket is about."""

@@ -144,7 +144,7 @@ def test_the_scan_warns_then_alerts_once_through_messaging(calendar_2026):
     assert ticket.first_response_breached_at == at(2026, 3, 2, 10, 5)
     kinds = list(TicketEvent.objects.filter(ticket=ticket).values_list("kind", flat=True))
     assert kinds.count("sla_warning") == 1 and kinds.count("sla_breach") == 1
-    alerts = Message.objects.filter(source=f"service:{ticket.pk}").order_by("pk")
+    alerts = Message.objects.filter(source="service:sla").order_by("pk")
     # the assignee and the unit head, for the warning and for the breach
     assert sorted((m.user_id, m.subject.startswith("SLA breached")) for m in alerts) == sorted(
         [(desk.agent.pk, False), (desk.head.pk, False), (desk.agent.pk, True), (desk.head.pk, True)]
@@ -182,3 +182,17 @@ def test_open_tickets_keep_their_deadlines_when_the_policy_changes(calendar_2026
     policy(calendar_2026, 5, 10, priority=Priority.URGENT)
 
     assert Ticket.objects.get(pk=ticket.pk).first_response_due == at(2026, 3, 2, 9, 30)
+
+
+def test_one_scan_tells_each_person_once_about_all_their_tickets(calendar_2026):
+    policy(calendar_2026, 60, 480)
+    desk = calendar_2026
+    for _ in range(3):
+        open_at(desk, at(2026, 3, 2, 9, 0), assignee=desk.agent)
+
+    result = actions.scan_sla(now=at(2026, 3, 2, 10, 30))
+
+    assert result.breaches == 3
+    mails = {m.user_id: m for m in Message.objects.filter(source="service:sla")}
+    assert set(mails) == {desk.agent.pk, desk.head.pk}
+    assert mails[desk.agent.pk].subject == "SLA: 3 tickets breached, 0 at risk"
