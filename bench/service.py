@@ -110,13 +110,11 @@ def _build(scale: int) -> dict:
         for n in range(scale):
             created = now - timedelta(minutes=rng.randint(0, 2 * 365 * 24 * 60))
             is_open = n % 10 == 0
-            status = (
-                rng.choice(statuses)
-                if is_open
-                else rng.choice((Status.RESOLVED, Status.CLOSED, Status.CLOSED))
-            )
+            status = rng.choice(statuses) if is_open else Status.CLOSED
             if is_open:
                 created = now - timedelta(minutes=rng.randint(0, 20 * 24 * 60))
+            elif n % 10 == 5:  # resolved in the last days, not archived yet
+                status, created = Status.RESOLVED, now - timedelta(minutes=rng.randint(600, 5 * 24 * 60))
             assignee = None if status == Status.CREATED else rng.choice(agents)
             # 1% of the open clocks are past due, 1% due within the hour, the rest later.
             due_offset = rng.choice([-30] + [30] + [600 + rng.randint(0, 5000) for _ in range(98)])

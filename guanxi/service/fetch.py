@@ -64,21 +64,28 @@ class Inbox:
 
 def inbox(user: Any, now: datetime | None = None) -> Inbox:
     """The agent's desk: their open tickets (most urgent deadline first), the unassigned queue of their
-    units (oldest first), the running tickets whose deadline passes within two hours or has passed,
-    their follow-up calls due, and transfers waiting for a decision."""
+    units (oldest first), the running tickets whose deadline passes within two hours and has not been
+    breached yet (breached ones are in the ticket list's "SLA breached" filter), their follow-up calls
+    due, and transfers waiting for a decision."""
     now = now or timezone.now()
     visible = tickets(user).select_related("assignee", "unit")
     mine = visible.filter(assignee=user, status__in=OPEN_STATUSES)
     queue = visible.filter(assignee__isnull=True, status=Status.CREATED)
     soon = now + SOON
-    breaching = visible.filter(status__in=RUNNING).filter(
-        Q(first_response_at__isnull=True, first_response_due__lte=soon)
-        | Q(resolved_at__isnull=True, resolution_due__lte=soon)
-    )
+    # Each clock read through its own partial index (running, not yet breached), merged here.
+    running = visible.filter(status__in=RUNNING)
+    first = running.filter(
+        first_response_at__isnull=True, first_response_breached_at__isnull=True, first_response_due__lte=soon
+    ).order_by("first_response_due", "pk")[:INBOX_ROWS]
+    resolution = running.filter(
+        resolved_at__isnull=True, resolution_breached_at__isnull=True, resolution_due__lte=soon
+    ).order_by("resolution_due", "pk")[:INBOX_ROWS]
+    merged = {t.pk: t for t in [*first, *resolution]}
+    breaching = sorted(merged.values(), key=lambda t: (t.next_due or soon, t.pk))[:INBOX_ROWS]
     return Inbox(
         mine=list(mine.order_by("resolution_due", "pk")[:INBOX_ROWS]),
         queue=list(queue.order_by("created_at", "pk")[:INBOX_ROWS]),
-        breaching=list(breaching.order_by("resolution_due", "pk")[:INBOX_ROWS]),
+        breaching=breaching,
         mine_count=mine.count(),
         queue_count=queue.count(),
         follow_ups=list(
