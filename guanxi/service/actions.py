@@ -525,7 +525,7 @@ def transition(
     _check(action in TRANSITIONS, _("Unknown action."))
     now = now or timezone.now()
     with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().select_related("unit").get(pk=ticket.pk)
+        ticket = Ticket.objects.select_for_update(of=("self",)).select_related("unit").get(pk=ticket.pk)
         sources, target = TRANSITIONS[action]
         _check(ticket.status in sources, _("A ticket in this state cannot be moved that way."))
         old = ticket.status
@@ -583,7 +583,7 @@ def change_priority(ticket: Ticket, priority: str, *, actor: Any, now: datetime 
     _check(priority in Priority.values, _("Choose a priority."), "priority")
     now = now or timezone.now()
     with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().select_related("unit").get(pk=ticket.pk)
+        ticket = Ticket.objects.select_for_update(of=("self",)).select_related("unit").get(pk=ticket.pk)
         calendar = calendar_for(ticket.unit)
         first, resolution = targets(ticket.unit, ticket.ticket_type, priority)
         old = ticket.priority
@@ -616,7 +616,11 @@ def reply(
     _check(bool(body.strip()), _("Write the reply."), "body")
     now = now or timezone.now()
     with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().select_related("unit", "customer").get(pk=ticket.pk)
+        ticket = (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("unit", "customer")
+            .get(pk=ticket.pk)
+        )
         _check(ticket.status != Status.CLOSED, _("Reopen an archived ticket before replying."))
         event = _event(ticket, Kind.REPLY, actor=actor, at=now, body=body.strip())
         medium = REPLY_MEDIUM.get(ticket.channel, "email" if ticket.email_address else messaging.BEST)
@@ -729,7 +733,7 @@ def approve_transfer(transfer: Transfer, *, actor: Any) -> Transfer:
     """A manager agrees for their unit's side (both sides when they manage both units)."""
     with transaction.atomic():
         transfer = (
-            Transfer.objects.select_for_update()
+            Transfer.objects.select_for_update(of=("self",))
             .select_related("ticket", "from_unit", "to_unit")
             .get(pk=transfer.pk)
         )
@@ -784,7 +788,9 @@ def _approve(transfer: Transfer, actor: Any) -> None:
 def reject_transfer(transfer: Transfer, *, actor: Any) -> Transfer:
     with transaction.atomic():
         transfer = (
-            Transfer.objects.select_for_update().select_related("from_unit", "to_unit").get(pk=transfer.pk)
+            Transfer.objects.select_for_update(of=("self",))
+            .select_related("from_unit", "to_unit")
+            .get(pk=transfer.pk)
         )
         _check(transfer.state == Transfer.State.PENDING, _("This transfer is decided already."))
         if not (manages_service(actor, transfer.from_unit) or manages_service(actor, transfer.to_unit)):

@@ -5,7 +5,7 @@ refused at RCPT, so the listener is never an open relay and a typo bounces at th
 import asyncio
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from guanxi.service.inbound import receive_email
 from guanxi.service.models import ServiceSettings
@@ -20,7 +20,7 @@ def _known(address: str) -> bool:
             support_address=address.strip().lower(), unit__is_active=True
         ).exists()
     finally:
-        close_old_connections()
+        connections.close_all()  # this worker thread's own connection
 
 
 def _receive(content: bytes, recipients: list[str]) -> str:
@@ -28,7 +28,7 @@ def _receive(content: bytes, recipients: list[str]) -> str:
     try:
         return receive_email(content, recipients=recipients).outcome
     finally:
-        close_old_connections()
+        connections.close_all()
 
 
 class Handler:
