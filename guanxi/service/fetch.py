@@ -35,6 +35,8 @@ from guanxi.service.models import (
 )
 
 INBOX_ROWS = 15
+# Counts in the inbox stop here ("1000+"): an exact count of a large queue costs more than it tells.
+COUNT_CAP = 1000
 SOON = timedelta(hours=2)
 RUNNING = (Status.CREATED, Status.ASSIGNED, Status.IN_PROGRESS)
 
@@ -86,8 +88,8 @@ def inbox(user: Any, now: datetime | None = None) -> Inbox:
         mine=list(mine.order_by("resolution_due", "pk")[:INBOX_ROWS]),
         queue=list(queue.order_by("created_at", "pk")[:INBOX_ROWS]),
         breaching=breaching,
-        mine_count=mine.count(),
-        queue_count=queue.count(),
+        mine_count=mine.order_by()[:COUNT_CAP].count(),
+        queue_count=queue.order_by()[:COUNT_CAP].count(),
         follow_ups=list(
             FollowUp.objects.restrict(user, "view")
             .filter(done_at__isnull=True)

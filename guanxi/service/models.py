@@ -247,6 +247,17 @@ class Ticket(ScopedModel):
                 name="service_ticket_res_scan",
             ),
             models.Index(fields=["email_message_id"], name="service_ticket_message_id"),
+            # The inbox: a unit's queue oldest first, an agent's open tickets by their deadline.
+            models.Index(
+                fields=["unit", "created_at"],
+                condition=models.Q(status="created", assignee__isnull=True),
+                name="service_ticket_queue_open",
+            ),
+            models.Index(
+                fields=["assignee", "resolution_due"],
+                condition=models.Q(status__in=["created", "assigned", "in_progress", "waiting"]),
+                name="service_ticket_mine_open",
+            ),
         ]
 
     def __str__(self) -> str:

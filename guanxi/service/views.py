@@ -109,6 +109,7 @@ def inbox(request):
         "service/inbox.html",
         {
             "inbox": fetch.inbox(user),
+            "count_cap": fetch.COUNT_CAP,
             "shifts": [(unit, unit.pk not in off) for unit in units],
             "is_agent": user.has_permission(CHANGE),
             "now": timezone.now(),
