@@ -28,6 +28,8 @@ from guanxi.core.access import Denied
 from guanxi.core.models import AuditEntry
 from guanxi.customers.models import Customer, CustomerUnit
 from guanxi.messaging import actions as messaging
+from guanxi.messaging.models import ContactPreference
+from guanxi.messaging.rendering import DEFAULT_LANGUAGE
 from guanxi.service import china_holidays, phrases
 from guanxi.service.calendar import BusinessCalendar
 from guanxi.service.models import (
@@ -1131,7 +1133,7 @@ def send_survey(
             expires_at=now + timedelta(days=SURVEY_DAYS),
         )
         if customer is not None:
-            with translation.override(settings.LANGUAGE_CODE):
+            with translation.override(_language_of(customer)):
                 if kind == Survey.Kind.CSAT:
                     text = _(
                         "How satisfied are you with how we handled your request #%(id)s? Tell us here: %(url)s"
@@ -1163,6 +1165,16 @@ def send_survey(
             message=phrases.SURVEY_SENT(kind=kind),
         )
     return survey
+
+
+def _language_of(customer: Customer) -> str:
+    """The language a customer reads messages in: their preference, else messaging's default."""
+    chosen = (
+        ContactPreference.objects.filter(customer=customer, name="language")
+        .values_list("value", flat=True)
+        .first()
+    )
+    return chosen or DEFAULT_LANGUAGE
 
 
 def send_nps(unit: BusinessUnit, customers: Iterable[Customer], *, actor: Any) -> int:

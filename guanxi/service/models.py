@@ -114,6 +114,8 @@ class Holiday(ScopedModel):
     name = models.CharField(_("name"), max_length=60, blank=True)
 
     class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
         ordering = ["day"]
         constraints = [models.UniqueConstraint(fields=["unit", "day"], name="service_holiday_unique")]
 
@@ -135,6 +137,8 @@ class SlaPolicy(ScopedModel):
     resolution_minutes = models.PositiveIntegerField(_("resolution (business minutes)"))
 
     class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
         ordering = ["ticket_type", "priority"]
         constraints = [
             models.UniqueConstraint(fields=["unit", "ticket_type", "priority"], name="service_sla_unique")
@@ -157,6 +161,8 @@ class AgentShift(ScopedModel):
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("agent shift")
+        verbose_name_plural = _("agent shifts")
         constraints = [models.UniqueConstraint(fields=["unit", "user"], name="service_shift_unique")]
 
 
@@ -293,6 +299,8 @@ class TicketOrder(ScopedModel):
     UNIT_FIELD = "ticket__unit"
 
     class Meta:
+        verbose_name = _("ticket order")
+        verbose_name_plural = _("ticket orders")
         constraints = [
             models.UniqueConstraint(fields=["ticket", "order"], name="service_ticket_order_unique")
         ]
@@ -331,6 +339,8 @@ class TicketEvent(ScopedModel):
     UNIT_FIELD = "ticket__unit"
 
     class Meta:
+        verbose_name = _("ticket entry")
+        verbose_name_plural = _("ticket entries")
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(fields=["ticket", "created_at"], name="service_event_ticket"),
@@ -349,6 +359,10 @@ class InboundEmail(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     # What became of it: "created", "threaded", or "no_unit" (nobody's support address).
     outcome = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = _("inbound e-mail")
+        verbose_name_plural = _("inbound e-mails")
 
     def __str__(self) -> str:
         return self.message_id
@@ -380,6 +394,8 @@ class Transfer(ScopedModel):
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("ticket transfer")
+        verbose_name_plural = _("ticket transfers")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -427,6 +443,8 @@ class FollowUp(ScopedModel):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("follow-up call")
+        verbose_name_plural = _("follow-up calls")
         ordering = ["due_at", "id"]
         indexes = [models.Index(fields=["unit", "done_at", "due_at"], name="service_followup_due")]
 
@@ -459,6 +477,8 @@ class Survey(ScopedModel):
     outbox_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("satisfaction survey")
+        verbose_name_plural = _("satisfaction surveys")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["unit", "kind", "answered_at"], name="service_survey_answered")]
 
@@ -480,6 +500,8 @@ class CannedReply(ScopedModel):
     body_en = models.TextField(_("text (English)"), blank=True)
 
     class Meta:
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
         ordering = ["title", "id"]
 
     def __str__(self) -> str:
