@@ -189,6 +189,31 @@ def worker() -> None:
     call_command("run_huey")
 
 
+@app.command("service-mail")
+def service_mail(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 2525,
+) -> None:
+    """Receive e-mail for the business units' support addresses over SMTP: each message opens a service
+    ticket or is added to the one it answers; other recipients are refused."""
+    prepare()
+    require_free_port(host, port)
+    import time
+
+    from guanxi.service.mail_server import controller
+
+    server = controller(host=host, port=port)
+    server.start()
+    console.print(f"Receiving support e-mail on [bold]{host}:{port}[/bold]  (Ctrl+C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

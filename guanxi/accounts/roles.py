@@ -46,6 +46,10 @@ TRANSFER_SALES = "sales.transfer"
 # Setting up messaging channels handles provider credentials: administrators and unit heads only.
 CHANNELS = "messaging.channels"
 
+# Running a unit's service desk: SLA policies, the holiday calendar, the queue's assignment rule,
+# reassigning tickets and agreeing to cross-unit transfers (跨版块) on the unit's side.
+MANAGE_SERVICE = "service.manage"
+
 # Defining the organisation's tags, tag groups and custom fields, which every unit shares.
 CONFIGURE_CUSTOMERS = "customers.configure"
 
@@ -61,16 +65,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             CHANNELS,
             MANAGE_SALES,
             TRANSFER_SALES,
+            MANAGE_SERVICE,
         }
     ),
     Role.GROUP_MANAGER: frozenset(
-        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, TRANSFER_SALES}
+        READ_ALL
+        | WRITE_ALL
+        | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, TRANSFER_SALES, MANAGE_SERVICE}
     ),
     Role.UNIT_HEAD: frozenset(
-        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES}
+        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, MANAGE_SERVICE}
     ),
     Role.UNIT_ADMIN: frozenset(
-        READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES}
+        READ_ALL
+        | WRITE_ALL
+        | {"core.audit", "accounts.manage", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, MANAGE_SERVICE}
     ),
     Role.MARKETER: frozenset(
         READ_ALL

@@ -16,6 +16,7 @@ from guanxi.customers.api import router as customers_router
 from guanxi.messaging.api import router as messaging_router
 from guanxi.sales.api import router as sales_router
 from guanxi.segments.api import router as segments_router
+from guanxi.service.api import router as service_router
 
 DESCRIPTION = """\
 The Guanxi CRM REST API.
@@ -67,3 +68,4 @@ api.add_router("", analytics_router)
 api.add_router("", segments_router)
 api.add_router("", messaging_router)
 api.add_router("", sales_router)
+api.add_router("", service_router)

@@ -16,4 +16,5 @@ PERIODIC_TASKS = {
     "messaging_send": ("guanxi.messaging.tasks.send_due_messages", crontab(minute="*")),
     "sales_stale_records": ("guanxi.sales.jobs.sweep_stale_records", crontab(minute="*/15")),
     "sales_reminders": ("guanxi.sales.jobs.remind", crontab(minute="*")),
+    "service_sla_scan": ("guanxi.service.jobs.scan_sla", crontab(minute="*")),
 }

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "guanxi.sales",
     "guanxi.segments",
     "guanxi.messaging",
+    "guanxi.service",
     "guanxi.demo",
     "guanxi.api",
     "guanxi.web",

@@ -11,6 +11,7 @@ from guanxi.core.planner import refresh_planner_statistics
 from guanxi.demo.loader import DEFAULT_SEED, load_demo
 from guanxi.demo.reference import USERS
 from guanxi.demo.sales import load_sales_demo
+from guanxi.demo.service import load_service_demo
 
 DEMO_JOB_KIND = "demo.load"
 
@@ -31,6 +32,7 @@ DEMO_JOB_KIND = "demo.load"
         "merge_suggestions": _("Merge suggestions"),
         "sales_leads": _("Sales leads"),
         "sales_opportunities": _("Sales opportunities"),
+        "service_tickets": _("Service tickets"),
     },
 )
 def load_demo_job(job: Job, progress: Progress) -> dict:
@@ -43,6 +45,7 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
 
     summary = load_demo(customers=int(job.params.get("customers", 6000)), progress=report)
     sales = load_sales_demo(seed=DEFAULT_SEED)
+    service = load_service_demo(seed=DEFAULT_SEED)
     refresh_planner_statistics()
     return {
         "units": summary.units,
@@ -57,6 +60,7 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
         "merge_suggestions": summary.merge_suggestions,
         "sales_leads": sales.leads,
         "sales_opportunities": sales.opportunities,
+        "service_tickets": service.tickets,
     }
 
 

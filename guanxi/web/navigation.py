@@ -113,7 +113,7 @@ NAVIGATION: tuple[NavSection, ...] = (
     NavSection(
         _("Operations"),
         (
-            _area("service", "service"),
+            _area("service", "service", "service:inbox"),
             NavItem(_("Sales"), "sales", (Route("sales:home"),), "sales.view"),
         ),
     ),

@@ -393,6 +393,85 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("api/v1/sales/accounts/<account_id>", "get_account"): Route("detail", object="sales_account", api=True),
     ("api/v1/sales/notifications", "list_notifications"): Route("self", api=True),
     ("api/v1/sales/notifications/read", "read_notifications"): Route("self", method="post", api=True),
+    ("service/", "inbox"): Route("page"),
+    ("service/shift/", "shift"): Route("self", method="post"),
+    ("service/tickets/", "ticket_list"): Route("page"),
+    ("service/tickets/new/", "ticket_add"): Route("page"),
+    ("service/tickets/<int:pk>/", "ticket"): Route("detail", object="ticket"),
+    ("service/tickets/<int:pk>/move/", "ticket_move"): Route("detail", method="post", object="ticket"),
+    ("service/tickets/<int:pk>/reply/", "ticket_reply"): Route("detail", method="post", object="ticket"),
+    ("service/tickets/<int:pk>/note/", "ticket_note"): Route("detail", method="post", object="ticket"),
+    ("service/tickets/<int:pk>/assign/", "ticket_assign"): Route("detail", method="post", object="ticket"),
+    ("service/tickets/<int:pk>/priority/", "ticket_priority"): Route(
+        "detail", method="post", object="ticket"
+    ),
+    ("service/tickets/<int:pk>/transfer/", "ticket_transfer"): Route(
+        "detail", method="post", object="ticket"
+    ),
+    ("service/transfers/<int:pk>/approve/", "transfer_approve"): Route(
+        "detail", method="post", object="service_transfer"
+    ),
+    ("service/transfers/<int:pk>/reject/", "transfer_reject"): Route(
+        "detail", method="post", object="service_transfer"
+    ),
+    ("service/follow-ups/", "follow_ups"): Route("page"),
+    ("service/follow-ups/<int:pk>/done/", "follow_up_done"): Route(
+        "detail", method="post", object="follow_up"
+    ),
+    ("service/reports/", "reports"): Route("page"),
+    ("service/settings/", "settings"): Route("page"),
+    ("service/settings/desk/", "settings_desk"): Route("page", method="post"),
+    ("service/settings/policy/", "settings_policy"): Route("page", method="post"),
+    ("service/settings/holiday/", "settings_holiday"): Route("page", method="post"),
+    ("service/settings/holidays/load/", "settings_load_holidays"): Route("page", method="post"),
+    ("service/settings/canned/", "settings_canned"): Route("page", method="post"),
+    # A customer's survey, reached by its signed link; it shows the shop's name and the question only.
+    ("s/survey/<str:token>/", "survey"): Route("public"),
+    ("api/v1/service/tickets", "list_tickets"): Route("page", api=True),
+    ("api/v1/service/tickets", "open_ticket"): Route("self", method="post", api=True),
+    ("api/v1/service/tickets/<ticket_id>", "get_ticket"): Route("detail", object="ticket", api=True),
+    ("api/v1/service/tickets/<ticket_id>/events", "ticket_events"): Route(
+        "detail", object="ticket", api=True
+    ),
+    ("api/v1/service/tickets/<ticket_id>/transitions", "move_ticket"): Route(
+        "detail", method="post", object="ticket", api=True, body={"action": "start"}
+    ),
+    ("api/v1/service/tickets/<ticket_id>/replies", "reply"): Route(
+        "detail", method="post", object="ticket", api=True, body={"body": "x"}
+    ),
+    ("api/v1/service/tickets/<ticket_id>/notes", "note"): Route(
+        "detail", method="post", object="ticket", api=True, body={"body": "x"}
+    ),
+    ("api/v1/service/tickets/<ticket_id>/assign", "assign"): Route(
+        "detail", method="post", object="ticket", api=True, body={"assignee": None}
+    ),
+    ("api/v1/service/tickets/<ticket_id>/transfers", "request_transfer"): Route(
+        "detail", method="post", object="ticket", api=True, body={"to_unit": 1}
+    ),
+    ("api/v1/service/transfers/<transfer_id>/approve", "approve_transfer"): Route(
+        "detail", method="post", object="service_transfer", api=True
+    ),
+    ("api/v1/service/transfers/<transfer_id>/reject", "reject_transfer"): Route(
+        "detail", method="post", object="service_transfer", api=True
+    ),
+    ("api/v1/service/policies", "list_policies"): Route("page", api=True),
+    ("api/v1/service/units/<unit_id>/policies", "save_policy"): Route(
+        "detail",
+        method="put",
+        object="unit",
+        api=True,
+        body={
+            "ticket_type": "inquiry",
+            "priority": "low",
+            "first_response_minutes": 1,
+            "resolution_minutes": 2,
+        },
+    ),
+    ("api/v1/service/holidays", "list_holidays"): Route("page", api=True),
+    ("api/v1/service/nps-surveys", "send_nps"): Route(
+        "self", method="post", api=True, body={"unit": 0, "customers": []}
+    ),
+    ("api/v1/service/report", "service_report"): Route("page", api=True),
 }
 
 
@@ -467,6 +546,8 @@ def world(unit_a, unit_b, make_user):
     messaging = _messaging(unit_a, unit_b, customer_a, customer_b, shared)
     sales_b = _sales_records(unit_b, make_user, f"{MARKER}", to_unit=unit_a)
     sales_a = _sales_records(unit_a, make_user, "甲", to_unit=unit_b)
+    service_b = _service_records(unit_b, make_user, MARKER, customer_b)
+    service_a = _service_records(unit_a, make_user, "甲", customer_a)
     return World(
         unit_b_objects={
             **sales_b,
@@ -481,10 +562,12 @@ def world(unit_a, unit_b, make_user):
             "suggestion": suggestion_b.pk,
             "merge": merge_b.pk,
             **messaging["b"],
+            **service_b,
             "unit": unit_b.pk,
         },
         unit_a_objects={
             **messaging["a"],
+            **{key: service_a[key] for key in ("ticket", "follow_up")},
             **{key: sales_a[key] for key in ("lead", "opportunity", "sales_account", "stage")},
             "customer": customer_a.pk,
             "order": order_a.pk,
@@ -566,6 +649,24 @@ def _sales_records(unit, make_user, name, to_unit) -> dict[str, int]:
     }
 
 
+def _service_records(unit, make_user, name, customer) -> dict[str, int]:
+    """A unit's service records named `name`: a ticket with a reply and a note, a follow-up call, and
+    a transfer of another ticket to a third unit still waiting for its approval."""
+    from guanxi.service import actions as service_actions
+
+    agent = make_user(f"agent_{unit.code}", Role.SERVICE_AGENT, [unit], display_name=name)
+    ticket = service_actions.open_ticket(
+        actor=agent, unit=unit, subject=f"{name} 投诉", customer=customer, body=name
+    )
+    service_actions.reply(ticket, f"{name} 回复", actor=agent)
+    service_actions.add_note(ticket, f"{name} 备注", actor=agent)
+    follow_up = service_actions.plan_follow_up(ticket=ticket, actor=agent, notes=name)
+    third = account_actions.create_business_unit(code=f"third-{unit.code}", name=f"Third of {unit.code}")
+    moving = service_actions.open_ticket(actor=agent, unit=unit, subject=f"{name} 转单", customer=customer)
+    transfer = service_actions.request_transfer(moving, third, actor=agent, reason=name)
+    return {"ticket": ticket.pk, "follow_up": follow_up.pk, "service_transfer": transfer.pk}
+
+
 def _job(unit, message):
     from guanxi.core.models import Job
 
@@ -605,6 +706,8 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
             "<group_id>",
             "<tag_id>",
             "<field_id>",
+            "<ticket_id>",
+            "<transfer_id>",
         ):
             path = path.replace(placeholder, str(object_id))
     return path

@@ -163,7 +163,8 @@ def load_small_demo() -> None:
     """The demo shop at 150 customers, loaded in Chinese (the install's language, in which ready-made
     segment names are stored) as `guanxi demo` does, with its metrics and segments computed."""
     from guanxi.analytics.refresh import refresh_metrics
-    from guanxi.demo.loader import REFERENCE_ANCHOR, load_demo
+    from guanxi.demo.loader import DEFAULT_SEED, REFERENCE_ANCHOR, load_demo
+    from guanxi.demo.service import load_service_demo
     from guanxi.segments.actions import refresh_all_segments
     from guanxi.segments.ready_made import install_ready_made_segments
 
@@ -172,6 +173,7 @@ def load_small_demo() -> None:
         refresh_metrics(full=True, as_of=REFERENCE_ANCHOR)
         install_ready_made_segments()
         refresh_all_segments(now=REFERENCE_ANCHOR)
+        load_service_demo(REFERENCE_ANCHOR, seed=DEFAULT_SEED)
 
 
 def known_words() -> set[str]:

@@ -86,6 +86,9 @@ def test_every_relation_to_a_customer_is_registered_with_a_merge_rule():
         "suppressions",
         "inbound_messages",
         "contact_preferences",
+        "service_tickets",
+        "service_follow_ups",
+        "service_surveys",
     ]
 
 
