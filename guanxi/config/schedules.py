@@ -16,4 +16,6 @@ PERIODIC_TASKS = {
     "messaging_send": ("guanxi.messaging.tasks.send_due_messages", crontab(minute="*")),
     "sales_stale_records": ("guanxi.sales.jobs.sweep_stale_records", crontab(minute="*/15")),
     "sales_reminders": ("guanxi.sales.jobs.remind", crontab(minute="*")),
+    "loyalty_follow_changes": ("guanxi.loyalty.jobs.follow_changes", crontab(minute="*")),
+    "loyalty_daily": ("guanxi.loyalty.jobs.daily", crontab(minute="20", hour="1")),
 }

@@ -1,0 +1,50 @@
+"""Loyalty work off the request: issuing a coupon to a segment as a job with progress, and the
+periodic passes (scheduled in guanxi/config/schedules.py): following the customer change feed,
+earning on orders whose return window ended, expiring points and coupons, reviewing tiers."""
+
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.core.background import JobInputError, Progress, job_kind, start_job
+from guanxi.core.models import Job
+from guanxi.loyalty import actions, coupons, earning
+from guanxi.loyalty.models import CouponTemplate
+
+ISSUE_KIND = "loyalty.issue_coupons"
+
+
+@job_kind(ISSUE_KIND, label=_("Issue coupons"), counts={"issued": _("Coupons issued")})
+def issue_coupons_job(job: Job, progress: Progress) -> dict:
+    """params: {"template": id, "customer_ids": [...]}."""
+    template = (
+        CouponTemplate.objects.select_related("programme__unit").filter(pk=job.params.get("template")).first()
+    )
+    if template is None:
+        raise JobInputError("The coupon template of this job no longer exists.")
+    ids = [int(pk) for pk in job.params.get("customer_ids", [])]
+    progress.set_total(len(ids))
+    issued = actions.issue_coupons(
+        template, ids, actor=job.started_by, progress=lambda n: progress.advance(n)
+    )
+    return {"issued": len(issued)}
+
+
+def start_issue(template: CouponTemplate, customer_ids: list[int], *, actor) -> Job:
+    return start_job(
+        ISSUE_KIND,
+        params={"template": template.pk, "customer_ids": customer_ids},
+        started_by=actor,
+        unit=template.programme.unit,
+    )
+
+
+def follow_changes() -> None:
+    """Scheduled: earn, reverse and re-tier the customers whose orders or returns changed."""
+    earning.follow_changes()
+
+
+def daily() -> None:
+    """Scheduled: earn on orders whose return window ended, expire points and coupons, review tiers."""
+    earning.earn_due()
+    actions.expire_points()
+    coupons.expire_codes()
+    actions.review_tiers()
