@@ -536,6 +536,20 @@ def generate_coupon_codes(
     return written
 
 
+def import_coupon_codes(template: CouponTemplate, codes: list[str], *, actor: Any = None) -> int:
+    """Add a platform's own codes to the pool (codes already known are skipped); how many were new."""
+    with transaction.atomic():
+        added = coupons.import_codes(template, codes)
+        audit.record(
+            AuditEntry.Action.IMPORT,
+            actor=actor,
+            obj=template,
+            unit=template.programme.unit,
+            message=CODES_GENERATED(count=added),
+        )
+    return added
+
+
 def issue_coupons(
     template: CouponTemplate,
     customer_ids: Iterable[int],

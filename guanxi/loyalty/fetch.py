@@ -48,6 +48,10 @@ def template_by_id(user: Any, pk: int, action: str = "view") -> CouponTemplate:
     return template
 
 
+def coupon_by_code(user: Any, code: str, action: str = "view") -> CouponCode | None:
+    return CouponCode.objects.restrict(user, action).filter(code=code.strip().upper()).first()
+
+
 def membership_by_id(user: Any, pk: int, action: str = "view") -> Membership:
     membership = (
         Membership.objects.restrict(user, action)
@@ -120,7 +124,9 @@ def member_view(membership: Membership, user: Any, limit: int = RECENT) -> Membe
         balance=balance,
         debt=ledger.debt(programme.pk, customer_id),
         value=round_money(balance * programme.point_value),
-        next_expiry=(int(expiring["s"]), expiring["expires_at"]) if expiring else None,
+        next_expiry=(int(expiring["s"]), expiring["expires_at"])
+        if expiring and expiring["expires_at"]
+        else None,
         movements=tuple(movements.select_related("order").order_by("-occurred_at", "-pk")[:limit]),
         history=tuple(
             TierChange.objects.restrict(user, "view")
@@ -250,7 +256,9 @@ def coupon_report(user: Any) -> list[dict[str, Any]]:
         .order_by()
     }
     empty = {"total": 0, "available": 0, "issued": 0, "redeemed": 0, "expired": 0, "discount": Decimal(0)}
-    return [
-        {"template": t, **{**empty, **{k: v for k, v in stats.get(t.pk, {}).items() if v is not None}}}
-        for t in templates
-    ]
+    rows = []
+    for template in templates:
+        row = {**empty, **{k: v for k, v in stats.get(template.pk, {}).items() if v is not None}}
+        row["discount"] = round_money(row["discount"])
+        rows.append({**row, "template": template})
+    return rows

@@ -12,7 +12,7 @@ from guanxi.loyalty.models import CouponTemplate, EarnRule, Programme, Tier
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
-def attach(form: forms.Form, error: ValidationError) -> None:
+def attach(form: forms.BaseForm, error: ValidationError) -> None:
     """Show an action's refusal on the form: on its field when the form has it, else above it."""
     if hasattr(error, "error_dict"):
         for field, messages in error.message_dict.items():
@@ -45,7 +45,7 @@ class ProgrammeForm(forms.ModelForm):
 class MultipliersField(forms.CharField):
     """Multipliers written one per line as `name=number` (category or store id)."""
 
-    def to_python(self, value: Any) -> dict[str, str]:
+    def to_python(self, value: Any) -> dict[str, str]:  # type: ignore[override]
         text = super().to_python(value) or ""
         result: dict[str, str] = {}
         for line in text.splitlines():

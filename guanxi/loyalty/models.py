@@ -382,6 +382,9 @@ class Lot(models.Model):
             models.CheckConstraint(condition=models.Q(remaining__gte=0), name="loyalty_lot_not_negative")
         ]
 
+    def __str__(self) -> str:
+        return f"lot {self.pk}: {self.remaining}/{self.points}"
+
 
 class Entry(models.Model):
     """One side of a movement: points into (+) or out of (−) an account."""

@@ -382,7 +382,7 @@ def coupon_issue(request, pk: int):
     template = fetch.template_by_id(request.user, pk, "change")
     form = IssueForm(request.POST, prefix="issue")
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("loyalty:coupon", pk)
     visible = list(
         Membership.objects.restrict(request.user, "view")
