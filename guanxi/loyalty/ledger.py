@@ -46,6 +46,11 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def months_later(programme: Programme, moment: datetime, months: int) -> datetime:
+    """`add_months` on the wall clock of the programme's unit (Asia/Shanghai by default)."""
+    return add_months(moment.astimezone(ZoneInfo(programme.unit.time_zone)), months)
+
+
 def expiry_for(programme: Programme, earned_at: datetime) -> datetime | None:
     """When points earned at `earned_at` expire, in the programme unit's time zone: the first instant
     of 1 January two years on for "end of the next calendar year", or N months later."""
@@ -80,7 +85,7 @@ def locked_membership(
                 customer_id=customer_id,
                 tier=entry_tier,
                 tier_since=now,
-                review_at=add_months(now, programme.review_months),
+                review_at=months_later(programme, now, programme.review_months),
                 joined_at=now,
                 joined_via=via or Membership.Via.PURCHASE,
             )

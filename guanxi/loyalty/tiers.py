@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Sum
+from django.db.models import Sum
 
-from guanxi.commerce.models import Order
-from guanxi.loyalty.ledger import add_months
+from guanxi.commerce.models import Order, Return
+from guanxi.core.money import round_money
+from guanxi.loyalty.ledger import months_later
 from guanxi.loyalty.models import Membership, Movement, Programme, Tier, TierChange
 
 SALE_STATUSES = [str(status) for status in Order.SALE_STATUSES]
@@ -28,13 +29,26 @@ def figures(programme: Programme, customer_id: int, now: datetime) -> Figures:
     """Spend net of refunds and orders paid in the window in the programme's unit, and the points
     earned in it net of reversals."""
     since = now - timedelta(days=programme.qualifying_days)
-    orders = Order.objects.filter(
-        customer_id=customer_id,
-        unit_id=programme.unit_id,
-        status__in=SALE_STATUSES,
-        paid_at__gt=since,
-        paid_at__lte=now,
-    ).aggregate(spend=Sum(F("total_amount") - F("refunded_amount")), n=Count("pk"))
+    orders = list(
+        Order.objects.filter(
+            customer_id=customer_id,
+            unit_id=programme.unit_id,
+            status__in=SALE_STATUSES,
+            paid_at__gt=since,
+            paid_at__lte=now,
+        ).values_list("pk", "total_amount", "refunded_amount")
+    )
+    returned = dict(
+        Return.objects.filter(order_id__in=[pk for pk, _t, _r in orders])
+        .values("order_id")
+        .annotate(s=Sum("amount"))
+        .values_list("order_id", "s")
+        .order_by()
+    )
+    # A refund counts once, whether the platform reported it on the order or as a return.
+    spend = sum(
+        (total - max(refunded, returned.get(pk) or Decimal(0)) for pk, total, refunded in orders), Decimal(0)
+    )
     points = Movement.objects.filter(
         programme=programme,
         customer_id=customer_id,
@@ -42,7 +56,7 @@ def figures(programme: Programme, customer_id: int, now: datetime) -> Figures:
         occurred_at__gt=since,
         occurred_at__lte=now,
     ).aggregate(s=Sum("points"))["s"]
-    return Figures(spend=orders["spend"] or Decimal(0), orders=orders["n"] or 0, points=int(points or 0))
+    return Figures(spend=round_money(spend), orders=len(orders), points=int(points or 0))
 
 
 def qualifies(tier: Tier, values: Figures) -> bool:
@@ -79,7 +93,7 @@ def _change(membership: Membership, to: Tier, reason: str, now: datetime, values
     )
     membership.tier = to
     membership.tier_since = now
-    membership.review_at = add_months(now, membership.programme.review_months)
+    membership.review_at = months_later(membership.programme, now, membership.programme.review_months)
     membership.grace_until = None
     membership.save(update_fields=["tier", "tier_since", "review_at", "grace_until"])
 
@@ -98,9 +112,9 @@ def evaluate(membership: Membership, now: datetime, ladder: list[Tier] | None = 
     if membership.review_at > now:
         return ""
     if target.rank >= membership.tier.rank:
-        membership.review_at = add_months(membership.review_at, programme.review_months)
+        membership.review_at = months_later(programme, membership.review_at, programme.review_months)
         while membership.review_at <= now:
-            membership.review_at = add_months(membership.review_at, programme.review_months)
+            membership.review_at = months_later(programme, membership.review_at, programme.review_months)
         membership.grace_until = None
         membership.save(update_fields=["review_at", "grace_until"])
         return "kept"
