@@ -9,19 +9,29 @@ for a reversal keeps a recorded debt, paid from their next earnings.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
 from guanxi.commerce.models import Order, OrderLine, Return
 from guanxi.customers import changes
 from guanxi.loyalty import coupons, ledger, tiers
-from guanxi.loyalty.models import Account, EarnRule, Membership, Movement, Programme, Tier
+from guanxi.loyalty.models import (
+    Account,
+    EarnRule,
+    Entry,
+    Lot,
+    Membership,
+    Movement,
+    Programme,
+    Tier,
+    TierChange,
+)
 
 CHANGE_READER = "loyalty"
 CHANGES_PER_PASS = 500
@@ -261,3 +271,192 @@ def earn_due(now: datetime | None = None) -> SyncResult:
         .distinct()
     )
     return sync_customers(list(customer_ids), now)
+
+
+@dataclass
+class BackfillResult:
+    orders: int = 0
+    lines: int = 0
+    movements: int = 0
+    members: int = 0
+    slow_path: int = 0
+
+
+def backfill(
+    programme: Programme,
+    now: datetime | None = None,
+    *,
+    batch: int = 20_000,
+    progress: Callable[[int], None] | None = None,
+) -> BackfillResult:
+    """The initial points of a programme's history, written in bulk: every due order of the unit
+    without an earn movement earns by its rule version, a membership at the entry tier is opened for
+    each new member, and the movements, lots and entries of a batch go in three bulk inserts.
+    Customers with a debt or a return go through `sync_customers` afterwards (reversals, debt
+    settlement); tiers are then re-derived in bulk (`tiers.recalculate`). Run it on a programme's
+    history before the change feed is followed (it takes no member locks)."""
+    now = now or timezone.now()
+    result = BackfillResult()
+    rules = rules_of(programme)
+    ladder = list(Tier.objects.filter(programme=programme).order_by("rank"))
+    if not rules or not ladder:
+        return result
+    entry = ladder[0]
+    multiplier = {tier.pk: tier.points_multiplier for tier in ladder}
+    earned = Movement.objects.filter(programme=programme, kind=Movement.Kind.EARN, order=OuterRef("pk"))
+    candidates = (
+        Order.objects.filter(
+            unit_id=programme.unit_id, customer_id__isnull=False, paid_at__isnull=False, paid_at__lte=now
+        )
+        .filter(status__in=tiers.SALE_STATUSES)
+        .filter(~Exists(earned))
+        .order_by("pk")
+    )
+    slow: set[int] = set()
+    last = 0
+    while True:
+        orders = list(
+            candidates.filter(pk__gt=last).values_list(
+                "pk", "customer_id", "store_id", "total_amount", "paid_at", "status"
+            )[:batch]
+        )
+        if not orders:
+            break
+        last = orders[-1][0]
+        with transaction.atomic():
+            result.orders += len(orders)
+            lines: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
+            for order_id, category, amount in OrderLine.objects.filter(
+                order_id__in=[o[0] for o in orders]
+            ).values_list("order_id", "category", "amount"):
+                lines[order_id].append((category, amount))
+                result.lines += 1
+            customer_ids = {o[1] for o in orders}
+            tier_of = dict(
+                Membership.objects.filter(programme=programme, customer_id__in=customer_ids).values_list(
+                    "customer_id", "tier_id"
+                )
+            )
+            owing = set(
+                Entry.objects.filter(
+                    movement__programme=programme, account=Account.DEBT, customer_id__in=customer_ids
+                )
+                .values("customer_id")
+                .annotate(s=Sum("amount"))
+                .filter(s__lt=0)
+                .values_list("customer_id", flat=True)
+            )
+            new_members: dict[int, datetime] = {}
+            movements: list[Movement] = []
+            for order_id, customer_id, store_id, total, paid_at, status in orders:
+                rule = rule_at(rules, paid_at)
+                if rule is None or customer_id in owing:
+                    slow.add(customer_id)
+                    continue
+                if rule.on_status == EarnRule.OnStatus.COMPLETED and status not in COMPLETED:
+                    continue
+                if paid_at + timedelta(days=rule.delay_days) > now:
+                    continue
+                tier_id = tier_of.get(customer_id, entry.pk)
+                points = points_for(rule, total, store_id, lines.get(order_id, []), multiplier[tier_id])
+                if customer_id not in tier_of:
+                    new_members[customer_id] = min(paid_at, new_members.get(customer_id, paid_at))
+                if points <= 0:
+                    continue
+                movements.append(
+                    Movement(
+                        programme=programme,
+                        customer_id=customer_id,
+                        kind=Movement.Kind.EARN,
+                        key=earn_key(order_id),
+                        points=points,
+                        order_id=order_id,
+                        rule=rule,
+                        occurred_at=paid_at,
+                        created_at=now,
+                    )
+                )
+            _open_memberships(programme, entry, new_members, now)
+            result.members += len(new_members)
+            Movement.objects.bulk_create(movements, batch_size=5000)
+            lots = [
+                Lot(
+                    programme=programme,
+                    customer_id=m.customer_id,
+                    movement=m,
+                    points=m.points,
+                    remaining=m.points,
+                    earned_at=m.occurred_at,
+                    expires_at=ledger.expiry_for(programme, m.occurred_at),
+                )
+                for m in movements
+            ]
+            Lot.objects.bulk_create(lots, batch_size=5000)
+            Entry.objects.bulk_create(
+                [
+                    entry_row
+                    for m, lot in zip(movements, lots, strict=True)
+                    for entry_row in (
+                        Entry(movement=m, account=Account.EARNED, amount=-m.points),
+                        Entry(
+                            movement=m,
+                            account=Account.MEMBER,
+                            customer_id=m.customer_id,
+                            lot=lot,
+                            amount=m.points,
+                        ),
+                    )
+                ],
+                batch_size=10_000,
+            )
+            result.movements += len(movements)
+        if progress is not None:
+            progress(len(orders))
+    returned = set(
+        Return.objects.filter(
+            unit_id=programme.unit_id, order__isnull=False, order__customer_id__isnull=False
+        )
+        .values_list("order__customer_id", flat=True)
+        .distinct()
+    )
+    slow |= returned
+    result.slow_path = len(slow)
+    for start in range(0, len(slow), 500):
+        sync_customers(sorted(slow)[start : start + 500], now)
+    return result
+
+
+def _open_memberships(
+    programme: Programme, entry: Tier, first_paid: dict[int, datetime], now: datetime
+) -> None:
+    """Memberships at the entry tier for customers joining by their first paid order (bulk)."""
+    if not first_paid:
+        return
+    Membership.objects.bulk_create(
+        [
+            Membership(
+                programme=programme,
+                customer_id=customer_id,
+                tier=entry,
+                tier_since=joined,
+                review_at=ledger.months_later(programme, max(joined, now), programme.review_months),
+                joined_at=joined,
+                joined_via=Membership.Via.PURCHASE,
+            )
+            for customer_id, joined in first_paid.items()
+        ],
+        batch_size=5000,
+    )
+    TierChange.objects.bulk_create(
+        [
+            TierChange(
+                programme=programme,
+                customer_id=customer_id,
+                to_tier=entry,
+                reason=TierChange.Reason.JOINED,
+                changed_at=joined,
+            )
+            for customer_id, joined in first_paid.items()
+        ],
+        batch_size=5000,
+    )

@@ -1,11 +1,14 @@
 """Tier qualification: a member's figures over the programme's rolling window, the highest tier they
 meet, an immediate upgrade, and the review that downgrades after a grace period."""
 
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db import transaction
+from django.db.models import Count, F, Sum
 
 from guanxi.commerce.models import Order, Return
 from guanxi.core.money import round_money
@@ -136,3 +139,96 @@ def evaluate(membership: Membership, now: datetime, ladder: list[Tier] | None = 
         _change(membership, target, TierChange.Reason.DOWNGRADE, now, values)
         return "downgrade"
     return ""
+
+
+def recalculate(programme: Programme, now: datetime, progress: Callable[[int], None] | None = None) -> int:
+    """Every member's qualified tier from their window's figures, in a few grouped queries; members
+    who qualify higher are upgraded in bulk (one UPDATE per target tier) with their history. Lower
+    tiers wait for the review (`evaluate`). Returns how many were upgraded."""
+    since = now - timedelta(days=programme.qualifying_days)
+    ladder = list(Tier.objects.filter(programme=programme).order_by("rank"))
+    if not ladder:
+        return 0
+    window = Order.objects.filter(
+        unit_id=programme.unit_id,
+        status__in=SALE_STATUSES,
+        paid_at__gt=since,
+        paid_at__lte=now,
+        customer_id__isnull=False,
+    )
+    spend: dict[int, Decimal] = defaultdict(Decimal)
+    orders: dict[int, int] = defaultdict(int)
+    for customer_id, total, count in (
+        window.values("customer_id")
+        .annotate(t=Sum(F("total_amount") - F("refunded_amount")), n=Count("pk"))
+        .values_list("customer_id", "t", "n")
+        .order_by()
+    ):
+        spend[customer_id] += total or Decimal(0)
+        orders[customer_id] += count
+    # Returns beyond what the platform reported on the order itself.
+    for customer_id, extra in (
+        Return.objects.filter(order__in=window, order__refunded_amount=0)
+        .values("order__customer_id")
+        .annotate(s=Sum("amount"))
+        .values_list("order__customer_id", "s")
+        .order_by()
+    ):
+        spend[customer_id] -= extra or Decimal(0)
+    points = dict(
+        Movement.objects.filter(
+            programme=programme,
+            kind__in=[Movement.Kind.EARN, Movement.Kind.REVERSE],
+            occurred_at__gt=since,
+            occurred_at__lte=now,
+        )
+        .values("customer_id")
+        .annotate(s=Sum("points"))
+        .values_list("customer_id", "s")
+        .order_by()
+    )
+    rank_of = {tier.pk: tier.rank for tier in ladder}
+    moves: dict[int, list[tuple[int, int, Figures]]] = defaultdict(
+        list
+    )  # target tier -> (membership, from tier, figures)
+    members = Membership.objects.filter(programme=programme).values_list("pk", "customer_id", "tier_id")
+    for membership_id, customer_id, tier_id in members.iterator(chunk_size=20_000):
+        values = Figures(
+            round_money(spend.get(customer_id, Decimal(0))),
+            orders.get(customer_id, 0),
+            int(points.get(customer_id) or 0),
+        )
+        target = qualified_tier(ladder, values)
+        if target.rank > rank_of[tier_id]:
+            moves[target.pk].append((membership_id, tier_id, values))
+        if progress is not None:
+            progress(1)
+    review_at = months_later(programme, now, programme.review_months)
+    upgraded = 0
+    for target_id, rows in moves.items():
+        with transaction.atomic():
+            for start in range(0, len(rows), 10_000):
+                part = rows[start : start + 10_000]
+                Membership.objects.filter(pk__in=[r[0] for r in part]).update(
+                    tier_id=target_id, tier_since=now, review_at=review_at, grace_until=None
+                )
+            customers = dict(
+                Membership.objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", "customer_id")
+            )
+            TierChange.objects.bulk_create(
+                [
+                    TierChange(
+                        programme=programme,
+                        customer_id=customers[membership_id],
+                        from_tier_id=from_tier,
+                        to_tier_id=target_id,
+                        reason=TierChange.Reason.UPGRADE,
+                        changed_at=now,
+                        figures=values.as_json(),
+                    )
+                    for membership_id, from_tier, values in rows
+                ],
+                batch_size=5000,
+            )
+        upgraded += len(rows)
+    return upgraded
