@@ -9,6 +9,7 @@ from guanxi.core.display import Coded
 from guanxi.core.models import Job
 from guanxi.core.planner import refresh_planner_statistics
 from guanxi.demo.loader import DEFAULT_SEED, load_demo
+from guanxi.demo.loyalty import load_loyalty_demo
 from guanxi.demo.reference import USERS
 from guanxi.demo.sales import load_sales_demo
 
@@ -31,6 +32,8 @@ DEMO_JOB_KIND = "demo.load"
         "merge_suggestions": _("Merge suggestions"),
         "sales_leads": _("Sales leads"),
         "sales_opportunities": _("Sales opportunities"),
+        "loyalty_members": _("Loyalty members"),
+        "coupons_redeemed": _("Coupons redeemed"),
     },
 )
 def load_demo_job(job: Job, progress: Progress) -> dict:
@@ -43,6 +46,7 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
 
     summary = load_demo(customers=int(job.params.get("customers", 6000)), progress=report)
     sales = load_sales_demo(seed=DEFAULT_SEED)
+    loyalty = load_loyalty_demo(seed=DEFAULT_SEED)
     refresh_planner_statistics()
     return {
         "units": summary.units,
@@ -57,6 +61,8 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
         "merge_suggestions": summary.merge_suggestions,
         "sales_leads": sales.leads,
         "sales_opportunities": sales.opportunities,
+        "loyalty_members": loyalty.members,
+        "coupons_redeemed": loyalty.coupons_redeemed,
     }
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -263,7 +264,7 @@ def adjust_points(
         raise ValidationError({"points": _("Adjust by a number of points other than zero.")})
     with transaction.atomic():
         ledger.locked_membership(programme, customer.pk, now, via=Membership.Via.APPLICATION)
-        key = f"adjust:{customer.pk}:{Movement.objects.filter(programme=programme, customer=customer).count()}:{now.timestamp()}"
+        key = f"adjust:{uuid4().hex}"
         if points > 0:
             sides = ledger.credit_sides(programme.pk, customer.pk, points, Account.ADJUSTED)
         else:
@@ -313,11 +314,7 @@ def redeem_points(
         membership = ledger.locked_membership(programme, customer.pk, now, create=False)
         if membership is None:
             raise LedgerError("insufficient", _("Not enough points."))
-        full_key = (
-            f"redeem:{key}"
-            if key
-            else f"redeem:{customer.pk}:{now.timestamp()}:{Movement.objects.filter(programme=programme, customer=customer).count()}"
-        )
+        full_key = f"redeem:{key}" if key else f"redeem:{uuid4().hex}"
         if key:
             done = Movement.objects.filter(programme=programme, key=full_key).first()
             if done is not None:

@@ -28,7 +28,9 @@ BATCH = 10_000
 
 
 def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    """60 random bits from the operating system, written in 12 base-32 characters."""
+    number = secrets.randbits(5 * CODE_LENGTH)
+    return "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(CODE_LENGTH))
 
 
 def generate_codes(
@@ -39,11 +41,16 @@ def generate_codes(
     while written < count:
         size = min(BATCH, count - written)
         codes = {new_code() for _ in range(size)}
-        before = CouponCode.objects.filter(template=template).count()
+        codes -= set(CouponCode.objects.filter(code__in=codes).values_list("code", flat=True))
         CouponCode.objects.bulk_create(
-            [CouponCode(template=template, code=code) for code in codes], ignore_conflicts=True
+            [CouponCode(template=template, code=code) for code in codes],
+            ignore_conflicts=True,
+            batch_size=BATCH,
         )
-        added = CouponCode.objects.filter(template=template).count() - before
+        # What a concurrent writer took first is not ours: count what this template holds of the batch.
+        added = CouponCode.objects.filter(
+            code__in=codes, template=template, state=CouponCode.State.AVAILABLE
+        ).count()
         written += added
         if progress is not None:
             progress(added)

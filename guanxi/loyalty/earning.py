@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
 from guanxi.commerce.models import Order, OrderLine, Return
+from guanxi.core.bulk import insert_rows
 from guanxi.customers import changes
 from guanxi.loyalty import coupons, ledger, tiers
 from guanxi.loyalty.models import (
@@ -378,43 +379,24 @@ def backfill(
                 )
             _open_memberships(programme, entry, new_members, now)
             result.members += len(new_members)
-            Movement.objects.bulk_create(movements, batch_size=5000)
-            lots = [
-                Lot(
-                    programme=programme,
-                    customer_id=m.customer_id,
-                    movement=m,
-                    points=m.points,
-                    remaining=m.points,
-                    earned_at=m.occurred_at,
-                    expires_at=ledger.expiry_for(programme, m.occurred_at),
-                )
-                for m in movements
-            ]
-            Lot.objects.bulk_create(lots, batch_size=5000)
-            Entry.objects.bulk_create(
-                [
-                    entry_row
-                    for m, lot in zip(movements, lots, strict=True)
-                    for entry_row in (
-                        Entry(movement=m, account=Account.EARNED, amount=-m.points),
-                        Entry(
-                            movement=m,
-                            account=Account.MEMBER,
-                            customer_id=m.customer_id,
-                            lot=lot,
-                            amount=m.points,
-                        ),
-                    )
-                ],
-                batch_size=10_000,
-            )
+            _write_earnings(programme, movements, now)
             result.movements += len(movements)
         if progress is not None:
             progress(len(orders))
     returned = set(
         Return.objects.filter(
-            unit_id=programme.unit_id, order__isnull=False, order__customer_id__isnull=False
+            unit_id=programme.unit_id,
+            order_id__in=Movement.objects.filter(programme=programme, kind=Movement.Kind.EARN).values(
+                "order_id"
+            ),
+        )
+        .exclude(
+            pk__in=[
+                int(key.split(":")[1])
+                for key in Movement.objects.filter(
+                    programme=programme, kind=Movement.Kind.REVERSE
+                ).values_list("key", flat=True)
+            ]
         )
         .values_list("order__customer_id", flat=True)
         .distinct()
@@ -424,6 +406,114 @@ def backfill(
     for start in range(0, len(slow), 500):
         sync_customers(sorted(slow)[start : start + 500], now)
     return result
+
+
+def _reserve_ids(model: type, count: int) -> list[int]:
+    """`count` primary keys for rows written with explicit ids: from the table's sequence on
+    PostgreSQL; above the highest id on SQLite, whose writer holds the database's write lock."""
+    if not count:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")  # noqa: S608
+        first = cursor.fetchone()[0] + 1
+    return list(range(first, first + count))
+
+
+def _write_earnings(programme: Programme, movements: list[Movement], now: datetime) -> None:
+    """The movements of a backfill batch with a lot and two entries each, as plain rows (COPY on
+    PostgreSQL, executemany on SQLite): model instances cost more than the database did."""
+    when = connection.ops.adapt_datetimefield_value
+    movement_ids = _reserve_ids(Movement, len(movements))
+    lot_ids = _reserve_ids(Lot, len(movements))
+    created = when(now)
+    zone_expiry: dict[datetime, datetime | None] = {}
+    with connection.cursor() as cursor:
+        insert_rows(
+            cursor,
+            Movement._meta.db_table,
+            [
+                "id",
+                "programme_id",
+                "customer_id",
+                "kind",
+                "key",
+                "points",
+                "order_id",
+                "rule_id",
+                "reason",
+                "occurred_at",
+                "created_at",
+                "actor_id",
+            ],
+            (
+                (
+                    pk,
+                    programme.pk,
+                    m.customer_id,
+                    m.kind,
+                    m.key,
+                    m.points,
+                    m.order_id,
+                    m.rule_id,
+                    "",
+                    when(m.occurred_at),
+                    created,
+                    None,
+                )
+                for pk, m in zip(movement_ids, movements, strict=True)
+            ),
+        )
+        rows = []
+        for pk, lot_pk, m in zip(movement_ids, lot_ids, movements, strict=True):
+            if m.occurred_at not in zone_expiry:
+                zone_expiry[m.occurred_at] = ledger.expiry_for(programme, m.occurred_at)
+            expires = zone_expiry[m.occurred_at]
+            rows.append(
+                (
+                    lot_pk,
+                    programme.pk,
+                    m.customer_id,
+                    pk,
+                    m.points,
+                    m.points,
+                    when(m.occurred_at),
+                    when(expires) if expires else None,
+                )
+            )
+        insert_rows(
+            cursor,
+            Lot._meta.db_table,
+            [
+                "id",
+                "programme_id",
+                "customer_id",
+                "movement_id",
+                "points",
+                "remaining",
+                "earned_at",
+                "expires_at",
+            ],
+            rows,
+        )
+        insert_rows(
+            cursor,
+            Entry._meta.db_table,
+            ["movement_id", "account", "customer_id", "lot_id", "amount"],
+            (
+                row
+                for pk, lot_pk, m in zip(movement_ids, lot_ids, movements, strict=True)
+                for row in (
+                    (pk, Account.EARNED, None, None, -m.points),
+                    (pk, Account.MEMBER, m.customer_id, lot_pk, m.points),
+                )
+            ),
+        )
 
 
 def _open_memberships(

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.core.background import JobInputError, Progress, job_kind, start_job
 from guanxi.core.models import Job
 from guanxi.loyalty import actions, coupons, earning
-from guanxi.loyalty.models import CouponTemplate
+from guanxi.loyalty.models import CouponTemplate, Membership, Programme
 
 ISSUE_KIND = "loyalty.issue_coupons"
 
@@ -48,3 +48,26 @@ def daily() -> None:
     actions.expire_points()
     coupons.expire_codes()
     actions.review_tiers()
+
+
+RECALC_KIND = "loyalty.recalc"
+
+
+@job_kind(
+    RECALC_KIND,
+    label=_("Recalculate loyalty tiers and balances"),
+    counts={"members": _("Members"), "lots_fixed": _("Lots corrected"), "tier_changes": _("Tier changes")},
+)
+def recalc_job(job: Job, progress: Progress) -> dict:
+    """params: {"unit": id or None}: every programme (of the unit) re-derived from its ledger."""
+    programmes = Programme.objects.select_related("unit").order_by("pk")
+    if job.params.get("unit"):
+        programmes = programmes.filter(unit_id=job.params["unit"])
+    progress.set_total(Membership.objects.filter(programme__in=programmes).count())
+    totals = {"members": 0, "lots_fixed": 0, "tier_changes": 0}
+    for programme in programmes:
+        result = actions.recalc(programme, progress=lambda n: progress.advance(n))
+        totals["lots_fixed"] += result["lots_fixed"]
+        totals["tier_changes"] += result["tier_changes"]
+        totals["members"] += Membership.objects.filter(programme=programme).count()
+    return totals
