@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from guanxi.commerce.models import Order, OrderLine
+from guanxi.core.bulk import insert_rows
 from guanxi.core.money import round_money
 from guanxi.loyalty import ledger
 from guanxi.loyalty.models import Account, CouponCode, CouponTemplate, Movement
@@ -42,11 +43,20 @@ def generate_codes(
         size = min(BATCH, count - written)
         codes = {new_code() for _ in range(size)}
         codes -= set(CouponCode.objects.filter(code__in=codes).values_list("code", flat=True))
-        CouponCode.objects.bulk_create(
-            [CouponCode(template=template, code=code) for code in codes],
-            ignore_conflicts=True,
-            batch_size=BATCH,
-        )
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                insert_rows(
+                    cursor,
+                    CouponCode._meta.db_table,
+                    ["template_id", "code", "imported", "state", "discount"],
+                    ((template.pk, code, False, CouponCode.State.AVAILABLE, Decimal(0)) for code in codes),
+                )
+        except IntegrityError:  # a concurrent writer took one of them: skip clashes row by row
+            CouponCode.objects.bulk_create(
+                [CouponCode(template=template, code=code) for code in codes],
+                ignore_conflicts=True,
+                batch_size=BATCH,
+            )
         # What a concurrent writer took first is not ours: count what this template holds of the batch.
         added = CouponCode.objects.filter(
             code__in=codes, template=template, state=CouponCode.State.AVAILABLE
