@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Min
 from django.utils import timezone
@@ -89,7 +90,7 @@ def _ladder_on_spend(programme, anchor: datetime) -> None:
 
 def _coupons(programme, rng: random.Random, anchor: datetime) -> int:
     issued_at = anchor - timedelta(days=30)
-    kinds = (
+    kinds: tuple[tuple[str, dict[str, Any]], ...] = (
         (
             "满200减30",
             {"kind": "spend_save", "min_spend": Decimal(200), "amount_off": Decimal(30), "valid_days": 30},
@@ -117,6 +118,8 @@ def _coupons(programme, rng: random.Random, anchor: datetime) -> int:
         actions.generate_coupon_codes(template, 200)
         chosen = rng.sample(customers, min(len(customers), 12))
         for code in actions.issue_coupons(template, chosen, now=issued_at):
+            if code.customer_id is None:
+                continue
             order = (
                 Order.objects.filter(customer_id=code.customer_id, unit=programme.unit, paid_at__gt=issued_at)
                 .order_by("paid_at")

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import cast
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
@@ -349,7 +350,8 @@ def backfill(
             )
             new_members: dict[int, datetime] = {}
             movements: list[Movement] = []
-            for order_id, customer_id, store_id, total, paid_at, status in orders:
+            for order_id, customer_id, store_id, total, paid, status in orders:
+                paid_at = cast(datetime, paid)  # the candidates have a payment time
                 rule = rule_at(rules, paid_at)
                 if rule is None or customer_id in owing:
                     slow.add(customer_id)
@@ -408,7 +410,7 @@ def backfill(
     return result
 
 
-def _reserve_ids(model: type, count: int) -> list[int]:
+def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
     """`count` primary keys for rows written with explicit ids: from the table's sequence on
     PostgreSQL; above the highest id on SQLite, whose writer holds the database's write lock."""
     if not count:
