@@ -38,6 +38,7 @@ from guanxi.loyalty.models import (
 CHANGE_READER = "loyalty"
 CHANGES_PER_PASS = 500
 MAX_PASSES = 20
+SWEEP_MARGIN_DAYS = 30
 
 ROUNDING = {
     EarnRule.Rounding.FLOOR: ROUND_FLOOR,
@@ -262,10 +263,14 @@ def earn_due(now: datetime | None = None) -> SyncResult:
     paid order and no earn movement yet are synced."""
     now = now or timezone.now()
     units = list(programmes_by_unit())
+    # Orders paid before the longest return window plus a margin were earned by an earlier sweep, the
+    # feed or the backfill; looking further back would re-read every order that earns nothing.
+    longest = max(EarnRule.objects.values_list("delay_days", flat=True), default=0)
+    since = now - timedelta(days=longest + SWEEP_MARGIN_DAYS)
     earned = Movement.objects.filter(kind=Movement.Kind.EARN, order=OuterRef("pk"))
     customer_ids = (
         Order.objects.filter(
-            unit_id__in=units, paid_at__isnull=False, paid_at__lte=now, customer_id__isnull=False
+            unit_id__in=units, paid_at__gte=since, paid_at__lte=now, customer_id__isnull=False
         )
         .filter(status__in=tiers.SALE_STATUSES)
         .filter(~Exists(earned))
