@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
 from guanxi.accounts import actions as account_actions
@@ -60,6 +61,14 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request through the test client leaves its language active in the thread (Django does not
+    reset it): no test reads in the language a previous test's request chose."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -409,6 +409,36 @@ def analyze(
     console.print(f"Refreshed metrics: {job.counts}")
 
 
+loyalty_app = typer.Typer(help="Loyalty programmes: re-derive tiers and balances, check the points ledger.")
+app.add_typer(loyalty_app, name="loyalty")
+
+
+@loyalty_app.command("recalc")
+def loyalty_recalc(
+    unit: Annotated[str | None, typer.Option(help="Only this business unit's programme (code).")] = None,
+) -> None:
+    """Re-derive every lot's remainder from the ledger and every member's tier, with a progress bar."""
+    prepare()
+    target = unit_by_code(unit)
+    job = run_foreground_job("loyalty.recalc", {"unit": target.pk if target else None}, unit=target)
+    console.print(f"Recalculated: {job.counts}")
+
+
+@loyalty_app.command("check")
+def loyalty_check() -> None:
+    """Prove the ledger: every movement balances, the whole sums to zero, cached lot remainders equal
+    their entries. Exits 1 and lists the problems otherwise."""
+    prepare()
+    from guanxi.loyalty.actions import check_ledger
+
+    problems = check_ledger()
+    for problem in problems:
+        console.print(f"{problem.what}: {problem.detail}", highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    console.print("The points ledger balances.")
+
+
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
 # Other names a benchmark is asked for by (the issues call the metrics refresh bench "analyze").
 BENCH_ALIASES = {"analyze": "analytics"}

@@ -17,4 +17,6 @@ PERIODIC_TASKS = {
     "sales_stale_records": ("guanxi.sales.jobs.sweep_stale_records", crontab(minute="*/15")),
     "sales_reminders": ("guanxi.sales.jobs.remind", crontab(minute="*")),
     "service_sla_scan": ("guanxi.service.jobs.scan_sla", crontab(minute="*")),
+    "loyalty_follow_changes": ("guanxi.loyalty.jobs.follow_changes", crontab(minute="*")),
+    "loyalty_daily": ("guanxi.loyalty.jobs.daily", crontab(minute="20", hour="1")),
 }

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "guanxi.commerce",
     "guanxi.analytics",
     "guanxi.sales",
+    "guanxi.loyalty",
     "guanxi.segments",
     "guanxi.messaging",
     "guanxi.service",

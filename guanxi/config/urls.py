@@ -19,6 +19,8 @@ urlpatterns = [
     path("", include("guanxi.commerce.urls")),
     path("segments/", include("guanxi.segments.urls")),
     path("messaging/", include("guanxi.messaging.urls")),
+    # Before the web app, whose placeholder page for the loyalty area this replaces.
+    path("loyalty/", include("guanxi.loyalty.urls")),
     # Unsubscribe links and gateway callbacks: authenticated by signed tokens, not by a session.
     path("m/", include("guanxi.messaging.public_urls")),
     path("s/", include("guanxi.service.public_urls")),

@@ -9,6 +9,7 @@ from guanxi.core.display import Coded
 from guanxi.core.models import Job
 from guanxi.core.planner import refresh_planner_statistics
 from guanxi.demo.loader import DEFAULT_SEED, load_demo
+from guanxi.demo.loyalty import load_loyalty_demo
 from guanxi.demo.reference import USERS
 from guanxi.demo.sales import load_sales_demo
 from guanxi.demo.service import load_service_demo
@@ -33,6 +34,8 @@ DEMO_JOB_KIND = "demo.load"
         "sales_leads": _("Sales leads"),
         "sales_opportunities": _("Sales opportunities"),
         "service_tickets": _("Service tickets"),
+        "loyalty_members": _("Loyalty members"),
+        "coupons_redeemed": _("Coupons redeemed"),
     },
 )
 def load_demo_job(job: Job, progress: Progress) -> dict:
@@ -46,6 +49,7 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
     summary = load_demo(customers=int(job.params.get("customers", 6000)), progress=report)
     sales = load_sales_demo(seed=DEFAULT_SEED)
     service = load_service_demo(seed=DEFAULT_SEED)
+    loyalty = load_loyalty_demo(seed=DEFAULT_SEED)
     refresh_planner_statistics()
     return {
         "units": summary.units,
@@ -61,6 +65,8 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
         "sales_leads": sales.leads,
         "sales_opportunities": sales.opportunities,
         "service_tickets": service.tickets,
+        "loyalty_members": loyalty.members,
+        "coupons_redeemed": loyalty.coupons_redeemed,
     }
 
 

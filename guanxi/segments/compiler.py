@@ -45,6 +45,8 @@ from django.utils.translation import gettext as _
 from guanxi.analytics.models import CustomerMetric
 from guanxi.commerce.models import Event, Order, OrderLine
 from guanxi.customers.models import Consent, CustomerTag, CustomFieldDefinition, CustomFieldValue, Identity
+from guanxi.loyalty import fetch as loyalty_fetch
+from guanxi.loyalty.models import Membership
 from guanxi.segments import rules
 from guanxi.segments.catalogue import METRIC_FIELDS, PROFILE_FIELDS, FieldSpec, Kind, Op
 
@@ -523,6 +525,28 @@ def _segment(node: rules.SegmentCondition, ctx: Context, path: str) -> Q:
     return members if node.member else ~members
 
 
+LOYALTY_OPS = {"eq": "exact", "ne": "exact", "gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
+
+
+def _loyalty(node: rules.LoyaltyCondition, ctx: Context, path: str) -> Q:
+    """Members of the programmes of the context's units (every programme organisation-wide) whose
+    tier rank or points balance compare with the value; `ne` is the negation of `eq`."""
+    members = Membership.objects.all()
+    if ctx.unit_ids is not None:
+        members = members.filter(programme__unit_id__in=ctx.unit_ids)
+    if node.field == "member":
+        return _with_rows(members, "customer_id")
+    lookup = LOYALTY_OPS[node.op]
+    if node.field == "tier":
+        matching = members.filter(**{f"tier__rank__{lookup}": node.value})
+    else:
+        matching = members.annotate(balance=loyalty_fetch.balance_subquery()).filter(
+            **{f"balance__{lookup}": node.value}
+        )
+    found = _with_rows(matching, "customer_id")
+    return ~found if node.op == "ne" else found
+
+
 COMPILERS: dict[type, Callable[[Any, Context, str], Q]] = {
     rules.ProfileCondition: _profile,
     rules.MetricCondition: _metric,
@@ -533,4 +557,5 @@ COMPILERS: dict[type, Callable[[Any, Context, str], Q]] = {
     rules.OrderCondition: _orders,
     rules.EventCondition: _event,
     rules.SegmentCondition: _segment,
+    rules.LoyaltyCondition: _loyalty,
 }

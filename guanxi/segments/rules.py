@@ -139,6 +139,16 @@ class MetricCondition(Strict):
     value: Any = None
 
 
+class LoyaltyCondition(Strict):
+    """A loyalty membership: `member` (in any programme the context counts), `tier` (its rank: 0 =
+    银卡 … 3 = 钻石卡) or `points` (the balance) compared with `value`."""
+
+    type: Literal["loyalty"]
+    field: Literal["member", "tier", "points"]
+    op: Literal["eq", "ne", "gt", "gte", "lt", "lte"] = "gte"
+    value: int = Field(0, ge=-(10**12), le=10**12)
+
+
 class OrderFilters(Strict):
     """Which orders (or lines) count. A line filter on an order count keeps orders with such a line."""
 
@@ -238,6 +248,7 @@ CONDITIONS = {
     "orders": OrderCondition,
     "event": EventCondition,
     "segment": SegmentCondition,
+    "loyalty": LoyaltyCondition,
 }
 Condition = (
     ProfileCondition
@@ -249,6 +260,7 @@ Condition = (
     | OrderCondition
     | EventCondition
     | SegmentCondition
+    | LoyaltyCondition
 )
 
 Node = Annotated[
@@ -263,7 +275,8 @@ Node = Annotated[
     | Annotated[MetricCondition, Tag("metric")]
     | Annotated[OrderCondition, Tag("orders")]
     | Annotated[EventCondition, Tag("event")]
-    | Annotated[SegmentCondition, Tag("segment")],
+    | Annotated[SegmentCondition, Tag("segment")]
+    | Annotated[LoyaltyCondition, Tag("loyalty")],
     Discriminator(
         _node_tag,
         custom_error_type="invalid_node",

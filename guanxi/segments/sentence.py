@@ -187,6 +187,21 @@ def _segment(node: rules.SegmentCondition, names: dict) -> str:
     return (_("in segment “%(name)s”") if node.member else _("not in segment “%(name)s”")) % {"name": name}
 
 
+def _loyalty(node: rules.LoyaltyCondition, names: dict) -> str:
+    if node.field == "member":
+        return _("is a loyalty member")
+    template = {
+        "eq": _("%(what)s is %(value)s"),
+        "ne": _("%(what)s is not %(value)s"),
+        "gt": _("%(what)s is more than %(value)s"),
+        "gte": _("%(what)s is at least %(value)s"),
+        "lt": _("%(what)s is less than %(value)s"),
+        "lte": _("%(what)s is at most %(value)s"),
+    }[node.op]
+    what = _("loyalty tier rank") if node.field == "tier" else _("loyalty points")
+    return template % {"what": what, "value": node.value}
+
+
 DESCRIBERS: dict[type, Callable[[Any, dict], str]] = {
     rules.ProfileCondition: _profile,
     rules.MetricCondition: _metric,
@@ -197,6 +212,7 @@ DESCRIBERS: dict[type, Callable[[Any, dict], str]] = {
     rules.OrderCondition: _orders,
     rules.EventCondition: _event,
     rules.SegmentCondition: _segment,
+    rules.LoyaltyCondition: _loyalty,
 }
 
 

@@ -105,7 +105,7 @@ NAVIGATION: tuple[NavSection, ...] = (
     NavSection(
         _("Engagement"),
         (
-            _area("loyalty", "loyalty"),
+            _area("loyalty", "loyalty", "loyalty:home"),
             _area("marketing", "marketing"),
             _area("messaging", "messaging", "messaging:outbox"),
         ),

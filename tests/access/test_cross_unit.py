@@ -472,6 +472,65 @@ ROUTES: dict[tuple[str, str | None], Route] = {
         "self", method="post", api=True, body={"unit": 0, "customers": []}
     ),
     ("api/v1/service/report", "service_report"): Route("page", api=True),
+    ("loyalty/", "home"): Route("page"),
+    ("loyalty/programmes/<int:pk>/", "programme"): Route("detail", object="programme"),
+    ("loyalty/programmes/<int:pk>/rules/", "programme_rule"): Route(
+        "detail", method="post", object="programme"
+    ),
+    ("loyalty/programmes/<int:pk>/tiers/", "tiers"): Route("detail", object="programme"),
+    ("loyalty/members/", "members"): Route("page"),
+    ("loyalty/members/<int:pk>/", "member"): Route("detail", object="member"),
+    ("loyalty/members/<int:pk>/adjust/", "member_adjust"): Route("detail", method="post", object="member"),
+    ("loyalty/members/<int:pk>/redeem/", "member_redeem"): Route("detail", method="post", object="member"),
+    ("loyalty/coupons/", "coupons"): Route("page"),
+    ("loyalty/coupons/<int:pk>/", "coupon"): Route("detail", object="coupon_template"),
+    ("loyalty/coupons/<int:pk>/codes/", "coupon_generate"): Route(
+        "detail", method="post", object="coupon_template"
+    ),
+    ("loyalty/coupons/<int:pk>/issue/", "coupon_issue"): Route(
+        "detail", method="post", object="coupon_template"
+    ),
+    ("api/v1/loyalty/programmes", "list_programmes"): Route("page", api=True),
+    ("api/v1/loyalty/programmes", "create_programme"): Route("self", method="post", api=True),
+    ("api/v1/loyalty/programmes/<programme_id>", "get_programme"): Route(
+        "detail", object="programme", api=True
+    ),
+    ("api/v1/loyalty/programmes/<programme_id>", "update_programme"): Route(
+        "detail", method="patch", object="programme", api=True
+    ),
+    ("api/v1/loyalty/programmes/<programme_id>/rules", "add_rule"): Route(
+        "detail", method="post", object="programme", api=True
+    ),
+    ("api/v1/loyalty/programmes/<programme_id>/tiers", "save_tier"): Route(
+        "detail", method="post", object="programme", api=True, body={"rank": 1, "name": "金卡"}
+    ),
+    ("api/v1/loyalty/programmes/<programme_id>/members", "enrol"): Route(
+        "detail", method="post", object="programme", api=True, body={"customer": 1}
+    ),
+    ("api/v1/loyalty/members", "list_members"): Route("page", api=True),
+    ("api/v1/loyalty/members/<membership_id>", "get_member"): Route("detail", object="member", api=True),
+    ("api/v1/loyalty/members/<membership_id>/ledger", "member_ledger"): Route(
+        "detail", object="member", api=True
+    ),
+    ("api/v1/loyalty/members/<membership_id>/adjust", "adjust"): Route(
+        "detail", method="post", object="member", api=True, body={"points": 5, "reason": "walk"}
+    ),
+    ("api/v1/loyalty/members/<membership_id>/redeem", "redeem"): Route(
+        "detail", method="post", object="member", api=True, body={"points": 5}
+    ),
+    ("api/v1/loyalty/liability", "liability"): Route("page", api=True),
+    ("api/v1/loyalty/customers/<customer_id>", "customer_memberships"): Route(
+        "detail", object="customer", api=True
+    ),
+    ("api/v1/loyalty/coupon-templates", "list_coupon_templates"): Route("page", api=True),
+    ("api/v1/loyalty/coupon-templates", "create_coupon_template"): Route("self", method="post", api=True),
+    ("api/v1/loyalty/coupon-templates/<template_id>/codes", "add_codes"): Route(
+        "detail", method="post", object="coupon_template", api=True, body={"count": 1}
+    ),
+    ("api/v1/loyalty/coupon-templates/<template_id>/issue", "issue"): Route(
+        "detail", method="post", object="coupon_template", api=True, body={"customers": [1]}
+    ),
+    ("api/v1/loyalty/coupons/redeem", "redeem_coupon"): Route("self", method="post", api=True),
 }
 
 
@@ -544,6 +603,8 @@ def world(unit_a, unit_b, make_user):
         make_customer(f"丙客户{MARKER}", [unit_b]), make_customer(f"丁客户{MARKER}", [unit_b]), reason=MARKER
     )
     messaging = _messaging(unit_a, unit_b, customer_a, customer_b, shared)
+    loyalty_b = _loyalty(unit_b, f"{MARKER} club", customer_b, shared)
+    loyalty_a = _loyalty(unit_a, "甲 club", customer_a, shared)
     sales_b = _sales_records(unit_b, make_user, f"{MARKER}", to_unit=unit_a)
     sales_a = _sales_records(unit_a, make_user, "甲", to_unit=unit_b)
     service_b = _service_records(unit_b, make_user, MARKER, customer_b)
@@ -563,11 +624,13 @@ def world(unit_a, unit_b, make_user):
             "merge": merge_b.pk,
             **messaging["b"],
             **service_b,
+            **loyalty_b,
             "unit": unit_b.pk,
         },
         unit_a_objects={
             **messaging["a"],
             **{key: service_a[key] for key in ("ticket", "follow_up")},
+            **loyalty_a,
             **{key: sales_a[key] for key in ("lead", "opportunity", "sales_account", "stage")},
             "customer": customer_a.pk,
             "order": order_a.pk,
@@ -612,6 +675,23 @@ def _messaging(unit_a, unit_b, customer_a, customer_b, shared) -> dict[str, dict
         ]
         made[side] = {"message": messages[0].pk, "channel": channel.pk, "template": template.pk}
     return made
+
+
+def _loyalty(unit, name, own, shared) -> dict[str, int]:
+    """A unit's programme with its own customer and the shared one as members (points on the ledger),
+    and a coupon template issued to its customer."""
+    from guanxi.loyalty import actions as loyalty_actions
+
+    programme = loyalty_actions.create_programme(unit=unit, name=name)
+    member = loyalty_actions.enrol(programme, own)
+    loyalty_actions.enrol(programme, shared)
+    for person in (own, shared):
+        loyalty_actions.adjust_points(programme, person, 88, reason=name)
+    template = loyalty_actions.save_coupon_template(
+        programme, name=f"{name} coupon", kind="spend_save", min_spend=100, amount_off=10, valid_days=7
+    )
+    loyalty_actions.issue_coupons(template, [own.pk])
+    return {"programme": programme.pk, "member": member.pk, "coupon_template": template.pk}
 
 
 def _sales_records(unit, make_user, name, to_unit) -> dict[str, int]:
@@ -708,6 +788,8 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
             "<field_id>",
             "<ticket_id>",
             "<transfer_id>",
+            "<programme_id>",
+            "<membership_id>",
         ):
             path = path.replace(placeholder, str(object_id))
     return path

@@ -164,12 +164,14 @@ def load_small_demo() -> None:
     segment names are stored) as `guanxi demo` does, with its metrics and segments computed."""
     from guanxi.analytics.refresh import refresh_metrics
     from guanxi.demo.loader import DEFAULT_SEED, REFERENCE_ANCHOR, load_demo
+    from guanxi.demo.loyalty import load_loyalty_demo
     from guanxi.demo.service import load_service_demo
     from guanxi.segments.actions import refresh_all_segments
     from guanxi.segments.ready_made import install_ready_made_segments
 
     with translation.override("zh-hans"):
         load_demo(customers=DEMO_CUSTOMERS, anchor=REFERENCE_ANCHOR)
+        load_loyalty_demo(REFERENCE_ANCHOR, seed=1)
         refresh_metrics(full=True, as_of=REFERENCE_ANCHOR)
         install_ready_made_segments()
         refresh_all_segments(now=REFERENCE_ANCHOR)

@@ -1,0 +1,206 @@
+"""Coupons: pools of unique single-use codes, issuing a code to a customer, redeeming it exactly once
+on the order that carries it, and expiring what was not used.
+
+A code is 12 characters of Crockford's base-32 alphabet drawn from the operating system's random
+source (60 bits): a million codes in a pool leave one chance in a million million of guessing one.
+Codes are written in batches that skip a clash with an existing code and are topped up until the
+pool holds as many new codes as asked. Redemption is one conditional UPDATE (issued → redeemed) so
+two deliveries of one order, or two orders carrying one code, redeem it once.
+"""
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from guanxi.commerce.models import Order, OrderLine
+from guanxi.core.bulk import insert_rows
+from guanxi.core.money import round_money
+from guanxi.loyalty import ledger
+from guanxi.loyalty.models import Account, CouponCode, CouponTemplate, Movement
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+CODE_LENGTH = 12
+BATCH = 10_000
+
+
+def new_code() -> str:
+    """60 random bits from the operating system, written in 12 base-32 characters."""
+    number = secrets.randbits(5 * CODE_LENGTH)
+    return "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(CODE_LENGTH))
+
+
+def generate_codes(
+    template: CouponTemplate, count: int, progress: Callable[[int], None] | None = None
+) -> int:
+    """Add `count` new available codes to the template's pool; returns how many were written."""
+    written = 0
+    while written < count:
+        size = min(BATCH, count - written)
+        codes = {new_code() for _ in range(size)}
+        codes -= set(CouponCode.objects.filter(code__in=codes).values_list("code", flat=True))
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                insert_rows(
+                    cursor,
+                    CouponCode._meta.db_table,
+                    ["template_id", "code", "imported", "state", "discount"],
+                    ((template.pk, code, False, CouponCode.State.AVAILABLE, Decimal(0)) for code in codes),
+                )
+        except IntegrityError:  # a concurrent writer took one of them: skip clashes row by row
+            CouponCode.objects.bulk_create(
+                [CouponCode(template=template, code=code) for code in codes],
+                ignore_conflicts=True,
+                batch_size=BATCH,
+            )
+        # What a concurrent writer took first is not ours: count what this template holds of the batch.
+        added = CouponCode.objects.filter(
+            code__in=codes, template=template, state=CouponCode.State.AVAILABLE
+        ).count()
+        written += added
+        if progress is not None:
+            progress(added)
+    return written
+
+
+def import_codes(template: CouponTemplate, codes: list[str]) -> int:
+    """Add a platform's own codes to the pool (existing codes are skipped); how many were new."""
+    cleaned = sorted({code.strip().upper() for code in codes if code.strip()})
+    existing = set(CouponCode.objects.filter(code__in=cleaned).values_list("code", flat=True))
+    CouponCode.objects.bulk_create(
+        [CouponCode(template=template, code=code, imported=True) for code in cleaned if code not in existing],
+        ignore_conflicts=True,
+    )
+    return len([code for code in cleaned if code not in existing])
+
+
+def expiry_of(template: CouponTemplate, issued_at: datetime) -> datetime | None:
+    ends = [moment for moment in (template.valid_until,) if moment is not None]
+    if template.valid_days:
+        ends.append(issued_at + timedelta(days=template.valid_days))
+    return min(ends) if ends else None
+
+
+def issue(template: CouponTemplate, customer_id: int, now: datetime) -> CouponCode:
+    """Give the customer one code of the pool (a new one if the pool is empty); inside a transaction."""
+    code = (
+        CouponCode.objects.select_for_update(skip_locked=True)
+        .filter(template=template, state=CouponCode.State.AVAILABLE)
+        .order_by("pk")
+        .first()
+    )
+    if code is None:
+        generate_codes(template, 1)
+        code = (
+            CouponCode.objects.select_for_update(skip_locked=True)
+            .filter(template=template, state=CouponCode.State.AVAILABLE)
+            .order_by("pk")
+            .first()
+        )
+        assert code is not None
+    code.state = CouponCode.State.ISSUED
+    code.customer_id = customer_id
+    code.issued_at = now
+    code.expires_at = expiry_of(template, now)
+    code.save(update_fields=["state", "customer", "issued_at", "expires_at"])
+    return code
+
+
+def discount_for(template: CouponTemplate, order: Order) -> Decimal | None:
+    """What the coupon takes off this order, or None when the order does not meet its conditions."""
+    lines = list(
+        OrderLine.objects.filter(order=order).values_list("category", "quantity", "unit_price", "amount")
+    )
+    if template.categories:
+        lines = [line for line in lines if line[0] in template.categories]
+        eligible = sum((line[3] for line in lines), Decimal(0))
+    else:
+        eligible = order.total_amount
+    if eligible < template.min_spend or eligible <= 0:
+        return None
+    if template.kind == CouponTemplate.Kind.SPEND_SAVE:
+        return min(template.amount_off, eligible)
+    if template.kind == CouponTemplate.Kind.PERCENT_OFF:
+        return round_money(eligible * template.percent_off / 100)
+    if template.kind == CouponTemplate.Kind.BUY_GET:
+        group = template.buy_quantity + template.free_quantity
+        units = sorted(
+            (price for _category, quantity, price, _amount in lines for _ in range(max(quantity, 0))),
+        )
+        if group <= 0 or len(units) < group:
+            return None
+        free = (len(units) // group) * template.free_quantity
+        return round_money(sum(units[:free], Decimal(0)))
+    return Decimal(0)  # cash back: nothing off the order; points are credited
+
+
+def redeem(code: CouponCode, order: Order, now: datetime) -> bool:
+    """Redeem an issued, unexpired code on `order` of its holder; exactly once. Inside a transaction."""
+    template = code.template
+    if order.unit_id != template.programme.unit_id:
+        return False
+    if code.customer_id is not None and code.customer_id != order.customer_id:
+        return False
+    if code.expires_at is not None and code.expires_at <= (order.paid_at or order.placed_at):
+        return False
+    if template.valid_from is not None and (order.paid_at or order.placed_at) < template.valid_from:
+        return False
+    discount = discount_for(template, order)
+    if discount is None:
+        return False
+    updated = CouponCode.objects.filter(pk=code.pk, state=CouponCode.State.ISSUED).update(
+        state=CouponCode.State.REDEEMED,
+        order=order,
+        redeemed_at=now,
+        discount=discount,
+        customer_id=order.customer_id,
+    )
+    if not updated:
+        return False
+    if template.kind == CouponTemplate.Kind.CASHBACK and template.cashback_points and order.customer_id:
+        programme = template.programme
+        ledger.locked_membership(programme, order.customer_id, now)
+        ledger.post(
+            programme=programme,
+            customer_id=order.customer_id,
+            kind=Movement.Kind.CASHBACK,
+            key=f"cashback:{code.pk}",
+            sides=ledger.credit_sides(
+                programme.pk, order.customer_id, template.cashback_points, Account.CASHBACK
+            ),
+            occurred_at=order.paid_at or now,
+            points=template.cashback_points,
+            expires_at=ledger.expiry_for(programme, order.paid_at or now),
+            order=order,
+        )
+    return True
+
+
+def redeem_codes_of(order: Order, now: datetime) -> int:
+    """Redeem the codes an order carries (`attributes["coupon_codes"]`, as importers, webhooks and the
+    ingestion API store them; Shopify's `discount_codes`); how many were redeemed now."""
+    raw: Any = order.attributes.get("coupon_codes") or order.attributes.get("discount_codes") or []
+    codes = [str(code).strip().upper() for code in (raw if isinstance(raw, list) else [raw])]
+    done = 0
+    with transaction.atomic():
+        rows = CouponCode.objects.select_related("template__programme").filter(
+            code__in=codes, state=CouponCode.State.ISSUED
+        )
+        stacking = len(codes) > 1
+        for code in rows:
+            if stacking and not code.template.stackable:
+                continue
+            done += redeem(code, order, now)
+    return done
+
+
+def expire_codes(now: datetime | None = None) -> int:
+    """Mark issued codes past their end as expired; how many."""
+    now = now or timezone.now()
+    return CouponCode.objects.filter(state=CouponCode.State.ISSUED, expires_at__lte=now).update(
+        state=CouponCode.State.EXPIRED
+    )

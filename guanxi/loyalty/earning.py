@@ -1,0 +1,559 @@
+"""Points from orders: earn on a paid order by the rule version in force when it was paid, reverse pro
+rata on its returns, and follow the customer change feed as the `loyalty` reader (ADR 0034).
+
+An order earns once: its movement's key is `earn:<order id>`, and an order is the same row however it
+arrives (webhook, import, ingestion API upsert on source and external id). A return reverses
+`round(earned × refunded so far / order total)` minus what earlier returns reversed, so partial
+returns add up to the whole and never reverse more than was earned. A member without enough points
+for a reversal keeps a recorded debt, paid from their next earnings.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import cast
+
+from django.db import connection, models, transaction
+from django.db.models import Exists, OuterRef, Sum
+from django.utils import timezone
+
+from guanxi.commerce.models import Order, OrderLine, Return
+from guanxi.core.bulk import insert_rows
+from guanxi.customers import changes
+from guanxi.loyalty import coupons, ledger, tiers
+from guanxi.loyalty.models import (
+    Account,
+    EarnRule,
+    Entry,
+    Lot,
+    Membership,
+    Movement,
+    Programme,
+    Tier,
+    TierChange,
+)
+
+CHANGE_READER = "loyalty"
+CHANGES_PER_PASS = 500
+MAX_PASSES = 20
+SWEEP_MARGIN_DAYS = 30
+
+ROUNDING = {
+    EarnRule.Rounding.FLOOR: ROUND_FLOOR,
+    EarnRule.Rounding.HALF_UP: ROUND_HALF_UP,
+    EarnRule.Rounding.CEILING: ROUND_CEILING,
+}
+COMPLETED = [str(Order.Status.COMPLETED)]
+
+
+def rule_at(rules: list[EarnRule], moment: datetime) -> EarnRule | None:
+    """The version in force at `moment` among `rules` (newest first)."""
+    for rule in rules:
+        if rule.effective_from <= moment:
+            return rule
+    return None
+
+
+def rules_of(programme: Programme) -> list[EarnRule]:
+    return list(EarnRule.objects.filter(programme=programme).order_by("-effective_from"))
+
+
+def to_points(value: Decimal, rounding: str) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUNDING[EarnRule.Rounding(rounding)]))
+
+
+def points_for(
+    rule: EarnRule, total: Decimal, store_id: int, lines: list[tuple[str, Decimal]], multiplier: Decimal
+) -> int:
+    """What an order earns: each line's amount by its category's multiplier (the order total when it
+    has no lines), by the store's multiplier, the rate and the member's tier multiplier; rounded once
+    for the order, then capped."""
+    categories = {key: Decimal(str(value)) for key, value in (rule.category_multipliers or {}).items()}
+    if lines:
+        base = sum((amount * categories.get(category, Decimal(1)) for category, amount in lines), Decimal(0))
+    else:
+        base = total
+    store = Decimal(str((rule.store_multipliers or {}).get(str(store_id), 1)))
+    points = to_points(base * store * rule.points_per_yuan * multiplier, rule.rounding)
+    if rule.max_points_per_order is not None:
+        points = min(points, rule.max_points_per_order)
+    return max(points, 0)
+
+
+def earn_key(order_id: int) -> str:
+    return f"earn:{order_id}"
+
+
+def due(order: Order, rule: EarnRule, now: datetime) -> bool:
+    if order.paid_at is None or order.customer_id is None:
+        return False
+    if rule.on_status == EarnRule.OnStatus.COMPLETED and order.status not in COMPLETED:
+        return False
+    if order.status not in tiers.SALE_STATUSES:
+        return False
+    return order.paid_at + timedelta(days=rule.delay_days) <= now
+
+
+def earn_for_order(
+    programme: Programme, order: Order, now: datetime, rules: list[EarnRule] | None = None
+) -> Movement | None:
+    """Earn the order's points if it is due and has not earned; inside the caller's transaction,
+    which holds the member's lock. None when nothing was written."""
+    assert order.paid_at is not None and order.customer_id is not None
+    rule = rule_at(rules if rules is not None else rules_of(programme), order.paid_at)
+    if rule is None or not due(order, rule, now):
+        return None
+    if Movement.objects.filter(programme=programme, key=earn_key(order.pk)).exists():
+        return None
+    membership = ledger.locked_membership(programme, order.customer_id, now)
+    assert membership is not None
+    lines = [
+        (category, amount)
+        for category, amount in OrderLine.objects.filter(order=order).values_list("category", "amount")
+    ]
+    points = points_for(rule, order.total_amount, order.store_id, lines, membership.tier.points_multiplier)
+    if points <= 0:
+        return None
+    return ledger.post(
+        programme=programme,
+        customer_id=order.customer_id,
+        kind=Movement.Kind.EARN,
+        key=earn_key(order.pk),
+        sides=ledger.credit_sides(programme.pk, order.customer_id, points, Account.EARNED),
+        occurred_at=order.paid_at,
+        points=points,
+        expires_at=ledger.expiry_for(programme, order.paid_at),
+        order=order,
+        rule=rule,
+    )
+
+
+def reverse_for_return(programme: Programme, record: Return, now: datetime) -> Movement | None:
+    """Reverse the share of the order's points that this return refunds (see the module docstring)."""
+    order = record.order
+    if order is None or order.customer_id is None:
+        return None
+    key = f"reverse:{record.pk}"
+    if Movement.objects.filter(programme=programme, key=key).exists():
+        return None
+    earned = Movement.objects.filter(programme=programme, key=earn_key(order.pk)).first()
+    if earned is None:
+        return None
+    customer_id = earned.customer_id
+    membership = ledger.locked_membership(programme, customer_id, now)
+    assert membership is not None
+    earlier = Return.objects.filter(order=order).exclude(pk=record.pk)
+    earlier_keys = [f"reverse:{pk}" for pk in earlier.values_list("pk", flat=True)]
+    reversed_before = -sum(
+        Movement.objects.filter(programme=programme, key__in=earlier_keys).values_list("points", flat=True)
+    )
+    refunded = sum(
+        Return.objects.filter(
+            order=order, pk__in=[*earlier.values_list("pk", flat=True), record.pk]
+        ).values_list("amount", flat=True),
+        Decimal(0),
+    )
+    if order.total_amount <= 0:
+        return None
+    share = min(refunded / order.total_amount, Decimal(1))
+    target = to_points(earned.points * share, EarnRule.Rounding.HALF_UP)
+    points = min(target, earned.points) - reversed_before
+    if points <= 0:
+        return None
+    lots = ledger.open_lots(programme.pk, customer_id, first_movement_id=earned.pk)
+    available = sum(lot.remaining for lot in lots)
+    take = min(points, available)
+    sides = [ledger.Side(Account.REVERSED, points)]
+    sides += ledger.take_fifo(lots, take, customer_id) if take else []
+    if points - take:
+        sides.append(ledger.Side(Account.DEBT, -(points - take), customer_id))
+    return ledger.post(
+        programme=programme,
+        customer_id=customer_id,
+        kind=Movement.Kind.REVERSE,
+        key=key,
+        sides=sides,
+        occurred_at=record.returned_at,
+        points=-points,
+        order=order,
+    )
+
+
+def programmes_by_unit() -> dict[int, Programme]:
+    return {p.unit_id: p for p in Programme.objects.select_related("unit")}
+
+
+@dataclass
+class SyncResult:
+    earned: int = 0
+    reversed: int = 0
+    redeemed_coupons: int = 0
+    tier_changes: int = 0
+
+
+def sync_customers(customer_ids: Iterable[int], now: datetime | None = None) -> SyncResult:
+    """Bring these customers' points and tiers up to date with their orders and returns: earn what is
+    due, reverse returns, redeem coupons their orders carry, and re-evaluate their tiers. Idempotent."""
+    now = now or timezone.now()
+    ids = sorted(set(customer_ids))
+    result = SyncResult()
+    by_unit = programmes_by_unit()
+    if not ids or not by_unit:
+        return result
+    rules = {p.pk: rules_of(p) for p in by_unit.values()}
+    ladders: dict[int, list[Tier]] = defaultdict(list)
+    for tier in Tier.objects.filter(programme__in=list(by_unit.values())).order_by("rank"):
+        ladders[tier.programme_id].append(tier)
+    for customer_id in ids:
+        with transaction.atomic():
+            touched: set[int] = set()
+            orders = Order.objects.filter(
+                customer_id=customer_id, unit_id__in=list(by_unit), paid_at__isnull=False
+            ).order_by("paid_at", "pk")
+            for order in orders:
+                programme = by_unit[order.unit_id]
+                if not ladders[programme.pk]:
+                    continue
+                if earn_for_order(programme, order, now, rules[programme.pk]) is not None:
+                    result.earned += 1
+                    touched.add(programme.pk)
+                if order.attributes.get("coupon_codes") or order.attributes.get("discount_codes"):
+                    result.redeemed_coupons += coupons.redeem_codes_of(order, now)
+            returns = (
+                Return.objects.filter(
+                    order__customer_id=customer_id, unit_id__in=list(by_unit), order__isnull=False
+                )
+                .select_related("order")
+                .order_by("returned_at", "pk")
+            )
+            for record in returns:
+                programme = by_unit[record.unit_id]
+                if reverse_for_return(programme, record, now) is not None:
+                    result.reversed += 1
+                    touched.add(programme.pk)
+            for membership in (
+                Membership.objects.select_for_update()
+                .filter(customer_id=customer_id)
+                .select_related("programme", "tier")
+            ):
+                if tiers.evaluate(membership, now, ladders[membership.programme_id]) in (
+                    "upgrade",
+                    "downgrade",
+                ):
+                    result.tier_changes += 1
+    return result
+
+
+def follow_changes(now: datetime | None = None) -> int:
+    """Process the loyalty reader's rows of the customer change feed; how many customers."""
+    done = 0
+    for _pass in range(MAX_PASSES):
+        with changes.taken(CHANGE_READER, CHANGES_PER_PASS) as customer_ids:
+            sync_customers(customer_ids, now)
+        if not customer_ids:
+            break
+        done += len(customer_ids)
+    return done
+
+
+def earn_due(now: datetime | None = None) -> SyncResult:
+    """The periodic sweep for orders whose return window ended since they changed: customers with a
+    paid order and no earn movement yet are synced."""
+    now = now or timezone.now()
+    units = list(programmes_by_unit())
+    # Orders paid before the longest return window plus a margin were earned by an earlier sweep, the
+    # feed or the backfill; looking further back would re-read every order that earns nothing.
+    longest = max(EarnRule.objects.values_list("delay_days", flat=True), default=0)
+    since = now - timedelta(days=longest + SWEEP_MARGIN_DAYS)
+    earned = Movement.objects.filter(kind=Movement.Kind.EARN, order=OuterRef("pk"))
+    customer_ids = (
+        Order.objects.filter(
+            unit_id__in=units, paid_at__gte=since, paid_at__lte=now, customer_id__isnull=False
+        )
+        .filter(status__in=tiers.SALE_STATUSES)
+        .filter(~Exists(earned))
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+    return sync_customers(list(customer_ids), now)
+
+
+@dataclass
+class BackfillResult:
+    orders: int = 0
+    lines: int = 0
+    movements: int = 0
+    members: int = 0
+    slow_path: int = 0
+
+
+def backfill(
+    programme: Programme,
+    now: datetime | None = None,
+    *,
+    batch: int = 20_000,
+    progress: Callable[[int], None] | None = None,
+) -> BackfillResult:
+    """The initial points of a programme's history, written in bulk: every due order of the unit
+    without an earn movement earns by its rule version, a membership at the entry tier is opened for
+    each new member, and the movements, lots and entries of a batch go in three bulk inserts.
+    Customers with a debt or a return go through `sync_customers` afterwards (reversals, debt
+    settlement); tiers are then re-derived in bulk (`tiers.recalculate`). Run it on a programme's
+    history before the change feed is followed (it takes no member locks)."""
+    now = now or timezone.now()
+    result = BackfillResult()
+    rules = rules_of(programme)
+    ladder = list(Tier.objects.filter(programme=programme).order_by("rank"))
+    if not rules or not ladder:
+        return result
+    entry = ladder[0]
+    multiplier = {tier.pk: tier.points_multiplier for tier in ladder}
+    earned = Movement.objects.filter(programme=programme, kind=Movement.Kind.EARN, order=OuterRef("pk"))
+    candidates = (
+        Order.objects.filter(
+            unit_id=programme.unit_id, customer_id__isnull=False, paid_at__isnull=False, paid_at__lte=now
+        )
+        .filter(status__in=tiers.SALE_STATUSES)
+        .filter(~Exists(earned))
+        .order_by("pk")
+    )
+    slow: set[int] = set()
+    last = 0
+    while True:
+        orders = list(
+            candidates.filter(pk__gt=last).values_list(
+                "pk", "customer_id", "store_id", "total_amount", "paid_at", "status"
+            )[:batch]
+        )
+        if not orders:
+            break
+        last = orders[-1][0]
+        with transaction.atomic():
+            result.orders += len(orders)
+            lines: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
+            for order_id, category, amount in OrderLine.objects.filter(
+                order_id__in=[o[0] for o in orders]
+            ).values_list("order_id", "category", "amount"):
+                lines[order_id].append((category, amount))
+                result.lines += 1
+            customer_ids = {o[1] for o in orders}
+            tier_of = dict(
+                Membership.objects.filter(programme=programme, customer_id__in=customer_ids).values_list(
+                    "customer_id", "tier_id"
+                )
+            )
+            owing = set(
+                Entry.objects.filter(
+                    movement__programme=programme, account=Account.DEBT, customer_id__in=customer_ids
+                )
+                .values("customer_id")
+                .annotate(s=Sum("amount"))
+                .filter(s__lt=0)
+                .values_list("customer_id", flat=True)
+            )
+            new_members: dict[int, datetime] = {}
+            movements: list[Movement] = []
+            for order_id, customer_id, store_id, total, paid, status in orders:
+                paid_at = cast(datetime, paid)  # the candidates have a payment time
+                rule = rule_at(rules, paid_at)
+                if rule is None or customer_id in owing:
+                    slow.add(customer_id)
+                    continue
+                if rule.on_status == EarnRule.OnStatus.COMPLETED and status not in COMPLETED:
+                    continue
+                if paid_at + timedelta(days=rule.delay_days) > now:
+                    continue
+                tier_id = tier_of.get(customer_id, entry.pk)
+                points = points_for(rule, total, store_id, lines.get(order_id, []), multiplier[tier_id])
+                if customer_id not in tier_of:
+                    new_members[customer_id] = min(paid_at, new_members.get(customer_id, paid_at))
+                if points <= 0:
+                    continue
+                movements.append(
+                    Movement(
+                        programme=programme,
+                        customer_id=customer_id,
+                        kind=Movement.Kind.EARN,
+                        key=earn_key(order_id),
+                        points=points,
+                        order_id=order_id,
+                        rule=rule,
+                        occurred_at=paid_at,
+                        created_at=now,
+                    )
+                )
+            _open_memberships(programme, entry, new_members, now)
+            result.members += len(new_members)
+            _write_earnings(programme, movements, now)
+            result.movements += len(movements)
+        if progress is not None:
+            progress(len(orders))
+    returned = set(
+        Return.objects.filter(
+            unit_id=programme.unit_id,
+            order_id__in=Movement.objects.filter(programme=programme, kind=Movement.Kind.EARN).values(
+                "order_id"
+            ),
+        )
+        .exclude(
+            pk__in=[
+                int(key.split(":")[1])
+                for key in Movement.objects.filter(
+                    programme=programme, kind=Movement.Kind.REVERSE
+                ).values_list("key", flat=True)
+            ]
+        )
+        .values_list("order__customer_id", flat=True)
+        .distinct()
+    )
+    slow |= returned
+    result.slow_path = len(slow)
+    for start in range(0, len(slow), 500):
+        sync_customers(sorted(slow)[start : start + 500], now)
+    return result
+
+
+def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """`count` primary keys for rows written with explicit ids: from the table's sequence on
+    PostgreSQL; above the highest id on SQLite, whose writer holds the database's write lock."""
+    if not count:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")  # noqa: S608
+        first = cursor.fetchone()[0] + 1
+    return list(range(first, first + count))
+
+
+def _write_earnings(programme: Programme, movements: list[Movement], now: datetime) -> None:
+    """The movements of a backfill batch with a lot and two entries each, as plain rows (COPY on
+    PostgreSQL, executemany on SQLite): model instances cost more than the database did."""
+    when = connection.ops.adapt_datetimefield_value
+    movement_ids = _reserve_ids(Movement, len(movements))
+    lot_ids = _reserve_ids(Lot, len(movements))
+    created = when(now)
+    zone_expiry: dict[datetime, datetime | None] = {}
+    with connection.cursor() as cursor:
+        insert_rows(
+            cursor,
+            Movement._meta.db_table,
+            [
+                "id",
+                "programme_id",
+                "customer_id",
+                "kind",
+                "key",
+                "points",
+                "order_id",
+                "rule_id",
+                "reason",
+                "occurred_at",
+                "created_at",
+                "actor_id",
+            ],
+            (
+                (
+                    pk,
+                    programme.pk,
+                    m.customer_id,
+                    m.kind,
+                    m.key,
+                    m.points,
+                    m.order_id,
+                    m.rule_id,
+                    "",
+                    when(m.occurred_at),
+                    created,
+                    None,
+                )
+                for pk, m in zip(movement_ids, movements, strict=True)
+            ),
+        )
+        rows = []
+        for pk, lot_pk, m in zip(movement_ids, lot_ids, movements, strict=True):
+            if m.occurred_at not in zone_expiry:
+                zone_expiry[m.occurred_at] = ledger.expiry_for(programme, m.occurred_at)
+            expires = zone_expiry[m.occurred_at]
+            rows.append(
+                (
+                    lot_pk,
+                    programme.pk,
+                    m.customer_id,
+                    pk,
+                    m.points,
+                    m.points,
+                    when(m.occurred_at),
+                    when(expires) if expires else None,
+                )
+            )
+        insert_rows(
+            cursor,
+            Lot._meta.db_table,
+            [
+                "id",
+                "programme_id",
+                "customer_id",
+                "movement_id",
+                "points",
+                "remaining",
+                "earned_at",
+                "expires_at",
+            ],
+            rows,
+        )
+        insert_rows(
+            cursor,
+            Entry._meta.db_table,
+            ["movement_id", "account", "customer_id", "lot_id", "amount"],
+            (
+                row
+                for pk, lot_pk, m in zip(movement_ids, lot_ids, movements, strict=True)
+                for row in (
+                    (pk, Account.EARNED, None, None, -m.points),
+                    (pk, Account.MEMBER, m.customer_id, lot_pk, m.points),
+                )
+            ),
+        )
+
+
+def _open_memberships(
+    programme: Programme, entry: Tier, first_paid: dict[int, datetime], now: datetime
+) -> None:
+    """Memberships at the entry tier for customers joining by their first paid order (bulk)."""
+    if not first_paid:
+        return
+    Membership.objects.bulk_create(
+        [
+            Membership(
+                programme=programme,
+                customer_id=customer_id,
+                tier=entry,
+                tier_since=joined,
+                review_at=ledger.months_later(programme, max(joined, now), programme.review_months),
+                joined_at=joined,
+                joined_via=Membership.Via.PURCHASE,
+            )
+            for customer_id, joined in first_paid.items()
+        ],
+        batch_size=5000,
+    )
+    TierChange.objects.bulk_create(
+        [
+            TierChange(
+                programme=programme,
+                customer_id=customer_id,
+                to_tier=entry,
+                reason=TierChange.Reason.JOINED,
+                changed_at=joined,
+            )
+            for customer_id, joined in first_paid.items()
+        ],
+        batch_size=5000,
+    )

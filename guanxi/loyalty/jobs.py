@@ -1,0 +1,73 @@
+"""Loyalty work off the request: issuing a coupon to a segment as a job with progress, and the
+periodic passes (scheduled in guanxi/config/schedules.py): following the customer change feed,
+earning on orders whose return window ended, expiring points and coupons, reviewing tiers."""
+
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.core.background import JobInputError, Progress, job_kind, start_job
+from guanxi.core.models import Job
+from guanxi.loyalty import actions, coupons, earning
+from guanxi.loyalty.models import CouponTemplate, Membership, Programme
+
+ISSUE_KIND = "loyalty.issue_coupons"
+
+
+@job_kind(ISSUE_KIND, label=_("Issue coupons"), counts={"issued": _("Coupons issued")})
+def issue_coupons_job(job: Job, progress: Progress) -> dict:
+    """params: {"template": id, "customer_ids": [...]}."""
+    template = (
+        CouponTemplate.objects.select_related("programme__unit").filter(pk=job.params.get("template")).first()
+    )
+    if template is None:
+        raise JobInputError("The coupon template of this job no longer exists.")
+    ids = [int(pk) for pk in job.params.get("customer_ids", [])]
+    progress.set_total(len(ids))
+    issued = actions.issue_coupons(
+        template, ids, actor=job.started_by, progress=lambda n: progress.advance(n)
+    )
+    return {"issued": len(issued)}
+
+
+def start_issue(template: CouponTemplate, customer_ids: list[int], *, actor) -> Job:
+    return start_job(
+        ISSUE_KIND,
+        params={"template": template.pk, "customer_ids": customer_ids},
+        started_by=actor,
+        unit=template.programme.unit,
+    )
+
+
+def follow_changes() -> None:
+    """Scheduled: earn, reverse and re-tier the customers whose orders or returns changed."""
+    earning.follow_changes()
+
+
+def daily() -> None:
+    """Scheduled: earn on orders whose return window ended, expire points and coupons, review tiers."""
+    earning.earn_due()
+    actions.expire_points()
+    coupons.expire_codes()
+    actions.review_tiers()
+
+
+RECALC_KIND = "loyalty.recalc"
+
+
+@job_kind(
+    RECALC_KIND,
+    label=_("Recalculate loyalty tiers and balances"),
+    counts={"members": _("Members"), "lots_fixed": _("Lots corrected"), "tier_changes": _("Tier changes")},
+)
+def recalc_job(job: Job, progress: Progress) -> dict:
+    """params: {"unit": id or None}: every programme (of the unit) re-derived from its ledger."""
+    programmes = Programme.objects.select_related("unit").order_by("pk")
+    if job.params.get("unit"):
+        programmes = programmes.filter(unit_id=job.params["unit"])
+    progress.set_total(Membership.objects.filter(programme__in=programmes).count())
+    totals = {"members": 0, "lots_fixed": 0, "tier_changes": 0}
+    for programme in programmes:
+        result = actions.recalc(programme, progress=lambda n: progress.advance(n))
+        totals["lots_fixed"] += result["lots_fixed"]
+        totals["tier_changes"] += result["tier_changes"]
+        totals["members"] += Membership.objects.filter(programme=programme).count()
+    return totals
