@@ -78,14 +78,14 @@ class Engine:
         """A statement without a result (DDL, DELETE, INSERT … SELECT)."""
         with self._lock:
             if self._session is not None:
-                self._session.query(sql, "Null", params=params or {})
+                self._session.query(sql, "Null", params=_text_params(params))
             else:
                 self._client.command(sql, parameters=params or None)
 
     def arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         with self._lock:
             if self._session is not None:
-                result = self._session.query(sql, "ArrowTable", params=params or {})
+                result = self._session.query(sql, "ArrowTable", params=_text_params(params))
                 return result if isinstance(result, pa.Table) else pa.table({})
             return self._client.query_arrow(sql, parameters=params or None, use_strings=True)
 
@@ -125,6 +125,26 @@ class Engine:
                 self._session = None
             elif self._client is not None:
                 self._client.close()
+
+
+def _text_params(params: dict[str, Any] | None) -> dict[str, str]:
+    """Values as ClickHouse parses query parameters: text as is, arrays in its literal syntax
+    (clickhouse-connect does this itself for a server)."""
+    return {name: _text(value, top=True) for name, value in (params or {}).items()}
+
+
+def _text(value: Any, top: bool = False) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_text(item) for item in value) + "]"
+    if value is None:
+        return "\\N" if top else "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, str):
+        if top:
+            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(value)
 
 
 def _numpy_type(arrow_type: pa.DataType) -> Any:
