@@ -14,7 +14,7 @@ seconds, cents), so the engine buckets orders into the same days and sums the sa
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -106,7 +106,7 @@ def _sources() -> dict[str, tuple[str, list[tuple[str, pa.DataType]]]]:
             ],
         ),
         schema.LINES: (
-            f"SELECT l.id, l.order_id, l.customer_id, l.unit_id, o.store_id, s.channel, o.device, l.status, "
+            f"SELECT l.id, l.order_id, l.customer_id, COALESCE(l.unit_id, o.unit_id), o.store_id, s.channel, o.device, l.status, "
             f"{_micros('l.placed_at')}, l.sku, l.category, {_cents('l.amount')} "
             f"FROM {lines} l JOIN {orders} o ON o.id = l.order_id JOIN {stores} s ON s.id = o.store_id "
             f"WHERE l.customer_id IS NOT NULL",
@@ -376,7 +376,7 @@ def _cents_of(value: Any) -> int | None:
 def _micros_of(value: datetime | None) -> int | None:
     if value is None:
         return None
-    delta = value - datetime(1970, 1, 1, tzinfo=value.tzinfo)
+    delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
