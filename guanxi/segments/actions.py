@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.models import BusinessUnit
+from guanxi.analytics.engine.connection import engine_selected, get_engine
 from guanxi.core import audit
 from guanxi.core.access import Denied
 from guanxi.core.models import AuditEntry
@@ -27,7 +28,7 @@ from guanxi.customers import changes, profile
 from guanxi.customers.actions import find_customers_by_identity
 from guanxi.customers.identities import identity_key
 from guanxi.customers.models import Customer, Identity, Tag
-from guanxi.segments import rules
+from guanxi.segments import engine_sql, rules
 from guanxi.segments.audience import audience, context_for
 from guanxi.segments.compiler import compile_rule
 from guanxi.segments.models import Segment, SegmentMembership
@@ -204,7 +205,23 @@ def refresh_segment(
         segment = Segment.objects.select_for_update().get(pk=segment.pk)
         current = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
         entered = exited = 0
-        if segment.kind == Segment.Kind.DYNAMIC:
+        engine_ids = _members_on_engine(segment, now) if ids is None else None
+        if engine_ids is not None:
+            # Evaluated on the analytics engine; the changes are written back here.
+            stays = set(current.values_list("customer_id", flat=True))
+            chosen = set(engine_ids)
+            leaving = sorted(stays - chosen)
+            for start in range(0, len(leaving), ENGINE_WRITE_CHUNK):
+                exited += current.filter(customer_id__in=leaving[start : start + ENGINE_WRITE_CHUNK]).update(
+                    exited_at=now
+                )
+            joining = sorted(chosen - stays)
+            SegmentMembership.objects.bulk_create(
+                [SegmentMembership(segment=segment, customer_id=pk, entered_at=now) for pk in joining],
+                batch_size=ENGINE_WRITE_CHUNK,
+            )
+            entered = len(joining)
+        elif segment.kind == Segment.Kind.DYNAMIC:
             selected = audience(
                 None, rules.parse_rule(segment.rule), unit=segment.unit, now=now, inside=segment.pk
             )
@@ -225,6 +242,25 @@ def refresh_segment(
                 message=REFRESHED(entered=entered, exited=exited),
             )
     return RefreshResult(segment.pk, members, entered, exited)
+
+
+ENGINE_WRITE_CHUNK = 5_000
+
+
+def _members_on_engine(segment: Segment, now: datetime) -> list[int] | None:
+    """A dynamic segment's members as the analytics engine selects them (ADR 0036), or None where the
+    engine is not selected or cannot evaluate the rule."""
+    if segment.kind != Segment.Kind.DYNAMIC or not engine_selected():
+        return None
+    try:
+        return engine_sql.members(
+            get_engine(),
+            rules.parse_rule(segment.rule),
+            context_for(None, unit=segment.unit, now=now, inside=segment.pk),
+            unit_id=segment.unit_id,
+        )
+    except engine_sql.EngineUnsupportedError:
+        return None
 
 
 def _insert_members(segment: Segment, customers, now: datetime) -> int:

@@ -15,10 +15,11 @@ from guanxi.analytics.engine.connection import close_engines, get_engine
 from guanxi.analytics.engine.export import export, export_metrics
 from guanxi.customers.models import Customer
 from guanxi.segments import rules
+from guanxi.segments.actions import refresh_segment
 from guanxi.segments.audience import audience, count_preview
 from guanxi.segments.compiler import Context, compile_rule
 from guanxi.segments.engine_sql import EngineUnsupportedError, compile_engine, members
-from guanxi.segments.models import Segment
+from guanxi.segments.models import Segment, SegmentMembership
 from guanxi.segments.ready_made import install_ready_made_segments
 from guanxi.segments.tests.test_compiler import NOW, SHANGHAI, _resolver, _trees, _world
 
@@ -94,5 +95,14 @@ def test_ready_made_segment_counts_on_the_engine_equal_the_orm(db, clickhouse, s
         assert count_preview(None, rule, unit=segment.unit, now=NOW) == orm
         settings.GUANXI_ANALYTICS_ENGINE = "clickhouse"
         assert on_engine == orm, segment.name
+        # Membership evaluated on the engine and written back: the stays the ORM's audience gives.
+        result = refresh_segment(segment, now=NOW)
+        stays = set(
+            SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True).values_list(
+                "customer_id", flat=True
+            )
+        )
+        assert stays == set(audience(None, rule, unit=segment.unit, now=NOW).values_list("pk", flat=True))
+        assert (result.members, result.entered) == (orm, orm)
         compared += 1
     assert compared >= 5
