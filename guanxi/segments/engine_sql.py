@@ -167,7 +167,7 @@ def _compare(column: str, spec: FieldSpec, op: str, value: Any, ctx: Context, sq
     return f"ifNull({column} {SYMBOLS[op]} {sql.bind(convert(rules.coerce(spec.kind, value)), kind)}, 0)"
 
 
-SYMBOLS = {Op.EQ: "=", Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
+SYMBOLS: dict[str, str] = {Op.EQ: "=", Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
 
 
 def _converter(spec: FieldSpec, column: str):

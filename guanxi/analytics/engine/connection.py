@@ -46,7 +46,7 @@ class Engine:
             path = Path(url.removeprefix("chdb:").removeprefix("//") or "clickhouse")
             path.mkdir(parents=True, exist_ok=True)
             self.kind = "chdb"
-            self._session = chdb.session.Session(str(path))
+            self._session: Any = chdb.session.Session(str(path))
             self._client: Any = None
         elif url.startswith(("http://", "https://")):
             try:
