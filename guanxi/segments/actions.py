@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.models import BusinessUnit
-from guanxi.analytics.engine.connection import engine_selected, get_engine
+from guanxi.analytics.engine import engine_selected
 from guanxi.core import audit
 from guanxi.core.access import Denied
 from guanxi.core.models import AuditEntry
@@ -28,7 +28,7 @@ from guanxi.customers import changes, profile
 from guanxi.customers.actions import find_customers_by_identity
 from guanxi.customers.identities import identity_key
 from guanxi.customers.models import Customer, Identity, Tag
-from guanxi.segments import engine_sql, rules
+from guanxi.segments import rules
 from guanxi.segments.audience import audience, context_for
 from guanxi.segments.compiler import compile_rule
 from guanxi.segments.models import Segment, SegmentMembership
@@ -252,6 +252,9 @@ def _members_on_engine(segment: Segment, now: datetime) -> list[int] | None:
     engine is not selected or cannot evaluate the rule."""
     if segment.kind != Segment.Kind.DYNAMIC or not engine_selected():
         return None
+    from guanxi.analytics.engine.connection import get_engine
+    from guanxi.segments import engine_sql
+
     try:
         return engine_sql.members(
             get_engine(),

@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.models import BusinessUnit
-from guanxi.analytics.engine.connection import engine_selected, get_engine
+from guanxi.analytics.engine import engine_selected
 from guanxi.customers.models import Customer
-from guanxi.segments import engine_sql, rules
+from guanxi.segments import rules
 from guanxi.segments.compiler import Context, SegmentRef, compile_rule
 from guanxi.segments.models import Segment
 
@@ -134,6 +134,9 @@ def count_preview(user: Any, rule: rules.Rule, *, unit: Any = None, now: datetim
     runs there, over its copy as of the last export, for the users who see every unit; rules the
     engine cannot evaluate, and users limited to some units, are counted by the database."""
     if engine_selected() and (user is None or user.sees_all_units()):
+        from guanxi.analytics.engine.connection import get_engine
+        from guanxi.segments import engine_sql
+
         try:
             return engine_sql.count(
                 get_engine(), rule, context_for(user, unit=unit, now=now), unit_id=unit.pk if unit else None

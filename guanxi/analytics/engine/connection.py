@@ -16,20 +16,13 @@ import pyarrow as pa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-EMBEDDED = "embedded"
-CLICKHOUSE = "clickhouse"
+from guanxi.analytics.engine import CLICKHOUSE, EMBEDDED, engine_name, engine_selected
+
+__all__ = ["CLICKHOUSE", "EMBEDDED", "Engine", "EngineUnavailableError", "engine_name", "engine_selected"]
 
 
 class EngineUnavailableError(RuntimeError):
     """The engine's Python package is missing or its server cannot be reached."""
-
-
-def engine_name() -> str:
-    return getattr(settings, "GUANXI_ANALYTICS_ENGINE", EMBEDDED)
-
-
-def engine_selected() -> bool:
-    return engine_name() == CLICKHOUSE
 
 
 class Engine:

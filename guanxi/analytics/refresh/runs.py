@@ -13,10 +13,7 @@ from django.utils import timezone
 from guanxi.accounts.models import BusinessUnit
 from guanxi.analytics import phrases, supervised
 from guanxi.analytics.conf import AnalyticsConfig, analytics_config
-from guanxi.analytics.engine import aggregates as engine_aggregates
-from guanxi.analytics.engine.connection import engine_selected, get_engine
-from guanxi.analytics.engine.export import export as export_to_engine
-from guanxi.analytics.engine.export import export_metrics
+from guanxi.analytics.engine import engine_selected
 from guanxi.analytics.fitting import FitMethod
 from guanxi.analytics.models import (
     ChurnMethod,
@@ -84,7 +81,14 @@ def refresh_metrics(
         )
         for s in scopes
     }
-    engine = get_engine() if engine_selected() else None
+    engine = None
+    if engine_selected():
+        from guanxi.analytics.engine import aggregates as engine_aggregates
+        from guanxi.analytics.engine.connection import get_engine
+        from guanxi.analytics.engine.export import export as export_to_engine
+        from guanxi.analytics.engine.export import export_metrics
+
+        engine = get_engine()
     steps = _Steps(progress, total=2 + 2 * len(scopes) + (2 if engine is not None else 0))
     try:
         touched = None
