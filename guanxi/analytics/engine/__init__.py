@@ -18,3 +18,7 @@ def engine_name() -> str:
 
 def engine_selected() -> bool:
     return engine_name() == CLICKHOUSE
+
+
+# The export follows the customer change feed under this name when the engine is selected (apps.py).
+CHANGE_READER = "analytics_engine"

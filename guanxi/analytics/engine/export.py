@@ -2,8 +2,10 @@
 
 Incremental from a watermark: the highest id of each watched table at the last export (stored in the
 engine's `guanxi_export_state`). The customers with rows above those ids — the same rule the embedded
-incremental refresh uses, `touched_customers` — plus the profiles edited since the last export have
-all their rows deleted from the engine and inserted anew, so running an export twice, or again after
+incremental refresh uses, `touched_customers` — plus the profiles edited since the last export and,
+when the engine is selected, the customers the change feed names (orders whose status or refund
+changed in place, merges, tags: `guanxi.customers.changes`) have all their rows deleted from the
+engine and inserted anew, so running an export twice, or again after
 one that failed half-way (the watermark moves only at the end), leaves the same tables. Tags and
 identities are small and copied whole. A full export empties the tables and copies everything.
 
@@ -13,6 +15,7 @@ seconds, cents), so the engine buckets orders into the same days and sums the sa
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,13 +27,15 @@ from django.db.models import Max
 from django.utils import timezone
 
 from guanxi.accounts.models import BusinessUnit
-from guanxi.analytics.engine import schema
+from guanxi.analytics.engine import CHANGE_READER, schema
 from guanxi.analytics.engine.connection import Engine
 from guanxi.analytics.models import CustomerMetric
 from guanxi.analytics.refresh.read import high_water_marks, touched_customers
 from guanxi.commerce.models import Event, Order, OrderLine, Return
+from guanxi.customers import changes
 from guanxi.customers.models import Customer, CustomerTag, CustomerUnit, Identity
 
+FEED_BATCH = 50_000
 FETCH_ROWS = 100_000
 CUSTOMER_CHUNK = 20_000
 ID_RANGE = 1_000_000
@@ -235,6 +240,17 @@ def last_export(engine: Engine) -> tuple[datetime, dict[str, int]] | None:
 
 def export(engine: Engine, full: bool = False) -> ExportResult:
     """Bring the engine's tables up to date with the database (see the module's docstring)."""
+    with ExitStack() as stack:
+        # Customers changed in place (order status, refunds, merges, tags): the change feed names them.
+        # Their rows are claimed for the export and deleted only when it has succeeded.
+        followed: list[int] = []
+        if CHANGE_READER in changes.change_readers():
+            while batch := stack.enter_context(changes.taken(CHANGE_READER, FEED_BATCH)):
+                followed += batch
+        return _export(engine, full, np.array(followed, dtype=np.int64))
+
+
+def _export(engine: Engine, full: bool, followed: np.ndarray) -> ExportResult:
     previous = last_export(engine)
     started = timezone.now()
     marks = _marks()  # taken first: rows added from now on are the next export's business
@@ -265,7 +281,7 @@ def export(engine: Engine, full: bool = False) -> ExportResult:
             Customer._base_manager.filter(updated_at__gte=exported_at).values_list("pk", flat=True),
         ]
         extra = np.array([pk for queryset in more for pk in queryset.order_by().distinct()], dtype=np.int64)
-        touched = np.union1d(touched, extra)
+        touched = np.union1d(np.union1d(touched, extra), followed)
         result.customers = len(touched)
         for start in range(0, len(touched), CUSTOMER_CHUNK):
             chunk = touched[start : start + CUSTOMER_CHUNK].tolist()
@@ -273,9 +289,9 @@ def export(engine: Engine, full: bool = False) -> ExportResult:
                 engine.command(
                     f"DELETE FROM {table} WHERE {engine_column} IN {{ids:Array(Int64)}}", {"ids": chunk}
                 )
-                marks_in = ", ".join(["%s"] * len(chunk))
+                placeholders = ", ".join(["%s"] * len(chunk))
                 result.rows[table] = result.rows.get(table, 0) + _copy(
-                    engine, table, f"{source_column} IN ({marks_in})", chunk
+                    engine, table, f"{source_column} IN ({placeholders})", chunk
                 )
         for table in (schema.TAGS, schema.IDENTITIES):
             engine.command(f"TRUNCATE TABLE {table}")

@@ -15,11 +15,13 @@ import pytest
 from django.db import transaction
 
 from guanxi.analytics import refresh
+from guanxi.analytics.engine import CHANGE_READER
 from guanxi.analytics.engine.connection import close_engines, get_engine
 from guanxi.analytics.engine.export import export, last_export
 from guanxi.analytics.models import CustomerMetric, ModelRun
 from guanxi.commerce.models import Order, Return
 from guanxi.commerce.tests.factories import SHANGHAI, make_customer, make_order, make_store
+from guanxi.customers import changes
 from guanxi.customers.models import Customer
 
 pytest.importorskip(
@@ -214,6 +216,25 @@ def test_export_is_incremental_and_idempotent(shop, engine_settings):
     )
     marks = last_export(engine)
     assert marks is not None and marks[1]["order"] == Order.objects.order_by("-pk").first().pk
+
+
+def test_export_follows_in_place_changes_through_the_change_feed(shop, engine_settings, monkeypatch):
+    engine_settings("clickhouse")
+    monkeypatch.setattr(changes, "_readers", [*changes.change_readers(), CHANGE_READER])
+    engine = get_engine()
+    export(engine)
+    _store, odd = shop
+    order = Order.objects.get(customer=odd, number="E-2")
+    # A status change keeps the order's id: only the feed tells the export about it.
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.REFUNDED)
+    changes.note_changed([odd.pk])
+    result = export(engine)
+    assert (result.full, result.customers) == (False, 1)
+    assert (
+        engine.scalar("SELECT status FROM guanxi_orders WHERE id = {o:Int64}", {"o": order.pk}) == "refunded"
+    )
+    assert changes.pending(CHANGE_READER) == 0
+    assert export(engine).customers == 0
 
 
 ONLINE_RETAIL_AS_OF = datetime(2011, 12, 10, 12, 0, tzinfo=SHANGHAI)
