@@ -81,16 +81,16 @@ def refresh_metrics(
         )
         for s in scopes
     }
-    engine = None
-    if engine_selected():
+    on_engine = engine_selected()
+    if on_engine:
         from guanxi.analytics.engine import aggregates as engine_aggregates
         from guanxi.analytics.engine.connection import get_engine
         from guanxi.analytics.engine.export import export as export_to_engine
         from guanxi.analytics.engine.export import export_metrics
-
-        engine = get_engine()
-    steps = _Steps(progress, total=2 + 2 * len(scopes) + (2 if engine is not None else 0))
+    steps = _Steps(progress, total=2 + 2 * len(scopes) + (2 if on_engine else 0))
     try:
+        # Inside: an engine that cannot be reached fails the runs like any other error.
+        engine = get_engine() if on_engine else None
         touched = None
         if incremental:
             since = {

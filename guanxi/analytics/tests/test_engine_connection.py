@@ -34,3 +34,16 @@ def test_parameters_reach_chdb_exactly(tmp_path):
         assert (row["n"], str(row["d"]), row["ids"]) == (-7, "12.345678", [])
     finally:
         close_engines()
+
+
+def test_a_refresh_whose_engine_cannot_be_reached_fails_its_runs(db, unit_a, settings):
+    from guanxi.analytics.models import ModelRun
+    from guanxi.analytics.refresh import refresh_metrics
+
+    settings.GUANXI_ANALYTICS_ENGINE = "clickhouse"
+    settings.GUANXI_CLICKHOUSE_URL = "http://default:@127.0.0.1:1/guanxi"
+    with pytest.raises(EngineUnavailableError):
+        refresh_metrics(unit=unit_a, full=True)
+    run = ModelRun.objects.get()
+    assert run.state == ModelRun.State.FAILED
+    assert run.message.startswith("EngineUnavailableError: ClickHouse at 127.0.0.1 cannot be reached")
