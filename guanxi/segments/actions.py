@@ -7,6 +7,7 @@ current audience with the open rows in SQL and writes only the differences.
 
 import csv
 import io
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +36,7 @@ from guanxi.segments.models import Segment, SegmentMembership
 from guanxi.segments.phrases import MEMBERS_ADDED, MEMBERS_REMOVED, REFRESHED, RULE_CHANGED
 
 INSERT_BATCH = 5_000
+logger = logging.getLogger(__name__)
 CHANGE_READER = "segments"  # this app's name as a reader of the customer change feed
 CHANGES_PER_PASS = 20_000
 MAX_PASSES = 50  # a pass per 20,000 changes; the rest waits for the next run rather than starve it
@@ -263,6 +265,11 @@ def _members_on_engine(segment: Segment, now: datetime) -> list[int] | None:
             unit_id=segment.unit_id,
         )
     except engine_sql.EngineUnsupportedError:
+        return None
+    except rules.RuleError:
+        raise
+    except Exception:  # the database holds the truth: an engine that fails is worked around
+        logger.warning("segment refresh on the analytics engine failed; using the database", exc_info=True)
         return None
 
 

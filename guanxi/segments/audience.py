@@ -5,6 +5,7 @@ metrics are that unit's. Counts run under a deadline so a heavy rule cannot hang
 cancels the statement (`statement_timeout`), SQLite aborts it from a progress handler.
 """
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -29,6 +30,7 @@ SQLITE_CHECK_EVERY = 10_000
 QUERY_CANCELED = "57014"
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class QueryTimeoutError(Exception):
@@ -143,6 +145,12 @@ def count_preview(user: Any, rule: rules.Rule, *, unit: Any = None, now: datetim
             )
         except engine_sql.EngineUnsupportedError:
             pass
+        except rules.RuleError:
+            raise
+        except Exception:  # the database holds the truth: an engine that fails is worked around
+            logger.warning(
+                "segment count on the analytics engine failed; counting in the database", exc_info=True
+            )
     return with_deadline(lambda: audience(user, rule, unit=unit, now=now).count())
 
 

@@ -106,3 +106,17 @@ def test_ready_made_segment_counts_on_the_engine_equal_the_orm(db, clickhouse, s
         assert (result.members, result.entered) == (orm, orm)
         compared += 1
     assert compared >= 5
+
+
+def test_counts_fall_back_to_the_database_when_the_engine_fails(db, unit_a, unit_b, settings, caplog):
+    _world(unit_a, unit_b, 1)
+    settings.GUANXI_ANALYTICS_ENGINE = "clickhouse"
+    settings.GUANXI_CLICKHOUSE_URL = "http://default:@127.0.0.1:1/guanxi"
+    rule = rules.parse_rule(
+        {"version": 1, "root": {"type": "profile", "field": "gender", "op": "eq", "value": "female"}}
+    )
+    expected = audience(None, rule, now=NOW).count()
+    assert expected > 0
+    assert count_preview(None, rule, now=NOW) == expected
+    assert "counting in the database" in caplog.text
+    close_engines()
