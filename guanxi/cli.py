@@ -439,6 +439,44 @@ def loyalty_check() -> None:
     console.print("The points ledger balances.")
 
 
+@app.command("engine-export")
+def engine_export(
+    full: Annotated[
+        bool, typer.Option("--full", help="Empty the engine's tables and copy everything again.")
+    ] = False,
+) -> None:
+    """Copy orders, lines, returns, events, customers and metrics to the analytics engine (ClickHouse).
+
+    Incremental from the last export; `guanxi analyze` does the same before each refresh when
+    GUANXI_ANALYTICS_ENGINE=clickhouse."""
+    setup_django()
+    from guanxi.analytics.engine.connection import EngineUnavailableError, engine_selected, get_engine
+
+    if not engine_selected():
+        fail(
+            "The analytics engine is not selected: set GUANXI_ANALYTICS_ENGINE=clickhouse and GUANXI_CLICKHOUSE_URL."
+        )
+    prepare()
+    from guanxi.accounts.models import BusinessUnit
+    from guanxi.analytics.engine.export import export, export_metrics
+
+    try:
+        engine = get_engine()
+        result = export(engine, full=full)
+        metrics = 0
+        if result.full:
+            metrics = sum(
+                export_metrics(engine, scope) for scope in [None, *BusinessUnit.objects.order_by("pk")]
+            )
+    except EngineUnavailableError as error:
+        fail(str(error))
+    kind = "Full" if result.full else "Incremental"
+    console.print(
+        f"{kind} export to {engine.kind} ClickHouse: {result.customers} customers, rows {result.rows}"
+        + (f", {metrics} metric rows" if result.full else "")
+    )
+
+
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
 # Other names a benchmark is asked for by (the issues call the metrics refresh bench "analyze").
 BENCH_ALIASES = {"analyze": "analytics"}

@@ -14,3 +14,9 @@ ORGANISATION_COMPUTED = Phrase("analytics.organisation_computed", _("Computed th
 UNIT_COMPUTED = Phrase("analytics.unit_computed", _("Computed %(unit)s"))
 ORGANISATION_SAVED = Phrase("analytics.organisation_saved", _("Saved the whole organisation"))
 UNIT_SAVED = Phrase("analytics.unit_saved", _("Saved %(unit)s"))
+ENGINE_EXPORTED = Phrase(
+    "analytics.engine_exported", _("Copied new orders and customers to the analytics engine")
+)
+ENGINE_METRICS_WRITTEN = Phrase(
+    "analytics.engine_metrics_written", _("Copied the metrics to the analytics engine")
+)

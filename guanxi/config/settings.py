@@ -6,6 +6,7 @@ DATABASE_URL=postgres://…, REDIS_URL=redis://…, GUANXI_PRODUCTION=1 and ALLO
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.config.databases import database_from_url
@@ -186,6 +187,16 @@ GUANXI_MAX_IMPORT_BYTES = env_int("GUANXI_MAX_IMPORT_BYTES", 200 * 1024 * 1024)
 # A segment count that takes longer is cancelled with a message (PostgreSQL statement_timeout, SQLite
 # progress handler) rather than hanging a web worker.
 SEGMENT_COUNT_TIMEOUT_MS = env_int("GUANXI_SEGMENT_COUNT_TIMEOUT_MS", 5000)
+# Where the heavy analytics run (ADR 0036): "embedded" (numpy over the database, no extra service) or
+# "clickhouse": the refresh's per-customer aggregates and segment counts run in ClickHouse, at
+# GUANXI_CLICKHOUSE_URL: http(s)://user:password@host:8123/database for a server or cluster, or
+# chdb:PATH for the in-process engine (chDB) keeping its tables under PATH (default GUANXI_HOME/clickhouse).
+GUANXI_ANALYTICS_ENGINE = env_str("GUANXI_ANALYTICS_ENGINE", "embedded").strip().lower()
+if GUANXI_ANALYTICS_ENGINE not in ("embedded", "clickhouse"):
+    raise ImproperlyConfigured(
+        f"GUANXI_ANALYTICS_ENGINE must be embedded or clickhouse, not {GUANXI_ANALYTICS_ENGINE!r}"
+    )
+GUANXI_CLICKHOUSE_URL = env_str("GUANXI_CLICKHOUSE_URL", f"chdb:{GUANXI_HOME / 'clickhouse'}")
 GUANXI_IMPORT_UPLOAD_DAYS = env_int(
     "GUANXI_IMPORT_UPLOAD_DAYS", 7
 )  # uploaded import files are kept this long

@@ -7,6 +7,7 @@ current audience with the open rows in SQL and writes only the differences.
 
 import csv
 import io
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.models import BusinessUnit
+from guanxi.analytics.engine import engine_selected
 from guanxi.core import audit
 from guanxi.core.access import Denied
 from guanxi.core.models import AuditEntry
@@ -34,6 +36,7 @@ from guanxi.segments.models import Segment, SegmentMembership
 from guanxi.segments.phrases import MEMBERS_ADDED, MEMBERS_REMOVED, REFRESHED, RULE_CHANGED
 
 INSERT_BATCH = 5_000
+logger = logging.getLogger(__name__)
 CHANGE_READER = "segments"  # this app's name as a reader of the customer change feed
 CHANGES_PER_PASS = 20_000
 MAX_PASSES = 50  # a pass per 20,000 changes; the rest waits for the next run rather than starve it
@@ -204,7 +207,23 @@ def refresh_segment(
         segment = Segment.objects.select_for_update().get(pk=segment.pk)
         current = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
         entered = exited = 0
-        if segment.kind == Segment.Kind.DYNAMIC:
+        engine_ids = _members_on_engine(segment, now) if ids is None else None
+        if engine_ids is not None:
+            # Evaluated on the analytics engine; the changes are written back here.
+            stays = set(current.values_list("customer_id", flat=True))
+            chosen = set(engine_ids)
+            leaving = sorted(stays - chosen)
+            for start in range(0, len(leaving), ENGINE_WRITE_CHUNK):
+                exited += current.filter(customer_id__in=leaving[start : start + ENGINE_WRITE_CHUNK]).update(
+                    exited_at=now
+                )
+            joining = sorted(chosen - stays)
+            SegmentMembership.objects.bulk_create(
+                [SegmentMembership(segment=segment, customer_id=pk, entered_at=now) for pk in joining],
+                batch_size=ENGINE_WRITE_CHUNK,
+            )
+            entered = len(joining)
+        elif segment.kind == Segment.Kind.DYNAMIC:
             selected = audience(
                 None, rules.parse_rule(segment.rule), unit=segment.unit, now=now, inside=segment.pk
             )
@@ -225,6 +244,33 @@ def refresh_segment(
                 message=REFRESHED(entered=entered, exited=exited),
             )
     return RefreshResult(segment.pk, members, entered, exited)
+
+
+ENGINE_WRITE_CHUNK = 5_000
+
+
+def _members_on_engine(segment: Segment, now: datetime) -> list[int] | None:
+    """A dynamic segment's members as the analytics engine selects them (ADR 0036), or None where the
+    engine is not selected or cannot evaluate the rule."""
+    if segment.kind != Segment.Kind.DYNAMIC or not engine_selected():
+        return None
+    from guanxi.analytics.engine.connection import get_engine
+    from guanxi.segments import engine_sql
+
+    try:
+        return engine_sql.members(
+            get_engine(),
+            rules.parse_rule(segment.rule),
+            context_for(None, unit=segment.unit, now=now, inside=segment.pk),
+            unit_id=segment.unit_id,
+        )
+    except engine_sql.EngineUnsupportedError:
+        return None
+    except rules.RuleError:
+        raise
+    except Exception:  # the database holds the truth: an engine that fails is worked around
+        logger.warning("segment refresh on the analytics engine failed; using the database", exc_info=True)
+        return None
 
 
 def _insert_members(segment: Segment, customers, now: datetime) -> int:

@@ -5,6 +5,7 @@ metrics are that unit's. Counts run under a deadline so a heavy rule cannot hang
 cancels the statement (`statement_timeout`), SQLite aborts it from a progress handler.
 """
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.models import BusinessUnit
+from guanxi.analytics.engine import engine_selected
 from guanxi.customers.models import Customer
 from guanxi.segments import rules
 from guanxi.segments.compiler import Context, SegmentRef, compile_rule
@@ -28,6 +30,7 @@ SQLITE_CHECK_EVERY = 10_000
 QUERY_CANCELED = "57014"
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class QueryTimeoutError(Exception):
@@ -129,6 +132,25 @@ def audience(user: Any, rule: rules.Rule, *, unit: Any = None, now: datetime | N
 
 
 def count_preview(user: Any, rule: rules.Rule, *, unit: Any = None, now: datetime | None = None) -> int:
+    """How many customers the rule selects. With the analytics engine selected (ADR 0036) the count
+    runs there, over its copy as of the last export, for the users who see every unit; rules the
+    engine cannot evaluate, and users limited to some units, are counted by the database."""
+    if engine_selected() and (user is None or user.sees_all_units()):
+        from guanxi.analytics.engine.connection import get_engine
+        from guanxi.segments import engine_sql
+
+        try:
+            return engine_sql.count(
+                get_engine(), rule, context_for(user, unit=unit, now=now), unit_id=unit.pk if unit else None
+            )
+        except engine_sql.EngineUnsupportedError:
+            pass
+        except rules.RuleError:
+            raise
+        except Exception:  # the database holds the truth: an engine that fails is worked around
+            logger.warning(
+                "segment count on the analytics engine failed; counting in the database", exc_info=True
+            )
     return with_deadline(lambda: audience(user, rule, unit=unit, now=now).count())
 
 

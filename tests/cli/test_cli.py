@@ -116,12 +116,30 @@ def test_development_settings_fail_the_deploy_checks(tmp_path):
         "manage",
         "import",
         "analyze",
+        "engine-export",
         "bench",
     ],
 )
 def test_every_documented_command_has_help(tmp_path, command):
     result = run_guanxi(command, "--help", home=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_engine_export_says_when_the_engine_is_not_selected(tmp_path):
+    result = run_guanxi("engine-export", home=tmp_path)
+    assert result.returncode == 2
+    assert "GUANXI_ANALYTICS_ENGINE=clickhouse" in result.stderr
+
+
+def test_engine_export_copies_to_chdb_then_goes_incremental(tmp_path):
+    pytest.importorskip("chdb", reason="chDB (PyPI chdb) cannot be imported on this machine")
+    assert run_guanxi("migrate", home=tmp_path).returncode == 0
+    engine = {"GUANXI_ANALYTICS_ENGINE": "clickhouse", "GUANXI_CLICKHOUSE_URL": f"chdb:{tmp_path / 'ch'}"}
+    first = run_guanxi("engine-export", home=tmp_path, **engine)
+    assert first.returncode == 0, first.stderr
+    assert "Full export to chdb ClickHouse: 0 customers" in first.stdout
+    second = run_guanxi("engine-export", home=tmp_path, **engine)
+    assert "Incremental export to chdb ClickHouse: 0 customers" in second.stdout
 
 
 def test_demo_without_serving_loads_the_shop_and_keeps_it_on_a_second_run(tmp_path):

@@ -29,7 +29,7 @@ from guanxi.analytics.refresh.arrays import (
     OrderArrays,
     value_runs,
 )
-from guanxi.analytics.summary import summarise_transactions
+from guanxi.analytics.summary import CustomerSummary
 
 
 @dataclass
@@ -40,6 +40,89 @@ class ScopeResult:
     counts: dict
     backtest: Any = None
     supervised_churn: supervised.Outcome | None = None
+
+
+@dataclass
+class CustomerAggregates:
+    """What the metrics need of one scope's sale orders up to `as_of`, one entry per buyer in customer id
+    order, all integers: the refresh computes these either in numpy (`aggregate_orders`) or in the
+    analytics engine (guanxi.analytics.engine.aggregates), and everything after them is shared."""
+
+    customer_id: np.ndarray
+    orders: np.ndarray
+    first_seconds: np.ndarray
+    last_seconds: np.ndarray
+    # Local day numbers (days since 1970-01-01 on the merchant's calendar) of the first and last order.
+    first_day: np.ndarray
+    last_day: np.ndarray
+    spend_cents: np.ndarray
+    items: np.ndarray
+    # Days with an order (BG/NBD counts repeat purchase days), the orders' amounts floored at zero,
+    # and those of the first day alone (Gamma-Gamma leaves the first purchase out).
+    purchase_days: np.ndarray
+    positive_cents: np.ndarray
+    first_day_positive_cents: np.ndarray
+    returned_cents: np.ndarray
+    future_orders: int
+
+
+def aggregate_orders(
+    orders: OrderArrays, returns: tuple[np.ndarray, np.ndarray], as_of: datetime
+) -> CustomerAggregates:
+    """The per-buyer aggregates of sale orders (and returns: customer ids, cents) up to `as_of`."""
+    as_of_seconds = int(as_of.timestamp())
+    offset = _utc_offset_seconds(as_of)
+    future = orders.seconds > as_of_seconds
+    orders = orders.where(~future).sorted()
+    customer, seconds, cents, items = orders.customer, orders.seconds, orders.cents, orders.items
+    buyers, starts, counts = value_runs(customer)
+    ends = starts + counts - 1
+    days = (seconds + offset) // SECONDS_PER_DAY
+    positive = np.maximum(cents, 0)
+    # One entry per (customer, day): the log is sorted by customer, then time, so days ascend.
+    day_starts = np.flatnonzero(
+        np.r_[True, (customer[1:] != customer[:-1]) | (days[1:] != days[:-1])] if len(days) else []
+    )
+    day_customer = customer[day_starts]
+    day_cents = np.add.reduceat(positive, day_starts) if len(day_starts) else positive[:0]
+    _, first_of_customer, days_per_customer = value_runs(day_customer)
+    returned = np.zeros(len(buyers), dtype=np.int64)
+    if len(returns[0]) and len(buyers):
+        at = np.minimum(np.searchsorted(buyers, returns[0]), len(buyers) - 1)
+        hit = buyers[at] == returns[0]
+        returned = np.bincount(at[hit], weights=returns[1][hit], minlength=len(buyers)).astype(np.int64)
+    empty = len(starts) == 0
+    return CustomerAggregates(
+        customer_id=buyers,
+        orders=counts,
+        first_seconds=seconds[starts],
+        last_seconds=seconds[ends] if len(ends) else seconds[:0],
+        first_day=days[starts],
+        last_day=days[ends] if len(ends) else days[:0],
+        spend_cents=cents[:0] if empty else np.add.reduceat(cents, starts),
+        items=items[:0] if empty else np.add.reduceat(items, starts),
+        purchase_days=days_per_customer,
+        positive_cents=positive[:0] if empty else np.add.reduceat(positive, starts),
+        first_day_positive_cents=day_cents[first_of_customer],
+        returned_cents=returned,
+        future_orders=int(np.count_nonzero(future)),
+    )
+
+
+def summary_of(aggregates: CustomerAggregates, as_of_day: int) -> CustomerSummary:
+    """(x, t_x, T, m̄) in days, as `summarise_transactions` defines them, from the integer aggregates."""
+    frequency = (aggregates.purchase_days - 1).astype(float)
+    repeat_spend = (aggregates.positive_cents - aggregates.first_day_positive_cents) / 100.0
+    return CustomerSummary(
+        customer_ids=aggregates.customer_id,
+        frequency=frequency,
+        recency=(aggregates.last_day - aggregates.first_day).astype(float),
+        age=(as_of_day - aggregates.first_day).astype(float),
+        monetary_value=np.divide(
+            repeat_spend, frequency, out=np.zeros_like(repeat_spend), where=frequency > 0
+        ),
+        unit="D",
+    )
 
 
 def compute_scope(
@@ -55,21 +138,28 @@ def compute_scope(
 
     With `supervised_scores` (the supervised model's risk and reasons of the same buyers) those replace
     the P(alive)-based ones."""
+    return score_scope(
+        aggregate_orders(orders, returns, as_of), universe, as_of, config, prior, supervised_scores
+    )
+
+
+def score_scope(
+    aggregates: CustomerAggregates,
+    universe: np.ndarray,
+    as_of: datetime,
+    config: AnalyticsConfig,
+    prior: ModelRun | None = None,
+    supervised_scores: supervised.Scores | None = None,
+) -> ScopeResult:
+    """Every metric column from the per-buyer aggregates: models are fitted (or reused) and customers
+    scored on these, whichever engine aggregated them."""
     as_of_seconds = int(as_of.timestamp())
     offset = _utc_offset_seconds(as_of)
     as_of_day = (as_of_seconds + offset) // SECONDS_PER_DAY
-    future = orders.seconds > as_of_seconds
-    orders = orders.where(~future)
-
-    orders = orders.sorted()
-    customer, seconds, cents, items = orders.customer, orders.seconds, orders.cents, orders.items
-    buyers, starts, counts = value_runs(customer)
-    ends = starts + counts - 1
-    first_seconds, last_seconds = seconds[starts], seconds[ends] if len(ends) else seconds[:0]
-    spend_cents = np.add.reduceat(cents, starts) if len(starts) else cents[:0]
-    item_sums = np.add.reduceat(items, starts) if len(starts) else items[:0]
-    days = (seconds + offset) // SECONDS_PER_DAY
-    first_day, last_day = days[starts], days[ends] if len(ends) else days[:0]
+    buyers, counts = aggregates.customer_id, aggregates.orders
+    first_seconds, last_seconds = aggregates.first_seconds, aggregates.last_seconds
+    spend_cents, item_sums = aggregates.spend_cents, aggregates.items
+    first_day, last_day = aggregates.first_day, aggregates.last_day
     recency = (as_of_day - last_day).astype(float)
     tenure = (as_of_day - first_day).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -77,25 +167,12 @@ def compute_scope(
             counts > 1, (last_seconds - first_seconds) / SECONDS_PER_DAY / (counts - 1), np.nan
         )
     spend = spend_cents / 100.0
-
-    returned = np.zeros(len(buyers))
-    if len(returns[0]) and len(buyers):
-        at = np.minimum(np.searchsorted(buyers, returns[0]), len(buyers) - 1)
-        hit = buyers[at] == returns[0]
-        returned = np.bincount(at[hit], weights=returns[1][hit] / 100.0, minlength=len(buyers)).astype(
-            np.float64
-        )
+    returned = aggregates.returned_cents / 100.0
     with np.errstate(divide="ignore", invalid="ignore"):
         returns_rate = np.where(spend > 0, np.clip(returned / spend, 0.0, 1.0), 0.0)
 
     # Models: refit on a full run, reuse the stored fit on an incremental one.
-    summary = summarise_transactions(
-        customer,
-        days.astype("datetime64[D]"),
-        np.maximum(cents, 0) / 100.0,
-        np.datetime64(int(as_of_day), "D").astype(object),
-        unit="D",
-    )
+    summary = summary_of(aggregates, as_of_day)
     models = clv.fit_models(summary) if prior is None else models_from_parameters(prior.parameters)
     params = models.purchases.params
     clv_scores = clv.score_customers(
@@ -185,7 +262,7 @@ def compute_scope(
         "buyers": len(buyers),
         "repeat_buyers": int(np.count_nonzero(counts > 1)),
         "orders": int(counts.sum()),
-        "future_orders_skipped": int(np.count_nonzero(future)),
+        "future_orders_skipped": aggregates.future_orders,
     }
     return ScopeResult(columns=columns, models=models, breakpoints=breakpoints, counts=counts_out)
 

@@ -13,19 +13,22 @@ from django.utils import timezone
 from guanxi.accounts.models import BusinessUnit
 from guanxi.analytics import phrases, supervised
 from guanxi.analytics.conf import AnalyticsConfig, analytics_config
+from guanxi.analytics.engine import engine_selected
 from guanxi.analytics.fitting import FitMethod
 from guanxi.analytics.models import (
     ChurnMethod,
     CustomerMetric,
     ModelRun,
 )
+from guanxi.analytics.refresh.arrays import OrderArrays
 from guanxi.analytics.refresh.compute import (
     ScopeResult,
+    aggregate_orders,
     backtest_scope,
-    compute_scope,
     day_number,
     models_to_parameters,
     purchase_log,
+    score_scope,
 )
 from guanxi.analytics.refresh.read import (
     high_water_marks,
@@ -78,8 +81,16 @@ def refresh_metrics(
         )
         for s in scopes
     }
-    steps = _Steps(progress, total=2 + 2 * len(scopes))
+    on_engine = engine_selected()
+    if on_engine:
+        from guanxi.analytics.engine import aggregates as engine_aggregates
+        from guanxi.analytics.engine.connection import get_engine
+        from guanxi.analytics.engine.export import export as export_to_engine
+        from guanxi.analytics.engine.export import export_metrics
+    steps = _Steps(progress, total=2 + 2 * len(scopes) + (2 if on_engine else 0))
     try:
+        # Inside: an engine that cannot be reached fails the runs like any other error.
+        engine = get_engine() if on_engine else None
         touched = None
         if incremental:
             since = {
@@ -87,13 +98,32 @@ def refresh_metrics(
                 for name in marks
             }
             touched = touched_customers(since, unit)
+        if engine is not None:
+            # The engine's copy catches up first (incrementally, from its own watermark).
+            export_to_engine(engine)
+            steps.done(phrases.ENGINE_EXPORTED())
         steps.done(phrases.READING_ORDERS())
-        orders = read_orders(unit_id=unit.pk if unit else None, customer_ids=touched).sorted()
-        returns = read_returns(as_of, unit_id=unit.pk if unit else None, customer_ids=touched)
-        steps.done(phrases.ORDERS_READ(), orders=len(orders.customer))
-        results = {}
         # One supervised churn model per refresh, trained on the first scope (see supervised.py).
         trainer = None if incremental else supervised.Trainer(day_number(as_of), config.CHURN_HORIZON_DAYS)
+        stored_models = {
+            _scope_key(scope): stored_churn_model(previous[_scope_key(scope)])  # type: ignore[arg-type]
+            for scope in scopes
+            if incremental and previous[_scope_key(scope)] is not None
+        }
+        # Single orders are needed for the backtest and the supervised churn model; on the engine the
+        # per-customer aggregates come from SQL and the log is read only when one of those needs it.
+        needs_log = engine is None or trainer is not None or any(stored_models.values())
+        unit_id = unit.pk if unit else None
+        if not needs_log:
+            orders, returns = OrderArrays(*(np.zeros(0, dtype=np.int64) for _ in range(6))), _no_returns()
+        elif engine is not None:
+            orders = engine_aggregates.read_orders(engine, unit_id=unit_id, customer_ids=touched).sorted()
+            returns = engine_aggregates.read_returns(engine, as_of, unit_id=unit_id, customer_ids=touched)
+        else:
+            orders = read_orders(unit_id=unit_id, customer_ids=touched).sorted()
+            returns = read_returns(as_of, unit_id=unit_id, customer_ids=touched)
+        steps.done(phrases.ORDERS_READ(), orders=len(orders.customer))
+        results = {}
         for scope in scopes:
             key = _scope_key(scope)
             mask = np.ones(len(orders.customer), dtype=bool) if scope is None else orders.unit == scope.pk
@@ -107,18 +137,18 @@ def refresh_metrics(
                 report = backtest_scope(scope_orders, as_of, config)
                 outcome = trainer.evaluate(purchase_log(scope_orders, scope_returns, as_of), report)
                 churn_scores = outcome.scores
-            elif prior is not None and (stored := stored_churn_model(prior)) is not None:
+            elif prior is not None and (stored := stored_models.get(key)) is not None:
                 churn_scores = supervised.score(
                     stored, purchase_log(scope_orders, scope_returns, as_of), day_number(as_of)
                 )
-            results[key] = compute_scope(
-                scope_orders,
-                scope_returns[:2],
-                universe,
-                as_of,
-                config,
-                prior,
-                supervised_scores=churn_scores,
+            if engine is not None:
+                aggregates = engine_aggregates.customer_aggregates(
+                    engine, as_of, unit_id=_scope_key(scope), customer_ids=touched
+                )
+            else:
+                aggregates = aggregate_orders(scope_orders, scope_returns[:2], as_of)
+            results[key] = score_scope(
+                aggregates, universe, as_of, config, prior, supervised_scores=churn_scores
             )
             results[key].backtest, results[key].supervised_churn = report, outcome
             if outcome is not None and outcome.model is not None:
@@ -143,6 +173,11 @@ def refresh_metrics(
                 steps.done(phrases.UNIT_SAVED(unit=scope.name) if scope else phrases.ORGANISATION_SAVED())
             if rebuild:
                 rebuild.finish()
+        if engine is not None:
+            # Segment rules on metrics read the engine's copy of the rows just written.
+            for scope in scopes:
+                export_metrics(engine, scope, touched)
+            steps.done(phrases.ENGINE_METRICS_WRITTEN())
     except Exception as error:
         ModelRun.objects.filter(pk__in=[r.pk for r in runs.values()]).update(
             state=ModelRun.State.FAILED,
@@ -151,6 +186,11 @@ def refresh_metrics(
         )
         raise
     return runs[_scope_key(unit)]
+
+
+def _no_returns() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    empty = np.zeros(0, dtype=np.int64)
+    return empty, empty, empty, empty
 
 
 def _scope_key(scope: BusinessUnit | None) -> int | None:
