@@ -62,6 +62,17 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """The language middleware activates the visitor's language for the thread and leaves it there; a
+    request in Chinese must not make the next test of the same worker read Chinese messages."""
+    yield
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def organisation(db):
     return account_actions.ensure_organisation("Guanxi Test Group")
