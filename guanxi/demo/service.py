@@ -8,12 +8,10 @@ Everything goes through the service actions with their `now` arguments, so the r
 what the product would have written. Deterministic for a seed and anchor.
 """
 
-import contextlib
 import random
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from guanxi.accounts import actions as account_actions
@@ -22,7 +20,7 @@ from guanxi.accounts.roles import Role
 from guanxi.commerce.models import Order
 from guanxi.customers.models import Customer
 from guanxi.demo.seasons import SHANGHAI
-from guanxi.service import actions
+from guanxi.service import actions, china_holidays
 from guanxi.service.models import AssignmentMode, FollowUp, Status, Survey, Ticket
 
 # fmt: off
@@ -122,7 +120,7 @@ class _UnitDesk:
             warn_minutes=60,
         )
         for year in sorted({self.today.year - 1, self.today.year, self.today.year + 1}):
-            with contextlib.suppress(ValidationError):  # a year not in the table yet: the weekly rhythm only
+            if china_holidays.days_of(year):  # a year not in the table yet: the weekly rhythm only
                 actions.load_china_holidays(unit, year, actor=head)
         actions.save_policy(
             unit, actor=head, ticket_type="complaint", priority="high", first_response=30, resolution=240
