@@ -4,7 +4,9 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
 from guanxi.accounts import actions as account_actions
@@ -52,6 +54,14 @@ def shared_data():
         pytest.skip(message)
 
     return locate
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request as a user who reads Chinese switches the test's thread to Chinese (LocaleMiddleware);
+    the next test on the same worker starts in the settings' language again."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
