@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import translation
 from hypothesis import settings as hypothesis_settings
@@ -56,19 +57,19 @@ def shared_data():
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """A request as a user who reads Chinese switches the test's thread to Chinese (LocaleMiddleware);
+    the next test on the same worker starts in the settings' language again."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Throttle and rate-limit counters live in the cache; no test inherits another's."""
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _default_language():
-    """A request through the test client leaves its language active in the thread (Django does not
-    reset it): no test reads in the language a previous test's request chose."""
-    yield
-    translation.deactivate()
 
 
 @pytest.fixture

@@ -251,12 +251,13 @@ def test_360_page_query_count_does_not_grow_with_data(
         make_order(store, shop["shared"], f"MORE-{index}", "1.00", (2026, 6, 1 + index % 28))
     client.force_login(unit_a_head)
 
-    # 33: 22 for the page and the commerce and analytics parts, 1 for the owner picker (the users who
+    # 40: 22 for the page and the commerce and analytics parts, 1 for the owner picker (the users who
     # could own the customer), 4 for messaging's section and timeline items (history, preferences,
     # suppressions, sends), 6 for the sales part (contacts, deals, open amount, activities; on the
     # timeline, activities and closed deals), 4 for service's (latest tickets, open count, average CSAT;
-    # tickets on the timeline).
-    with django_assert_max_num_queries(37):
+    # tickets on the timeline), 3 for loyalty (memberships; on the timeline, points movements and tier
+    # changes).
+    with django_assert_max_num_queries(40):
         response = client.get(f"/customers/{shop['shared'].pk}/")
 
     assert response.status_code == 200
@@ -267,9 +268,9 @@ def test_list_query_count_is_bounded(client, manager, unit_a, django_assert_max_
         make_customer(f"客户{index}", [unit_a], phone=f"+86138000{index:05d}")
     client.force_login(manager)
 
-    # 11: the page's queries, the count of open merge suggestions in the header, and the probe of
-    # how many names share the typed prefix (search.py).
-    with django_assert_max_num_queries(11):
+    # 12: the page's queries, the count of open merge suggestions in the header, the probe of how
+    # many names share the typed prefix (search.py), and the loyalty tier filter's choices.
+    with django_assert_max_num_queries(12):
         client.get("/customers/", {"q": "客户"})
 
 
