@@ -83,7 +83,10 @@ else:
                              send_key="drill:promo", template="promo", channel="sms", source="drill")
 """
 
+# Started with the workers and ready before the reply is due (a loaded machine takes seconds to start
+# Django), it replies when told to on stdin.
 OPT_OUT = """
+import sys
 import time
 import django
 django.setup()
@@ -92,7 +95,9 @@ from guanxi.messaging import actions
 from guanxi.messaging.models import ChannelAccount
 person = Customer.objects.order_by("pk").first()
 phone = Identity.objects.get(customer=person, kind="phone").value
-actions.record_inbound(ChannelAccount.objects.get(), provider_id="drill-reply", sender=phone, text="TD")
+channel = ChannelAccount.objects.get()
+sys.stdin.readline()
+actions.record_inbound(channel, provider_id="drill-reply", sender=phone, text="TD")
 print(time.time())
 """
 
@@ -221,6 +226,7 @@ def run_drill(
     ).start()
     rng = random.Random(seed)  # noqa: S311 (which worker dies is not a secret)
     processes: list[subprocess.Popen] = []
+    replier: subprocess.Popen | None = None
     kills = 0
     started = time.monotonic()
     try:
@@ -255,20 +261,26 @@ def run_drill(
             )
             for _scheduler in range(schedulers)
         ]
+        replier = (
+            subprocess.Popen(  # noqa: S603
+                [sys.executable, "-c", OPT_OUT],
+                env=environment,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            if opt_out_after
+            else None
+        )
         next_kill = time.monotonic() + kill_every if kill_every else float("inf")
         opted_out_at = None
         while True:
-            if opt_out_after and opted_out_at is None and len(gateways.ledger.entries) >= opt_out_after:
-                reply = subprocess.run(  # noqa: S603
-                    [sys.executable, "-c", OPT_OUT],
-                    env=environment,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if reply.returncode:
-                    raise RuntimeError(reply.stderr[-2000:])
-                opted_out_at = float(reply.stdout.strip().splitlines()[-1])
+            if replier and opted_out_at is None and len(gateways.ledger.entries) >= opt_out_after:
+                out, errors = replier.communicate("reply\n", timeout=120)
+                if replier.returncode:
+                    raise RuntimeError(errors[-2000:])
+                opted_out_at = float(out.strip().splitlines()[-1])
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"the drill did not finish in {timeout} s: {_states(database)}")
             time.sleep(0.5)
@@ -293,6 +305,8 @@ def run_drill(
                     f"a scheduler failed: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
                 )
     finally:
+        if replier is not None and replier.poll() is None:
+            replier.kill()
         for process in processes:
             process.terminate()
         for process in processes:

@@ -19,7 +19,7 @@ INHERITED_SETTINGS = {
 }
 
 
-def run_guanxi(*args: str, home, timeout: int = 120, **env: str) -> subprocess.CompletedProcess:
+def run_guanxi(*args: str, home, timeout: int = 300, **env: str) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items() if key not in INHERITED_SETTINGS}
     environment.update(GUANXI_HOME=str(home), **env)
     return subprocess.run(  # noqa: S603
