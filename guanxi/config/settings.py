@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "guanxi.loyalty",
     "guanxi.segments",
     "guanxi.messaging",
+    "guanxi.marketing",
     "guanxi.demo",
     "guanxi.api",
     "guanxi.web",

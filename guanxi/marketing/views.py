@@ -1,0 +1,1 @@
+"""Marketing pages (thin: reads through fetch, writes through actions)."""
