@@ -46,6 +46,9 @@ TRANSFER_SALES = "sales.transfer"
 # Setting up messaging channels handles provider credentials: administrators and unit heads only.
 CHANNELS = "messaging.channels"
 
+# Sending a campaign without approval (marketers submit theirs for a unit head's approval).
+PUBLISH_MARKETING = "marketing.publish"
+
 # Defining the organisation's tags, tag groups and custom fields, which every unit shares.
 CONFIGURE_CUSTOMERS = "customers.configure"
 
@@ -61,16 +64,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             CHANNELS,
             MANAGE_SALES,
             TRANSFER_SALES,
+            PUBLISH_MARKETING,
         }
     ),
     Role.GROUP_MANAGER: frozenset(
-        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, TRANSFER_SALES}
+        READ_ALL
+        | WRITE_ALL
+        | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, TRANSFER_SALES, PUBLISH_MARKETING}
     ),
     Role.UNIT_HEAD: frozenset(
-        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES}
+        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, PUBLISH_MARKETING}
     ),
     Role.UNIT_ADMIN: frozenset(
-        READ_ALL | WRITE_ALL | {"core.audit", "accounts.manage", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES}
+        READ_ALL
+        | WRITE_ALL
+        | {"core.audit", "accounts.manage", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, PUBLISH_MARKETING}
     ),
     Role.MARKETER: frozenset(
         READ_ALL

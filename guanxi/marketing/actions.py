@@ -26,7 +26,7 @@ from guanxi.marketing.phrases import (
     FLOW_STATUS,
 )
 
-PUBLISH = "marketing.change"
+PUBLISH = "marketing.publish"
 FLOW_FIELDS = ("name", "description", "reentry", "holdout_percent", "key")
 
 

@@ -301,7 +301,9 @@ def exit_reason(enrolment: Enrolment, definition: dict[str, Any]) -> str:
                     return name
             elif _ordered_since(enrolment, paid=True):
                 return name
-        elif (name == "order_placed" and _ordered_since(enrolment)) or (name == "order_refunded" and order_id and Return.objects.filter(order_id=order_id).exists()):
+        elif (name == "order_placed" and _ordered_since(enrolment)) or (
+            name == "order_refunded" and order_id and Return.objects.filter(order_id=order_id).exists()
+        ):
             return name
     return ""
 

@@ -1,7 +1,6 @@
 """The flow engine end to end on a frozen clock: orders sent as platforms send them write the change
 feed, marketing enrols from it, waits elapse, exits fire, and messages land in the fake gateway once."""
 
-
 import pytest
 import time_machine
 
