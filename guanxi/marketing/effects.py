@@ -4,6 +4,7 @@ through loyalty, a tag through the customer profile, points through the loyalty 
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from guanxi.customers import profile
 from guanxi.customers.models import Tag
@@ -16,8 +17,15 @@ def send_key(enrolment: Enrolment, step: Step) -> str:
 
 
 def last_coupon(enrolment: Enrolment) -> dict[str, Any]:
+    """The code the enrolment's latest coupon step gave, with its expiry as a date in the unit's zone."""
     run = StepRun.objects.filter(enrolment=enrolment, kind="coupon", outcome=StepRun.Outcome.DONE).last()
-    return {"code": run.detail.get("code", ""), "expires": run.detail.get("expires", "")} if run else {}
+    if run is None:
+        return {}
+    expires = run.detail.get("expires", "")
+    if expires:
+        zone = ZoneInfo(enrolment.unit.time_zone)
+        expires = datetime.fromisoformat(expires).astimezone(zone).strftime("%Y-%m-%d")
+    return {"code": run.detail.get("code", ""), "expires": expires}
 
 
 def perform(enrolment: Enrolment, step: Step, now: datetime) -> dict[str, Any]:

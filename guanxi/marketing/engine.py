@@ -226,7 +226,7 @@ def enrol(flow: Flow, found: list[Occurrence], now: datetime) -> int:
                 unit_id=flow.unit_id,
                 customer_id=occurrence.customer_id,
                 trigger_key=occurrence.key[:100],
-                context=occurrence.context,
+                context={**occurrence.context, "at": occurrence.at.isoformat()},
                 state=Enrolment.State.HOLDOUT if held else Enrolment.State.ACTIVE,
                 step="" if held else first,
                 due_at=None if held else now,
@@ -454,7 +454,7 @@ def _perform(
     params = step.params
     if step.kind == "wait":
         until = wait_until(enrolment, params, now)
-        return StepRun.Outcome.WAITING, {"until": until.isoformat()}, following, until
+        return StepRun.Outcome.WAITING, {"until": until.isoformat()}, following, max(until, now)
     if step.kind == "condition":
         met = _condition(enrolment, params)
         if met:
@@ -478,8 +478,12 @@ def _perform(
 
 
 def wait_until(enrolment: Enrolment, params: dict[str, Any], now: datetime) -> datetime:
-    """A duration from now, then (with `at`, "HH:MM") the next such time of day in the unit's zone."""
-    until = now + timedelta(minutes=int(params.get("minutes") or 0), days=int(params.get("days") or 0))
+    """A duration from now (from the trigger's moment with `after_trigger`: "30 minutes after the
+    order was placed"), then (with `at`, "HH:MM") the next such time of day in the unit's zone."""
+    base = now
+    if params.get("after_trigger") and (enrolment.context or {}).get("at"):
+        base = datetime.fromisoformat(enrolment.context["at"])
+    until = base + timedelta(minutes=int(params.get("minutes") or 0), days=int(params.get("days") or 0))
     if params.get("at"):
         zone = ZoneInfo(enrolment.unit.time_zone)
         hour, minute = (int(part) for part in str(params["at"]).split(":"))

@@ -137,7 +137,7 @@ def test_the_ab_test_finds_a_true_lift_at_its_power_and_rarely_a_false_winner():
 
 
 def test_incremental_revenue_of_a_synthetic_campaign_with_a_known_lift(unit_a, store, sms, coupon, manager):
-    segment, ids = audience(unit_a, 3000)
+    segment, _ids = audience(unit_a, 3000)
     with time_machine.travel(t(0), tick=False):
         campaign = actions.save_campaign(
             unit=unit_a,
