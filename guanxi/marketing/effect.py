@@ -45,8 +45,8 @@ class Effect:
     a: GroupFigures
     b: GroupFigures
     incremental_revenue: Decimal
-    incremental_low: Decimal
-    incremental_high: Decimal
+    incremental_low: Decimal | None  # None: too few customers in a group for an interval
+    incremental_high: Decimal | None
     incremental_conversions: float
     conversion_test: stats.ZTest
     coupon_cost: Decimal
@@ -135,8 +135,8 @@ def analyse(campaign: Campaign) -> Effect | None:
         a=figures["a"],
         b=figures["b"],
         incremental_revenue=_money(difference.difference * n),
-        incremental_low=_money(difference.low * n) if finite else Decimal("-Infinity"),
-        incremental_high=_money(difference.high * n) if finite else Decimal("Infinity"),
+        incremental_low=_money(difference.low * n) if finite else None,
+        incremental_high=_money(difference.high * n) if finite else None,
         incremental_conversions=(treated.rate - control.rate) * n,
         conversion_test=stats.two_proportion_z(control.converted, control.customers, treated.converted, n),
         coupon_cost=Decimal(coupon_cost).quantize(TWO),

@@ -183,6 +183,7 @@ def test_incremental_revenue_of_a_synthetic_campaign_with_a_known_lift(unit_a, s
     # …and the known true lift inside the 95 % interval: (share A × 15 % + share B × 25 % − 10 %) × 200 per treated.
     n_a = sum(1 for g in groups.values() if g == "a")
     true_lift = ((n_a * 0.15 + (n_treated - n_a) * 0.25) / n_treated - 0.10) * 200 * n_treated
+    assert result.incremental_low is not None and result.incremental_high is not None
     assert result.incremental_low < Decimal(str(true_lift)) < result.incremental_high
     assert result.conversion_test.significant(0.05) and result.conversion_test.z > 0
     # A/B: B converts better by 10 points at about 1,000 each: the z-test names B the winner.
