@@ -5,7 +5,7 @@ from guanxi.marketing import views
 app_name = "marketing"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.flow_list, name="home"),
     path("flows/", views.flow_list, name="flow_list"),
     path("flows/new/", views.flow_new, name="flow_new"),
     path("flows/<int:pk>/", views.flow_detail, name="flow"),

@@ -26,11 +26,6 @@ def _units(user, permission: str):
     )
 
 
-def home(request):
-    require(request, "marketing.view")
-    return redirect("marketing:flow_list")
-
-
 def flow_list(request):
     user = require(request, "marketing.view")
     units = _units(user, "marketing.add")

@@ -97,3 +97,52 @@ def test_campaign_pages_approval_and_effect(client, make_user, unit_a, unit_b, s
     assert client.get(f"/marketing/campaigns/{campaign.pk}/").status_code == 404
     assert "母亲节" not in client.get("/marketing/campaigns/").content.decode()
     assert SegmentMembership.objects.count() == 0
+
+
+def test_the_api_builds_publishes_and_reports(client, make_user, unit_a, unit_b, sms, bearer, unit_a_head):
+    from decimal import Decimal
+
+    from guanxi.accounts.models import ApiToken
+
+    headers = bearer(unit_a_head, ApiToken.Scope.READ_WRITE)
+    flow = client.post(
+        "/api/v1/marketing/flows", {"unit": unit_a.pk, "name": "API 流程"}, content_type="application/json", headers=headers
+    )
+    assert flow.status_code == 201, flow.content
+    flow_id = flow.json()["id"]
+    bad = client.post(
+        f"/api/v1/marketing/flows/{flow_id}/publish",
+        {"definition": {"trigger": {"kind": "order_paid"}, "steps": []}},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert bad.status_code == 422
+    definition = {"trigger": {"kind": "order_paid"}, "steps": [{"id": "s1", "kind": "send", "template": "promo"}]}
+    published = client.post(
+        f"/api/v1/marketing/flows/{flow_id}/publish", {"definition": definition}, content_type="application/json", headers=headers
+    )
+    assert published.json()["version"] == 1 and published.json()["definition"] == definition
+    on = client.post(
+        f"/api/v1/marketing/flows/{flow_id}/status", {"status": "active"}, content_type="application/json", headers=headers
+    )
+    assert on.json()["status"] == "active"
+    segment = Segment.objects.create(name="人群", kind=Segment.Kind.STATIC, unit=unit_a)
+    created = client.post(
+        "/api/v1/marketing/campaigns",
+        {"unit": unit_a.pk, "name": "API 活动", "segment": segment.pk, "template": "promo"},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert created.status_code == 201 and Decimal(created.json()["holdout_percent"]) == 10
+    campaign_id = created.json()["id"]
+    assert client.get(f"/api/v1/marketing/campaigns/{campaign_id}/effect", headers=headers).status_code == 409
+    submitted = client.post(f"/api/v1/marketing/campaigns/{campaign_id}/submit", headers=headers)
+    assert submitted.json()["status"] == "scheduled"
+    from guanxi.marketing import campaigns
+
+    campaigns.send_due()
+    report = client.get(f"/api/v1/marketing/campaigns/{campaign_id}/effect", headers=headers).json()
+    assert report["treated"]["customers"] == 0 and report["winner"] == ""
+    other = bearer(make_user("head_b", Role.UNIT_HEAD, [unit_b]))
+    assert client.get(f"/api/v1/marketing/flows/{flow_id}", headers=other).status_code == 404
+    assert client.get("/api/v1/marketing/campaigns", headers=other).json() == []
