@@ -80,9 +80,10 @@ def publish(flow: Flow, definition: dict[str, Any] | None = None, *, actor: Any 
     if definition is not None:
         version = save_draft(flow, definition, actor=actor)
     else:
-        version = flow.versions.select_for_update().order_by("-number").first()
-        if version is None:
+        newest = flow.versions.select_for_update().order_by("-number").first()
+        if newest is None:
             raise ValidationError({"steps": _("A flow needs at least one step.")})
+        version = newest
     if version.published_at is not None and flow.current_version_id == version.pk:
         return version
     steps.validate(version.definition)

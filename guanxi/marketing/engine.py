@@ -137,18 +137,18 @@ def occurrences(flow: Flow, customer_ids: list[int] | None, now: datetime) -> li
     elif kind == "tier_changed":
         from guanxi.loyalty.models import TierChange
 
-        rows = TierChange.objects.filter(
+        upgrades = TierChange.objects.filter(
             who, programme__unit_id=flow.unit_id, reason=TierChange.Reason.UPGRADE, changed_at__gte=since
         )
-        for pk, customer_id, moment, tier_id in rows.values_list(
+        for pk, customer_id, moment, tier_id in upgrades.values_list(
             "pk", "customer_id", "changed_at", "to_tier_id"
         ):
             found.append(Occurrence(customer_id, f"tier:{pk}", moment, {"tier_id": tier_id}))
     elif kind == "member_joined":
         from guanxi.loyalty.models import Membership
 
-        rows = Membership.objects.filter(who, programme__unit_id=flow.unit_id, joined_at__gte=since)
-        for pk, customer_id, moment in rows.values_list("pk", "customer_id", "joined_at"):
+        joined = Membership.objects.filter(who, programme__unit_id=flow.unit_id, joined_at__gte=since)
+        for pk, customer_id, moment in joined.values_list("pk", "customer_id", "joined_at"):
             found.append(Occurrence(customer_id, f"member:{pk}", moment))
     elif kind in ("birthday", "fixed_date"):
         found += _dated(flow, trigger, customer_ids, now)
@@ -163,6 +163,7 @@ def _dated(
     zone = ZoneInfo(flow.unit.time_zone)
     today = now.astimezone(zone).date()
     start = datetime.combine(today, time(0), tzinfo=zone)
+    assert flow.active_since is not None
     if start < flow.active_since.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0):
         return []
     customers = Customer.objects.filter(status=Customer.Status.ACTIVE, unit_links__unit_id=flow.unit_id)

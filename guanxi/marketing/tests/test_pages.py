@@ -106,7 +106,10 @@ def test_the_api_builds_publishes_and_reports(client, make_user, unit_a, unit_b,
 
     headers = bearer(unit_a_head, ApiToken.Scope.READ_WRITE)
     flow = client.post(
-        "/api/v1/marketing/flows", {"unit": unit_a.pk, "name": "API 流程"}, content_type="application/json", headers=headers
+        "/api/v1/marketing/flows",
+        {"unit": unit_a.pk, "name": "API 流程"},
+        content_type="application/json",
+        headers=headers,
     )
     assert flow.status_code == 201, flow.content
     flow_id = flow.json()["id"]
@@ -117,13 +120,22 @@ def test_the_api_builds_publishes_and_reports(client, make_user, unit_a, unit_b,
         headers=headers,
     )
     assert bad.status_code == 422
-    definition = {"trigger": {"kind": "order_paid"}, "steps": [{"id": "s1", "kind": "send", "template": "promo"}]}
+    definition = {
+        "trigger": {"kind": "order_paid"},
+        "steps": [{"id": "s1", "kind": "send", "template": "promo"}],
+    }
     published = client.post(
-        f"/api/v1/marketing/flows/{flow_id}/publish", {"definition": definition}, content_type="application/json", headers=headers
+        f"/api/v1/marketing/flows/{flow_id}/publish",
+        {"definition": definition},
+        content_type="application/json",
+        headers=headers,
     )
     assert published.json()["version"] == 1 and published.json()["definition"] == definition
     on = client.post(
-        f"/api/v1/marketing/flows/{flow_id}/status", {"status": "active"}, content_type="application/json", headers=headers
+        f"/api/v1/marketing/flows/{flow_id}/status",
+        {"status": "active"},
+        content_type="application/json",
+        headers=headers,
     )
     assert on.json()["status"] == "active"
     segment = Segment.objects.create(name="人群", kind=Segment.Kind.STATIC, unit=unit_a)
