@@ -82,10 +82,18 @@ def test_every_relation_to_a_customer_is_registered_with_a_merge_rule():
         "sales_contacts",
         "sales_opportunities",
         "sales_activities",
+        "loyalty_memberships",
+        "loyalty_tier_changes",
+        "loyalty_movements",
+        "loyalty_entries",
+        "loyalty_lots",
+        "loyalty_coupons",
         "messages",
         "suppressions",
         "inbound_messages",
         "contact_preferences",
+        "marketing_enrolments",
+        "marketing_recipients",
     ]
 
 
