@@ -24,6 +24,7 @@ from guanxi.marketing.models import Campaign, Flow, Recipient
 LIVE = ("unpaid", "shipped", "delivered", "review", "cart", "birthday", "welcome", "tier-upgrade")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
+NAMES = {"mk_mothers_day": "母亲节关怀", "mk_double11_a": "双十一 A 版", "mk_double11_b": "双十一 B 版"}
 TEMPLATES = {
     "mk_mothers_day": {
         "zh-hans": {
@@ -88,7 +89,7 @@ def _answers(store: Store, campaign: Campaign, rates: dict[str, float], rng: ran
                 paid_at=paid,
                 total_amount=total,
                 currency="CNY",
-                lines=[LineRecord(1, "家纺礼盒", 1, total, total, category="home_textiles")],
+                lines=[LineRecord(1, "家纺礼盒", 1, total, total)],
                 person=person,
             )
         )

@@ -23,7 +23,9 @@ from guanxi.marketing.phrases import (
     CAMPAIGN_SUBMITTED,
     FLOW_PUBLISHED,
     FLOW_SAVED,
-    FLOW_STATUS,
+    FLOW_DRAFTED,
+    FLOW_PAUSED,
+    FLOW_SWITCHED_ON,
 )
 
 PUBLISH = "marketing.publish"
@@ -115,7 +117,13 @@ def set_status(flow: Flow, status: str, *, actor: Any = None, now: datetime | No
     flow.updated_at = timezone.now()
     flow.save(update_fields=["status", "active_since", "updated_at"])
     audit.record(
-        AuditEntry.Action.UPDATE, actor=actor, obj=flow, unit=flow.unit, message=FLOW_STATUS(status=status)
+        AuditEntry.Action.UPDATE,
+        actor=actor,
+        obj=flow,
+        unit=flow.unit,
+        message={Flow.Status.ACTIVE: FLOW_SWITCHED_ON, Flow.Status.PAUSED: FLOW_PAUSED}.get(
+            status, FLOW_DRAFTED
+        )(),
     )
     return flow
 

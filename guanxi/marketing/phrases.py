@@ -6,7 +6,9 @@ from guanxi.core.display import Phrase
 
 FLOW_SAVED = Phrase("marketing.flow_saved", _("Flow saved"))
 FLOW_PUBLISHED = Phrase("marketing.flow_published", _("Flow version %(version)d published"))
-FLOW_STATUS = Phrase("marketing.flow_status", _("Flow %(status)s"))
+FLOW_SWITCHED_ON = Phrase("marketing.flow_switched_on", _("Flow switched on"))
+FLOW_PAUSED = Phrase("marketing.flow_paused", _("Flow paused"))
+FLOW_DRAFTED = Phrase("marketing.flow_drafted", _("Flow set back to draft"))
 JOURNEYS_INSTALLED = Phrase("marketing.journeys_installed", _("%(count)d built-in journeys installed"))
 CAMPAIGN_SAVED = Phrase("marketing.campaign_saved", _("Campaign saved"))
 CAMPAIGN_SUBMITTED = Phrase("marketing.campaign_submitted", _("Campaign submitted for approval"))

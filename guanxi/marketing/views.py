@@ -115,14 +115,30 @@ def _builder_context(
     )
     trigger_form.fields["segment"].choices = [("", "—"), *choices["segments"]]  # type: ignore[attr-defined]
     cards = []
+    purposes = dict(StepForm.base_fields["purpose"].choices)  # type: ignore[attr-defined]
+    ids = {step.id: position for position, step in enumerate(steps.steps_of(definition), start=1)}
+    branch_labels = {
+        "no": _("If not, go to step"),
+        "b": _("Path B goes to step"),
+        "next": _("Then go to step"),
+    }
     for position, step in enumerate(steps.steps_of(definition), start=1):
         details = []
         for key, value in step.params.items():
-            label = {"segment": _("segment"), "coupon_template": _("coupon"), "tag": _("tag")}.get(key)
-            if label:
-                details.append((label, names[key].get(value, value)))
-            else:
-                details.append((key, value))
+            if key in names:
+                details.append((StepForm.base_fields[key].label, names[key].get(value, value)))
+            elif key in branch_labels:
+                details.append((branch_labels[key], ids.get(value, _("the end"))))
+            elif key == "purpose":
+                details.append((StepForm.base_fields[key].label, purposes.get(value, value)))
+            elif key == "after_trigger":
+                details.append((_("Measured from"), _("the trigger")))
+            elif key == "remove":
+                details.append((StepForm.base_fields[key].label, _("yes")))
+            elif key == "rule":
+                details.append((_("Condition"), _("a segment rule")))
+            elif key in StepForm.base_fields:
+                details.append((StepForm.base_fields[key].label, value))
         cards.append(
             {
                 "position": position,
@@ -256,12 +272,23 @@ def enrolment_detail(request, pk: int):
         raise Http404
     definition = enrolment.version.definition
     current = steps.find(definition, enrolment.step) if enrolment.step else None
+    runs = [
+        {
+            "run": run,
+            "label": steps.STEP_KINDS.get(run.kind, run.kind),
+            "code": run.detail.get("code", ""),
+            "path": run.detail.get("path", ""),
+            "until": run.detail.get("until", ""),
+        }
+        for run in fetch.runs_of(enrolment)
+    ]
     return render(
         request,
         "marketing/enrolment.html",
         {
             "enrolment": enrolment,
-            "runs": fetch.runs_of(enrolment),
+            "runs": runs,
+            "exit_label": steps.EXITS.get(enrolment.exit_reason, ""),
             "current": current,
             "current_label": steps.STEP_KINDS.get(current.kind, "") if current else "",
             "trigger_label": steps.TRIGGERS.get(definition.get("trigger", {}).get("kind", ""), ""),

@@ -172,6 +172,9 @@ def load_small_demo() -> None:
         refresh_metrics(full=True, as_of=REFERENCE_ANCHOR)
         install_ready_made_segments()
         refresh_all_segments(now=REFERENCE_ANCHOR)
+        from guanxi.demo.marketing import install_demo_marketing
+
+        install_demo_marketing()
 
 
 def known_words() -> set[str]:
