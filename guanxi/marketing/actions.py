@@ -21,10 +21,10 @@ from guanxi.marketing.phrases import (
     CAMPAIGN_SAVED,
     CAMPAIGN_SENT,
     CAMPAIGN_SUBMITTED,
-    FLOW_PUBLISHED,
-    FLOW_SAVED,
     FLOW_DRAFTED,
     FLOW_PAUSED,
+    FLOW_PUBLISHED,
+    FLOW_SAVED,
     FLOW_SWITCHED_ON,
 )
 
