@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.core import audit
+from guanxi.core.display import Phrase
 from guanxi.core.models import AuditEntry
 from guanxi.marketing import campaigns as sending
 from guanxi.marketing import steps
@@ -29,6 +30,7 @@ from guanxi.marketing.phrases import (
 )
 
 PUBLISH = "marketing.publish"
+STATUS_PHRASES: dict[str, Phrase] = {"active": FLOW_SWITCHED_ON, "paused": FLOW_PAUSED}
 FLOW_FIELDS = ("name", "description", "reentry", "holdout_percent", "key")
 
 
