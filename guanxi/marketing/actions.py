@@ -123,9 +123,7 @@ def set_status(flow: Flow, status: str, *, actor: Any = None, now: datetime | No
         actor=actor,
         obj=flow,
         unit=flow.unit,
-        message={Flow.Status.ACTIVE: FLOW_SWITCHED_ON, Flow.Status.PAUSED: FLOW_PAUSED}.get(
-            status, FLOW_DRAFTED
-        )(),
+        message=STATUS_PHRASES.get(str(status), FLOW_DRAFTED)(),
     )
     return flow
 
