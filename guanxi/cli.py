@@ -287,6 +287,9 @@ def demo(
         console.print(
             f"Messaging channels, templates and history: {demo_messaging.install_demo_messaging(gateways)}"
         )
+        from guanxi.demo.marketing import install_demo_marketing
+
+        console.print(f"Marketing journeys and campaigns: {install_demo_marketing()}")
     console.print("\nDemo logins (password for all: [bold]guanxi-demo-2026[/bold]):")
     for username, role in demo_logins():
         console.print(f"  {username:<14} {role}")

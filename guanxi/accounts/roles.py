@@ -50,6 +50,9 @@ CHANNELS = "messaging.channels"
 # reassigning tickets and agreeing to cross-unit transfers (跨版块) on the unit's side.
 MANAGE_SERVICE = "service.manage"
 
+# Sending a campaign without approval (marketers submit theirs for a unit head's approval).
+PUBLISH_MARKETING = "marketing.publish"
+
 # Defining the organisation's tags, tag groups and custom fields, which every unit shares.
 CONFIGURE_CUSTOMERS = "customers.configure"
 
@@ -66,20 +69,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             MANAGE_SALES,
             TRANSFER_SALES,
             MANAGE_SERVICE,
+            PUBLISH_MARKETING,
         }
     ),
     Role.GROUP_MANAGER: frozenset(
         READ_ALL
         | WRITE_ALL
-        | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, TRANSFER_SALES, MANAGE_SERVICE}
+        | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, TRANSFER_SALES, MANAGE_SERVICE, PUBLISH_MARKETING}
     ),
     Role.UNIT_HEAD: frozenset(
-        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, MANAGE_SERVICE}
+        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, MANAGE_SERVICE, PUBLISH_MARKETING}
     ),
     Role.UNIT_ADMIN: frozenset(
         READ_ALL
         | WRITE_ALL
-        | {"core.audit", "accounts.manage", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, MANAGE_SERVICE}
+        | {"core.audit", "accounts.manage", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, MANAGE_SERVICE, PUBLISH_MARKETING}
     ),
     Role.MARKETER: frozenset(
         READ_ALL

@@ -14,6 +14,7 @@ from guanxi.commerce.api import router as commerce_router
 from guanxi.core.api import router as core_router
 from guanxi.customers.api import router as customers_router
 from guanxi.loyalty.api import router as loyalty_router
+from guanxi.marketing.api import router as marketing_router
 from guanxi.messaging.api import router as messaging_router
 from guanxi.sales.api import router as sales_router
 from guanxi.segments.api import router as segments_router
@@ -71,3 +72,4 @@ api.add_router("", messaging_router)
 api.add_router("", sales_router)
 api.add_router("", service_router)
 api.add_router("", loyalty_router)
+api.add_router("", marketing_router)

@@ -18,5 +18,7 @@ PERIODIC_TASKS = {
     "sales_reminders": ("guanxi.sales.jobs.remind", crontab(minute="*")),
     "service_sla_scan": ("guanxi.service.jobs.scan_sla", crontab(minute="*")),
     "loyalty_follow_changes": ("guanxi.loyalty.jobs.follow_changes", crontab(minute="*")),
+    "marketing_follow_changes": ("guanxi.marketing.jobs.follow_changes", crontab(minute="*")),
+    "marketing_tick": ("guanxi.marketing.jobs.tick", crontab(minute="*")),
     "loyalty_daily": ("guanxi.loyalty.jobs.daily", crontab(minute="20", hour="1")),
 }

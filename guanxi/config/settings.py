@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "guanxi.segments",
     "guanxi.messaging",
     "guanxi.service",
+    "guanxi.marketing",
     "guanxi.demo",
     "guanxi.api",
     "guanxi.web",

@@ -24,6 +24,8 @@ urlpatterns = [
     # Unsubscribe links and gateway callbacks: authenticated by signed tokens, not by a session.
     path("m/", include("guanxi.messaging.public_urls")),
     path("s/", include("guanxi.service.public_urls")),
+    # Before the web app, whose placeholder page for the marketing area this replaces.
+    path("marketing/", include("guanxi.marketing.urls")),
     # Before the web app, whose placeholder page for the sales area this replaces.
     path("sales/", include("guanxi.sales.urls")),
     path("service/", include("guanxi.service.urls")),

@@ -31,6 +31,7 @@ class MessageView:
     reason: str
     reason_label: str
     template: str
+    template_name: str
     subject: str
     body: str
     address: str  # masked unless the reader may see personal data
@@ -52,6 +53,7 @@ def view_of(row: Message, user: Any) -> MessageView:
         reason=row.reason,
         reason_label=reasons.describe(row.reason) if row.reason else "",
         template=row.template.key if row.template_id and row.template else "",
+        template_name=row.template.name if row.template_id and row.template else "",
         subject=row.subject,
         body=row.body if may_see else "",
         address=row.address if may_see else masked(row.medium, row.address),

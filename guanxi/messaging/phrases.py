@@ -31,3 +31,6 @@ OPTED_OUT = Phrase(
     _("%(medium)s opt-out (%(method)s, %(scope)s) for %(count)d customers"),
     labels={"medium": Medium, "method": Consent.Method, "scope": Suppression.Scope},
 )
+
+# The object kind of a bulk send's audit entry (no model): audit.object_type_label shows it.
+Phrase("object.messaging.bulk_send", _("Bulk send"))

@@ -106,7 +106,7 @@ NAVIGATION: tuple[NavSection, ...] = (
         _("Engagement"),
         (
             _area("loyalty", "loyalty", "loyalty:home"),
-            _area("marketing", "marketing"),
+            _area("marketing", "marketing", "marketing:home"),
             _area("messaging", "messaging", "messaging:outbox"),
         ),
     ),

@@ -531,6 +531,50 @@ ROUTES: dict[tuple[str, str | None], Route] = {
         "detail", method="post", object="coupon_template", api=True, body={"customers": [1]}
     ),
     ("api/v1/loyalty/coupons/redeem", "redeem_coupon"): Route("self", method="post", api=True),
+    ("marketing/", "home"): Route("page"),
+    ("marketing/flows/", "flow_list"): Route("page"),
+    ("marketing/flows/new/", "flow_new"): Route("self", method="post"),
+    ("marketing/flows/<int:pk>/", "flow"): Route("detail", object="flow"),
+    ("marketing/flows/<int:pk>/steps/", "flow_steps"): Route("detail", method="post", object="flow"),
+    ("marketing/flows/<int:pk>/publish/", "flow_publish"): Route("detail", method="post", object="flow"),
+    ("marketing/flows/<int:pk>/status/", "flow_status"): Route("detail", method="post", object="flow"),
+    ("marketing/flows/<int:pk>/counts/", "flow_counts"): Route("detail", object="flow"),
+    ("marketing/enrolments/<int:pk>/", "enrolment"): Route("detail", object="enrolment"),
+    ("marketing/campaigns/", "campaign_list"): Route("page"),
+    ("marketing/campaigns/new/", "campaign_new"): Route("page"),
+    ("marketing/campaigns/<int:pk>/", "campaign"): Route("detail", object="campaign"),
+    ("marketing/campaigns/<int:pk>/submit/", "campaign_submit"): Route(
+        "detail", method="post", object="campaign"
+    ),
+    ("marketing/campaigns/<int:pk>/approve/", "campaign_approve"): Route(
+        "detail", method="post", object="campaign"
+    ),
+    ("api/v1/marketing/flows", "list_flows"): Route("page", api=True),
+    ("api/v1/marketing/flows", "create_flow"): Route("self", method="post", api=True),
+    ("api/v1/marketing/flows/<flow_id>", "get_flow"): Route("detail", object="flow", api=True),
+    ("api/v1/marketing/flows/<flow_id>/enrolments", "flow_enrolments"): Route(
+        "detail", object="flow", api=True
+    ),
+    ("api/v1/marketing/flows/<flow_id>/publish", "publish_flow"): Route(
+        "detail", method="post", object="flow", api=True, body={"definition": {}}
+    ),
+    ("api/v1/marketing/flows/<flow_id>/status", "flow_status"): Route(
+        "detail", method="post", object="flow", api=True, body={"status": "paused"}
+    ),
+    ("api/v1/marketing/campaigns", "list_campaigns"): Route("page", api=True),
+    ("api/v1/marketing/campaigns", "create_campaign"): Route("self", method="post", api=True),
+    ("api/v1/marketing/campaigns/<campaign_id>", "get_campaign"): Route(
+        "detail", object="campaign", api=True
+    ),
+    ("api/v1/marketing/campaigns/<campaign_id>/effect", "campaign_effect"): Route(
+        "detail", object="campaign", api=True
+    ),
+    ("api/v1/marketing/campaigns/<campaign_id>/submit", "submit_campaign"): Route(
+        "detail", method="post", object="campaign", api=True
+    ),
+    ("api/v1/marketing/campaigns/<campaign_id>/approve", "approve_campaign"): Route(
+        "detail", method="post", object="campaign", api=True
+    ),
 }
 
 
@@ -605,6 +649,8 @@ def world(unit_a, unit_b, make_user):
     messaging = _messaging(unit_a, unit_b, customer_a, customer_b, shared)
     loyalty_b = _loyalty(unit_b, f"{MARKER} club", customer_b, shared)
     loyalty_a = _loyalty(unit_a, "甲 club", customer_a, shared)
+    marketing_b = _marketing(unit_b, f"{MARKER} flow", customer_b, shared)
+    marketing_a = _marketing(unit_a, "甲 flow", customer_a, shared)
     sales_b = _sales_records(unit_b, make_user, f"{MARKER}", to_unit=unit_a)
     sales_a = _sales_records(unit_a, make_user, "甲", to_unit=unit_b)
     service_b = _service_records(unit_b, make_user, MARKER, customer_b)
@@ -625,12 +671,14 @@ def world(unit_a, unit_b, make_user):
             **messaging["b"],
             **service_b,
             **loyalty_b,
+            **marketing_b,
             "unit": unit_b.pk,
         },
         unit_a_objects={
             **messaging["a"],
             **{key: service_a[key] for key in ("ticket", "follow_up")},
             **loyalty_a,
+            **marketing_a,
             **{key: sales_a[key] for key in ("lead", "opportunity", "sales_account", "stage")},
             "customer": customer_a.pk,
             "order": order_a.pk,
@@ -692,6 +740,36 @@ def _loyalty(unit, name, own, shared) -> dict[str, int]:
     )
     loyalty_actions.issue_coupons(template, [own.pk])
     return {"programme": programme.pk, "member": member.pk, "coupon_template": template.pk}
+
+
+def _marketing(unit, name, own, shared) -> dict[str, int]:
+    """A unit's flow (its own customer enrolled, a step run) and a campaign sent to a segment of its
+    customer and the shared one."""
+    from django.utils import timezone
+
+    from guanxi.marketing import actions as marketing_actions
+    from guanxi.marketing import engine
+    from guanxi.segments.models import Segment, SegmentMembership
+
+    flow = marketing_actions.save_flow(unit=unit, name=name, holdout_percent=0)
+    marketing_actions.publish(
+        flow, {"trigger": {"kind": "order_paid"}, "steps": [{"id": "wait", "kind": "wait", "days": 1}]}
+    )
+    marketing_actions.set_status(flow, "active")
+    now = timezone.now()
+    engine.enrol(flow, [engine.Occurrence(own.pk, f"walk:{name}", now)], now)
+    engine.run_due(now)
+    segment = Segment.objects.create(
+        name=f"{name} audience", kind=Segment.Kind.STATIC, unit=unit, rule=EVERYONE
+    )
+    for person in (own, shared):
+        SegmentMembership.objects.create(segment=segment, customer=person)
+    campaign = marketing_actions.save_campaign(
+        unit=unit, name=f"{name} campaign", segment=segment, template="none"
+    )
+    marketing_actions.approve(campaign)
+    marketing_actions.send_campaign(campaign)
+    return {"flow": flow.pk, "enrolment": flow.enrolments.get().pk, "campaign": campaign.pk}
 
 
 def _sales_records(unit, make_user, name, to_unit) -> dict[str, int]:
@@ -790,6 +868,8 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
             "<transfer_id>",
             "<programme_id>",
             "<membership_id>",
+            "<flow_id>",
+            "<campaign_id>",
         ):
             path = path.replace(placeholder, str(object_id))
     return path

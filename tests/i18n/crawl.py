@@ -176,6 +176,9 @@ def load_small_demo() -> None:
         install_ready_made_segments()
         refresh_all_segments(now=REFERENCE_ANCHOR)
         load_service_demo(REFERENCE_ANCHOR, seed=DEFAULT_SEED)
+        from guanxi.demo.marketing import install_demo_marketing
+
+        install_demo_marketing()
 
 
 def known_words() -> set[str]:

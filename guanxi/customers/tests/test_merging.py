@@ -95,6 +95,8 @@ def test_every_relation_to_a_customer_is_registered_with_a_merge_rule():
         "service_tickets",
         "service_follow_ups",
         "service_surveys",
+        "marketing_enrolments",
+        "marketing_recipients",
     ]
 
 

@@ -62,7 +62,7 @@ def test_tag_added_then_removed_enters_then_leaves(manager, unit_a):
     assert members(segment) == set()
     assert SegmentMembership.objects.get(segment=segment).exited_at is not None
     assert actions.refresh_changed_customers() == 0
-    assert not CustomerChange.objects.filter(reader="segments").exists()
+    assert not CustomerChange.objects.filter(reader="segments").exists()  # other apps read at their pace
 
 
 def test_orders_and_events_from_the_api_are_followed(client, manager, unit_a, unit_a_head, store):

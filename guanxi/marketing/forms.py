@@ -1,0 +1,105 @@
+"""Forms of the marketing pages: a flow's name, a step card, the trigger, a campaign."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.marketing import steps
+
+
+def attach(form: forms.BaseForm, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class FlowForm(forms.Form):
+    unit = forms.TypedChoiceField(label=_("Business unit"), coerce=int)
+    name = forms.CharField(label=_("Name"), max_length=120)
+
+
+class TriggerForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Trigger"), choices=list(steps.TRIGGERS.items()))
+    segment = forms.TypedChoiceField(label=_("Segment"), coerce=int, required=False, empty_value=None)
+    unpaid_only = forms.BooleanField(label=_("Only orders not yet paid"), required=False)
+    event_kind = forms.CharField(label=_("Event kind"), max_length=32, required=False)
+    offset_days = forms.IntegerField(label=_("Days before the date"), required=False, initial=0)
+    month_day = forms.CharField(label=_("Date (MM-DD)"), max_length=5, required=False)
+    exit_paid = forms.BooleanField(label=_("Leave when the order is paid"), required=False)
+    exit_ordered = forms.BooleanField(label=_("Leave when a new order is placed"), required=False)
+    exit_refunded = forms.BooleanField(label=_("Leave when the order is refunded"), required=False)
+
+
+class StepForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Step"), choices=list(steps.STEP_KINDS.items()))
+    minutes = forms.IntegerField(label=_("Wait minutes"), required=False, min_value=0)
+    days = forms.IntegerField(label=_("Wait days"), required=False, min_value=0)
+    at = forms.CharField(label=_("Until time of day (HH:MM)"), required=False, max_length=5)
+    template = forms.CharField(label=_("Message template key"), required=False, max_length=64)
+    purpose = forms.ChoiceField(
+        label=_("Purpose"),
+        choices=[("marketing", _("Marketing")), ("transactional", _("Transactional"))],
+        required=False,
+    )
+    coupon_template = forms.TypedChoiceField(label=_("Coupon"), coerce=int, required=False, empty_value=None)
+    tag = forms.TypedChoiceField(label=_("Tag"), coerce=int, required=False, empty_value=None)
+    remove = forms.BooleanField(label=_("Remove the tag instead"), required=False)
+    points = forms.IntegerField(label=_("Points"), required=False)
+    segment = forms.TypedChoiceField(
+        label=_("Condition: in segment"), coerce=int, required=False, empty_value=None
+    )
+    percent_b = forms.IntegerField(label=_("Path B share (%)"), required=False, min_value=1, max_value=99)
+
+    def step(self, step_id: str) -> dict:
+        data = self.cleaned_data
+        step: dict = {"id": step_id, "kind": data["kind"]}
+        for name in (
+            "minutes",
+            "days",
+            "at",
+            "template",
+            "purpose",
+            "coupon_template",
+            "tag",
+            "points",
+            "segment",
+            "percent_b",
+        ):
+            value = data.get(name)
+            if value not in (None, ""):
+                step[name] = value
+        if data["kind"] == "tag" and data.get("remove"):
+            step["remove"] = True
+        if data["kind"] != "send":
+            step.pop("purpose", None)
+        return step
+
+
+class CampaignForm(forms.Form):
+    unit = forms.TypedChoiceField(label=_("Business unit"), coerce=int)
+    name = forms.CharField(label=_("Name"), max_length=120)
+    segment = forms.TypedChoiceField(label=_("Segment"), coerce=int)
+    template = forms.CharField(label=_("Message template key"), max_length=64)
+    coupon = forms.TypedChoiceField(label=_("Coupon"), coerce=int, required=False, empty_value=None)
+    channel = forms.ChoiceField(
+        label=_("Channel"),
+        choices=[
+            ("best", _("Best for each customer")),
+            ("sms", _("SMS")),
+            ("email", _("Email")),
+            ("wechat", _("WeChat")),
+        ],
+    )
+    holdout_percent = forms.DecimalField(label=_("Holdout (%)"), initial=10, min_value=0, max_value=90)
+    template_b = forms.CharField(label=_("Variant B template key"), max_length=64, required=False)
+    b_percent = forms.DecimalField(
+        label=_("Variant B share of the treated (%)"), initial=0, min_value=0, max_value=99
+    )
+    attribution_days = forms.IntegerField(
+        label=_("Attribution window (days)"), initial=7, min_value=1, max_value=90
+    )
+    scheduled_at = forms.DateTimeField(
+        label=_("Send at"), required=False, help_text=_("Empty: as soon as approved.")
+    )
