@@ -75,15 +75,33 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.GROUP_MANAGER: frozenset(
         READ_ALL
         | WRITE_ALL
-        | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, TRANSFER_SALES, MANAGE_SERVICE, PUBLISH_MARKETING}
+        | {
+            "core.audit",
+            CONFIGURE_CUSTOMERS,
+            CHANNELS,
+            MANAGE_SALES,
+            TRANSFER_SALES,
+            MANAGE_SERVICE,
+            PUBLISH_MARKETING,
+        }
     ),
     Role.UNIT_HEAD: frozenset(
-        READ_ALL | WRITE_ALL | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, MANAGE_SERVICE, PUBLISH_MARKETING}
+        READ_ALL
+        | WRITE_ALL
+        | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, MANAGE_SERVICE, PUBLISH_MARKETING}
     ),
     Role.UNIT_ADMIN: frozenset(
         READ_ALL
         | WRITE_ALL
-        | {"core.audit", "accounts.manage", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, MANAGE_SERVICE, PUBLISH_MARKETING}
+        | {
+            "core.audit",
+            "accounts.manage",
+            CONFIGURE_CUSTOMERS,
+            CHANNELS,
+            MANAGE_SALES,
+            MANAGE_SERVICE,
+            PUBLISH_MARKETING,
+        }
     ),
     Role.MARKETER: frozenset(
         READ_ALL

@@ -25,6 +25,12 @@ LIVE = ("unpaid", "shipped", "delivered", "review", "cart", "birthday", "welcome
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 NAMES = {"mk_mothers_day": "母亲节关怀", "mk_double11_a": "双十一 A 版", "mk_double11_b": "双十一 B 版"}
+# The demo's campaign templates, named as a merchant would name them (the key is a code).
+TEMPLATE_NAMES = {
+    "mk_mothers_day": "母亲节关怀短信",
+    "mk_double11_a": "双十一短信 A 版",
+    "mk_double11_b": "双十一短信 B 版",
+}
 TEMPLATES = {
     "mk_mothers_day": {
         "zh-hans": {
@@ -124,7 +130,12 @@ def install_demo_marketing(seed: int = 14) -> dict[str, int]:
         counts["steps"] += engine.run_due(now).steps
         for key, contents in TEMPLATES.items():
             messaging.save_template(
-                key=key, name=key, medium="sms", purpose="marketing", contents=contents, unit=unit
+                key=key,
+                name=TEMPLATE_NAMES[key],
+                medium="sms",
+                purpose="marketing",
+                contents=contents,
+                unit=unit,
             )
         store = Store.objects.filter(unit=unit).order_by("pk").first()
         audience = Segment.objects.filter(key="mothers-day").first()

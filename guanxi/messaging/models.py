@@ -132,6 +132,8 @@ class Template(ScopedModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
         ordering = ["key", "medium"]
         constraints = [
             models.UniqueConstraint(fields=["unit", "key", "medium"], name="template_unique_key"),
@@ -147,7 +149,7 @@ class Template(ScopedModel):
 
     @property
     def audit_label(self) -> str:
-        return f"{self.key}/{self.medium}"
+        return self.name  # the key is a code; the log shows what people call the template
 
     @classmethod
     def scope_by_units(cls, unit_ids: list[int]) -> models.Q:

@@ -22,7 +22,7 @@ MESSAGE_QUEUED = Phrase(
 )
 BULK_QUEUED = Phrase(
     "messaging.bulk_queued",
-    _("%(purpose)s send %(key)s: %(created)d queued, %(existing)d already queued, %(dropped)d dropped"),
+    _("%(purpose)s send: %(created)d queued, %(existing)d already queued, %(dropped)d dropped"),
     labels={"purpose": Purpose},
 )
 MESSAGE_CANCELLED = Phrase("messaging.message_cancelled", _("Cancelled"))
