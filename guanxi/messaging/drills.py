@@ -252,6 +252,7 @@ def run_drill(
             )
 
         processes = [start_worker() for _worker in range(workers)]
+        born = [time.monotonic()] * workers
         scheduling = [
             subprocess.Popen(  # noqa: S603
                 [sys.executable, "-c", SCHEDULE, str(target_messages)],
@@ -284,12 +285,16 @@ def run_drill(
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"the drill did not finish in {timeout} s: {_states(database)}")
             time.sleep(0.5)
-            if time.monotonic() >= next_kill:
-                victim = rng.randrange(len(processes))
+            # A victim has lived at least one interval: on a loaded machine Django's start-up alone can
+            # take longer, and a worker killed before it sends anything proves nothing.
+            grown = [index for index, birth in enumerate(born) if time.monotonic() - birth >= kill_every]
+            if time.monotonic() >= next_kill and grown:
+                victim = rng.choice(grown)
                 os.kill(processes[victim].pid, signal.SIGKILL)
                 processes[victim].wait()
                 kills += 1
                 processes[victim] = start_worker()
+                born[victim] = time.monotonic()
                 next_kill = time.monotonic() + kill_every
             if any(process.poll() is None for process in scheduling):
                 continue
