@@ -74,17 +74,19 @@ def _flow(request, pk: int) -> Flow:
     return flow
 
 
-def _choices(flow: Flow) -> dict:
+def _choices(user, flow: Flow) -> dict:
+    """What the flow's steps may name: the segments and coupons of its unit that `user` may see."""
     from guanxi.customers.models import Tag
     from guanxi.loyalty.models import CouponTemplate
     from guanxi.segments.models import Segment
 
+    segments = Segment.objects.restrict(user, "view").filter(Segment.scope_by_units([flow.unit_id]))
+    coupons = CouponTemplate.objects.restrict(user, "view").filter(
+        programme__unit_id=flow.unit_id, active=True
+    )
     return {
-        "segments": [(s.pk, s.name) for s in Segment.objects.filter(Segment.scope_by_units([flow.unit_id]))],
-        "coupons": [
-            (c.pk, c.name)
-            for c in CouponTemplate.objects.filter(programme__unit_id=flow.unit_id, active=True)
-        ],
+        "segments": [(s.pk, s.name) for s in segments],
+        "coupons": [(c.pk, c.name) for c in coupons],
         "tags": [(t.pk, t.name) for t in Tag.objects.order_by("name")],
     }
 
@@ -93,7 +95,7 @@ def _builder_context(
     request, flow: Flow, step_form: StepForm | None = None, trigger_form: TriggerForm | None = None
 ) -> dict:
     definition = actions.draft_of(flow)
-    choices = _choices(flow)
+    choices = _choices(request.user, flow)
     names = {
         "segment": dict(choices["segments"]),
         "coupon_template": dict(choices["coupons"]),
@@ -183,7 +185,7 @@ def flow_steps(request, pk: int):
     step_form = trigger_form = None
     if op == "add":
         step_form = StepForm(request.POST)
-        choices = _choices(flow)
+        choices = _choices(request.user, flow)
         step_form.fields["coupon_template"].choices = [("", "—"), *choices["coupons"]]  # type: ignore[attr-defined]
         step_form.fields["tag"].choices = [("", "—"), *choices["tags"]]  # type: ignore[attr-defined]
         step_form.fields["segment"].choices = [("", "—"), *choices["segments"]]  # type: ignore[attr-defined]
@@ -207,7 +209,7 @@ def flow_steps(request, pk: int):
                     items[index], items[other] = items[other], items[index]
     elif op == "trigger":
         trigger_form = TriggerForm(request.POST)
-        trigger_form.fields["segment"].choices = [("", "—"), *_choices(flow)["segments"]]  # type: ignore[attr-defined]
+        trigger_form.fields["segment"].choices = [("", "—"), *_choices(request.user, flow)["segments"]]  # type: ignore[attr-defined]
         if trigger_form.is_valid():
             data = trigger_form.cleaned_data
             trigger = {"kind": data["kind"]}
@@ -332,7 +334,7 @@ def campaign_new(request):
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         unit = units.get(pk=data.pop("unit"))
-        data["segment"] = Segment.objects.get(pk=data["segment"])
+        data["segment"] = Segment.objects.restrict(user, "view").get(pk=data["segment"])
         data["coupon"] = coupons.filter(pk=data["coupon"]).first() if data["coupon"] else None
         try:
             campaign = actions.save_campaign(unit=unit, actor=user, **data)
