@@ -198,6 +198,7 @@ if GUANXI_ANALYTICS_ENGINE not in ("embedded", "clickhouse"):
         f"GUANXI_ANALYTICS_ENGINE must be embedded or clickhouse, not {GUANXI_ANALYTICS_ENGINE!r}"
     )
 GUANXI_CLICKHOUSE_URL = env_str("GUANXI_CLICKHOUSE_URL", f"chdb:{GUANXI_HOME / 'clickhouse'}")
+GUANXI_SERVICE_ATTACHMENT_MB = env_int("GUANXI_SERVICE_ATTACHMENT_MB", 10)  # per file on a ticket
 GUANXI_IMPORT_UPLOAD_DAYS = env_int(
     "GUANXI_IMPORT_UPLOAD_DAYS", 7
 )  # uploaded import files are kept this long

@@ -5,14 +5,17 @@ from typing import Any
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.accounts.models import BusinessUnit
 from guanxi.core.background import JobInputError, Progress, job_kind, start_job
 from guanxi.core.models import Job
-from guanxi.customers.models import Tag
-from guanxi.segments.actions import refresh_changed_customers, refresh_segment, tag_members
+from guanxi.customers.models import Customer, Tag
+from guanxi.segments.actions import current_members, refresh_changed_customers, refresh_segment, tag_members
 from guanxi.segments.models import Segment
+from guanxi.service import actions as service
 
 REFRESH_KIND = "segments.refresh"
 TAG_KIND = "segments.tag"
+NPS_KIND = "segments.nps"
 
 
 def start_tag_members(segment: Segment, tag: Tag, *, actor: Any, remove: bool = False) -> Job:
@@ -37,6 +40,42 @@ def run_tag(job: Job, progress: Progress) -> dict:
         segment, tag, actor=job.started_by, remove=bool(job.params.get("remove")), progress=progress.advance
     )
     return {"changed": changed}
+
+
+def start_nps_survey(segment: Segment, unit: BusinessUnit, *, actor: Any, round_name: str) -> Job:
+    """Invite every current member to the unit's NPS survey in the background (once per round)."""
+    service.require_manager(actor, unit)
+    return start_job(
+        NPS_KIND,
+        params={"segment": segment.pk, "unit": unit.pk, "round": round_name},
+        started_by=actor,
+        unit=unit,
+    )
+
+
+@job_kind(NPS_KIND, label=_("Send an NPS survey to a segment"), counts={"invited": _("Customers invited")})
+def run_nps(job: Job, progress: Progress) -> dict:
+    """params: {"segment": id, "unit": id, "round": name}; the members the starter may see, each invited
+    once per round, so a re-run after a crash invites only those not reached."""
+    segment = Segment.objects.filter(pk=job.params.get("segment")).first()
+    unit = BusinessUnit.objects.filter(pk=job.params.get("unit")).first()
+    if segment is None or unit is None or job.started_by is None:
+        raise JobInputError(gettext("The segment or the unit no longer exists."))
+    ids = list(
+        current_members(job.started_by, segment).order_by("customer_id").values_list("customer_id", flat=True)
+    )
+    progress.set_total(len(ids))
+    invited = 0
+    for start in range(0, len(ids), 500):
+        customers = Customer.objects.filter(pk__in=ids[start : start + 500]).order_by("pk")
+        invited += service.send_nps(
+            unit,
+            customers,
+            actor=job.started_by,
+            round_name=job.params.get("round", ""),
+            progress=progress.advance,
+        )
+    return {"invited": invited}
 
 
 @job_kind(

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -18,9 +19,10 @@ from guanxi.customers.models import CustomFieldDefinition, Tag
 from guanxi.segments import actions, builder, rules
 from guanxi.segments.audience import QueryTimeoutError, count_preview, sample
 from guanxi.segments.fetch import members_table
-from guanxi.segments.jobs import start_tag_members
+from guanxi.segments.jobs import start_nps_survey, start_tag_members
 from guanxi.segments.models import Segment, SegmentMembership
 from guanxi.segments.sentence import describe, names_for
+from guanxi.service import actions as service
 
 PAGE_SIZE = 50
 
@@ -57,6 +59,14 @@ def segment(request, pk: int):
             "can_change": Segment.objects.restrict(request.user, "change").filter(pk=pk).exists(),
             "can_export": request.user.has_permission(exports.EXPORT_PERMISSION),
             "can_tag": request.user.has_permission("customers.change"),
+            "survey_units": [
+                u
+                for u in BusinessUnit.objects.restrict(request.user, "view")
+                .filter(is_active=True)
+                .order_by("code")
+                if service.manages_service(request.user, u)
+            ],
+            "survey_round": f"NPS {item.name} {timezone.localdate():%Y-%m-%d}",
         },
     )
 
@@ -215,6 +225,20 @@ def segment_tag(request, pk: int):
     tag = get_object_or_404(Tag.objects.restrict(request.user, "view"), pk=request.POST.get("tag") or 0)
     user = require(request, "customers.change")
     job = start_tag_members(item, tag, actor=user, remove=request.POST.get("remove") == "1")
+    return redirect("web:job", pk=job.pk)
+
+
+@require_POST
+def segment_nps(request, pk: int):
+    item = get_object_or_404(Segment.objects.restrict(request.user, "view"), pk=pk)
+    unit = get_object_or_404(
+        BusinessUnit.objects.restrict(request.user, "view"), pk=request.POST.get("unit") or 0
+    )
+    round_name = (request.POST.get("round") or "").strip()[:60]
+    if not round_name:
+        messages.error(request, _("Name this survey round."))
+        return redirect("segments:segment", pk=pk)
+    job = start_nps_survey(item, unit, actor=request.user, round_name=round_name)
     return redirect("web:job", pk=job.pk)
 
 

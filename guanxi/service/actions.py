@@ -7,7 +7,8 @@ and sends through the messaging outbox (replies to customers, SLA alerts to staf
 Views, the API, the inbound e-mail handler, jobs and tests call these; nothing else writes.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count
 from django.urls import reverse
@@ -30,12 +33,13 @@ from guanxi.customers.models import Customer, CustomerUnit
 from guanxi.messaging import actions as messaging
 from guanxi.messaging.models import ContactPreference
 from guanxi.messaging.rendering import DEFAULT_LANGUAGE
-from guanxi.service import china_holidays, phrases
+from guanxi.service import attachments, china_holidays, phrases
 from guanxi.service.calendar import BusinessCalendar
 from guanxi.service.models import (
     WORKING_STATUSES,
     AgentShift,
     AssignmentMode,
+    Attachment,
     CannedReply,
     ComplaintReason,
     FollowUp,
@@ -659,17 +663,59 @@ def reply(
     return event
 
 
-def add_note(ticket: Ticket, body: str, *, actor: Any, now: datetime | None = None) -> TicketEvent:
-    """An internal note: colleagues see it, the customer never does."""
-    _check(bool(body.strip()), _("Write the note."), "body")
+def add_note(
+    ticket: Ticket,
+    body: str,
+    *,
+    actor: Any,
+    files: Sequence[tuple[str, bytes]] = (),
+    now: datetime | None = None,
+) -> TicketEvent:
+    """An internal note, with files if any: colleagues see it, the customer never does. A refused file
+    (type, size, content) refuses the whole note, naming the file and the reason."""
+    _check(bool(body.strip()) or bool(files), _("Write the note."), "body")
+    checked = attachments.check_files(list(files))
     now = now or timezone.now()
-    with transaction.atomic():
+    with storing_files() as stored, transaction.atomic():
         event = _event(ticket, Kind.NOTE, actor=actor, at=now, body=body.strip())
+        stored.extend(_attach(event, checked, actor=actor, at=now))
         Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
         audit.record(
             AuditEntry.Action.UPDATE, actor=actor, obj=ticket, unit=ticket.unit, message=phrases.TICKET_NOTE()
         )
     return event
+
+
+@contextmanager
+def storing_files() -> Iterator[list[str]]:
+    """Files written inside a transaction that then fails are deleted again (the rows are gone)."""
+    stored: list[str] = []
+    try:
+        yield stored
+    except BaseException:
+        for name in stored:
+            default_storage.delete(name)
+        raise
+
+
+def _attach(
+    event: TicketEvent, files: list[attachments.CheckedFile], *, actor: Any, at: datetime
+) -> list[str]:
+    """Store checked files on an entry; the storage names written."""
+    names = []
+    for checked in files:
+        row = Attachment(
+            ticket_id=event.ticket_id,
+            event=event,
+            name=checked.name,
+            content_type=checked.content_type,
+            size=len(checked.data),
+            uploaded_by=_actor(actor),
+            created_at=at,
+        )
+        row.file.save(checked.name, ContentFile(checked.data), save=True)
+        names.append(str(row.file.name))
+    return names
 
 
 def customer_wrote(
@@ -687,6 +733,26 @@ def customer_wrote(
     elif ticket.status in (Status.RESOLVED, Status.CLOSED):
         transition(ticket, "reopen", actor=None, now=now)
     return event
+
+
+def attach_received(event: TicketEvent, files: Sequence[tuple[str, bytes]]) -> list[str]:
+    """Files a customer sent (an e-mail's attachments): each acceptable one is stored on the entry, each
+    refused one is named on it with the reason's code — the message itself is never lost for a bad
+    file. The storage names written (for the caller's clean-up if its transaction fails)."""
+    accepted: list[tuple[str, bytes]] = []
+    refused: list[dict[str, str]] = []
+    for name, data in files:
+        code = attachments.problem(name, data)
+        if not code and len(accepted) >= attachments.MAX_FILES:
+            code = "count"
+        if code:
+            refused.append({"name": attachments.safe_name(name), "reason": code})
+        else:
+            accepted.append((name, data))
+    if refused:
+        event.data = {**event.data, "refused_files": refused}
+        event.save(update_fields=["data"])
+    return _attach(event, attachments.check_files(accepted), actor=None, at=event.created_at)
 
 
 # --- cross-unit transfer (跨版块) ---------------------------------------------------------------
@@ -1118,6 +1184,7 @@ def send_survey(
     customer: Customer | None,
     ticket: Ticket | None = None,
     actor: Any = None,
+    round_name: str = "",
     now: datetime | None = None,
 ) -> Survey:
     """Invite a customer to answer a survey through a signed link, sent through messaging."""
@@ -1131,6 +1198,7 @@ def send_survey(
             customer=customer,
             created_at=now,
             expires_at=now + timedelta(days=SURVEY_DAYS),
+            round=round_name[:60],
         )
         if customer is not None:
             with translation.override(_language_of(customer)):
@@ -1177,13 +1245,32 @@ def _language_of(customer: Customer) -> str:
     return chosen or DEFAULT_LANGUAGE
 
 
-def send_nps(unit: BusinessUnit, customers: Iterable[Customer], *, actor: Any) -> int:
-    """An NPS survey to each of the customers (a segment's members, a list)."""
+def send_nps(
+    unit: BusinessUnit,
+    customers: Iterable[Customer],
+    *,
+    actor: Any,
+    round_name: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """An NPS survey to each of the customers (a segment's members, a list); how many were invited. With a
+    `round_name`, customers already invited in that round are skipped, so running it again is safe."""
     require_manager(actor, unit)
+    invited: set[int] = set()
+    if round_name:
+        invited = set(
+            Survey.objects.filter(unit=unit, round=round_name[:60]).values_list("customer_id", flat=True)
+        )
     count = 0
     for customer in customers:
-        send_survey(unit=unit, kind=Survey.Kind.NPS, customer=customer, actor=actor)
-        count += 1
+        if customer.pk not in invited:
+            send_survey(
+                unit=unit, kind=Survey.Kind.NPS, customer=customer, actor=actor, round_name=round_name
+            )
+            invited.add(customer.pk)
+            count += 1
+        if progress is not None:
+            progress(1)
     return count
 
 

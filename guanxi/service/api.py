@@ -5,9 +5,10 @@ report with the per-agent statistics and the satisfaction index."""
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Query, Router
+from ninja import File, Form, Query, Router, UploadedFile
 from ninja.responses import Status as HttpStatus
 from pydantic import Field
 
@@ -17,8 +18,8 @@ from guanxi.api.pagination import CursorParams, paginate
 from guanxi.commerce.models import Order
 from guanxi.core.access import require
 from guanxi.customers.models import Customer
-from guanxi.service import actions, fetch
-from guanxi.service.models import Priority, Ticket, TicketChannel, TicketType, Transfer
+from guanxi.service import actions, attachments, fetch
+from guanxi.service.models import Attachment, Priority, Ticket, TicketChannel, TicketType, Transfer
 from guanxi.service.schemas import (
     AssignIn,
     EventOut,
@@ -171,10 +172,19 @@ def get_ticket(request, ticket_id: int):
 )
 def ticket_events(request, ticket_id: int):
     require(request, VIEW)
-    return [
-        vars(event) | {"actor_id": event.actor_id}
-        for event in fetch.conversation(_ticket(request, ticket_id))
-    ]
+    return [_event_out(event) for event in fetch.conversation(_ticket(request, ticket_id))]
+
+
+def _event_out(view: fetch.EventView) -> dict:
+    return vars(view) | {
+        "attachments": [
+            {"id": f.pk, "name": f.name, "content_type": f.content_type, "size": f.size} for f in view.files
+        ]
+    }
+
+
+def _entry(ticket: Ticket, event_id: int) -> dict:
+    return _event_out(next(e for e in fetch.conversation(ticket) if e.id == event_id))
 
 
 @router.post(
@@ -202,8 +212,7 @@ def reply(request, ticket_id: int, payload: ReplyIn):
         event = actions.reply(ticket, payload.body, actor=user, wait=payload.wait)
     except ValidationError as error:
         raise _invalid(error) from error
-    view = next(e for e in fetch.conversation(ticket) if e.id == event.pk)
-    return HttpStatus(201, vars(view))
+    return HttpStatus(201, _entry(ticket, event.pk))
 
 
 @router.post("/service/tickets/{ticket_id}/notes", response={201: EventOut}, summary="Add an internal note")
@@ -211,8 +220,39 @@ def note(request, ticket_id: int, payload: NoteIn):
     user = require(request, CHANGE)
     ticket = _ticket(request, ticket_id, "change")
     event = actions.add_note(ticket, payload.body, actor=user)
-    view = next(e for e in fetch.conversation(ticket) if e.id == event.pk)
-    return HttpStatus(201, vars(view))
+    return HttpStatus(201, _entry(ticket, event.pk))
+
+
+@router.post(
+    "/service/tickets/{ticket_id}/attachments",
+    response={201: EventOut},
+    summary="Add an internal note with files (multipart: `files`, optional `body`)",
+)
+def attach(request, ticket_id: int, files: File[list[UploadedFile] | None] = None, body: Form[str] = ""):
+    user = require(request, CHANGE)
+    ticket = _ticket(request, ticket_id, "change")
+    if not files:
+        raise ApiError(422, _("Attach the files as `files`."))
+    try:
+        event = actions.add_note(ticket, body, actor=user, files=attachments.read_uploads(files))
+    except ValidationError as error:
+        raise _invalid(error) from error
+    return HttpStatus(201, _entry(ticket, event.pk))
+
+
+@router.get(
+    "/service/tickets/{ticket_id}/attachments/{attachment_id}",
+    response={200: None},
+    summary="Download a file kept on a ticket",
+)
+def download_attachment(request, ticket_id: int, attachment_id: int):
+    require(request, VIEW)
+    row = Attachment.objects.filter(pk=attachment_id, ticket=_ticket(request, ticket_id)).first()
+    if row is None:
+        raise ApiError(404, _("No such file on this ticket."))
+    response = FileResponse(row.file.open("rb"), as_attachment=True, filename=row.name)
+    response["Content-Type"] = row.content_type
+    return response
 
 
 @router.post(
@@ -346,7 +386,7 @@ def send_nps(request, payload: NpsIn):
     customers = list(Customer.objects.restrict(user, "view").filter(pk__in=payload.customers))
     if len(customers) != len(set(payload.customers)):
         raise ApiError(404, _("No such customer, or you may not see them."))
-    return HttpStatus(202, {"sent": actions.send_nps(unit, customers, actor=user)})
+    return HttpStatus(202, {"sent": actions.send_nps(unit, customers, actor=user, round_name=payload.round)})
 
 
 @router.get(

@@ -17,9 +17,12 @@ from guanxi.accounts.models import BusinessUnit, User
 from guanxi.commerce.models import Order
 from guanxi.core.display import label_of
 from guanxi.core.privacy import mask_email, mask_text
+from guanxi.customers.references import profile_facts
 from guanxi.messaging.fetch import customer_history
+from guanxi.service import attachments
 from guanxi.service.models import (
     OPEN_STATUSES,
+    Attachment,
     ComplaintReason,
     FollowUp,
     Holiday,
@@ -226,10 +229,17 @@ class EventView:
     text: str
     created_at: datetime
     is_message: bool
+    files: list[Attachment] = field(default_factory=list)
+    refused_files: list[str] = field(default_factory=list)
 
 
 def conversation(ticket: Ticket) -> list[EventView]:
-    events = TicketEvent.objects.filter(ticket=ticket).select_related("actor").order_by("created_at", "pk")
+    events = (
+        TicketEvent.objects.filter(ticket=ticket)
+        .select_related("actor")
+        .prefetch_related("attachments")
+        .order_by("created_at", "pk")
+    )
     return [
         EventView(
             id=event.pk,
@@ -241,6 +251,11 @@ def conversation(ticket: Ticket) -> list[EventView]:
             created_at=event.created_at,
             is_message=event.kind
             in (TicketEvent.Kind.INBOUND, TicketEvent.Kind.REPLY, TicketEvent.Kind.NOTE),
+            files=list(event.attachments.all()),
+            refused_files=[
+                attachments.describe(item.get("name", ""), item.get("reason", "type"))
+                for item in (event.data or {}).get("refused_files", [])
+            ],
         )
         for event in events
     ]
@@ -258,6 +273,8 @@ class CustomerSummary:
     messages: list[Any] = field(default_factory=list)
     open_tickets: int = 0
     csat: float | None = None
+    # What other apps say of the customer through the registry (tier and points, sales owner…).
+    facts: list[tuple[Any, str]] = field(default_factory=list)
 
 
 def customer_summary(user: Any, ticket: Ticket) -> CustomerSummary:
@@ -286,6 +303,7 @@ def customer_summary(user: Any, ticket: Ticket) -> CustomerSummary:
         messages=customer_history(user, customer, limit=5),
         open_tickets=service.open_count,
         csat=service.csat,
+        facts=profile_facts(user, customer),
     )
 
 

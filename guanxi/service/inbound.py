@@ -65,6 +65,17 @@ def _text(message: EmailMessage) -> str:
     return "\n".join(lines).strip()[:MAX_BODY]
 
 
+def _files(message: EmailMessage) -> list[tuple[str, bytes]]:
+    """The message's attached files as (name, bytes); parts without a file name are not files."""
+    files = []
+    for part in message.iter_attachments():
+        name = part.get_filename()
+        payload = part.get_payload(decode=True)
+        if name and isinstance(payload, bytes):
+            files.append((name, payload))
+    return files
+
+
 def _customer(address: str, name: str, desk: ServiceSettings) -> Customer | None:
     key = identity_key(Identity.Kind.EMAIL, address)
     if key is None:
@@ -111,7 +122,7 @@ def receive_email(raw: bytes, *, recipients: list[str] | None = None) -> Receive
         .filter(support_address__in=[a.strip().lower() for a in addresses if a], unit__is_active=True)
         .first()
     )
-    with transaction.atomic():
+    with actions.storing_files() as stored, transaction.atomic():
         try:
             with transaction.atomic():
                 record = InboundEmail.objects.create(
@@ -127,8 +138,10 @@ def receive_email(raw: bytes, *, recipients: list[str] | None = None) -> Receive
         subject = str(message.get("Subject", "")).strip() or body[:60] or "(no subject)"
         ticket = _thread(message, sender, desk.unit_id)
         now = timezone.now()
+        files = _files(message)
+        event: TicketEvent | None
         if ticket is not None:
-            actions.customer_wrote(ticket, body, message_id=message_id, now=now)
+            event = actions.customer_wrote(ticket, body, message_id=message_id, now=now)
             outcome = "threaded"
         else:
             ticket = actions.open_ticket(
@@ -143,7 +156,11 @@ def receive_email(raw: bytes, *, recipients: list[str] | None = None) -> Receive
                 message_id=message_id,
                 now=now,
             )
+            kinds = [TicketEvent.Kind.INBOUND] if body else [TicketEvent.Kind.CREATED]
+            event = ticket.events.filter(kind__in=kinds).first()
             outcome = "created"
+        if files and event is not None:
+            stored.extend(actions.attach_received(event, files))
         record.ticket = ticket
         record.outcome = outcome
         record.save(update_fields=["ticket", "outcome"])

@@ -2,6 +2,7 @@
 happened on them, the unit's queue and SLA settings with its holiday calendar, cross-unit transfers,
 follow-up calls (客户回访) and satisfaction surveys."""
 
+import secrets
 from datetime import time
 from zoneinfo import ZoneInfo
 
@@ -348,6 +349,36 @@ class TicketEvent(ScopedModel):
         ]
 
 
+def _attachment_path(instance: "Attachment", filename: str) -> str:
+    return f"service/{secrets.token_hex(16)}/{filename}"
+
+
+class Attachment(ScopedModel):
+    """A file on a ticket entry: checked for size and kind before it is stored (service/attachments.py),
+    read back only through the permission-checked download."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    event = models.ForeignKey(TicketEvent, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=_attachment_path, max_length=200)
+    name = models.CharField(_("file name"), max_length=120)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    UNIT_FIELD = "ticket__unit"
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class InboundEmail(models.Model):
     """Every e-mail received for a support address, once: a replayed Message-ID is found here and
     creates nothing."""
@@ -475,12 +506,22 @@ class Survey(ScopedModel):
     score = models.PositiveSmallIntegerField(null=True, blank=True)
     comment = models.TextField(blank=True)
     outbox_id = models.BigIntegerField(null=True, blank=True)
+    # An NPS send's name ("2026 Q4 NPS", a segment job's key): one invitation per customer per round, so a
+    # retried send or a re-run job invites nobody twice.
+    round = models.CharField(_("round"), max_length=60, blank=True)
 
     class Meta:
         verbose_name = _("satisfaction survey")
         verbose_name_plural = _("satisfaction surveys")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["unit", "kind", "answered_at"], name="service_survey_answered")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit", "round", "customer"],
+                condition=~models.Q(round=""),
+                name="service_survey_round_once",
+            )
+        ]
 
     @property
     def audit_label(self) -> str:

@@ -67,6 +67,13 @@ class TicketIn(Schema):
     orders: list[int] = Field(default_factory=list, max_length=50)
 
 
+class AttachmentOut(Schema):
+    id: int
+    name: str
+    content_type: str = Field(description="The type found in the file's content, not the sender's claim.")
+    size: int
+
+
 class EventOut(Schema):
     id: int
     kind: str
@@ -76,6 +83,13 @@ class EventOut(Schema):
         description="What was written (replies, notes, the customer's messages) or what happened."
     )
     created_at: datetime
+    attachments: list[AttachmentOut] = Field(
+        default_factory=list,
+        description="Files kept on this entry; download each from …/attachments/{attachment_id}.",
+    )
+    refused_files: list[str] = Field(
+        default_factory=list, description="Files a customer sent that were not kept, each with the reason."
+    )
 
 
 class TransitionIn(Schema):
@@ -135,6 +149,11 @@ class HolidayOut(Schema):
 class NpsIn(Schema):
     unit: int
     customers: list[int] = Field(max_length=10_000)
+    round: str = Field(
+        "",
+        max_length=60,
+        description="Name of this send; customers already invited in the same round are skipped.",
+    )
 
 
 class AgentStatsOut(Schema):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("tickets/<int:pk>/move/", views.ticket_move, name="ticket_move"),
     path("tickets/<int:pk>/reply/", views.ticket_reply, name="ticket_reply"),
     path("tickets/<int:pk>/note/", views.ticket_note, name="ticket_note"),
+    path("tickets/<int:pk>/attachments/<int:attachment_pk>/", views.attachment, name="ticket_attachment"),
     path("tickets/<int:pk>/assign/", views.ticket_assign, name="ticket_assign"),
     path("tickets/<int:pk>/priority/", views.ticket_priority, name="ticket_priority"),
     path("tickets/<int:pk>/transfer/", views.ticket_transfer, name="ticket_transfer"),

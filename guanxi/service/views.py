@@ -11,13 +11,13 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.commerce.models import Order
@@ -25,7 +25,7 @@ from guanxi.core import exports
 from guanxi.core.access import require
 from guanxi.core.display import label_of
 from guanxi.customers.fetch import access_customer_by_id
-from guanxi.service import actions, fetch
+from guanxi.service import actions, attachments, fetch
 from guanxi.service.forms import (
     AssignForm,
     CannedForm,
@@ -43,6 +43,7 @@ from guanxi.service.forms import (
 )
 from guanxi.service.models import (
     AgentShift,
+    Attachment,
     CannedReply,
     ComplaintReason,
     FollowUp,
@@ -381,10 +382,26 @@ def ticket_reply(request, pk: int):
 @require_POST
 def ticket_note(request, pk: int):
     user, found = _changeable(request, pk)
-    form = NoteForm(request.POST)
+    form = NoteForm(request.POST, request.FILES)
     if form.is_valid():
-        run(request, lambda: actions.add_note(found, form.cleaned_data["body"], actor=user), _("Note added."))
+        files = attachments.read_uploads(form.cleaned_data["attachments"])
+        run(
+            request,
+            lambda: actions.add_note(found, form.cleaned_data["body"], actor=user, files=files),
+            _("Note added."),
+        )
     return redirect("service:ticket", pk)
+
+
+@require_GET
+def attachment(request, pk: int, attachment_pk: int):
+    """A ticket's file, only as a download, only for someone who may see the ticket."""
+    require(request, VIEW)
+    found = fetch.access_ticket(request.user, pk)
+    row = get_object_or_404(Attachment, pk=attachment_pk, ticket=found)
+    response = FileResponse(row.file.open("rb"), as_attachment=True, filename=row.name)
+    response["Content-Type"] = row.content_type
+    return response
 
 
 @require_POST

@@ -166,6 +166,7 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("segments/<int:pk>/delete/", "segment_delete"): Route("detail", method="post", object="segment"),
     ("segments/<int:pk>/refresh/", "segment_refresh"): Route("detail", method="post", object="segment"),
     ("segments/<int:pk>/tag/", "segment_tag"): Route("detail", method="post", object="segment"),
+    ("segments/<int:pk>/nps/", "segment_nps"): Route("detail", method="post", object="segment"),
     ("segments/<int:pk>/list/", "segment_upload"): Route("detail", method="post", object="segment"),
     ("segments/<int:pk>/export/", "segment_export"): Route("detail", object="segment"),
     ("api/v1/segments/preview", "preview_segment"): Route("page", method="post", api=True),
@@ -401,6 +402,9 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("service/tickets/<int:pk>/move/", "ticket_move"): Route("detail", method="post", object="ticket"),
     ("service/tickets/<int:pk>/reply/", "ticket_reply"): Route("detail", method="post", object="ticket"),
     ("service/tickets/<int:pk>/note/", "ticket_note"): Route("detail", method="post", object="ticket"),
+    ("service/tickets/<int:pk>/attachments/<int:attachment_pk>/", "ticket_attachment"): Route(
+        "detail", object="ticket"
+    ),
     ("service/tickets/<int:pk>/assign/", "ticket_assign"): Route("detail", method="post", object="ticket"),
     ("service/tickets/<int:pk>/priority/", "ticket_priority"): Route(
         "detail", method="post", object="ticket"
@@ -441,6 +445,12 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ),
     ("api/v1/service/tickets/<ticket_id>/notes", "note"): Route(
         "detail", method="post", object="ticket", api=True, body={"body": "x"}
+    ),
+    ("api/v1/service/tickets/<ticket_id>/attachments", "attach"): Route(
+        "detail", method="post", object="ticket", api=True
+    ),
+    ("api/v1/service/tickets/<ticket_id>/attachments/<attachment_id>", "download_attachment"): Route(
+        "detail", object="ticket", api=True
     ),
     ("api/v1/service/tickets/<ticket_id>/assign", "assign"): Route(
         "detail", method="post", object="ticket", api=True, body={"assignee": None}
@@ -845,6 +855,7 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
             "<int:pk>",
             "<int:line>",
             "<int:link>",
+            "<int:attachment_pk>",
             "<int:stage>",
             "<int:unit>",
             "<token_id>",
@@ -853,6 +864,7 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
             "<job_id>",
             "<segment_id>",
             "<message_id>",
+            "<attachment_id>",
             "<channel_id>",
             "<template_id>",
             "<lead_id>",

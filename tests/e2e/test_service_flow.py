@@ -10,6 +10,7 @@ from guanxi.accounts.roles import Role
 from guanxi.commerce.tests.factories import make_customer
 from guanxi.service.actions import survey_token
 from guanxi.service.models import Survey, Ticket
+from guanxi.service.tests.test_attachments import png
 
 from .conftest import PASSWORD
 
@@ -43,6 +44,13 @@ def test_an_agent_handles_a_ticket_and_the_survey_answer_arrives(
     page.fill("textarea[name=body] >> nth=0", "非常抱歉，我们为您免费换新。")
     page.click("text=发送回复")
     page.wait_for_selector("#conversation >> text=非常抱歉，我们为您免费换新。")
+    page.fill("textarea[name=body] >> nth=1", "客户的洗涤标签照片")
+    page.set_input_files(
+        "input[name=attachments]",
+        files=[{"name": "洗涤标签.png", "mimeType": "image/png", "buffer": png(8, 6)}],
+    )
+    page.click("button:has-text('添加备注')")
+    page.wait_for_selector("#conversation >> text=洗涤标签.png")
     page.click("button[data-action=resolve]")
     page.wait_for_selector("#ticket-status >> text=已解决")
     page.click("button[data-action=close]")

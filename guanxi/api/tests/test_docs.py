@@ -106,6 +106,8 @@ def test_openapi_json_is_served_without_login(client):
         "/api/v1/service/tickets",
         "/api/v1/service/tickets/{ticket_id}",
         "/api/v1/service/tickets/{ticket_id}/assign",
+        "/api/v1/service/tickets/{ticket_id}/attachments",
+        "/api/v1/service/tickets/{ticket_id}/attachments/{attachment_id}",
         "/api/v1/service/tickets/{ticket_id}/events",
         "/api/v1/service/tickets/{ticket_id}/notes",
         "/api/v1/service/tickets/{ticket_id}/replies",

@@ -180,3 +180,20 @@ def test_reports_count_tickets_per_agent(client, desk_a):
         "a agent two,1,1,0,100.0,,0.0,",
         "a agent three,1,1,0,100.0,,0.0,",
     ]
+
+
+def test_the_ticket_page_shows_the_customers_tier_and_points_beside_it(client, desk_a):
+    from guanxi.loyalty import actions as loyalty
+
+    programme = loyalty.create_programme(unit=desk_a.unit, name="会员计划")
+    loyalty.enrol(programme, desk_a.customer)
+    loyalty.adjust_points(programme, desk_a.customer, 120, reason="开业赠送")
+    ticket = actions.open_ticket(
+        actor=desk_a.agent, unit=desk_a.unit, subject="积分问题", customer=desk_a.customer
+    )
+    client.force_login(desk_a.agent)
+
+    page = client.get(f"/service/tickets/{ticket.pk}/").content.decode()
+
+    summary = page[page.index('id="customer-summary"') :]
+    assert "<dt>Loyalty</dt><dd>会员计划: 银卡, 120</dd>" in summary

@@ -111,3 +111,65 @@ def test_a_follow_up_records_its_outcome(client, desk_a, closed_ticket):
     follow_up.refresh_from_db()
     assert (follow_up.outcome, follow_up.notes) == ("satisfied", "已解决")
     assert follow_up.done_at is not None
+
+
+@pytest.mark.django_db
+def test_a_head_sends_an_nps_round_to_a_segment_once_per_customer(
+    client, desk_a, desk_b, sms_channel, django_capture_on_commit_callbacks
+):
+    def send(round_name):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(f"/segments/{segment.pk}/nps/", {"unit": desk_a.unit.pk, "round": round_name})
+
+    from guanxi.commerce.tests.factories import make_customer
+    from guanxi.segments import actions as segments
+
+    other = make_customer("a 陈静", [desk_a.unit], phone="13811112222")
+    b_only = make_customer("b 赵磊", [desk_b.unit], phone="13733334444")
+    segment = segments.create_segment(actor=desk_a.head, name="老客户", kind="static", unit=desk_a.unit)
+    segments.add_to_static(segment, [desk_a.customer.pk, other.pk, b_only.pk], actor=desk_a.head)
+    client.force_login(desk_a.head)
+
+    page = client.get(f"/segments/{segment.pk}/").content.decode()
+    assert f"/segments/{segment.pk}/nps/" in page
+    response = send("2026 Q4 NPS")
+
+    assert response.status_code == 302
+    surveys = Survey.objects.filter(kind="nps").order_by("customer_id")
+    assert [(s.customer_id, s.unit_id, s.round) for s in surveys] == sorted(
+        [(desk_a.customer.pk, desk_a.unit.pk, "2026 Q4 NPS"), (other.pk, desk_a.unit.pk, "2026 Q4 NPS")]
+    )
+    assert all(s.outbox_id for s in surveys)
+    job_page = client.get(response["Location"]).content.decode()
+    assert "Customers invited" in job_page
+
+    send("2026 Q4 NPS")
+    assert Survey.objects.filter(kind="nps").count() == 2
+    send("2027 Q1 NPS")
+    assert Survey.objects.filter(kind="nps").count() == 4
+
+
+@pytest.mark.django_db
+def test_only_who_manages_service_sends_nps_rounds(client, desk_a, make_user):
+    from guanxi.accounts.roles import Role
+    from guanxi.segments import actions as segments
+
+    segment = segments.create_segment(actor=desk_a.head, name="老客户", kind="static", unit=desk_a.unit)
+    client.force_login(make_user("marketer_a", Role.MARKETER, [desk_a.unit]))
+
+    assert f"/segments/{segment.pk}/nps/" not in client.get(f"/segments/{segment.pk}/").content.decode()
+    response = client.post(f"/segments/{segment.pk}/nps/", {"unit": desk_a.unit.pk, "round": "x"})
+    assert response.status_code == 403
+    assert not Survey.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_api_skips_customers_already_invited_in_the_round(client, desk_a, sms_channel, bearer):
+    headers = bearer(desk_a.head, "read_write")
+    body = {"unit": desk_a.unit.pk, "customers": [desk_a.customer.pk], "round": "618 回访"}
+
+    first = client.post("/api/v1/service/nps-surveys", body, content_type="application/json", headers=headers)
+    again = client.post("/api/v1/service/nps-surveys", body, content_type="application/json", headers=headers)
+
+    assert (first.status_code, first.json()) == (202, {"sent": 1})
+    assert (again.status_code, again.json()) == (202, {"sent": 0})
