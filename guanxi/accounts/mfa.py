@@ -17,6 +17,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from guanxi.accounts.models import User
+from guanxi.accounts.signin import confirmed_device
 from guanxi.api.errors import problem_response
 
 # Where an unverified user may still go: enrolling, signing in with a code, leaving.
@@ -39,14 +40,14 @@ class RequireMfaMiddleware:
 
     def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> HttpResponse | None:
         user = request.user
-        if not user.is_authenticated or user.is_verified() or not requires_mfa(user):  # type: ignore[union-attr]
-            return None
+        if not isinstance(user, User) or user.otp_device is not None or not requires_mfa(user):
+            return None  # anonymous, or verified in this session (django_otp sets otp_device), or exempt
         match = request.resolver_match
         if match is not None and match.view_name in EXEMPT_VIEWS:
             return None
         if request.path.startswith("/api/"):
             return problem_response(request, 403, _("Two-factor sign-in is required for this account."))
-        if user.totpdevice_set.filter(confirmed=True).exists():  # type: ignore[union-attr]
+        if confirmed_device(user) is not None:
             # Signed in before the rule applied to them: sign in again, this time with a code.
             logout(request)
             return redirect("accounts:login")
