@@ -114,3 +114,10 @@ def test_unexpected_error_is_500_problem_without_traceback(client, token, monkey
     }
     assert b"secret internals" not in response.content
     assert b"Traceback" not in response.content
+
+
+def test_a_number_past_the_database_range_is_the_clients_422_not_a_500(client, admin_user, bearer):
+    """Found by the fuzzer: SQLite raised OverflowError, PostgreSQL a DataError."""
+    response = client.get(f"/api/v1/sales/leads?owner={2**70}", headers=bearer(admin_user))
+    assert (response.status_code, response["Content-Type"]) == (422, "application/problem+json")
+    assert response.json()["detail"] == "A value in the request is out of range."
