@@ -141,8 +141,9 @@ def install_problem_handlers(api: NinjaAPI) -> None:
         return problem_response(request, 403, _("You do not have permission to do this."))
 
     def out_of_range(request: HttpRequest, exc: Any) -> HttpResponse:
-        """A number past what the database stores (an id of 2**70 in a filter): SQLite raises
-        OverflowError, PostgreSQL a DataError. The client's mistake, not ours (found by the fuzzer)."""
+        """A number past what the database stores (an id of 2**70 in a filter): SQLite's driver raises
+        OverflowError, PostgreSQL a DataError where Django does not catch it first. The client's
+        mistake, not ours (found by the fuzzer)."""
         return problem_response(request, 422, _("A value in the request is out of range."))
 
     def unexpected(request: HttpRequest, exc: Any) -> HttpResponse:
