@@ -15,12 +15,15 @@ change and delete what was created).
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import schemathesis
-from django.db import transaction
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.core.failures import FailureGroup
@@ -72,6 +75,20 @@ def load_schema() -> Any:
     schema = schemathesis.openapi.from_path(SCHEMA_PATH)
     schema.app = application
     return schema
+
+
+@contextmanager
+def connection_kept() -> Iterator[None]:
+    """Requests go straight to the WSGI application, whose request signals would close the test's
+    database connection (and its transaction) after each one; Django's test client unhooks them the
+    same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def _hypothesis(examples: int, stateful: bool = False) -> settings:

@@ -32,8 +32,9 @@ def test_every_operation_answers_as_documented_and_within_its_unit(world, unit_a
     schema = harness.load_schema()
     people = harness.callers(unit_a, make_user)
     report = harness.Report()
-    harness.run_stateless(schema, people, MARKER, EXAMPLES, report)
-    harness.run_stateful(schema, people, MARKER, SCENARIOS, report)
+    with harness.connection_kept():
+        harness.run_stateless(schema, people, MARKER, EXAMPLES, report)
+        harness.run_stateful(schema, people, MARKER, SCENARIOS, report)
     if os.environ.get("GUANXI_FUZZ_REPORT"):
         harness.dump(report, Path(os.environ["GUANXI_FUZZ_REPORT"]))
     figures = harness.summary(report)
