@@ -7,7 +7,6 @@ use) end with one clear line and exit code 2, never a traceback.
 import importlib.util
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -220,30 +219,35 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     with_worker: Annotated[bool, typer.Option(help="Also start the background worker.")] = True,
     threads: Annotated[int, typer.Option(help="Request threads.")] = 8,
+    grace: Annotated[
+        float, typer.Option(min=0, help="Seconds that requests and jobs get to finish on SIGTERM or Ctrl+C.")
+    ] = 30.0,
 ) -> None:
-    """Serve the web UI and API with Waitress (a production WSGI server), plus the worker."""
+    """Serve the web UI and API with Waitress (a production WSGI server), plus the worker.
+
+    SIGTERM or Ctrl+C stops accepting, lets running requests and jobs finish within --grace seconds,
+    stops the worker and exits 0."""
     prepare(redis=True)
     require_free_port(host, port)
-    run_server(host, port, with_worker, threads)
+    run_server(host, port, with_worker, threads, grace)
 
 
-def run_server(host: str, port: int, with_worker: bool, threads: int) -> None:
-    from waitress import serve as waitress_serve
-
+def run_server(host: str, port: int, with_worker: bool, threads: int, grace: float = 30.0) -> None:
     from guanxi.config.wsgi import application
+    from guanxi.web.serving import serve as serve_until_stopped
 
-    worker_process = None
-    if with_worker:
-        worker_process = subprocess.Popen([sys.executable, "-m", "guanxi", "worker"])
-    console.print(f"Guanxi is running at [bold]http://{host}:{port}/[/bold]  (Ctrl+C to stop)")
-    try:
-        waitress_serve(application, host=host, port=port, threads=threads, ident="guanxi")
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if worker_process is not None:
-            worker_process.terminate()
-            worker_process.wait(timeout=10)
+    serve_until_stopped(
+        application,
+        host=host,
+        port=port,
+        threads=threads,
+        with_worker=with_worker,
+        grace=grace,
+        announce=lambda: console.print(
+            f"Guanxi is running at [bold]http://{host}:{port}/[/bold]  (Ctrl+C to stop)"
+        ),
+    )
+    console.print("Stopped.")
 
 
 @app.command()

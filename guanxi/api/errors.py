@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as InvalidValues
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
@@ -139,6 +140,12 @@ def install_problem_handlers(api: NinjaAPI) -> None:
         deny(request, exc)  # audits it unless the code that refused already did
         return problem_response(request, 403, _("You do not have permission to do this."))
 
+    def out_of_range(request: HttpRequest, exc: Any) -> HttpResponse:
+        """A number past what the database stores (an id of 2**70 in a filter): SQLite's driver raises
+        OverflowError, PostgreSQL a DataError where Django does not catch it first. The client's
+        mistake, not ours (found by the fuzzer)."""
+        return problem_response(request, 422, _("A value in the request is out of range."))
+
     def unexpected(request: HttpRequest, exc: Any) -> HttpResponse:
         logger.exception("Unhandled error in API %s %s", request.method, request.path)
         return problem_response(request, 500, _("Something went wrong on our side."))
@@ -149,4 +156,6 @@ def install_problem_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(HttpError, http_error)
     api.add_exception_handler(Http404, not_found)
     api.add_exception_handler(PermissionDenied, permission_denied)
+    api.add_exception_handler(OverflowError, out_of_range)
+    api.add_exception_handler(DataError, out_of_range)
     api.add_exception_handler(Exception, unexpected)

@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "guanxi.accounts.mfa.RequireMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -212,6 +213,14 @@ GUANXI_PUBLIC_URL = env_url("GUANXI_PUBLIC_URL", "")
 # Whether messaging channels may point at private or loopback addresses (the local fake gateways of
 # tests and the demo; `guanxi check --deploy` refuses it in production).
 GUANXI_ALLOW_PRIVATE_GATEWAYS = env_bool("GUANXI_ALLOW_PRIVATE_GATEWAYS", False)
+# Roles and permissions whose holders must sign in with a one-time code (ADR 0041): on by default in
+# production for administrators, user managers, exporters and erasers; comma-separated to change.
+GUANXI_MFA_REQUIRED_FOR = frozenset(
+    env_list(
+        "GUANXI_MFA_REQUIRED_FOR",
+        ["system_admin", "accounts.manage", "data.export", "privacy.erase"] if PRODUCTION else [],
+    )
+)
 # How long a worker holds a batch of outbox messages before another may take them over.
 GUANXI_MESSAGING_LEASE_SECONDS = env_int("GUANXI_MESSAGING_LEASE_SECONDS", 60)
 

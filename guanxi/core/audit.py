@@ -4,9 +4,10 @@ The message is a phrase (`guanxi.core.display.Phrase`, declared in the app's phr
 its parameters, stored as code and parameters and put into the reader's language when shown.
 """
 
+from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
-from django.db import models
+from django.db import connection, models, transaction
 
 from guanxi.core.display import Coded
 from guanxi.core.models import AuditEntry
@@ -76,6 +77,26 @@ def record(action: str, **fields: Unpack[EntryFields]) -> AuditEntry:
 def record_all(entries: list[AuditEntry]) -> None:
     """Append entries made by `entry_for` in a few statements, for actions on thousands of objects."""
     AuditEntry.objects.bulk_create(entries, batch_size=1000)
+
+
+def purge_before(cutoff: datetime) -> int:
+    """Delete the entries created before `cutoff`: the one delete the audit log allows (retention).
+
+    On PostgreSQL a trigger refuses every other UPDATE or DELETE of audit rows (ADR 0041); the
+    horizon it honours is set here for this transaction only, so it cannot leak to later statements.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('guanxi.audit_purge_before', %s, true)", [cutoff.isoformat()]
+                )
+        # Past the model's append-only guard on purpose: this is the purge it exists to channel.
+        deleted, _counts = models.QuerySet.delete(AuditEntry.objects.filter(created_at__lt=cutoff))
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('guanxi.audit_purge_before', '', true)")
+    return deleted
 
 
 def entry_for(

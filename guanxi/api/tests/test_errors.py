@@ -1,6 +1,7 @@
 """Every API error is an RFC 9457 problem (guanxi.api.errors, guanxi.api.urls)."""
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from conftest import PASSWORD
@@ -114,3 +115,14 @@ def test_unexpected_error_is_500_problem_without_traceback(client, token, monkey
     }
     assert b"secret internals" not in response.content
     assert b"Traceback" not in response.content
+
+
+def test_a_number_past_the_database_range_is_the_clients_422_not_a_500(client, admin_user, bearer):
+    """Found by the fuzzer on SQLite, whose driver raised OverflowError. On PostgreSQL Django itself
+    turns an integer past the column's range into "no rows"."""
+    response = client.get(f"/api/v1/sales/leads?owner={2**70}", headers=bearer(admin_user))
+    if connection.vendor == "sqlite":
+        assert (response.status_code, response["Content-Type"]) == (422, "application/problem+json")
+        assert response.json()["detail"] == "A value in the request is out of range."
+    else:
+        assert (response.status_code, response.json()["items"]) == (200, [])

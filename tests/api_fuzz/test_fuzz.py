@@ -1,0 +1,48 @@
+"""The short fuzz run of `make test` (reliability.md AC-3); `guanxi bench fuzz` runs the long one.
+
+GUANXI_FUZZ_EXAMPLES raises the examples per operation (and scenarios of the stateful phase);
+GUANXI_FUZZ_REPORT names a file the figures are written to.
+"""
+
+import os
+from pathlib import Path
+
+from tests.access.test_cross_unit import MARKER, world  # noqa: F401 - the two-unit world fixture
+from tests.api_fuzz import harness
+
+# Open findings, listed so the run stays green while they are fixed and fails the day the list is
+# wrong either way. Six: enums of different apps share one component name in the committed document
+# ("Status", "Kind": ninja keeps the last one), so valid values fail validation. Two: the segment
+# rule endpoints answer a 4xx body ([{message, path}]) unlike the documented problem.
+KNOWN_VIOLATIONS = {
+    "GET /api/v1/marketing/flows [JsonSchemaError]",
+    "GET /api/v1/orders [JsonSchemaError]",
+    "GET /api/v1/sales/activities [JsonSchemaError]",
+    "GET /api/v1/sales/leads [JsonSchemaError]",
+    "GET /api/v1/sales/opportunities [JsonSchemaError]",
+    "GET /api/v1/sales/pipelines [JsonSchemaError]",
+    "POST /api/v1/segments/preview [JsonSchemaError]",
+    "POST /api/v1/segments/sample [JsonSchemaError]",
+}
+EXAMPLES = int(os.environ.get("GUANXI_FUZZ_EXAMPLES", "3"))
+SCENARIOS = int(os.environ.get("GUANXI_FUZZ_SCENARIOS", "20"))
+
+
+def test_every_operation_answers_as_documented_and_within_its_unit(world, unit_a, make_user):  # noqa: F811
+    schema = harness.load_schema()
+    people = harness.callers(unit_a, make_user)
+    report = harness.Report()
+    with harness.connection_kept():
+        harness.run_stateless(schema, people, MARKER, EXAMPLES, report)
+        harness.run_stateful(schema, people, MARKER, SCENARIOS, report)
+    if os.environ.get("GUANXI_FUZZ_REPORT"):
+        harness.dump(report, Path(os.environ["GUANXI_FUZZ_REPORT"]))
+    figures = harness.summary(report)
+    operations = len(list(schema.get_all_operations()))
+    assert operations == 129  # every operation of the committed document was fuzzed
+    assert report.requests >= operations * EXAMPLES
+    assert (figures["server_errors"], figures["cross_unit_reads"]) == (0, {})
+    new = {key: detail for key, detail in figures["failures"].items() if key not in KNOWN_VIOLATIONS}
+    assert new == {}
+    if EXAMPLES == 3:  # the default run sees each of them; a longer run may find more, never fewer
+        assert set(figures["failures"]) == KNOWN_VIOLATIONS
