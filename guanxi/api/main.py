@@ -4,6 +4,9 @@ per-app routers (each app's `api.py`) mounted under it."""
 from typing import Any
 
 from ninja import NinjaAPI
+from ninja.openapi import schema as ninja_openapi
+from ninja.schema import NinjaGenerateJsonSchema
+from pydantic.json_schema import DefsRef
 
 from guanxi.accounts.api import router as accounts_router
 from guanxi.accounts.api_auth import session_auth, token_auth
@@ -30,6 +33,35 @@ cursor-paginated: pass `next_cursor` back as `cursor` until it is null. Each tok
 the session) may make a limited number of calls per minute; the `RateLimit-*` headers say how
 many remain, and a 429 carries `Retry-After`.
 """
+
+
+class QualifiedNestedNames(NinjaGenerateJsonSchema):
+    """Names a class nested in another by both (Campaign.Status → CampaignStatus).
+
+    ninja renders each operation's models alone and merges their definitions into one components map
+    by name, so the choices nested in different models (Campaign.Status, Order.Status, Lead.Status) all
+    became "Status" and the last one won: the document then gave one field another's values, and a
+    client or a fuzzer checking answers against it saw violations where there were none."""
+
+    def get_defs_ref(self, core_mode_ref: Any) -> DefsRef:
+        defs_ref = super().get_defs_ref(core_mode_ref)
+        core_ref = core_mode_ref[0]
+        if "[" not in core_ref:
+            parts = core_ref.rsplit(":", 1)[0].split(".")
+            classes: list[str] = []
+            for part in reversed(parts):
+                if not part[:1].isupper():
+                    break
+                classes.insert(0, part)
+            if len(classes) > 1:
+                qualified = DefsRef(self.normalize_name("".join(classes)))
+                self._prioritized_defsref_choices[defs_ref].insert(0, qualified)
+        return defs_ref
+
+
+# ninja picks its generator from this module attribute for every operation; ours only adds a first
+# choice of name for nested classes.
+ninja_openapi.NinjaGenerateJsonSchema = QualifiedNestedNames  # type: ignore[misc]
 
 
 class GuanxiAPI(NinjaAPI):
