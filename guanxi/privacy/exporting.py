@@ -50,6 +50,8 @@ def collect(subject: Subject, progress: Callable[[str, int], None] | None = None
     )
     if audit:
         found[AuditEntry._meta.label] = audit
+    if progress is not None:
+        progress(AuditEntry._meta.label, len(audit))
     return found
 
 

@@ -23,7 +23,7 @@ def _request(job: Job) -> PrivacyRequest:
 def export(job: Job, progress: Progress) -> dict[str, Any]:
     """params: request. Safe to re-run: a new zip replaces the request's file."""
     item = _request(job)
-    progress.set_total(len(tables()))
+    progress.set_total(len(tables()) + 1)  # and the audit entries
 
     def read(table: str, rows: int) -> None:
         progress.advance(1, message=EXPORT_READING(table=table), rows=rows)

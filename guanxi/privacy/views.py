@@ -61,16 +61,16 @@ def _customer(request, customer_id: int) -> Customer:
 
 
 @require_POST
-def request_export(request, customer_id: int):
-    customer = _customer(request, customer_id)
+def request_export(request, pk: int):
+    customer = _customer(request, pk)
     item = actions.request_export(customer, actor=request.user, note=request.POST.get("note", ""))
     messages.success(request, _("The copy of the data is being prepared."))
     return redirect("privacy:request", item.pk)
 
 
 @require_POST
-def request_erasure(request, customer_id: int):
-    customer = _customer(request, customer_id)
+def request_erasure(request, pk: int):
+    customer = _customer(request, pk)
     item = actions.request_erasure(customer, actor=request.user, note=request.POST.get("note", ""))
     messages.success(request, _("Erasure request recorded; it waits for approval."))
     return redirect("privacy:request", item.pk)
