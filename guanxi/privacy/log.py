@@ -3,7 +3,7 @@ restoring a database backup taken before an erasure does not bring the person ba
 `guanxi privacy replay` reads the log and erases them again.
 
 A line holds the customer ids and peppered hashes of the person's identifiers, never the values.
-Back the file up apart from the database (docs/guide/operations.md).
+Back the file up apart from the database (docs/guide/privacy.md).
 """
 
 import json
