@@ -28,9 +28,13 @@ BUDGET_SECONDS = 60.0
 
 def run(events: int | None = None) -> list[str]:
     events = events or DEFAULT_EVENTS
-    lines = [f"privacy export: a customer with {events:,} events, 50 orders; baseline = naive row-by-row export"]
+    lines = [
+        f"privacy export: a customer with {events:,} events, 50 orders; baseline = naive row-by-row export"
+    ]
     for engine, result, error in on_each_engine(
-        "gx-bench-privacy-", POSTGRES_URL, lambda url, home: run_child(__file__, url, home, "--measure", str(events))
+        "gx-bench-privacy-",
+        POSTGRES_URL,
+        lambda url, home: run_child(__file__, url, home, "--measure", str(events)),
     ):
         if result is None:
             lines.append(f"{engine:<10} skipped: {error}")
@@ -72,8 +76,16 @@ def _child(events: int) -> dict:
     Note.objects.create(customer=person, body="VIP")
     for index in range(50):
         order = Order.objects.create(
-            store=store, unit=unit, customer=person, source=store.source, external_id=f"o{index}",
-            number=f"o{index}", status="completed", total_amount=Decimal("99.00"), item_count=1, placed_at=now,
+            store=store,
+            unit=unit,
+            customer=person,
+            source=store.source,
+            external_id=f"o{index}",
+            number=f"o{index}",
+            status="completed",
+            total_amount=Decimal("99.00"),
+            item_count=1,
+            placed_at=now,
         )
         OrderLine.objects.create(order=order, sku="S", name="Towel", quantity=1, unit_price=Decimal("99.00"))
 
@@ -81,8 +93,13 @@ def _child(events: int) -> dict:
         Event.objects.bulk_create(
             [
                 Event(
-                    store=store, unit=unit, customer=customer, source="web", external_id=f"{prefix}-{index}",
-                    kind="browse", properties={"url": f"/p/{index % 500}", "sku": f"S{index % 90}"},
+                    store=store,
+                    unit=unit,
+                    customer=customer,
+                    source="web",
+                    external_id=f"{prefix}-{index}",
+                    kind="browse",
+                    properties={"url": f"/p/{index % 500}", "sku": f"S{index % 90}"},
                     occurred_at=now - timedelta(minutes=index),
                 )
                 for index in range(count)
@@ -110,7 +127,13 @@ def _child(events: int) -> dict:
             serializers.serialize("json", [row])
             naive_rows += 1
     naive_seconds = time.perf_counter() - started
-    return {"seconds": seconds, "naive_seconds": naive_seconds, "rows": sum(counts.values()), "bytes": size, "naive_rows": naive_rows}
+    return {
+        "seconds": seconds,
+        "naive_seconds": naive_seconds,
+        "rows": sum(counts.values()),
+        "bytes": size,
+        "naive_rows": naive_rows,
+    }
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--measure"]:

@@ -339,4 +339,6 @@ def register_personal_data() -> None:
     register_pii(ImportRowError, ["value", "params"], Scrub())
     register_pii(IdempotencyRecord, ["response"], Scrub())
     register_pii(WebhookDelivery, ["message"], Scrub())
-    register_pii(WebhookDelivery, ["payload_sha256"], NotPersonal("A digest; the body itself is never stored."))
+    register_pii(
+        WebhookDelivery, ["payload_sha256"], NotPersonal("A digest; the body itself is never stored.")
+    )

@@ -69,7 +69,17 @@ def register_personal_data() -> None:
 
     register_pii(
         Customer,
-        ["name", "notes", "gender", "birthday", "province", "city", "district", "occupation", "source_channel"],
+        [
+            "name",
+            "notes",
+            "gender",
+            "birthday",
+            "province",
+            "city",
+            "district",
+            "occupation",
+            "source_channel",
+        ],
         Blank(customer="pk"),
     )
     register_pii(Identity, ["value", "namespace"], DeleteRows())

@@ -98,7 +98,9 @@ def register_personal_data() -> None:
     register_pii(
         Suppression,
         ["address_hash"],
-        Retain("A peppered hash of the address keeps an erased or opted-out person from being messaged again."),
+        Retain(
+            "A peppered hash of the address keeps an erased or opted-out person from being messaged again."
+        ),
     )
     register_pii(ChannelAccount, ["name"], NotPersonal("A channel's name."))
     register_pii(Template, ["name"], NotPersonal("A template's name."))

@@ -41,6 +41,7 @@ APPROVE = "privacy.approve"
 EXPORT_JOB = "privacy.export"
 ERASE_JOB = "privacy.erase"
 ERASED_SOURCE = "privacy: erased address"
+MEDIUM_OF_KIND: dict[str, str] = {Identity.Kind.PHONE: Medium.SMS, Identity.Kind.EMAIL: Medium.EMAIL}
 
 
 def _unit_of(actor: Any) -> Any:
@@ -98,7 +99,8 @@ def approve(item: PrivacyRequest, *, actor: Any) -> PrivacyRequest:
             raise ValidationError(_("Only a received erasure request can be approved."), code="state")
         if settings.GUANXI_PRIVACY_TWO_PERSON and item.requested_by_id == actor.pk:
             raise ValidationError(
-                _("Another person must approve an erasure you requested (two-person rule)."), code="same_person"
+                _("Another person must approve an erasure you requested (two-person rule)."),
+                code="same_person",
             )
         item.state = PrivacyRequest.State.APPROVED
         item.approved_by = actor
@@ -125,7 +127,11 @@ def reject(item: PrivacyRequest, *, actor: Any) -> PrivacyRequest:
         item.finished_at = timezone.now()
         item.save(update_fields=["state", "finished_at"])
         audit.record(
-            AuditEntry.Action.UPDATE, actor=actor, obj=item, unit=_unit_of(actor), message=REQUEST_REJECTED(request=item.pk)
+            AuditEntry.Action.UPDATE,
+            actor=actor,
+            obj=item,
+            unit=_unit_of(actor),
+            message=REQUEST_REJECTED(request=item.pk),
         )
     return item
 
@@ -144,7 +150,9 @@ def run_erasure(item: PrivacyRequest, *, actor: Any) -> PrivacyRequest:
     return item
 
 
-def perform_export(item: PrivacyRequest, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def perform_export(
+    item: PrivacyRequest, progress: Callable[[str, int], None] | None = None
+) -> dict[str, int]:
     """Build and store the request's zip (the export job's work); rows per table."""
     if item.customer is None:
         raise ValidationError(_("The customer of this request no longer exists."), code="gone")
@@ -201,7 +209,10 @@ def replay(*, actor: Any = None) -> list[tuple[int, int]]:
     for entry, customer_ids in log.customers_to_erase_again():
         for customer in Customer.objects.filter(pk__in=customer_ids).order_by("pk"):
             subject = subject_for(customer)
-            if not subject.tokens() and not Identity.objects.filter(customer_id__in=subject.customer_ids).exists():
+            if (
+                not subject.tokens()
+                and not Identity.objects.filter(customer_id__in=subject.customer_ids).exists()
+            ):
                 continue  # erased already
             _erase(subject, source=f"privacy request #{entry.request}")
             PrivacyRequest.objects.filter(pk=entry.request).update(state=PrivacyRequest.State.DONE, note="")
@@ -245,7 +256,7 @@ def erased_identities(identities: Mapping[IdentityKey, int]) -> None:
     consent evidence on the new profile, so pages and segments show it."""
     wanted: dict[tuple[str, str], set[int]] = {}
     for key, customer_id in identities.items():
-        medium = {Identity.Kind.PHONE: Medium.SMS, Identity.Kind.EMAIL: Medium.EMAIL}.get(key.kind)
+        medium = MEDIUM_OF_KIND.get(key.kind)
         if medium is not None:
             wanted.setdefault((medium, address_hash(medium, key.value)), set()).add(customer_id)
     if not wanted:
@@ -287,7 +298,9 @@ def set_retention(data_class: str, days: int, *, actor: Any) -> None:
     if horizons()[data_class] == days:
         return
     with transaction.atomic():
-        RetentionSetting.objects.update_or_create(data_class=data_class, defaults={"days": days, "updated_by": actor})
+        RetentionSetting.objects.update_or_create(
+            data_class=data_class, defaults={"days": days, "updated_by": actor}
+        )
         audit.record(
             AuditEntry.Action.UPDATE,
             actor=actor,

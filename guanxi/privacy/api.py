@@ -110,7 +110,9 @@ def approve_request(request, request_id: int):
     return _step(request, request_id, actions.approve)
 
 
-@router.post("/privacy/requests/{request_id}/run", response=PrivacyRequestOut, summary="Run an approved erasure")
+@router.post(
+    "/privacy/requests/{request_id}/run", response=PrivacyRequestOut, summary="Run an approved erasure"
+)
 def run_request(request, request_id: int):
     return _step(request, request_id, actions.run_erasure)
 

@@ -60,14 +60,14 @@ def erase_subject(subject: Subject, *, source: str) -> Counter:
         declared = pii_fields()
         for item in declared:
             if isinstance(item.how, DeleteRows):
-                _deleted, per_model = (
-                    item.model._base_manager.filter(**{f"{item.how.customer}__in": ids}).delete()
-                )
+                _deleted, per_model = item.model._base_manager.filter(
+                    **{f"{item.how.customer}__in": ids}
+                ).delete()
                 for label, number in per_model.items():
                     counts[f"deleted {label}"] += number
         for item in declared:
             if isinstance(item.how, Blank):
-                values = {name: _empty(item.model._meta.get_field(name)) for name in item.fields}
+                values = {name: _empty(_field(item.model, name)) for name in item.fields}
                 counts[f"blanked {item.model._meta.label}"] += item.model._base_manager.filter(
                     **{f"{item.how.customer}__in": ids}
                 ).update(**values)
@@ -151,6 +151,12 @@ def _scrub_workbook(path: Path, pattern: re.Pattern) -> bool:
     if changed:
         workbook.save(path)
     return changed
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)  # register_pii accepts concrete fields only
+    return field
 
 
 def _empty(field: models.Field) -> Any:

@@ -43,11 +43,12 @@ def collect(subject: Subject, progress: Callable[[str, int], None] | None = None
         if progress is not None:
             progress(table.label, len(rows))
     about = [str(pk) for pk in subject.customer_ids]
-    audit = list(
-        AuditEntry.objects.filter(object_type="customers.customer", object_id__in=about)
+    audit = [
+        dict(row)
+        for row in AuditEntry.objects.filter(object_type="customers.customer", object_id__in=about)
         .order_by("created_at", "id")
         .values("created_at", "action", "object_id", "actor_name", "message_code", "message_params")
-    )
+    ]
     if audit:
         found[AuditEntry._meta.label] = audit
     if progress is not None:

@@ -28,7 +28,11 @@ class PrivacyRequest(ScopedModel):
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.RECEIVED)
     customer = models.ForeignKey(
-        "customers.Customer", null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("customer")
+        "customers.Customer",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("customer"),
     )
     # How the person asked (a letter's date, a ticket number); may name them, so erasure scrubs it.
     note = models.CharField(_("note"), max_length=300, blank=True)

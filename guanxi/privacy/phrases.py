@@ -5,7 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.core.display import Phrase
 
 EXPORT_REQUESTED = Phrase(
-    "privacy.export_requested", _("Copy of the data of customer #%(customer)s requested (request #%(request)s)")
+    "privacy.export_requested",
+    _("Copy of the data of customer #%(customer)s requested (request #%(request)s)"),
 )
 ERASURE_REQUESTED = Phrase(
     "privacy.erasure_requested", _("Erasure of customer #%(customer)s requested (request #%(request)s)")

@@ -62,7 +62,9 @@ def purge(now: Any = None) -> RetentionRun:
     purged = {
         "events": _delete(Event.objects.filter(occurred_at__lt=cutoff["events"])),
         "messages": _delete(
-            Message.objects.filter(created_at__lt=cutoff["messages"]).exclude(state__in=Message.PENDING_STATES)
+            Message.objects.filter(created_at__lt=cutoff["messages"]).exclude(
+                state__in=Message.PENDING_STATES
+            )
         )
         + _delete(InboundMessage.objects.filter(received_at__lt=cutoff["messages"])),
         "audit": _delete(models.QuerySet(AuditEntry).filter(created_at__lt=cutoff["audit"])),

@@ -51,7 +51,10 @@ def phone_forms(phone: str) -> set[str]:
     national = str(number.national_number)
     forms |= {national, f"{number.country_code}{national}"}
     if len(national) == 11:
-        forms |= {f"{national[:3]} {national[3:7]} {national[7:]}", f"{national[:3]}-{national[3:7]}-{national[7:]}"}
+        forms |= {
+            f"{national[:3]} {national[3:7]} {national[7:]}",
+            f"{national[:3]}-{national[3:7]}-{national[7:]}",
+        }
     return forms
 
 
@@ -75,7 +78,9 @@ def subject_for(customer: Customer) -> Subject:
             subject.emails.add(value.lower())
         else:
             subject.others.add(value)
-    subject.names |= {name for name in Customer.objects.filter(pk__in=ids).values_list("name", flat=True) if name}
+    subject.names |= {
+        name for name in Customer.objects.filter(pk__in=ids).values_list("name", flat=True) if name
+    }
     for receiver, phone, street in Address.objects.filter(customer_id__in=ids).values_list(
         "receiver", "phone", "street"
     ):

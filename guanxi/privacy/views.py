@@ -20,7 +20,9 @@ PAGE_SIZE = 50
 
 def request_list(request):
     require(request, actions.REQUEST)
-    rows = PrivacyRequest.objects.restrict(request.user, "request").select_related("requested_by", "approved_by")
+    rows = PrivacyRequest.objects.restrict(request.user, "request").select_related(
+        "requested_by", "approved_by"
+    )
     state = request.GET.get("state", "")
     if state in PrivacyRequest.State.values:
         rows = rows.filter(state=state)
@@ -35,7 +37,9 @@ def request_list(request):
 def _visible(request, pk: int) -> PrivacyRequest:
     require(request, actions.REQUEST)
     return get_object_or_404(
-        PrivacyRequest.objects.restrict(request.user, "request").select_related("job", "requested_by", "approved_by"),
+        PrivacyRequest.objects.restrict(request.user, "request").select_related(
+            "job", "requested_by", "approved_by"
+        ),
         pk=pk,
     )
 

@@ -160,7 +160,9 @@ def register_personal_data() -> None:
     register_pii(TicketEvent, ["body", "data"], Scrub())
     register_pii(FollowUp, ["notes"], Blank())
     register_pii(FollowUp, ["notes"], Scrub())
-    register_pii(InboundEmail, ["message_id", "recipient"], NotPersonal("A mail's id and the unit's own address."))
+    register_pii(
+        InboundEmail, ["message_id", "recipient"], NotPersonal("A mail's id and the unit's own address.")
+    )
     register_pii(CannedReply, ["body_zh", "body_en"], NotPersonal("A reply template's wording."))
     register_pii(Holiday, ["name"], NotPersonal("A holiday's name."))
     register_pii(ServiceSettings, ["support_address"], NotPersonal("The unit's own support address."))

@@ -578,8 +578,12 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ),
     ("privacy/", "request_list"): Route("page"),
     ("privacy/retention/", "retention"): Route("page"),
-    ("privacy/customers/<int:pk>/export/", "request_export"): Route("detail", method="post", object="customer"),
-    ("privacy/customers/<int:pk>/erasure/", "request_erasure"): Route("detail", method="post", object="customer"),
+    ("privacy/customers/<int:pk>/export/", "request_export"): Route(
+        "detail", method="post", object="customer"
+    ),
+    ("privacy/customers/<int:pk>/erasure/", "request_erasure"): Route(
+        "detail", method="post", object="customer"
+    ),
     ("privacy/<int:pk>/", "request"): Route("detail", object="privacy_request"),
     ("privacy/<int:pk>/approve/", "approve"): Route("detail", method="post", object="privacy_request"),
     ("privacy/<int:pk>/reject/", "reject"): Route("detail", method="post", object="privacy_request"),
@@ -587,7 +591,9 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("privacy/<int:pk>/download/", "download"): Route("detail", object="privacy_request"),
     ("api/v1/privacy/requests", "list_requests"): Route("page", api=True),
     ("api/v1/privacy/requests", "create_request"): Route("page", method="post", api=True),
-    ("api/v1/privacy/requests/<request_id>", "get_request"): Route("detail", object="privacy_request", api=True),
+    ("api/v1/privacy/requests/<request_id>", "get_request"): Route(
+        "detail", object="privacy_request", api=True
+    ),
     ("api/v1/privacy/requests/<request_id>/approve", "approve_request"): Route(
         "detail", method="post", object="privacy_request", api=True
     ),

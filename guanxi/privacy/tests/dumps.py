@@ -2,12 +2,20 @@
 iterdump, as `.backup` and `.dump` do) and PostgreSQL (pg_dump and pg_restore)."""
 
 import os
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
 
 from django.core.management.color import no_style
 from django.db import connection
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} is not installed")
+    return path
 
 
 def _pg_args() -> list[str]:
@@ -27,9 +35,12 @@ def dump_text() -> str:
     if connection.vendor == "sqlite":
         connection.ensure_connection()
         return "\n".join(connection.connection.iterdump())
-    return subprocess.run(
-        ["pg_dump", *_pg_args(), "--data-only", connection.settings_dict["NAME"]],
-        check=True, capture_output=True, text=True, env=_pg_env(),
+    return subprocess.run(  # noqa: S603 (the installed PostgreSQL tools, on the test database)
+        [_tool("pg_dump"), *_pg_args(), "--data-only", connection.settings_dict["NAME"]],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=_pg_env(),
     ).stdout
 
 
@@ -41,9 +52,18 @@ def backup(folder: Path):
         connection.connection.backup(copy)
         return copy
     path = folder / "backup.dump"
-    subprocess.run(
-        ["pg_dump", *_pg_args(), "-Fc", "--data-only", "-f", str(path), connection.settings_dict["NAME"]],
-        check=True, env=_pg_env(),
+    subprocess.run(  # noqa: S603 (the installed PostgreSQL tools, on the test database)
+        [
+            _tool("pg_dump"),
+            *_pg_args(),
+            "-Fc",
+            "--data-only",
+            "-f",
+            str(path),
+            connection.settings_dict["NAME"],
+        ],
+        check=True,
+        env=_pg_env(),
     )
     return path
 
@@ -58,7 +78,16 @@ def restore(saved) -> None:
         for statement in connection.ops.sql_flush(no_style(), tables, allow_cascade=True):
             cursor.execute(statement)
     connection.close()
-    subprocess.run(
-        ["pg_restore", *_pg_args(), "--data-only", "--disable-triggers", "-d", connection.settings_dict["NAME"], str(saved)],
-        check=True, env=_pg_env(),
+    subprocess.run(  # noqa: S603 (the installed PostgreSQL tools, on the test database)
+        [
+            _tool("pg_restore"),
+            *_pg_args(),
+            "--data-only",
+            "--disable-triggers",
+            "-d",
+            connection.settings_dict["NAME"],
+            str(saved),
+        ],
+        check=True,
+        env=_pg_env(),
     )

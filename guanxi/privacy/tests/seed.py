@@ -38,7 +38,9 @@ def seed_person(unit, other_unit, media_root: Path, *, events: int = 3) -> Seede
     customer = make_customer(NAME, [unit], phone=PHONE, notes=f"Prefers calls at {NATIONAL}")
     Identity.objects.create(customer=customer, kind=Identity.Kind.EMAIL, value=EMAIL, source="test")
     twin = make_customer(NAME, [other_unit])
-    Identity.objects.create(customer=twin, kind=Identity.Kind.WECHAT_UNIONID, value="oUnion-ouyang-2024", source="t")
+    Identity.objects.create(
+        customer=twin, kind=Identity.Kind.WECHAT_UNIONID, value="oUnion-ouyang-2024", source="t"
+    )
     merge_customers(customer, twin, reason="test")
     other = make_customer("路人甲", [unit], phone="+8613711112222", notes="bystander")
     store = make_store(unit, "Home flagship")
@@ -48,7 +50,11 @@ def seed_person(unit, other_unit, media_root: Path, *, events: int = 3) -> Seede
     Address.objects.create(customer=customer, receiver=NAME, phone=NATIONAL, street=STREET, city="北京")
     profile.add_note(customer, f"Called {NAME} on {NATIONAL}")
     profile.record_consent(
-        customer, ConsentChannel.SMS, Consent.State.GRANTED, Consent.Method.WRITTEN, evidence=f"signed by {NAME}"
+        customer,
+        ConsentChannel.SMS,
+        Consent.State.GRANTED,
+        Consent.Method.WRITTEN,
+        evidence=f"signed by {NAME}",
     )
     now = timezone.now()
     Event.objects.bulk_create(
@@ -68,24 +74,43 @@ def seed_person(unit, other_unit, media_root: Path, *, events: int = 3) -> Seede
     )
     # Before the visitor was known: no customer, but their e-mail in the payload.
     Event.objects.create(
-        store=store, unit=unit, source="web", external_id="anon-1", kind=Event.Kind.SIGN_UP,
-        properties={"email": EMAIL}, occurred_at=now,
+        store=store,
+        unit=unit,
+        source="web",
+        external_id="anon-1",
+        kind=Event.Kind.SIGN_UP,
+        properties={"email": EMAIL},
+        occurred_at=now,
     )
     Message.objects.create(
-        unit=unit, medium=Medium.SMS, customer=customer, address=PHONE, purpose=Purpose.MARKETING,
-        send_key="k-1", body=f"{NAME}，您好", state=Message.State.QUEUED,
+        unit=unit,
+        medium=Medium.SMS,
+        customer=customer,
+        address=PHONE,
+        purpose=Purpose.MARKETING,
+        send_key="k-1",
+        body=f"{NAME}，您好",
+        state=Message.State.QUEUED,
     )
     ticket = Ticket.objects.create(unit=unit, customer=customer, subject=f"退货 {NAME}", email_address=EMAIL)
     TicketEvent.objects.create(ticket=ticket, kind="note", body=f"回电 {NATIONAL}")
     Lead.objects.create(unit=unit, name=NAME, phone=NATIONAL, email=EMAIL)  # not linked to the profile
     WebhookDelivery.objects.create(
-        platform="shopify", store=store, unit=unit, event_id="wh-1", topic="orders/create",
-        payload_sha256="0" * 64, status=WebhookDelivery.Status.FAILED, message=f"bad phone {NATIONAL}",
+        platform="shopify",
+        store=store,
+        unit=unit,
+        event_id="wh-1",
+        topic="orders/create",
+        payload_sha256="0" * 64,
+        status=WebhookDelivery.Status.FAILED,
+        message=f"bad phone {NATIONAL}",
     )
     run = ImportRun.objects.create(
         unit=unit, kind="customers", file_name="people.csv", sha256="1" * 64, params={"sample": EMAIL}
     )
-    ImportRowError.objects.create(run=run, row=2, column="phone", value=NATIONAL, code="x", params={"name": NAME})
+    ImportRowError.objects.create(
+        run=run, row=2, column="phone", value=NATIONAL, code="x", params={"name": NAME}
+    )
     Job.objects.create(kind="commerce.import", params={"preview": [NAME, EMAIL]}, state=Job.State.SUCCEEDED)
     folder = media_root / "imports" / "abc"
     folder.mkdir(parents=True)

@@ -10,7 +10,9 @@ from guanxi.customers.models import Identity
 
 
 def _post(client, url, header, body=None):
-    return client.post(url, data=body or {}, content_type="application/json", HTTP_AUTHORIZATION=header["Authorization"])
+    return client.post(
+        url, data=body or {}, content_type="application/json", HTTP_AUTHORIZATION=header["Authorization"]
+    )
 
 
 def test_erasure_through_the_api_needs_a_second_person(
@@ -43,9 +45,13 @@ def test_export_through_the_api(client, home, unit_a, make_user, bearer, django_
     customer = make_customer("欧阳晓梅", [unit_a], phone="+8613912345678")
     header = bearer(head, scope="read_write")
     with django_capture_on_commit_callbacks(execute=True):
-        created = _post(client, "/api/v1/privacy/requests", header, {"customer": customer.pk, "kind": "export"})
+        created = _post(
+            client, "/api/v1/privacy/requests", header, {"customer": customer.pk, "kind": "export"}
+        )
     item = created.json()
-    status = client.get(f"/api/v1/privacy/requests/{item['id']}", HTTP_AUTHORIZATION=header["Authorization"]).json()
+    status = client.get(
+        f"/api/v1/privacy/requests/{item['id']}", HTTP_AUTHORIZATION=header["Authorization"]
+    ).json()
     assert (status["state"], status["counts"]["customers.Identity"]) == ("done", 1)
     download = client.get(
         f"/api/v1/privacy/requests/{item['id']}/download", HTTP_AUTHORIZATION=header["Authorization"]

@@ -32,7 +32,11 @@ def test_export_from_the_360_page_holds_every_declared_field(
     assert response.status_code == 302 and response["Location"] == f"/privacy/{item.pk}/"
     assert (item.kind, item.state, item.requested_by) == ("export", "done", head)
     job = Job.objects.get(pk=item.job_id)
-    assert (job.state, job.progress_done, job.progress_total) == ("succeeded", job.progress_total, job.progress_total)
+    assert (job.state, job.progress_done, job.progress_total) == (
+        "succeeded",
+        job.progress_total,
+        job.progress_total,
+    )
     assert job.counts["rows"] == sum(item.counts.values())
 
     download = client.get(f"/privacy/{item.pk}/download/")
@@ -40,7 +44,9 @@ def test_export_from_the_360_page_holds_every_declared_field(
     archive = _zip(download)
     data = json.loads(archive.read("data.json"))
     tables = data["tables"]
-    assert data["customers"] == sorted([seeded.customer.pk, *seeded.customer.absorbed.values_list("pk", flat=True)])
+    assert data["customers"] == sorted(
+        [seeded.customer.pk, *seeded.customer.absorbed.values_list("pk", flat=True)]
+    )
     assert [row["name"] for row in tables["customers.Customer"]] == [NAME, NAME]
     assert sorted(row["value"] for row in tables["customers.Identity"]) == sorted(
         ["+8613912345678", EMAIL, "oUnion-ouyang-2024"]

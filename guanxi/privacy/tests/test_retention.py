@@ -20,7 +20,11 @@ from guanxi.privacy.retention import horizons, purge
 
 def _event(store, unit, external_id, days_ago):
     return Event.objects.create(
-        store=store, unit=unit, source="web", external_id=external_id, kind=Event.Kind.BROWSE,
+        store=store,
+        unit=unit,
+        source="web",
+        external_id=external_id,
+        kind=Event.Kind.BROWSE,
         occurred_at=timezone.now() - timedelta(days=days_ago),
     )
 
@@ -33,14 +37,26 @@ def test_nightly_purge_removes_only_what_is_past_its_horizon(client, home, unit_
     customer = make_customer("甲", [unit_a])
     _event(store, unit_a, "old", 91)
     _event(store, unit_a, "new", 89)
-    for key, days, state in (("m-old", 61, Message.State.SENT), ("m-new", 59, Message.State.SENT), ("m-held", 61, Message.State.HELD)):
+    for key, days, state in (
+        ("m-old", 61, Message.State.SENT),
+        ("m-new", 59, Message.State.SENT),
+        ("m-held", 61, Message.State.HELD),
+    ):
         Message.objects.create(
-            unit=unit_a, medium=Medium.SMS, customer=customer, address="+8613912345678", purpose=Purpose.TRANSACTIONAL,
-            send_key=key, state=state, created_at=timezone.now() - timedelta(days=days),
+            unit=unit_a,
+            medium=Medium.SMS,
+            customer=customer,
+            address="+8613912345678",
+            purpose=Purpose.TRANSACTIONAL,
+            send_key=key,
+            state=state,
+            created_at=timezone.now() - timedelta(days=days),
         )
     old_entry = audit.record(AuditEntry.Action.LOGIN, actor=admin)
     # The audit log is append-only; a plain queryset moves the entry back in time.
-    models.QuerySet(AuditEntry).filter(pk=old_entry.pk).update(created_at=timezone.now() - timedelta(days=1100))
+    models.QuerySet(AuditEntry).filter(pk=old_entry.pk).update(
+        created_at=timezone.now() - timedelta(days=1100)
+    )
     uploads = home / "media" / "imports"
     old_folder, new_folder = uploads / "old", uploads / "new"
     for folder in (old_folder, new_folder):
@@ -49,7 +65,10 @@ def test_nightly_purge_removes_only_what_is_past_its_horizon(client, home, unit_
     stale = time.time() - 8 * 86400
     os.utime(old_folder, (stale, stale))
     run = ImportRun.objects.create(
-        unit=unit_a, kind="customers", file_name="people.csv", sha256="1" * 64,
+        unit=unit_a,
+        kind="customers",
+        file_name="people.csv",
+        sha256="1" * 64,
         created_at=timezone.now() - timedelta(days=8),
     )
     ImportRowError.objects.create(run=run, row=2, column="phone", value="139", code="x")
@@ -80,7 +99,9 @@ def test_horizons_are_set_on_the_page_not_below_their_minimum(client, home, make
     assert horizons()["audit"] == 1095
     entry = AuditEntry.objects.filter(object_type="privacy.retentionsetting").get()
     assert (entry.object_id, entry.message_code, entry.message_params) == (
-        "events", "privacy.retention_set", {"data_class": "events", "days": 400}
+        "events",
+        "privacy.retention_set",
+        {"data_class": "events", "days": 400},
     )
     head = make_user("head", Role.UNIT_HEAD)
     client.force_login(head)
