@@ -17,11 +17,10 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models.functions import Cast
 
-from guanxi.customers.models import Customer
 from guanxi.customers.references import Blank, DeleteRows, Scrub, pii_fields
 from guanxi.messaging.addresses import address_hash
 from guanxi.messaging.models import Medium, Suppression
-from guanxi.privacy.subject import Subject, json_forms, subject_for
+from guanxi.privacy.subject import Subject, json_forms
 
 ERASED = "[erased]"
 TEXT_FILES = {".csv", ".tsv", ".txt", ".json", ".jsonl", ".log", ".ndjson"}
@@ -200,10 +199,3 @@ def _scrub_value(value: Any, pattern: re.Pattern) -> Any:
     if isinstance(value, list):
         return [_scrub_value(item, pattern) for item in value]
     return value
-
-
-def erase_customer(customer: Customer, *, source: str) -> tuple[Subject, Counter]:
-    subject = subject_for(customer)
-    counts = erase_subject(subject, source=source)
-    counts["files"] += erase_files(subject)
-    return subject, +counts
