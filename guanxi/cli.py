@@ -446,6 +446,33 @@ def loyalty_check() -> None:
     console.print("The points ledger balances.")
 
 
+privacy_app = typer.Typer(help="Privacy: erase again after a database restore, purge by retention.")
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("replay")
+def privacy_replay() -> None:
+    """Erase again everyone the erasure log (GUANXI_HOME/privacy/erasures.jsonl) names who is back in
+    the database: run it after restoring a backup taken before an erasure."""
+    prepare()
+    from guanxi.privacy.actions import replay
+
+    done = replay()
+    for request, customer in done:
+        console.print(f"Request #{request}: customer #{customer} erased again", highlight=False)
+    console.print(f"Erasure log replayed: {len(done)} customers erased again.")
+
+
+@privacy_app.command("retention")
+def privacy_retention() -> None:
+    """Remove now what is past its retention horizon (the nightly job does the same)."""
+    prepare()
+    from guanxi.privacy.retention import purge
+
+    run = purge()
+    console.print(f"Purged: {run.purged}", highlight=False)
+
+
 @app.command("engine-export")
 def engine_export(
     full: Annotated[

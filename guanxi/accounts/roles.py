@@ -56,6 +56,12 @@ PUBLISH_MARKETING = "marketing.publish"
 # Defining the organisation's tags, tag groups and custom fields, which every unit shares.
 CONFIGURE_CUSTOMERS = "customers.configure"
 
+# Privacy requests (docs/guide/privacy.md): recording a person's request for a copy of their data or
+# its erasure, and downloading the copy; approving and running an erasure and setting retention is
+# the group's (a unit head records, the group approves: the two-person rule).
+PRIVACY_REQUEST = "privacy.request"
+PRIVACY_APPROVE = "privacy.approve"
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.SYSTEM_ADMIN: frozenset(
         READ_ALL
@@ -70,6 +76,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             TRANSFER_SALES,
             MANAGE_SERVICE,
             PUBLISH_MARKETING,
+            PRIVACY_REQUEST,
+            PRIVACY_APPROVE,
         }
     ),
     Role.GROUP_MANAGER: frozenset(
@@ -83,12 +91,22 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             TRANSFER_SALES,
             MANAGE_SERVICE,
             PUBLISH_MARKETING,
+            PRIVACY_REQUEST,
+            PRIVACY_APPROVE,
         }
     ),
     Role.UNIT_HEAD: frozenset(
         READ_ALL
         | WRITE_ALL
-        | {"core.audit", CONFIGURE_CUSTOMERS, CHANNELS, MANAGE_SALES, MANAGE_SERVICE, PUBLISH_MARKETING}
+        | {
+            "core.audit",
+            CONFIGURE_CUSTOMERS,
+            CHANNELS,
+            MANAGE_SALES,
+            MANAGE_SERVICE,
+            PUBLISH_MARKETING,
+            PRIVACY_REQUEST,
+        }
     ),
     Role.UNIT_ADMIN: frozenset(
         READ_ALL
@@ -101,6 +119,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             MANAGE_SALES,
             MANAGE_SERVICE,
             PUBLISH_MARKETING,
+            PRIVACY_REQUEST,
         }
     ),
     Role.MARKETER: frozenset(

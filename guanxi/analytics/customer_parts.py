@@ -90,6 +90,7 @@ def _metric_filter(field: str):
 
 
 def register() -> None:
+    register_personal_data()
     from guanxi.analytics.api import MetricSummaryOut
 
     register_reference(
@@ -111,3 +112,11 @@ def register() -> None:
     register_list_filter(
         ListFilter("abc_class", _("ABC class"), lambda: list(AbcClass.choices), _metric_filter("abc_class"))
     )
+
+
+def register_personal_data() -> None:
+    """Declare how erasure treats this app's personal fields (guanxi.privacy; a test keeps it complete)."""
+    from guanxi.analytics.models import ModelRun
+    from guanxi.customers.references import NotPersonal, register_pii
+
+    register_pii(ModelRun, ["message"], NotPersonal("A model fit's outcome."))

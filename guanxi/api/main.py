@@ -19,6 +19,7 @@ from guanxi.customers.api import router as customers_router
 from guanxi.loyalty.api import router as loyalty_router
 from guanxi.marketing.api import router as marketing_router
 from guanxi.messaging.api import router as messaging_router
+from guanxi.privacy.api import router as privacy_router
 from guanxi.sales.api import router as sales_router
 from guanxi.segments.api import router as segments_router
 from guanxi.service.api import router as service_router
@@ -105,3 +106,4 @@ api.add_router("", sales_router)
 api.add_router("", service_router)
 api.add_router("", loyalty_router)
 api.add_router("", marketing_router)
+api.add_router("", privacy_router)

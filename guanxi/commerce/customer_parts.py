@@ -274,6 +274,7 @@ def order_facts(user, customer) -> list[tuple[Any, str]]:
 
 
 def register() -> None:
+    register_personal_data()
     from guanxi.commerce.api import TotalsOut
 
     register_reference("orders", Order, Repoint())
@@ -300,3 +301,44 @@ def register() -> None:
         )
     )
     register_profile_facts("orders", order_facts)
+
+
+def register_personal_data() -> None:
+    """Declare how erasure treats this app's personal fields (guanxi.privacy; a test keeps it complete)."""
+    from guanxi.commerce.models import (
+        Event,
+        IdempotencyRecord,
+        ImportMapping,
+        ImportRowError,
+        ImportRun,
+        Order,
+        OrderLine,
+        Product,
+        Store,
+        WebhookDelivery,
+    )
+    from guanxi.customers.references import Blank, DeleteRows, NotPersonal, Retain, Scrub, register_pii
+
+    register_pii(Event, ["name", "properties"], DeleteRows())
+    # Events received before the visitor was known may carry their address in the properties.
+    register_pii(Event, ["properties"], Scrub())
+    register_pii(Order, ["attributes"], Blank())
+    register_pii(
+        Order,
+        ["number", "currency", "total_amount", "refunded_amount", "placed_at", "paid_at"],
+        Retain(
+            "Order records are accounting records: the Accounting Law (会计法) and the Measures on "
+            "accounting archives (会计档案管理办法) require them kept; the order keeps no name, phone or address."
+        ),
+    )
+    register_pii(OrderLine, ["name"], NotPersonal("The product's name."))
+    register_pii(Product, ["name"], NotPersonal("The product's name."))
+    register_pii(Store, ["name"], NotPersonal("The store's name."))
+    register_pii(ImportMapping, ["name"], NotPersonal("A saved column mapping's name."))
+    register_pii(ImportRun, ["file_name", "message", "params"], Scrub())
+    register_pii(ImportRowError, ["value", "params"], Scrub())
+    register_pii(IdempotencyRecord, ["response"], Scrub())
+    register_pii(WebhookDelivery, ["message"], Scrub())
+    register_pii(
+        WebhookDelivery, ["payload_sha256"], NotPersonal("A digest; the body itself is never stored.")
+    )

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "guanxi.messaging",
     "guanxi.service",
     "guanxi.marketing",
+    "guanxi.privacy",
     "guanxi.demo",
     "guanxi.api",
     "guanxi.web",
@@ -203,6 +204,17 @@ GUANXI_SERVICE_ATTACHMENT_MB = env_int("GUANXI_SERVICE_ATTACHMENT_MB", 10)  # pe
 GUANXI_IMPORT_UPLOAD_DAYS = env_int(
     "GUANXI_IMPORT_UPLOAD_DAYS", 7
 )  # uploaded import files are kept this long
+# Privacy (docs/guide/privacy.md): an erasure needs a second person's approval; a subject access
+# export can be downloaded this many days; retention horizons per data class (the retention page
+# may override them).
+GUANXI_PRIVACY_TWO_PERSON = env_bool("GUANXI_PRIVACY_TWO_PERSON", True)
+GUANXI_PRIVACY_EXPORT_DAYS = env_int("GUANXI_PRIVACY_EXPORT_DAYS", 7)
+GUANXI_RETENTION_DAYS = {
+    "events": env_int("GUANXI_RETENTION_EVENTS_DAYS", 730),
+    "messages": env_int("GUANXI_RETENTION_MESSAGES_DAYS", 365),
+    "audit": env_int("GUANXI_RETENTION_AUDIT_DAYS", 1095),
+    "import_files": env_int("GUANXI_RETENTION_IMPORT_FILES_DAYS", GUANXI_IMPORT_UPLOAD_DAYS),
+}
 
 GUANXI_SITE_NAME = _("Guanxi CRM")
 # The address the outside world reaches this install at (https://crm.example.com), for the URLs given

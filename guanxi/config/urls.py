@@ -29,5 +29,6 @@ urlpatterns = [
     # Before the web app, whose placeholder page for the sales area this replaces.
     path("sales/", include("guanxi.sales.urls")),
     path("service/", include("guanxi.service.urls")),
+    path("privacy/", include("guanxi.privacy.urls")),
     path("", include("guanxi.web.urls")),
 ]

@@ -13,6 +13,7 @@ from guanxi.customers.changes import note_changed
 from guanxi.customers.identities import IdentityKey
 from guanxi.customers.models import Customer, CustomerUnit, Identity, IdentityHint
 from guanxi.customers.phrases import CUSTOMERS_CREATED
+from guanxi.customers.references import identities_received
 
 # SQLite's default limit on bound parameters is 32,766; three per key in an OR of ANDs stays far below.
 LOOKUP_BATCH = 500
@@ -108,6 +109,8 @@ def upsert_customers_by_identity(
             if lost:
                 Customer.objects.filter(pk__in=lost).delete()
             note_changed(created_ids)
+            created = set(created_ids)
+            identities_received({key: pk for key, pk in winners.items() if pk in created})
         if resolved:
             _link_to_unit(set(resolved.values()), unit)
         if created_ids:
@@ -143,6 +146,7 @@ def add_identities(
         ignore_conflicts=True,
     )
     note_changed([*identities.values(), *(pk for pk, _kind, _value in hints)])
+    identities_received(identities)
 
 
 def _link_to_unit(customer_ids: set[int], unit: Any) -> None:

@@ -19,7 +19,7 @@ from guanxi.core.display import Coded
 from guanxi.core.edits import save_changes
 from guanxi.core.models import AuditEntry
 from guanxi.core.privacy import mask_value
-from guanxi.customers.identities import is_masked, normalise_identity
+from guanxi.customers.identities import IdentityKey, is_masked, normalise_identity
 from guanxi.customers.merging.merge import SURVIVORSHIP_FIELDS, acting_user, merge_customers
 from guanxi.customers.merging.strong import STRONG_KINDS
 from guanxi.customers.models import (
@@ -48,6 +48,7 @@ from guanxi.customers.phrases import (
     TAG_ADDED,
     TAG_REMOVED,
 )
+from guanxi.customers.references import identities_received
 from guanxi.customers.timeline import event_for, record_event, record_events
 
 # The profile fields a merge decides, but for when the customer was first seen: that comes from their data.
@@ -646,6 +647,7 @@ def add_identity(
             identity = Identity.objects.create(
                 customer=customer, kind=kind, namespace=namespace, value=value, source=source
             )
+            identities_received({IdentityKey(kind, namespace, value): customer.pk})
             audit.record(
                 AuditEntry.Action.CREATE, actor=actor, obj=identity, message=ON_CUSTOMER(customer=customer.pk)
             )

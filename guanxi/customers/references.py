@@ -196,3 +196,136 @@ def register_profile_facts(key: str, facts: ProfileFacts) -> None:
 
 def profile_facts(user: Any, customer: Any) -> list[tuple[Any, str]]:
     return [fact for facts in _profile_facts.values() for fact in facts(user, customer)]
+
+
+# --- personal data -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeleteRows:
+    """Erasing the person deletes their rows; `customer` is the field path from the model to them."""
+
+    customer: str = "customer"
+
+
+@dataclass(frozen=True)
+class Blank:
+    """Erasing the person empties these fields of their rows; the rows stay (counts, amounts, links)."""
+
+    customer: str = "customer"
+
+
+@dataclass(frozen=True)
+class Scrub:
+    """Rows not tied to the person (payloads, job parameters, error texts): wherever one of the
+    person's values appears in these fields, erasure replaces it."""
+
+
+@dataclass(frozen=True)
+class Retain:
+    """Kept on erasure (the allow-list), for the reason given; the privacy guide lists each one."""
+
+    why: str
+
+
+@dataclass(frozen=True)
+class NotPersonal:
+    """A field whose name looks personal but holds none (a store's name, a template's body)."""
+
+    why: str
+
+
+PiiHandling = DeleteRows | Blank | Scrub | Retain | NotPersonal
+
+
+@dataclass(frozen=True)
+class PiiFields:
+    model: type[models.Model]
+    fields: tuple[str, ...]
+    how: PiiHandling
+
+
+_pii: list[PiiFields] = []
+
+# Field names that look like personal data: every such text or JSON field of an installed model must
+# be declared (a test reads `undeclared_pii_fields`), so a new model cannot slip past erasure.
+PII_LOOKING = (
+    "phone",
+    "mobile",
+    "email",
+    "name",
+    "address",
+    "receiver",
+    "street",
+    "body",
+    "payload",
+    "text",
+    "note",
+    "evidence",
+    "content",
+    "subject",
+    "properties",
+    "attributes",
+    "params",
+    "data",
+    "snapshot",
+    "context",
+    "detail",
+    "response",
+    "message",
+    "value",
+    "label",
+    "recipient",
+)
+
+
+def register_pii(model: type[models.Model], fields: Iterable[str], how: PiiHandling) -> None:
+    """Declare how erasure treats `fields` of `model` (and what the subject access export holds)."""
+    names = tuple(fields)
+    known = {field.name for field in model._meta.concrete_fields}
+    unknown = set(names) - known
+    if unknown:
+        raise ValueError(f"{model.__name__} has no fields {sorted(unknown)}")
+    _pii.append(PiiFields(model, names, how))
+
+
+def pii_fields() -> list[PiiFields]:
+    return list(_pii)
+
+
+def undeclared_pii_fields(registry: Any = None) -> list[str]:
+    """`app.Model.field` for every text or JSON field of an installed Guanxi model (in `registry`,
+    by default Django's) whose name looks personal and that no app declared with `register_pii`;
+    empty when the inventory is complete."""
+    from django.apps import apps
+
+    declared = {(item.model, name) for item in _pii for name in item.fields}
+    kinds = (models.CharField, models.TextField, models.JSONField)
+    return sorted(
+        f"{model._meta.label}.{field.name}"
+        for model in (registry or apps).get_models()
+        if model.__module__.startswith("guanxi.")
+        for field in model._meta.concrete_fields
+        if isinstance(field, kinds)
+        and not field.choices
+        and any(word in field.name for word in PII_LOOKING)
+        and (model, field.name) not in declared
+    )
+
+
+# --- identities received -----------------------------------------------------------------------
+
+# ({IdentityKey: customer id}) -> None, told of identities just given to customers (an import, a
+# webhook, a form); privacy marks a profile receiving an erased address as not marketable.
+IdentityListener = Callable[[Any], None]
+_identity_listeners: dict[str, IdentityListener] = {}
+
+
+def register_identity_listener(key: str, listener: IdentityListener) -> None:
+    _identity_listeners[key] = listener
+
+
+def identities_received(identities: Any) -> None:
+    if identities:
+        for listener in _identity_listeners.values():
+            listener(identities)

@@ -119,6 +119,7 @@ def membership_facts(user: Any, customer: Any) -> list[tuple[Any, str]]:
 
 
 def register() -> None:
+    register_personal_data()
     from guanxi.loyalty.schemas import CustomerMembershipOut
 
     # One membership per programme: of two profiles' memberships the older stays (undo restores the other).
@@ -146,3 +147,13 @@ def register() -> None:
         ListFilter(key="loyalty_tier", label=_("Loyalty tier"), choices=tier_choices, apply=filter_by_tier)
     )
     register_profile_facts("loyalty", membership_facts)
+
+
+def register_personal_data() -> None:
+    """Declare how erasure treats this app's personal fields (guanxi.privacy; a test keeps it complete)."""
+    from guanxi.customers.references import NotPersonal, register_pii
+    from guanxi.loyalty.models import CouponTemplate, Programme, Tier
+
+    register_pii(Programme, ["name", "points_name"], NotPersonal("The programme's own names."))
+    register_pii(CouponTemplate, ["name"], NotPersonal("A coupon's name."))
+    register_pii(Tier, ["name"], NotPersonal("A tier's name."))

@@ -8,6 +8,7 @@ from guanxi.marketing.models import Enrolment, Recipient
 
 
 def register() -> None:
+    register_personal_data()
     register_reference(
         "marketing_enrolments", Enrolment, Repoint(unique_with=("flow", "trigger_key"), keep="id")
     )
@@ -15,3 +16,14 @@ def register() -> None:
     register_section(
         Section(key="marketing", template="marketing/customer_marketing.html", fetch=fetch.customer_marketing)
     )
+
+
+def register_personal_data() -> None:
+    """Declare how erasure treats this app's personal fields (guanxi.privacy; a test keeps it complete)."""
+    from guanxi.customers.references import Blank, NotPersonal, Scrub, register_pii
+    from guanxi.marketing.models import Campaign, Enrolment, Flow, StepRun
+
+    register_pii(Enrolment, ["context"], Blank())
+    register_pii(StepRun, ["detail"], Scrub())
+    register_pii(Campaign, ["name"], NotPersonal("A campaign's name."))
+    register_pii(Flow, ["name"], NotPersonal("A flow's name."))

@@ -53,6 +53,7 @@ def history_for_api(user, customer) -> list[dict]:
 
 
 def register() -> None:
+    register_personal_data()
     from guanxi.messaging.api import MessageOut
 
     register_reference("messages", Message, Repoint())
@@ -70,3 +71,37 @@ def register() -> None:
             ),
         )
     )
+
+
+def register_personal_data() -> None:
+    """Declare how erasure treats this app's personal fields (guanxi.privacy; a test keeps it complete)."""
+    from guanxi.customers.references import Blank, DeleteRows, NotPersonal, Retain, Scrub, register_pii
+    from guanxi.messaging.models import (
+        ChannelAccount,
+        ContactPreference,
+        InboundMessage,
+        Message,
+        Suppression,
+        Template,
+        TemplateVersion,
+    )
+
+    # The outbox is the queue: deleting the person's messages removes the payloads waiting to be sent.
+    register_pii(
+        Message, ["address", "address_hash", "subject", "body", "detail", "provider_message_id"], DeleteRows()
+    )
+    register_pii(Message, ["address", "subject", "body"], Scrub())
+    register_pii(InboundMessage, ["address_hash", "masked_address", "text"], DeleteRows())
+    register_pii(InboundMessage, ["text"], Scrub())
+    register_pii(ContactPreference, ["value"], DeleteRows())
+    register_pii(Suppression, ["masked_address"], Blank())
+    register_pii(
+        Suppression,
+        ["address_hash"],
+        Retain(
+            "A peppered hash of the address keeps an erased or opted-out person from being messaged again."
+        ),
+    )
+    register_pii(ChannelAccount, ["name"], NotPersonal("A channel's name."))
+    register_pii(Template, ["name"], NotPersonal("A template's name."))
+    register_pii(TemplateVersion, ["contents"], NotPersonal("A template's wording, with placeholders."))

@@ -197,6 +197,7 @@ def account_facts(user: Any, customer: Any) -> list[tuple[Any, str]]:
 
 
 def register() -> None:
+    register_personal_data()
     from guanxi.sales.api.schemas import CustomerSalesOut
 
     register_reference("sales_leads", Lead, Repoint())
@@ -227,3 +228,54 @@ def register() -> None:
         )
     )
     register_profile_facts("sales_accounts", account_facts)
+
+
+def register_personal_data() -> None:
+    """Declare how erasure treats this app's personal fields (guanxi.privacy; a test keeps it complete)."""
+    from guanxi.customers.references import Blank, NotPersonal, Scrub, register_pii
+    from guanxi.sales.models import (
+        Account,
+        Activity,
+        Competitor,
+        Lead,
+        LeadForm,
+        LeadTransfer,
+        Notification,
+        Opportunity,
+        OpportunityCompetitor,
+        OpportunityLine,
+        Pipeline,
+        SalesPlan,
+        Stage,
+    )
+
+    lead_fields = [
+        "name",
+        "company",
+        "title",
+        "phone",
+        "email",
+        "phone_key",
+        "email_key",
+        "source_detail",
+        "description",
+        "consent_text",
+        "disqualify_note",
+    ]
+    register_pii(Lead, lead_fields, Blank())
+    # A lead not (yet) linked to the profile may still carry the person's phone or e-mail.
+    register_pii(Lead, lead_fields, Scrub())
+    register_pii(Activity, ["subject", "notes"], Blank())
+    register_pii(Activity, ["subject", "notes"], Scrub())
+    register_pii(Opportunity, ["name", "lost_note"], Scrub())
+    register_pii(Account, ["name", "phone", "address"], Scrub())
+    register_pii(LeadTransfer, ["decision_note"], Scrub())
+    register_pii(Notification, ["data"], Scrub())
+    register_pii(Notification, ["subject_type", "subject_id"], NotPersonal("A link to a sales record."))
+    register_pii(OpportunityCompetitor, ["notes"], Scrub())
+    register_pii(SalesPlan, ["notes"], Scrub())
+    register_pii(LeadForm, ["name", "consent_text"], NotPersonal("A web form's name and wording."))
+    register_pii(Competitor, ["name"], NotPersonal("A competitor's name."))
+    register_pii(OpportunityLine, ["name"], NotPersonal("The product's name."))
+    register_pii(Pipeline, ["name"], NotPersonal("A pipeline's name."))
+    register_pii(Stage, ["name"], NotPersonal("A stage's name."))

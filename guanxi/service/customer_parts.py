@@ -119,6 +119,7 @@ def timeline_items(customer: Any, user: Any, limit: int) -> list[TimelineItem]:
 
 
 def register() -> None:
+    register_personal_data()
     from guanxi.service.schemas import CustomerServiceOut
 
     register_reference("service_tickets", Ticket, Repoint())
@@ -138,3 +139,30 @@ def register() -> None:
             ),
         )
     )
+
+
+def register_personal_data() -> None:
+    """Declare how erasure treats this app's personal fields (guanxi.privacy; a test keeps it complete)."""
+    from guanxi.customers.references import Blank, NotPersonal, Scrub, register_pii
+    from guanxi.service.models import (
+        CannedReply,
+        FollowUp,
+        Holiday,
+        InboundEmail,
+        ServiceSettings,
+        Ticket,
+        TicketEvent,
+    )
+
+    register_pii(Ticket, ["subject", "email_address", "email_message_id"], Blank())
+    register_pii(Ticket, ["subject", "email_address"], Scrub())
+    register_pii(TicketEvent, ["body", "data", "message_id"], Blank(customer="ticket__customer"))
+    register_pii(TicketEvent, ["body", "data"], Scrub())
+    register_pii(FollowUp, ["notes"], Blank())
+    register_pii(FollowUp, ["notes"], Scrub())
+    register_pii(
+        InboundEmail, ["message_id", "recipient"], NotPersonal("A mail's id and the unit's own address.")
+    )
+    register_pii(CannedReply, ["body_zh", "body_en"], NotPersonal("A reply template's wording."))
+    register_pii(Holiday, ["name"], NotPersonal("A holiday's name."))
+    register_pii(ServiceSettings, ["support_address"], NotPersonal("The unit's own support address."))

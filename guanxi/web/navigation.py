@@ -123,6 +123,7 @@ NAVIGATION: tuple[NavSection, ...] = (
             NavItem(_("Imports"), "imports", (Route("commerce:import_list"),), "commerce.view"),
             NavItem(_("Jobs"), "jobs", (Route("web:job_list"),), "core.view"),
             NavItem(_("Audit log"), "audit", (Route("web:audit_list"),), "core.audit"),
+            NavItem(_("Privacy requests"), "audit", (Route("privacy:request_list"),), "privacy.request"),
             NavItem(_("Users"), "users", (Route("accounts:user_list"),), "accounts.manage"),
             NavItem(_("API tokens"), "tokens", (Route("accounts:token_list"),)),
             NavItem(_("Settings"), "settings", (Route("web:settings"),), SETTINGS_PERMISSIONS),

@@ -24,6 +24,7 @@ from guanxi.core.models import AuditEntry
 from guanxi.customers import profile
 from guanxi.customers.merging.merge import merge_customers
 from guanxi.customers.models import MergeSuggestion
+from guanxi.privacy import actions as privacy_actions
 from guanxi.sales.actions import configuration as sales_configuration
 from guanxi.sales.actions import leads as sales_leads
 from guanxi.sales.actions import opportunities as sales_deals
@@ -585,6 +586,33 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("api/v1/marketing/campaigns/<campaign_id>/approve", "approve_campaign"): Route(
         "detail", method="post", object="campaign", api=True
     ),
+    ("privacy/", "request_list"): Route("page"),
+    ("privacy/retention/", "retention"): Route("page"),
+    ("privacy/customers/<int:pk>/export/", "request_export"): Route(
+        "detail", method="post", object="customer"
+    ),
+    ("privacy/customers/<int:pk>/erasure/", "request_erasure"): Route(
+        "detail", method="post", object="customer"
+    ),
+    ("privacy/<int:pk>/", "request"): Route("detail", object="privacy_request"),
+    ("privacy/<int:pk>/approve/", "approve"): Route("detail", method="post", object="privacy_request"),
+    ("privacy/<int:pk>/reject/", "reject"): Route("detail", method="post", object="privacy_request"),
+    ("privacy/<int:pk>/run/", "run"): Route("detail", method="post", object="privacy_request"),
+    ("privacy/<int:pk>/download/", "download"): Route("detail", object="privacy_request"),
+    ("api/v1/privacy/requests", "list_requests"): Route("page", api=True),
+    ("api/v1/privacy/requests", "create_request"): Route("page", method="post", api=True),
+    ("api/v1/privacy/requests/<request_id>", "get_request"): Route(
+        "detail", object="privacy_request", api=True
+    ),
+    ("api/v1/privacy/requests/<request_id>/approve", "approve_request"): Route(
+        "detail", method="post", object="privacy_request", api=True
+    ),
+    ("api/v1/privacy/requests/<request_id>/run", "run_request"): Route(
+        "detail", method="post", object="privacy_request", api=True
+    ),
+    ("api/v1/privacy/requests/<request_id>/download", "download_request"): Route(
+        "detail", object="privacy_request", api=True
+    ),
 }
 
 
@@ -665,6 +693,8 @@ def world(unit_a, unit_b, make_user):
     sales_a = _sales_records(unit_a, make_user, "甲", to_unit=unit_b)
     service_b = _service_records(unit_b, make_user, MARKER, customer_b)
     service_a = _service_records(unit_a, make_user, "甲", customer_a)
+    privacy_b = privacy_actions.request_erasure(customer_b, actor=user_b, note=MARKER)
+    privacy_a = privacy_actions.request_erasure(customer_a, actor=None, note="甲")
     return World(
         unit_b_objects={
             **sales_b,
@@ -678,6 +708,7 @@ def world(unit_a, unit_b, make_user):
             "store": store_b.pk,
             "suggestion": suggestion_b.pk,
             "merge": merge_b.pk,
+            "privacy_request": privacy_b.pk,
             **messaging["b"],
             **service_b,
             **loyalty_b,
@@ -696,6 +727,7 @@ def world(unit_a, unit_b, make_user):
             "segment": segment_all.pk,
             "import_run": run_a.pk,
             "store": store_a.pk,
+            "privacy_request": privacy_a.pk,
         },
         # Organisation-wide: named after unit B's marker-free vocabulary, seen by every unit.
         shared_objects={"tag": tag.pk, "tag_group": group.pk, "custom_field": field.pk},
@@ -882,6 +914,7 @@ def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
             "<membership_id>",
             "<flow_id>",
             "<campaign_id>",
+            "<request_id>",
         ):
             path = path.replace(placeholder, str(object_id))
     return path
@@ -973,3 +1006,27 @@ def test_group_manager_sees_unit_b(client, world, manager):
     assert leaks(client.get(f"/api/v1/customers/{world.unit_b_objects['customer']}"))
     for page in ("/customers/merges/", "/imports/", "/stores/"):
         assert leaks(client.get(page)), page
+
+
+def test_unit_a_user_cannot_export_or_erase_a_unit_b_only_customer(client, world, make_user, unit_a, bearer):
+    from guanxi.privacy.models import PrivacyRequest
+
+    head = make_user("a_privacy", Role.UNIT_HEAD, [unit_a], can_view_pii=True, can_export=True)
+    customer_b = world.unit_b_objects["customer"]
+    before = PrivacyRequest.objects.count()
+    client.force_login(head)
+    for kind in ("export", "erasure"):
+        assert client.post(f"/privacy/customers/{customer_b}/{kind}/").status_code == 404
+    api = bearer(head, scope="read_write")
+    for kind in ("export", "erasure"):
+        response = client.post(
+            "/api/v1/privacy/requests",
+            data={"customer": customer_b, "kind": kind},
+            content_type="application/json",
+            **{"HTTP_AUTHORIZATION": api["Authorization"]},
+        )
+        assert response.status_code == 404
+        assert not leaks(response)
+    assert PrivacyRequest.objects.count() == before
+    listed = client.get("/api/v1/privacy/requests", HTTP_AUTHORIZATION=api["Authorization"]).json()
+    assert [item["customer"] for item in listed["items"]] == [world.unit_a_objects["customer"]]

@@ -155,6 +155,7 @@ DETAIL_LINKS = {
     "/stores/": r'href="(/stores/\d+/)"',
     "/segments/": r'href="(/segments/\d+/)"',
     "/jobs/": r'href="(/jobs/\d+/)"',
+    "/privacy/": r'href="(/privacy/(?:\d+|retention)/)"',
     "/settings/": r'href="(/(?:accounts|customers|stores)/[\w-]+/)"',
 }
 

@@ -97,6 +97,7 @@ def test_every_relation_to_a_customer_is_registered_with_a_merge_rule():
         "service_surveys",
         "marketing_enrolments",
         "marketing_recipients",
+        "privacy_requests",
     ]
 
 

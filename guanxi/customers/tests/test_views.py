@@ -251,13 +251,13 @@ def test_360_page_query_count_does_not_grow_with_data(
         make_order(store, shop["shared"], f"MORE-{index}", "1.00", (2026, 6, 1 + index % 28))
     client.force_login(unit_a_head)
 
-    # 42: 22 for the page and the commerce and analytics parts, 1 for the owner picker (the users who
+    # 43: 22 for the page and the commerce and analytics parts, 1 for the owner picker (the users who
     # could own the customer), 4 for messaging's section and timeline items (history, preferences,
     # suppressions, sends), 6 for the sales part (contacts, deals, open amount, activities; on the
     # timeline, activities and closed deals), 4 for service's (latest tickets, open count, average CSAT;
     # tickets on the timeline), 3 for loyalty (memberships; on the timeline, points movements and tier
-    # changes), 2 for marketing (the customer's flows and campaigns).
-    with django_assert_max_num_queries(42):
+    # changes), 2 for marketing (the customer's flows and campaigns), 1 for privacy (its requests).
+    with django_assert_max_num_queries(43):
         response = client.get(f"/customers/{shop['shared'].pk}/")
 
     assert response.status_code == 200
