@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.db.models.functions import Cast
 
@@ -59,9 +60,9 @@ def erase_subject(subject: Subject, *, source: str) -> Counter:
         declared = pii_fields()
         for item in declared:
             if isinstance(item.how, DeleteRows):
-                _deleted, per_model = item.model._base_manager.filter(
-                    **{f"{item.how.customer}__in": ids}
-                ).delete()
+                rows = item.model._base_manager.filter(**{f"{item.how.customer}__in": ids})
+                _remove_files_on_commit(rows)
+                _deleted, per_model = rows.delete()
                 for label, number in per_model.items():
                     counts[f"deleted {label}"] += number
         for item in declared:
@@ -79,6 +80,15 @@ def erase_subject(subject: Subject, *, source: str) -> Counter:
                             item.model, name, tokens, pattern
                         )
     return +counts
+
+
+def _remove_files_on_commit(rows: models.QuerySet) -> None:
+    """The stored files of rows about to be deleted (a ticket's photos) go once the deletion commits:
+    deleting a row leaves its file behind, and a picture holds no token the file scan could find."""
+    fields = [f.name for f in rows.model._meta.concrete_fields if isinstance(f, models.FileField)]
+    names = [name for field in fields for name in rows.values_list(field, flat=True) if name]
+    if names:
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
 
 
 def erase_files(subject: Subject, root: Path | None = None) -> int:

@@ -21,7 +21,8 @@ from django.utils.translation import gettext_lazy as _
 
 from guanxi.commerce.models import Event, ImportRowError, ImportRun
 from guanxi.commerce.uploads import IMPORT_JOB, uploads_dir
-from guanxi.core.models import AuditEntry, Job
+from guanxi.core import audit
+from guanxi.core.models import Job
 from guanxi.messaging.models import InboundMessage, Message
 from guanxi.privacy.exporting import remove_export_file
 from guanxi.privacy.models import PrivacyRequest, RetentionRun, RetentionSetting
@@ -67,7 +68,8 @@ def purge(now: Any = None) -> RetentionRun:
             )
         )
         + _delete(InboundMessage.objects.filter(received_at__lt=cutoff["messages"])),
-        "audit": _delete(models.QuerySet(AuditEntry).filter(created_at__lt=cutoff["audit"])),
+        # The one deletion the append-only log allows, through the door it keeps for it (ADR 0041).
+        "audit": audit.purge_before(cutoff["audit"]),
         "import_files": _remove_uploads(now, days["import_files"])
         + _delete(
             ImportRowError.objects.filter(
@@ -89,8 +91,7 @@ def _delete(queryset: models.QuerySet) -> int:
         if not batch:
             return removed
         with transaction.atomic():
-            # A plain QuerySet: the audit log's own manager refuses deletes, retention is the exception.
-            models.QuerySet(queryset.model).filter(pk__in=batch).delete()
+            queryset.filter(pk__in=batch).delete()
         removed += len(batch)
 
 

@@ -143,8 +143,9 @@ def register() -> None:
 
 def register_personal_data() -> None:
     """Declare how erasure treats this app's personal fields (guanxi.privacy; a test keeps it complete)."""
-    from guanxi.customers.references import Blank, NotPersonal, Scrub, register_pii
+    from guanxi.customers.references import Blank, DeleteRows, NotPersonal, Scrub, register_pii
     from guanxi.service.models import (
+        Attachment,
         CannedReply,
         FollowUp,
         Holiday,
@@ -158,6 +159,10 @@ def register_personal_data() -> None:
     register_pii(Ticket, ["subject", "email_address"], Scrub())
     register_pii(TicketEvent, ["body", "data", "message_id"], Blank(customer="ticket__customer"))
     register_pii(TicketEvent, ["body", "data"], Scrub())
+    # The files (a parcel's photo shows its label) go with their rows; other tickets' file names are scrubbed.
+    register_pii(Attachment, ["name"], DeleteRows(customer="ticket__customer"))
+    register_pii(Attachment, ["name"], Scrub())
+    register_pii(Attachment, ["content_type"], NotPersonal("The kind of file (image/png)."))
     register_pii(FollowUp, ["notes"], Blank())
     register_pii(FollowUp, ["notes"], Scrub())
     register_pii(

@@ -55,6 +55,7 @@ class Report:
     statuses: Counter = field(default_factory=Counter)
     failures: dict[str, str] = field(default_factory=dict)  # "METHOD /path [check]" -> first example
     leaks: dict[str, str] = field(default_factory=dict)
+    operations: set[str] = field(default_factory=set)  # "METHOD /path" of every operation requested
 
     def fail(self, key: str, detail: str) -> None:
         self.failures.setdefault(key, detail[:2000])
@@ -69,6 +70,12 @@ def callers(unit_a, make_user) -> list[Caller]:
         issued = account_actions.create_api_token(user=user, name="fuzz", scope=ApiToken.Scope.READ_WRITE)
         made.append(Caller(role=str(role), token=issued.secret, unit_scoped=scoped))
     return made
+
+
+def documented_operations() -> set[str]:
+    """ "METHOD /path" of every operation in the committed document, read as plain JSON."""
+    paths = json.loads(Path(SCHEMA_PATH).read_text(encoding="utf-8"))["paths"]
+    return {f"{method.upper()} {path}" for path, methods in paths.items() for method in methods}
 
 
 def load_schema() -> Any:
@@ -113,6 +120,7 @@ def _auth(caller: Caller) -> dict[str, str]:
 
 def _call(case: Any, caller: Caller, report: Report, marker: str) -> Any:
     report.requests += 1
+    report.operations.add(_key(case))
     response = case.call(headers=_auth(caller))
     report.statuses[response.status_code] += 1
     if caller.unit_scoped and marker.lower() in response.text.lower():

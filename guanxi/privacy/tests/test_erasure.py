@@ -157,3 +157,29 @@ def test_the_two_person_rule(db, unit_a, make_user, home):
     item.refresh_from_db()
     assert item.state == PrivacyRequest.State.APPROVED
     assert item.approved_at <= timezone.now()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_erasure_deletes_the_files_on_the_persons_tickets(home, unit_a, make_user):
+    from guanxi.commerce.tests.factories import make_customer
+    from guanxi.service import actions as service
+    from guanxi.service.models import Attachment
+    from guanxi.service.tests.test_attachments import png
+
+    agent = make_user("kefu", Role.SERVICE_AGENT, [unit_a])
+    person = make_customer(NAME, [unit_a], phone="+8613912345678")
+    bystander = make_customer("路人甲", [unit_a], phone="+8613711112222")
+    mine = service.open_ticket(actor=agent, unit=unit_a, subject="破损", customer=person)
+    theirs = service.open_ticket(actor=agent, unit=unit_a, subject="破损", customer=bystander)
+    service.add_note(mine, "", actor=agent, files=[("面单.png", png())])
+    service.add_note(theirs, "", actor=agent, files=[("快递.png", png())])
+    kept = Attachment.objects.get(ticket=theirs)
+    assert len([p for p in (home / "media").rglob("*") if p.is_file()]) == 2
+
+    counts, _item = _erase(
+        person, make_user("head", Role.UNIT_HEAD, [unit_a]), make_user("group", Role.GROUP_MANAGER)
+    )
+
+    assert counts["deleted service.Attachment"] == 1
+    assert list(Attachment.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert [p for p in (home / "media").rglob("*") if p.is_file()] == [home / "media" / kept.file.name]
