@@ -117,12 +117,12 @@ def _builder_context(
     )
     trigger_form.fields["segment"].choices = [("", "—"), *choices["segments"]]  # type: ignore[attr-defined]
     cards = []
-    purposes = dict(StepForm.base_fields["purpose"].choices)  # type: ignore[attr-defined]
     ids = {step.id: position for position, step in enumerate(steps.steps_of(definition), start=1)}
     branch_labels = {
         "no": _("If not, go to step"),
         "b": _("Path B goes to step"),
         "next": _("Then go to step"),
+        "timeout": _("On timeout go to step"),
     }
     for position, step in enumerate(steps.steps_of(definition), start=1):
         details = []
@@ -131,8 +131,9 @@ def _builder_context(
                 details.append((StepForm.base_fields[key].label, names[key].get(value, value)))
             elif key in branch_labels:
                 details.append((branch_labels[key], ids.get(value, _("the end"))))
-            elif key == "purpose":
-                details.append((StepForm.base_fields[key].label, purposes.get(value, value)))
+            elif key in ("purpose", "priority", "event_kind"):
+                labels = dict(StepForm.base_fields[key].choices)  # type: ignore[attr-defined]
+                details.append((StepForm.base_fields[key].label, labels.get(value, value)))
             elif key == "after_trigger":
                 details.append((_("Measured from"), _("the trigger")))
             elif key == "remove":
@@ -200,7 +201,7 @@ def flow_steps(request, pk: int):
             if op == "remove":
                 items.pop(index)
                 for item in items:
-                    for branch in ("no", "b", "next"):
+                    for branch in steps.BRANCHES:
                         if item.get(branch) == target:
                             item.pop(branch)
             else:
