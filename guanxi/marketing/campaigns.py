@@ -6,6 +6,7 @@ in the transaction that issues it, and the messages' send key is the campaign an
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -35,9 +36,12 @@ def audience_ids(campaign: Campaign) -> list[int]:
     )
 
 
-def group_of(campaign: Campaign, customer_id: int) -> str:
+def group_of(campaign: Campaign, customer_id: int, everywhere: Decimal = Decimal(0)) -> str:
+    """Holdout (the campaign's own, or the unit's global holdout at `everywhere` %), else A or B."""
     salt = f"campaign:{campaign.pk}"
-    if holdout.is_held_out(salt, customer_id, campaign.holdout_percent):
+    if holdout.is_held_out(salt, customer_id, campaign.holdout_percent) or holdout.in_global_holdout(
+        campaign.unit_id, customer_id, everywhere
+    ):
         return Recipient.Group.HOLDOUT
     return holdout.variant(salt, customer_id, campaign.b_percent)
 
@@ -45,10 +49,11 @@ def group_of(campaign: Campaign, customer_id: int) -> str:
 def assign(campaign: Campaign, customer_ids: Iterable[int]) -> int:
     """Write the recipients (existing rows stay as they are); how many rows the campaign has."""
     ids = list(customer_ids)
+    everywhere = holdout.global_percent(campaign.unit_id)
     for start in range(0, len(ids), BATCH):
         Recipient.objects.bulk_create(
             [
-                Recipient(campaign=campaign, customer_id=pk, group=group_of(campaign, pk))
+                Recipient(campaign=campaign, customer_id=pk, group=group_of(campaign, pk, everywhere))
                 for pk in ids[start : start + BATCH]
             ],
             ignore_conflicts=True,

@@ -192,8 +192,8 @@ def _dated(
 def enrol(flow: Flow, found: list[Occurrence], now: datetime) -> int:
     """One enrolment per new occurrence (existing ones are left as they are); how many were new.
 
-    The holdout share, chosen by a stable hash of flow and customer, is enrolled as `holdout` and
-    finished at once: it receives nothing, and is the control the effect report compares with."""
+    The holdout share, chosen by a stable hash of flow and customer, and the unit's global holdout
+    (`holdout.in_global_holdout`) are enrolled as `holdout` and finished at once: it receives nothing, and is the control the effect report compares with."""
     version = flow.current_version
     assert version is not None
     if not found:
@@ -216,10 +216,13 @@ def enrol(flow: Flow, found: list[Occurrence], now: datetime) -> int:
         Customer.objects.filter(pk__in=ids, status=Customer.Status.ACTIVE).values_list("pk", flat=True)
     )
     rows = []
+    everywhere = holdout.global_percent(flow.unit_id)
     for occurrence in found:
         if occurrence.customer_id not in live:
             continue
-        held = holdout.is_held_out(f"flow:{flow.pk}", occurrence.customer_id, flow.holdout_percent)
+        held = holdout.is_held_out(
+            f"flow:{flow.pk}", occurrence.customer_id, flow.holdout_percent
+        ) or holdout.in_global_holdout(flow.unit_id, occurrence.customer_id, everywhere)
         rows.append(
             Enrolment(
                 flow=flow,
@@ -299,7 +302,7 @@ def enrol_segment(flow: Flow, now: datetime) -> int:
     as `enrol(flow, occurrences(...))` would write: one per membership row, re-entry rules applied,
     active customers only, the holdout share by the same hash.
 
-    The holdout is the hash of the customer id (`holdout.py`, sha256, which SQLite cannot compute):
+    The holdout (the flow's, and the unit's global one) is the hash of the customer id (`holdout.py`, sha256, which SQLite cannot compute):
     the new rows come back from RETURNING, the held-out share is picked in Python and finished in
     a few UPDATEs, in the same transaction, so no worker ever sees a held-out enrolment as active."""
     from guanxi.segments.models import SegmentMembership
@@ -342,14 +345,19 @@ def enrol_segment(flow: Flow, now: datetime) -> int:
     head = [flow.pk, version.pk, flow.unit_id, f"{kind}:", Enrolment.State.ACTIVE]
     head += [steps.first_step(version.definition), moment, moment, moment]
     salt = f"flow:{flow.pk}"
+    everywhere = holdout.global_percent(flow.unit_id)
     created = 0
     held: list[int] = []
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, head + params)
         while chunk := cursor.fetchmany(ENROL_BATCH):
             created += len(chunk)
-            if flow.holdout_percent:
-                held += [pk for pk, customer_id in chunk if holdout.is_held_out(salt, customer_id, flow.holdout_percent)]
+            held += [
+                pk
+                for pk, customer_id in chunk
+                if holdout.is_held_out(salt, customer_id, flow.holdout_percent)
+                or holdout.in_global_holdout(flow.unit_id, customer_id, everywhere)
+            ]
         for start in range(0, len(held), ENROL_BATCH):
             Enrolment.objects.filter(pk__in=held[start : start + ENROL_BATCH]).update(
                 state=Enrolment.State.HOLDOUT, step="", due_at=None, finished_at=now

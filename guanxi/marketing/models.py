@@ -41,6 +41,11 @@ class Flow(ScopedModel):
     current_version = models.ForeignKey(
         "FlowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The effect report counts what an enrolled customer paid within this many days of entering.
+    attribution_days = models.PositiveSmallIntegerField(_("attribution window (days)"), default=7)
+    message_cost = models.DecimalField(
+        _("cost per message"), max_digits=8, decimal_places=4, default=Decimal("0.0500")
+    )
     # Only triggers that happen from this moment on enrol (set when the flow is switched on).
     active_since = models.DateTimeField(_("active since"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -258,3 +263,28 @@ class Recipient(ScopedModel):
     @classmethod
     def scope_by_units(cls, unit_ids: list[int]) -> models.Q:
         return models.Q(campaign__unit__in=unit_ids)
+
+
+class MarketingSettings(ScopedModel):
+    """A unit's marketing-wide options: the global holdout, a share of customers (chosen by a stable
+    hash of unit and customer) that receives nothing from any flow or campaign, so the effect of all
+    marketing together can be measured against them."""
+
+    unit = models.OneToOneField(
+        "accounts.BusinessUnit", on_delete=models.CASCADE, related_name="marketing_settings"
+    )
+    global_holdout_percent = models.DecimalField(
+        _("global holdout (%)"), max_digits=5, decimal_places=2, default=Decimal("0.00")
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("marketing settings")
+        verbose_name_plural = _("marketing settings")
+
+    def __str__(self) -> str:
+        return f"marketing settings of {self.unit_id}"
+
+    @property
+    def audit_label(self) -> str:
+        return str(_("marketing settings"))

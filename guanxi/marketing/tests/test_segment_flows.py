@@ -110,3 +110,78 @@ def test_batched_scheduler_runs_each_step_once_and_waits(unit_a):
         assert Enrolment.objects.filter(state="completed").count() == 30
         assert StepRun.objects.count() == 1 + 29 * 4
         assert set(StepRun.objects.filter(step="again").values_list("outcome", flat=True)) == {"yes"}
+
+
+def test_the_global_holdout_receives_nothing_from_flows_or_campaigns(unit_a, sms, manager):
+    from guanxi.marketing import actions
+    from guanxi.marketing.models import Campaign, Recipient
+    from guanxi.marketing.tests.test_campaigns import audience
+    from guanxi.messaging.models import Message
+
+    with time_machine.travel(t(0), tick=False) as clock:
+        segment, ids = audience(unit_a, 200)
+        actions.save_settings(unit=unit_a, global_holdout_percent="20", actor=manager)
+        everywhere = {pk for pk in ids if holdout.in_global_holdout(unit_a.pk, pk, 20)}
+        assert 20 <= len(everywhere) <= 60
+        flow = flow_on(unit_a, segment)  # the flow's own holdout is 0 %
+        SegmentMembership.objects.filter(segment=segment).update(entered_at=t(1))
+        clock.move_to(t(2))
+        assert engine.scan() == 200
+        rows = Enrolment.objects.filter(flow=flow)
+        assert set(rows.filter(state="holdout").values_list("customer_id", flat=True)) == everywhere
+        engine.run_due()
+        assert StepRun.objects.filter(enrolment__customer_id__in=everywhere).count() == 0
+        campaign = actions.save_campaign(
+            unit=unit_a, actor=manager, name="母亲节", segment=segment, template="promo", holdout_percent=0
+        )
+        actions.submit(campaign, actor=manager)
+        assert campaign.status == Campaign.Status.SCHEDULED
+        counts = actions.send_campaign(campaign, actor=manager)
+        held = set(
+            Recipient.objects.filter(campaign=campaign, group="holdout").values_list("customer_id", flat=True)
+        )
+        assert held == everywhere
+        assert counts["messages"] == 200 - len(everywhere)
+        assert Message.objects.filter(customer_id__in=everywhere).count() == 0
+
+
+def test_the_flow_effect_counts_orders_paid_within_the_window_treated_against_holdout(unit_a, store):
+    from decimal import Decimal
+
+    from guanxi.commerce.models import Order
+    from guanxi.commerce.tests.factories import make_order
+    from guanxi.marketing import effect
+
+    with time_machine.travel(t(0), tick=False) as clock:
+        people = [make_customer(f"c{i}", [unit_a]) for i in range(40)]
+        segment = Segment.objects.create(name="VIP", kind=Segment.Kind.STATIC, unit=unit_a)
+        flow = flow_on(unit_a, segment, "50")
+        assert effect.analyse_flow(flow) is None
+        SegmentMembership.objects.bulk_create(
+            [SegmentMembership(segment=segment, customer=c, entered_at=t(1)) for c in people]
+        )
+        clock.move_to(t(2))
+        engine.scan()
+        held = sorted(Enrolment.objects.filter(state="holdout").values_list("customer_id", flat=True))
+        treated = sorted({c.pk for c in people} - set(held))
+        assert held and treated
+
+        def paid(customer_id, number, total, when):
+            order = make_order(store, Customer.objects.get(pk=customer_id), number, total, (2026, 1, 1))
+            Order.objects.filter(pk=order.pk).update(placed_at=when, paid_at=when)
+
+        for i, pk in enumerate(treated):
+            paid(pk, f"T{i}", "100.00", t(60))
+        paid(treated[0], "LATE", "500.00", t(0, days=10))  # after the 7-day window
+        paid(held[0], "H0", "40.00", t(60))
+        paid(held[0], "EARLY", "70.00", t(0))  # before entering
+        result = effect.analyse_flow(flow)
+    assert (result.treated.customers, result.treated.converted, result.treated.revenue) == (
+        len(treated),
+        len(treated),
+        100.0 * len(treated),
+    )
+    assert (result.holdout.customers, result.holdout.converted, result.holdout.revenue) == (len(held), 1, 40.0)
+    expected = (Decimal("100") - Decimal("40") / len(held)) * len(treated)
+    assert abs(result.incremental_revenue - expected) <= Decimal("0.01")
+    assert (result.coupon_cost, result.message_cost, result.messages_sent) == (Decimal("0.00"), Decimal("0.00"), 0)
