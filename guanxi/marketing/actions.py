@@ -162,6 +162,8 @@ CAMPAIGN_FIELDS = (
     "attribution_days",
     "message_cost",
     "scheduled_at",
+    "auto_send_winner",
+    "test_percent",
 )
 
 
@@ -188,6 +190,11 @@ def save_campaign(
         coupon = getattr(campaign, field)
         if coupon is not None and coupon.programme.unit_id != unit.pk:
             raise ValidationError({field: _("Choose a coupon of this business unit.")})
+    campaign.test_percent = Decimal(str(campaign.test_percent))
+    if campaign.auto_send_winner and not (campaign.b_percent and Decimal(0) < campaign.test_percent < Decimal(100)):
+        raise ValidationError(
+            {"test_percent": _("Sending the winner needs an A/B test on a share of 1 to 99 percent.")}
+        )
     if not 0 < campaign.significance < 1:
         raise ValidationError({"significance": _("Give a significance level between 0 and 1.")})
     campaign.status = Campaign.Status.DRAFT

@@ -106,8 +106,12 @@ def analyse(campaign: Campaign) -> Effect | None:
         code__in=codes, state=CouponCode.State.REDEEMED, redeemed_at__lt=end
     ).aggregate(total=Sum("discount"))["total"] or Decimal(0)
     sent = Message.objects.filter(source=f"campaign:{campaign.pk}", state__in=SENT_STATES).count()
+    # The rest of an auto-sent A/B test are treated once the winner reached them (their window starts
+    # with the campaign's, so they count as treated from the send); before that they are left out.
     members = [
-        (group, revenue.get(customer_id, 0.0), customer_id in buyers) for customer_id, group in groups.items()
+        (group, revenue.get(customer_id, 0.0), customer_id in buyers)
+        for customer_id, group in groups.items()
+        if group != Recipient.Group.REST or campaign.winner_sent_at is not None
     ]
     return _summarise(members, Decimal(coupon_cost), sent, campaign.message_cost, campaign.significance)
 
@@ -164,6 +168,8 @@ def _summarise(
     figures = {key: GroupFigures() for key in ("treated", "holdout", "a", "b")}
     for group, value, converted in members:
         names = ["holdout"] if group == Recipient.Group.HOLDOUT else ["treated", group]
+        if group == Recipient.Group.REST:
+            names = ["treated"]
         for name in names:
             f = figures[name]
             f.customers += 1

@@ -116,6 +116,12 @@ class CampaignForm(forms.Form):
     b_percent = forms.DecimalField(
         label=_("Variant B share of the treated (%)"), initial=0, min_value=0, max_value=99
     )
+    auto_send_winner = forms.BooleanField(
+        label=_("Test on a share first, then send the winner to the rest"), required=False
+    )
+    test_percent = forms.DecimalField(
+        label=_("Share of the treated in the test (%)"), initial=20, min_value=1, max_value=99
+    )
     attribution_days = forms.IntegerField(
         label=_("Attribution window (days)"), initial=7, min_value=1, max_value=90
     )

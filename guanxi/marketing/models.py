@@ -216,6 +216,14 @@ class Campaign(ScopedModel):
     message_cost = models.DecimalField(
         _("cost per message"), max_digits=8, decimal_places=4, default=Decimal("0.0500")
     )
+    # With an A/B test: only `test_percent` of the treated are split A/B; the rest wait, and get the
+    # winning variant once the test is significant (`campaigns.send_winners`).
+    auto_send_winner = models.BooleanField(_("send the winner to the rest"), default=False)
+    test_percent = models.DecimalField(
+        _("share of the treated in the test (%)"), max_digits=5, decimal_places=2, default=Decimal("20.00")
+    )
+    winner = models.CharField(_("winner"), max_length=1, blank=True)
+    winner_sent_at = models.DateTimeField(_("winner sent"), null=True, blank=True)
     scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -243,6 +251,7 @@ class Recipient(ScopedModel):
         HOLDOUT = "holdout", _("Holdout")
         A = "a", _("Variant A")
         B = "b", _("Variant B")
+        REST = "rest", _("Waiting for the winner")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
