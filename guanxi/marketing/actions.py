@@ -191,7 +191,9 @@ def save_campaign(
         if coupon is not None and coupon.programme.unit_id != unit.pk:
             raise ValidationError({field: _("Choose a coupon of this business unit.")})
     campaign.test_percent = Decimal(str(campaign.test_percent))
-    if campaign.auto_send_winner and not (campaign.b_percent and Decimal(0) < campaign.test_percent < Decimal(100)):
+    if campaign.auto_send_winner and not (
+        campaign.b_percent and Decimal(0) < campaign.test_percent < Decimal(100)
+    ):
         raise ValidationError(
             {"test_percent": _("Sending the winner needs an A/B test on a share of 1 to 99 percent.")}
         )

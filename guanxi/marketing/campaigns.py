@@ -69,7 +69,7 @@ def deliver(campaign: Campaign, now: datetime, progress: Any = None) -> dict[str
     from guanxi.messaging import actions as messaging
 
     counts = {"coupons": 0, "messages": 0}
-    variants = {
+    variants: dict[str, tuple[str, Any]] = {
         Recipient.Group.A: (campaign.template, campaign.coupon),
         Recipient.Group.B: (campaign.template_b or campaign.template, campaign.coupon_b or campaign.coupon),
     }

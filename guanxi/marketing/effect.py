@@ -145,7 +145,9 @@ def analyse_flow(flow: Flow) -> Effect | None:
 
     codes = [
         detail.get("code")
-        for detail in StepRun.objects.filter(enrolment__flow=flow, kind="coupon", outcome=StepRun.Outcome.DONE)
+        for detail in StepRun.objects.filter(
+            enrolment__flow=flow, kind="coupon", outcome=StepRun.Outcome.DONE
+        )
         .values_list("detail", flat=True)
         .iterator()
         if detail.get("code")

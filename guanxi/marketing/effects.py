@@ -6,7 +6,6 @@ with HMAC, retried with a backoff, refused towards private addresses by messagin
 Each runs inside the step's transaction, beside its UNIQUE StepRun: it happens once per enrolment."""
 
 import json
-
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo

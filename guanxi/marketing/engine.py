@@ -324,7 +324,7 @@ def enrol_segment(flow: Flow, now: datetime) -> int:
     if flow.reentry != Flow.Reentry.EVERY_TRIGGER:
         # One enrolment per customer: the earliest occurrence, and none for a customer already in.
         where.append(
-            f"m.id IN (SELECT MIN(o.id) FROM {SegmentMembership._meta.db_table} o"
+            f"m.id IN (SELECT MIN(o.id) FROM {SegmentMembership._meta.db_table} o"  # noqa: S608
             f" WHERE o.segment_id = %s AND o.{column} >= %s GROUP BY o.customer_id)"
         )
         params += [trigger["segment"], since]
@@ -333,16 +333,17 @@ def enrol_segment(flow: Flow, now: datetime) -> int:
         if flow.reentry == Flow.Reentry.NOT_WHILE_ACTIVE:
             blocking += " AND e.state = %s"
             params.append(Enrolment.State.ACTIVE)
-        where.append(f"NOT EXISTS (SELECT 1 FROM {Enrolment._meta.db_table} e WHERE {blocking})")
+        where.append(f"NOT EXISTS (SELECT 1 FROM {Enrolment._meta.db_table} e WHERE {blocking})")  # noqa: S608
+    # Only table and column names are formatted in (from the models); every value is a parameter.
     sql = (
-        f"INSERT INTO {Enrolment._meta.db_table} (flow_id, version_id, unit_id, customer_id, trigger_key,"
+        f"INSERT INTO {Enrolment._meta.db_table} (flow_id, version_id, unit_id, customer_id, trigger_key,"  # noqa: S608
         " context, state, step, due_at, variant, entered_at, exit_reason, available_at, attempts, last_error)"
         f" SELECT %s, %s, %s, m.customer_id, %s || m.id, {context}, %s, %s, %s, '', %s, '', %s, 0, ''"
         f" FROM {SegmentMembership._meta.db_table} m JOIN {Customer._meta.db_table} c ON c.id = m.customer_id"
         f" WHERE {' AND '.join(where)}"
         " ON CONFLICT DO NOTHING RETURNING id, customer_id"
     )
-    head = [flow.pk, version.pk, flow.unit_id, f"{kind}:", Enrolment.State.ACTIVE]
+    head: list[Any] = [flow.pk, version.pk, flow.unit_id, f"{kind}:", Enrolment.State.ACTIVE]
     head += [steps.first_step(version.definition), moment, moment, moment]
     salt = f"flow:{flow.pk}"
     everywhere = holdout.global_percent(flow.unit_id)
@@ -524,7 +525,9 @@ def _walk(
                 break
             step = steps.find(definition, enrolment.step) if enrolment.step != steps.END else None
             if step is None:
-                converted = now if definition.get("goal") == "order_placed" and _ordered_since(enrolment) else None
+                converted = (
+                    now if definition.get("goal") == "order_placed" and _ordered_since(enrolment) else None
+                )
                 enrolment.state, enrolment.finished_at, enrolment.converted_at = (
                     Enrolment.State.COMPLETED,
                     now,
@@ -532,11 +535,20 @@ def _walk(
                 )
                 enrolment.step, enrolment.due_at = "", None
                 break
-            if step.kind not in BATCHED_KINDS or (step.kind == "condition" and not step.params.get("segment")):
+            if step.kind not in BATCHED_KINDS or (
+                step.kind == "condition" and not step.params.get("segment")
+            ):
                 break
             outcome, detail, next_step, due = _perform(enrolment, step, definition, now, members)
             runs.append(
-                StepRun(enrolment=enrolment, step=step.id, kind=step.kind, outcome=outcome, detail=detail, ran_at=now)
+                StepRun(
+                    enrolment=enrolment,
+                    step=step.id,
+                    kind=step.kind,
+                    outcome=outcome,
+                    detail=detail,
+                    ran_at=now,
+                )
             )
             if step.kind == "split" and not enrolment.variant:
                 enrolment.variant = detail.get("path", "")

@@ -62,7 +62,9 @@ class StepForm(forms.Form):
     event_kind = forms.ChoiceField(
         label=_("Event to wait for"), choices=[("", "—"), *Event.Kind.choices], required=False
     )
-    hours = forms.IntegerField(label=_("Give up after (hours)"), required=False, min_value=1, max_value=24 * 90)
+    hours = forms.IntegerField(
+        label=_("Give up after (hours)"), required=False, min_value=1, max_value=24 * 90
+    )
 
     def step(self, step_id: str) -> dict:
         data = self.cleaned_data

@@ -64,7 +64,11 @@ def test_a_paid_order_opens_a_ticket_plans_a_call_and_calls_the_signed_webhook_o
         }
         clock.move_to(t(60))
         tick()
-        assert (Ticket.objects.count(), FollowUp.objects.count(), len(gateways.ledger.of("webhook"))) == (1, 1, 1)
+        assert (Ticket.objects.count(), FollowUp.objects.count(), len(gateways.ledger.of("webhook"))) == (
+            1,
+            1,
+            1,
+        )
 
 
 def test_a_wait_for_an_event_goes_on_when_it_happens_and_down_the_timeout_branch_otherwise(
@@ -83,7 +87,13 @@ def test_a_wait_for_an_event_goes_on_when_it_happens_and_down_the_timeout_branch
             {
                 "trigger": {"kind": "order_paid"},
                 "steps": [
-                    {"id": "await", "kind": "wait_event", "event_kind": "checkout_started", "hours": 24, "timeout": "late"},
+                    {
+                        "id": "await",
+                        "kind": "wait_event",
+                        "event_kind": "checkout_started",
+                        "hours": 24,
+                        "timeout": "late",
+                    },
                     {"id": "came", "kind": "follow_up", "subject": "came back", "next": "end"},
                     {"id": "late", "kind": "follow_up", "subject": "late"},
                 ],
@@ -100,7 +110,10 @@ def test_a_wait_for_an_event_goes_on_when_it_happens_and_down_the_timeout_branch
         checkout(wang, "E1", t(90))
         tick()
         assert list(FollowUp.objects.values_list("customer_id", "notes")) == [(wang.pk, "came back")]
-        assert Enrolment.objects.get(customer=wang).context["awaited"] == {"step": "await", "outcome": "event"}
+        assert Enrolment.objects.get(customer=wang).context["awaited"] == {
+            "step": "await",
+            "outcome": "event",
+        }
         assert Enrolment.objects.get(customer=li).state == "active"
         clock.move_to(t(0, days=1))
         tick()

@@ -207,10 +207,12 @@ def _order(store, customer_id, number, paid):
     )
 
 
-def test_the_winner_of_an_a_b_test_on_a_share_is_sent_to_the_rest_once_significant(unit_a, sms, store, manager):
+def test_the_winner_of_an_a_b_test_on_a_share_is_sent_to_the_rest_once_significant(
+    unit_a, sms, store, manager
+):
     from guanxi.commerce.tests.factories import make_order
 
-    segment, ids = audience(unit_a, 600)
+    segment, _ids = audience(unit_a, 600)
     with time_machine.travel(t(0), tick=False) as clock:
         campaign = actions.save_campaign(
             unit=unit_a,

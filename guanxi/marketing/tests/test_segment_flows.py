@@ -41,7 +41,9 @@ def test_segment_entry_enrols_each_active_member_once_with_the_hashed_holdout(un
             [SegmentMembership(segment=segment, customer=c, entered_at=t(1)) for c in people]
         )
         # Before the flow went live: no occurrence.
-        SegmentMembership.objects.create(segment=segment, customer=people[1], entered_at=t(-5), exited_at=t(-4))
+        SegmentMembership.objects.create(
+            segment=segment, customer=people[1], entered_at=t(-5), exited_at=t(-4)
+        )
         clock.move_to(t(2))
         assert engine.scan() == 39
         assert engine.scan() == 0
@@ -51,7 +53,9 @@ def test_segment_entry_enrols_each_active_member_once_with_the_hashed_holdout(un
         }
         assert len(expected_held) > 0
         assert {e.customer_id for e in rows if e.state == "holdout"} == expected_held
-        assert {e.customer_id for e in rows if e.state == "active"} == {c.pk for c in people[1:]} - expected_held
+        assert {e.customer_id for e in rows if e.state == "active"} == {
+            c.pk for c in people[1:]
+        } - expected_held
         membership = SegmentMembership.objects.get(segment=segment, customer=people[1], exited_at=None)
         first = rows.get(customer=people[1])
         assert first.trigger_key == f"segment_entered:{membership.pk}"
@@ -181,7 +185,15 @@ def test_the_flow_effect_counts_orders_paid_within_the_window_treated_against_ho
         len(treated),
         100.0 * len(treated),
     )
-    assert (result.holdout.customers, result.holdout.converted, result.holdout.revenue) == (len(held), 1, 40.0)
+    assert (result.holdout.customers, result.holdout.converted, result.holdout.revenue) == (
+        len(held),
+        1,
+        40.0,
+    )
     expected = (Decimal("100") - Decimal("40") / len(held)) * len(treated)
     assert abs(result.incremental_revenue - expected) <= Decimal("0.01")
-    assert (result.coupon_cost, result.message_cost, result.messages_sent) == (Decimal("0.00"), Decimal("0.00"), 0)
+    assert (result.coupon_cost, result.message_cost, result.messages_sent) == (
+        Decimal("0.00"),
+        Decimal("0.00"),
+        0,
+    )
