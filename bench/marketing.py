@@ -27,8 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, a
 from _support import on_each_engine, run_child, start_django
 
 DEFAULT_CUSTOMERS = 20_000
-NAIVE_SAMPLE = 2_000
-NAIVE_STEP_SAMPLE = 1_000
+NAIVE_SAMPLE = 1_000
 WORKERS = 2
 BATCH_LIMIT = 500  # enrolments per claim
 BUDGET_ENROL_1M = 60.0
