@@ -496,11 +496,18 @@ def run_batch(held: list[Enrolment], now: datetime, result: RunResult) -> list[E
             moved.append(enrolment)
         if enrolment.state == Enrolment.State.ACTIVE:
             rest.append(enrolment)
+    continuing = {e.pk for e in rest if e.due_at and e.due_at <= now}
+    for enrolment in moved:
+        if enrolment.pk not in continuing:  # done with this claim: let go of it in the same write
+            enrolment.claim_token, enrolment.lease_expires_at, enrolment.attempts = None, None, 0
     try:
         with transaction.atomic():
             StepRun.objects.bulk_create(runs, batch_size=1000)
             Enrolment.objects.bulk_update(
-                moved, ["state", "step", "due_at", "variant", "finished_at", "converted_at"], batch_size=500
+                moved,
+                ["state", "step", "due_at", "variant", "finished_at", "converted_at"]
+                + ["claim_token", "lease_expires_at", "attempts"],
+                batch_size=500,
             )
     except IntegrityError:
         fresh = Enrolment.objects.filter(pk__in=[e.pk for e in held]).select_related(
@@ -509,7 +516,7 @@ def run_batch(held: list[Enrolment], now: datetime, result: RunResult) -> list[E
         return list(fresh)
     result.steps += len(runs)
     result.finished += sum(1 for e in moved if e.state != Enrolment.State.ACTIVE)
-    return [e for e in rest if e.due_at and e.due_at <= now]
+    return [e for e in rest if e.pk in continuing]
 
 
 def _walk(
