@@ -122,7 +122,7 @@ class CampaignForm(forms.Form):
         label=_("Test on a share first, then send the winner to the rest"), required=False
     )
     test_percent = forms.DecimalField(
-        label=_("Share of the treated in the test (%)"), initial=20, min_value=1, max_value=99
+        label=_("Share of the treated in the test (%)"), initial=20, min_value=1, max_value=99, required=False
     )
     attribution_days = forms.IntegerField(
         label=_("Attribution window (days)"), initial=7, min_value=1, max_value=90

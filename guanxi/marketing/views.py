@@ -363,6 +363,8 @@ def campaign_new(request):
         unit = units.get(pk=data.pop("unit"))
         data["segment"] = Segment.objects.restrict(user, "view").get(pk=data["segment"])
         data["coupon"] = coupons.filter(pk=data["coupon"]).first() if data["coupon"] else None
+        if data.get("test_percent") is None:
+            data.pop("test_percent", None)
         try:
             campaign = actions.save_campaign(unit=unit, actor=user, **data)
         except ValidationError as error:
