@@ -468,6 +468,7 @@ def run_due(now: datetime | None = None, limit: int = BATCH, passes: int = 50) -
 
 # Steps whose work is a read the batch can do for all its enrolments at once.
 BATCHED_KINDS = {"wait", "condition", "split"}
+MOVED_FIELDS = ["state", "step", "due_at", "variant", "finished_at", "converted_at"]
 
 
 def run_batch(held: list[Enrolment], now: datetime, result: RunResult) -> list[Enrolment]:
@@ -505,8 +506,7 @@ def run_batch(held: list[Enrolment], now: datetime, result: RunResult) -> list[E
             StepRun.objects.bulk_create(runs, batch_size=1000)
             Enrolment.objects.bulk_update(
                 moved,
-                ["state", "step", "due_at", "variant", "finished_at", "converted_at"]
-                + ["claim_token", "lease_expires_at", "attempts"],
+                [*MOVED_FIELDS, "claim_token", "lease_expires_at", "attempts"],
                 batch_size=500,
             )
     except IntegrityError:
