@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, a
 from _support import on_each_engine, run_child, start_django
 
 DEFAULT_CUSTOMERS = 20_000
-NAIVE_SAMPLE = 2_000
-NAIVE_STEP_SAMPLE = 1_000
+NAIVE_SAMPLE = 1_000
 WORKERS = 2
+BATCH_LIMIT = 500  # enrolments per claim
 BUDGET_ENROL_1M = 60.0
 BUDGET_STEPS = 1_000.0
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/guanxi_marketing_bench"
@@ -146,7 +146,7 @@ def _child(customers: int) -> dict:
     naive_seconds = time.perf_counter() - started
     naive_runs = StepRun.objects.filter(enrolment__flow=naive_flow).count()
     started = time.perf_counter()
-    _workers(WORKERS, limit=200)
+    _workers(WORKERS, limit=BATCH_LIMIT)
     seconds = time.perf_counter() - started
     runs = StepRun.objects.filter(enrolment__flow=flow).count()
     if runs != 2 * active or Enrolment.objects.filter(state="active").exists():

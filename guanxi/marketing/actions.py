@@ -16,7 +16,7 @@ from guanxi.core.display import Phrase
 from guanxi.core.models import AuditEntry
 from guanxi.marketing import campaigns as sending
 from guanxi.marketing import steps
-from guanxi.marketing.models import Campaign, Flow, FlowVersion
+from guanxi.marketing.models import Campaign, Flow, FlowVersion, MarketingSettings
 from guanxi.marketing.phrases import (
     CAMPAIGN_APPROVED,
     CAMPAIGN_SAVED,
@@ -27,11 +27,12 @@ from guanxi.marketing.phrases import (
     FLOW_PUBLISHED,
     FLOW_SAVED,
     FLOW_SWITCHED_ON,
+    SETTINGS_SAVED,
 )
 
 PUBLISH = "marketing.publish"
 STATUS_PHRASES: dict[str, Phrase] = {"active": FLOW_SWITCHED_ON, "paused": FLOW_PAUSED}
-FLOW_FIELDS = ("name", "description", "reentry", "holdout_percent", "key")
+FLOW_FIELDS = ("name", "description", "reentry", "holdout_percent", "key", "attribution_days", "message_cost")
 
 
 def _check_percent(value: Any, field: str) -> Decimal:
@@ -55,6 +56,24 @@ def save_flow(*, unit: Any, actor: Any = None, flow: Flow | None = None, **value
     flow.save()
     audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=flow, unit=flow.unit, message=FLOW_SAVED())
     return flow
+
+
+@transaction.atomic
+def save_settings(*, unit: Any, global_holdout_percent: Any, actor: Any = None) -> MarketingSettings:
+    """Set the unit's global holdout: from now on its share of customers is enrolled in flows and
+    assigned in campaigns as holdout (enrolments and recipients already written stay as they are)."""
+    percent = _check_percent(global_holdout_percent, "global_holdout_percent")
+    settings, _created = MarketingSettings.objects.update_or_create(
+        unit=unit, defaults={"global_holdout_percent": percent, "updated_at": timezone.now()}
+    )
+    audit.record(
+        AuditEntry.Action.UPDATE,
+        actor=actor,
+        obj=settings,
+        unit=unit,
+        message=SETTINGS_SAVED(percent=str(percent)),
+    )
+    return settings
 
 
 def draft_of(flow: Flow) -> dict[str, Any]:
@@ -143,6 +162,8 @@ CAMPAIGN_FIELDS = (
     "attribution_days",
     "message_cost",
     "scheduled_at",
+    "auto_send_winner",
+    "test_percent",
 )
 
 
@@ -169,6 +190,13 @@ def save_campaign(
         coupon = getattr(campaign, field)
         if coupon is not None and coupon.programme.unit_id != unit.pk:
             raise ValidationError({field: _("Choose a coupon of this business unit.")})
+    campaign.test_percent = Decimal(str(campaign.test_percent))
+    if campaign.auto_send_winner and not (
+        campaign.b_percent and Decimal(0) < campaign.test_percent < Decimal(100)
+    ):
+        raise ValidationError(
+            {"test_percent": _("Sending the winner needs an A/B test on a share of 1 to 99 percent.")}
+        )
     if not 0 < campaign.significance < 1:
         raise ValidationError({"significance": _("Give a significance level between 0 and 1.")})
     campaign.status = Campaign.Status.DRAFT

@@ -6,6 +6,7 @@ in the transaction that issues it, and the messages' send key is the campaign an
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -35,20 +36,26 @@ def audience_ids(campaign: Campaign) -> list[int]:
     )
 
 
-def group_of(campaign: Campaign, customer_id: int) -> str:
+def group_of(campaign: Campaign, customer_id: int, everywhere: Decimal = Decimal(0)) -> str:
+    """Holdout (the campaign's own, or the unit's global holdout at `everywhere` %), else A or B."""
     salt = f"campaign:{campaign.pk}"
-    if holdout.is_held_out(salt, customer_id, campaign.holdout_percent):
+    if holdout.is_held_out(salt, customer_id, campaign.holdout_percent) or holdout.in_global_holdout(
+        campaign.unit_id, customer_id, everywhere
+    ):
         return Recipient.Group.HOLDOUT
+    if campaign.auto_send_winner and not holdout.in_share(f"test:{salt}", customer_id, campaign.test_percent):
+        return Recipient.Group.REST
     return holdout.variant(salt, customer_id, campaign.b_percent)
 
 
 def assign(campaign: Campaign, customer_ids: Iterable[int]) -> int:
     """Write the recipients (existing rows stay as they are); how many rows the campaign has."""
     ids = list(customer_ids)
+    everywhere = holdout.global_percent(campaign.unit_id)
     for start in range(0, len(ids), BATCH):
         Recipient.objects.bulk_create(
             [
-                Recipient(campaign=campaign, customer_id=pk, group=group_of(campaign, pk))
+                Recipient(campaign=campaign, customer_id=pk, group=group_of(campaign, pk, everywhere))
                 for pk in ids[start : start + BATCH]
             ],
             ignore_conflicts=True,
@@ -62,10 +69,14 @@ def deliver(campaign: Campaign, now: datetime, progress: Any = None) -> dict[str
     from guanxi.messaging import actions as messaging
 
     counts = {"coupons": 0, "messages": 0}
-    for group, template, coupon in (
-        (Recipient.Group.A, campaign.template, campaign.coupon),
-        (Recipient.Group.B, campaign.template_b or campaign.template, campaign.coupon_b or campaign.coupon),
-    ):
+    variants: dict[str, tuple[str, Any]] = {
+        Recipient.Group.A: (campaign.template, campaign.coupon),
+        Recipient.Group.B: (campaign.template_b or campaign.template, campaign.coupon_b or campaign.coupon),
+    }
+    sends = [(group, *variants[group]) for group in (Recipient.Group.A, Recipient.Group.B)]
+    if campaign.winner_sent_at is not None:
+        sends.append((Recipient.Group.REST, *variants[campaign.winner]))
+    for group, template, coupon in sends:
         rows = Recipient.objects.filter(campaign=campaign, group=group)
         if coupon is not None:
             missing = list(rows.filter(coupon_code="").values_list("pk", "customer_id"))
@@ -125,5 +136,28 @@ def send_due(now: datetime | None = None) -> int:
         status=Campaign.Status.SCHEDULED, scheduled_at__lte=now
     ).select_related("unit", "segment", "coupon", "coupon_b"):
         send(campaign, now)
+        done += 1
+    return done
+
+
+def send_winners(now: datetime | None = None) -> int:
+    """Sent campaigns that hold the rest back for the winner: once the A/B test is significant, the
+    rest get the winning variant (its template and coupon); how many campaigns did."""
+    from guanxi.marketing import effect
+
+    now = now or timezone.now()
+    done = 0
+    for campaign in Campaign.objects.filter(
+        status=Campaign.Status.SENT, auto_send_winner=True, winner_sent_at__isnull=True
+    ).select_related("unit", "segment", "coupon", "coupon_b"):
+        result = effect.analyse(campaign)
+        if result is None or not result.winner:
+            continue
+        if not Campaign.objects.filter(pk=campaign.pk, winner_sent_at__isnull=True).update(
+            winner=result.winner, winner_sent_at=now
+        ):
+            continue  # another worker is sending it
+        campaign.winner, campaign.winner_sent_at = result.winner, now
+        deliver(campaign, now)
         done += 1
     return done

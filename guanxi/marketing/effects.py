@@ -1,7 +1,11 @@
 """What action steps do, through the other apps' public actions: a message through the messaging
 outbox (send key = enrolment and step, so a retried step finds the message it queued), a coupon
-through loyalty, a tag through the customer profile, points through the loyalty ledger."""
+through loyalty, a tag through the customer profile, points through the loyalty ledger, a ticket or
+a follow-up call through the service desk, and a webhook through messaging's webhook channel (signed
+with HMAC, retried with a backoff, refused towards private addresses by messaging's HTTP client).
+Each runs inside the step's transaction, beside its UNIQUE StepRun: it happens once per enrolment."""
 
+import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -93,4 +97,51 @@ def perform(enrolment: Enrolment, step: Step, now: datetime) -> dict[str, Any]:
             now=now,
         )
         return {"movement": movement.pk, "points": int(params.get("points", 0))}
+    if step.kind == "ticket":
+        from guanxi.service import actions as service
+        from guanxi.service.models import TicketChannel
+
+        ticket = service.open_ticket(
+            actor=None,
+            unit=enrolment.unit,
+            subject=params.get("subject") or enrolment.flow.name,
+            customer=enrolment.customer,
+            priority=params.get("priority", "normal"),
+            channel=TicketChannel.API,
+            body=params.get("note", ""),
+            now=now,
+        )
+        return {"ticket": ticket.pk}
+    if step.kind == "follow_up":
+        from guanxi.service import actions as service
+
+        follow_up = service.plan_follow_up(
+            unit=enrolment.unit,
+            customer=enrolment.customer,
+            notes=params.get("subject") or enrolment.flow.name,
+            now=now,
+        )
+        return {"follow_up": follow_up.pk}
+    if step.kind == "webhook":
+        from guanxi.messaging import actions as messaging
+
+        payload = {
+            "event": params.get("event") or "flow_step",
+            "flow": enrolment.flow_id,
+            "step": step.id,
+            "enrolment": enrolment.pk,
+            "customer": enrolment.customer_id,
+            "trigger": enrolment.trigger_key,
+            "context": {k: v for k, v in (enrolment.context or {}).items() if k != "awaiting"},
+        }
+        queued = messaging.enqueue_message(
+            unit=enrolment.unit,
+            purpose="transactional",
+            send_key=send_key(enrolment, step),
+            channel="webhook",
+            subject=str(payload["event"]),
+            body=json.dumps(payload, sort_keys=True),
+            source=f"flow:{enrolment.flow_id}",
+        )
+        return {"message": queued.message.pk, "state": queued.message.state}
     raise ValueError(f"not an action step: {step.kind}")

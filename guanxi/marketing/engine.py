@@ -21,7 +21,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -192,8 +192,8 @@ def _dated(
 def enrol(flow: Flow, found: list[Occurrence], now: datetime) -> int:
     """One enrolment per new occurrence (existing ones are left as they are); how many were new.
 
-    The holdout share, chosen by a stable hash of flow and customer, is enrolled as `holdout` and
-    finished at once: it receives nothing, and is the control the effect report compares with."""
+    The holdout share, chosen by a stable hash of flow and customer, and the unit's global holdout
+    (`holdout.in_global_holdout`) are enrolled as `holdout` and finished at once: it receives nothing, and is the control the effect report compares with."""
     version = flow.current_version
     assert version is not None
     if not found:
@@ -216,10 +216,13 @@ def enrol(flow: Flow, found: list[Occurrence], now: datetime) -> int:
         Customer.objects.filter(pk__in=ids, status=Customer.Status.ACTIVE).values_list("pk", flat=True)
     )
     rows = []
+    everywhere = holdout.global_percent(flow.unit_id)
     for occurrence in found:
         if occurrence.customer_id not in live:
             continue
-        held = holdout.is_held_out(f"flow:{flow.pk}", occurrence.customer_id, flow.holdout_percent)
+        held = holdout.is_held_out(
+            f"flow:{flow.pk}", occurrence.customer_id, flow.holdout_percent
+        ) or holdout.in_global_holdout(flow.unit_id, occurrence.customer_id, everywhere)
         rows.append(
             Enrolment(
                 flow=flow,
@@ -263,6 +266,7 @@ def enrol_customers(customer_ids: list[int], now: datetime | None = None) -> int
             continue
         created += enrol(flow, occurrences(flow, customer_ids, now), now)
     check_exits(customer_ids, now)
+    wake_awaiting(customer_ids, now)
     return created
 
 
@@ -284,8 +288,83 @@ def scan(now: datetime | None = None, flows: list[Flow] | None = None) -> int:
     created = 0
     for flow in flows if flows is not None else active_flows():
         kind = flow.current_version.definition.get("trigger", {}).get("kind")  # type: ignore[union-attr]
-        if kind in steps.SCANNED_TRIGGERS:
+        if kind in ("segment_entered", "segment_exited"):
+            created += enrol_segment(flow, now)
+        elif kind in steps.SCANNED_TRIGGERS:
             created += enrol(flow, occurrences(flow, None, now), now)
+    return created
+
+
+def enrol_segment(flow: Flow, now: datetime) -> int:
+    """Enrol everyone who entered (or left) the trigger's segment since the flow went live, set-based:
+    one INSERT … SELECT from the memberships, ON CONFLICT DO NOTHING on the UNIQUE enrolment key, so
+    a segment of a million enrols in seconds rather than a row at a time (ADR 0043). The same rows
+    as `enrol(flow, occurrences(...))` would write: one per membership row, re-entry rules applied,
+    active customers only, the holdout share by the same hash.
+
+    The holdout (the flow's, and the unit's global one) is the hash of the customer id (`holdout.py`, sha256, which SQLite cannot compute):
+    the new rows come back from RETURNING, the held-out share is picked in Python and finished in
+    a few UPDATEs, in the same transaction, so no worker ever sees a held-out enrolment as active."""
+    from guanxi.segments.models import SegmentMembership
+
+    version = flow.current_version
+    assert version is not None and flow.active_since is not None
+    trigger = version.definition["trigger"]
+    kind = trigger["kind"]
+    column = "entered_at" if kind == "segment_entered" else "exited_at"
+    ops = connection.ops
+    if connection.vendor == "postgresql":
+        context = f"jsonb_build_object('at', m.{column})"
+    else:  # SQLite keeps UTC datetimes as naive text: make them ISO 8601 with the offset
+        context = f"json_object('at', replace(m.{column}, ' ', 'T') || '+00:00')"
+    since = ops.adapt_datetimefield_value(flow.active_since)
+    moment = ops.adapt_datetimefield_value(now)
+    where = [f"m.segment_id = %s AND m.{column} >= %s AND c.status = %s"]
+    params: list[Any] = [trigger["segment"], since, Customer.Status.ACTIVE]
+    if flow.reentry != Flow.Reentry.EVERY_TRIGGER:
+        # One enrolment per customer: the earliest occurrence, and none for a customer already in.
+        where.append(
+            f"m.id IN (SELECT MIN(o.id) FROM {SegmentMembership._meta.db_table} o"  # noqa: S608
+            f" WHERE o.segment_id = %s AND o.{column} >= %s GROUP BY o.customer_id)"
+        )
+        params += [trigger["segment"], since]
+        blocking = "e.flow_id = %s AND e.customer_id = m.customer_id"
+        params.append(flow.pk)
+        if flow.reentry == Flow.Reentry.NOT_WHILE_ACTIVE:
+            blocking += " AND e.state = %s"
+            params.append(Enrolment.State.ACTIVE)
+        where.append(f"NOT EXISTS (SELECT 1 FROM {Enrolment._meta.db_table} e WHERE {blocking})")  # noqa: S608
+    # Only table and column names are formatted in (from the models); every value is a parameter.
+    sql = (
+        f"INSERT INTO {Enrolment._meta.db_table} (flow_id, version_id, unit_id, customer_id, trigger_key,"  # noqa: S608
+        " context, state, step, due_at, variant, entered_at, exit_reason, available_at, attempts, last_error)"
+        f" SELECT %s, %s, %s, m.customer_id, %s || m.id, {context}, %s, %s, %s, '', %s, '', %s, 0, ''"
+        f" FROM {SegmentMembership._meta.db_table} m JOIN {Customer._meta.db_table} c ON c.id = m.customer_id"
+        f" WHERE {' AND '.join(where)}"
+        " ON CONFLICT DO NOTHING RETURNING id, customer_id"
+    )
+    head: list[Any] = [flow.pk, version.pk, flow.unit_id, f"{kind}:", Enrolment.State.ACTIVE]
+    head += [steps.first_step(version.definition), moment, moment, moment]
+    salt = f"flow:{flow.pk}"
+    everywhere = holdout.global_percent(flow.unit_id)
+    created = 0
+    held: list[int] = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, head + params)
+        while chunk := cursor.fetchmany(ENROL_BATCH):
+            created += len(chunk)
+            held += [
+                pk
+                for pk, customer_id in chunk
+                if holdout.is_held_out(salt, customer_id, flow.holdout_percent)
+                or holdout.in_global_holdout(flow.unit_id, customer_id, everywhere)
+            ]
+        for start in range(0, len(held), ENROL_BATCH):
+            Enrolment.objects.filter(pk__in=held[start : start + ENROL_BATCH]).update(
+                state=Enrolment.State.HOLDOUT, step="", due_at=None, finished_at=now
+            )
+        if created:
+            wake()
     return created
 
 
@@ -368,7 +447,7 @@ def run_due(now: datetime | None = None, limit: int = BATCH, passes: int = 50) -
         held = list(batch.rows().select_related("version", "flow", "unit", "customer"))
         if not held:
             break
-        for enrolment in held:
+        for enrolment in run_batch(held, moment, result):
             try:
                 result.steps += advance(enrolment, moment)
             except Exception as error:
@@ -385,6 +464,125 @@ def run_due(now: datetime | None = None, limit: int = BATCH, passes: int = 50) -
         batch.rows().update(claim_token=None, lease_expires_at=None, attempts=0)
     sweep_failed()
     return result
+
+
+# Steps whose work is a read the batch can do for all its enrolments at once.
+BATCHED_KINDS = {"wait", "condition", "split"}
+MOVED_FIELDS = ["state", "step", "due_at", "variant", "finished_at", "converted_at"]
+
+
+def run_batch(held: list[Enrolment], now: datetime, result: RunResult) -> list[Enrolment]:
+    """Run the claimed enrolments' waits, conditions and splits together: one read of the segment
+    memberships the conditions ask about, then one transaction that inserts every StepRun (UNIQUE per
+    enrolment and step) and writes every enrolment (ADR 0043). Returns the enrolments left for
+    `advance`, one at a time: those with exit conditions (checked before each step), those now at an
+    action step, and — if another worker ran one of these steps meanwhile (its lease ran out under us,
+    the UNIQUE refuses the batch) — all of them, as they are in the database."""
+    members = _segment_members(held)
+    runs: list[StepRun] = []
+    moved: list[Enrolment] = []
+    rest: list[Enrolment] = []
+    for enrolment in held:
+        definition = enrolment.version.definition
+        if definition.get("exit"):
+            rest.append(enrolment)
+            continue
+        try:
+            mine = _walk(enrolment, definition, now, members)
+        except Exception:  # leave it to `advance`, which retries it and counts its attempts
+            rest.append(enrolment)
+            continue
+        runs += mine
+        if mine or enrolment.state != Enrolment.State.ACTIVE:
+            moved.append(enrolment)
+        if enrolment.state == Enrolment.State.ACTIVE:
+            rest.append(enrolment)
+    continuing = {e.pk for e in rest if e.due_at and e.due_at <= now}
+    for enrolment in moved:
+        if enrolment.pk not in continuing:  # done with this claim: let go of it in the same write
+            enrolment.claim_token, enrolment.lease_expires_at, enrolment.attempts = None, None, 0
+    try:
+        with transaction.atomic():
+            StepRun.objects.bulk_create(runs, batch_size=1000)
+            Enrolment.objects.bulk_update(
+                moved,
+                [*MOVED_FIELDS, "claim_token", "lease_expires_at", "attempts"],
+                batch_size=500,
+            )
+    except IntegrityError:
+        fresh = Enrolment.objects.filter(pk__in=[e.pk for e in held]).select_related(
+            "version", "flow", "unit", "customer"
+        )
+        return list(fresh)
+    result.steps += len(runs)
+    result.finished += sum(1 for e in moved if e.state != Enrolment.State.ACTIVE)
+    return [e for e in rest if e.pk in continuing]
+
+
+def _walk(
+    enrolment: Enrolment, definition: dict[str, Any], now: datetime, members: set[tuple[int, int]]
+) -> list[StepRun]:
+    """Move one enrolment through its due batched steps in memory; the StepRuns to write. On an
+    error the enrolment is as it was."""
+    runs: list[StepRun] = []
+    was = (enrolment.state, enrolment.step, enrolment.due_at, enrolment.variant)
+    try:
+        while enrolment.state == Enrolment.State.ACTIVE and enrolment.due_at and enrolment.due_at <= now:
+            if "awaiting" in (enrolment.context or {}):
+                break
+            step = steps.find(definition, enrolment.step) if enrolment.step != steps.END else None
+            if step is None:
+                converted = (
+                    now if definition.get("goal") == "order_placed" and _ordered_since(enrolment) else None
+                )
+                enrolment.state, enrolment.finished_at, enrolment.converted_at = (
+                    Enrolment.State.COMPLETED,
+                    now,
+                    converted,
+                )
+                enrolment.step, enrolment.due_at = "", None
+                break
+            if step.kind not in BATCHED_KINDS or (
+                step.kind == "condition" and not step.params.get("segment")
+            ):
+                break
+            outcome, detail, next_step, due = _perform(enrolment, step, definition, now, members)
+            runs.append(
+                StepRun(
+                    enrolment=enrolment,
+                    step=step.id,
+                    kind=step.kind,
+                    outcome=outcome,
+                    detail=detail,
+                    ran_at=now,
+                )
+            )
+            if step.kind == "split" and not enrolment.variant:
+                enrolment.variant = detail.get("path", "")
+            enrolment.step, enrolment.due_at = next_step, due
+    except Exception:
+        enrolment.state, enrolment.step, enrolment.due_at, enrolment.variant = was
+        raise
+    return runs
+
+
+def _segment_members(held: list[Enrolment]) -> set[tuple[int, int]]:
+    """(segment, customer) for every current membership the batch's segment conditions ask about."""
+    from guanxi.segments.models import SegmentMembership
+
+    segments = {
+        int(step.params["segment"])
+        for definition in {e.version_id: e.version.definition for e in held}.values()
+        for step in steps.steps_of(definition)
+        if step.kind == "condition" and step.params.get("segment")
+    }
+    if not segments:
+        return set()
+    return set(
+        SegmentMembership.objects.filter(
+            segment_id__in=segments, customer_id__in={e.customer_id for e in held}, exited_at__isnull=True
+        ).values_list("segment_id", "customer_id")
+    )
 
 
 def sweep_failed() -> int:
@@ -409,6 +607,9 @@ def advance(enrolment: Enrolment, now: datetime) -> int:
             )
             enrolment.state = Enrolment.State.EXITED
             break
+        if "awaiting" in (enrolment.context or {}):
+            resolve_awaiting(enrolment, now)
+            continue
         step = steps.find(definition, enrolment.step)
         if step is None:
             _finish(enrolment, now)
@@ -428,7 +629,7 @@ def advance(enrolment: Enrolment, now: datetime) -> int:
                 if step.kind == "split" and not enrolment.variant:
                     enrolment.variant = detail.get("path", "")
                 Enrolment.objects.filter(pk=enrolment.pk).update(
-                    step=next_step, due_at=due, variant=enrolment.variant
+                    step=next_step, due_at=due, variant=enrolment.variant, context=enrolment.context
                 )
         except IntegrityError:
             # Another worker ran this step (its lease ran out under us): take the enrolment as it is now.
@@ -436,6 +637,49 @@ def advance(enrolment: Enrolment, now: datetime) -> int:
             continue
         ran += 1
     return ran
+
+
+def _awaited(enrolment: Enrolment, awaiting: dict[str, Any]) -> bool:
+    """Whether the event a `wait_event` step waits for has happened since the wait began."""
+    events = Event.objects.filter(
+        customer_id=enrolment.customer_id,
+        unit_id=enrolment.unit_id,
+        occurred_at__gte=datetime.fromisoformat(awaiting["since"]),
+    )
+    if awaiting.get("event_kind"):
+        events = events.filter(kind=awaiting["event_kind"])
+    if awaiting.get("name"):
+        events = events.filter(name=awaiting["name"])
+    return events.exists()
+
+
+def resolve_awaiting(enrolment: Enrolment, now: datetime) -> None:
+    """End a wait for an event: on to the following step if it happened, else (the timeout) down the
+    `timeout` branch. Written at once, so the outcome is kept even if the next step fails."""
+    context = dict(enrolment.context or {})
+    awaiting = context.pop("awaiting")
+    happened = _awaited(enrolment, awaiting)
+    context["awaited"] = {"step": awaiting["step"], "outcome": "event" if happened else "timeout"}
+    if not happened:
+        enrolment.step = awaiting["timeout"]
+    enrolment.context, enrolment.due_at = context, now
+    Enrolment.objects.filter(pk=enrolment.pk).update(step=enrolment.step, due_at=now, context=context)
+
+
+def wake_awaiting(customer_ids: list[int], now: datetime) -> int:
+    """Make due now the enrolments of these customers whose awaited event has happened (the change
+    feed names the customers an event was recorded for); how many."""
+    woken = [
+        enrolment.pk
+        for enrolment in Enrolment.objects.filter(
+            customer_id__in=customer_ids, state=Enrolment.State.ACTIVE, due_at__gt=now
+        )
+        if "awaiting" in (enrolment.context or {}) and _awaited(enrolment, enrolment.context["awaiting"])
+    ]
+    if woken:
+        Enrolment.objects.filter(pk__in=woken, state=Enrolment.State.ACTIVE).update(due_at=now)
+        wake()
+    return len(woken)
 
 
 def _finish(enrolment: Enrolment, now: datetime) -> None:
@@ -448,7 +692,11 @@ def _finish(enrolment: Enrolment, now: datetime) -> None:
 
 
 def _perform(
-    enrolment: Enrolment, step: steps.Step, definition: dict[str, Any], now: datetime
+    enrolment: Enrolment,
+    step: steps.Step,
+    definition: dict[str, Any],
+    now: datetime,
+    members: set[tuple[int, int]] | None = None,
 ) -> tuple[str, dict[str, Any], str, datetime | None]:
     """Do one step's work inside the caller's transaction: (outcome, detail, next step, when)."""
     following = step.target("next") or steps.next_after(definition, step.id)
@@ -456,8 +704,23 @@ def _perform(
     if step.kind == "wait":
         until = wait_until(enrolment, params, now)
         return StepRun.Outcome.WAITING, {"until": until.isoformat()}, following, max(until, now)
+    if step.kind == "wait_event":
+        # Wait on the following step until the event happens (the change feed wakes the enrolment:
+        # `wake_awaiting`) or the timeout, when `resolve_awaiting` sends it down the `timeout` branch.
+        deadline = now + timedelta(hours=float(params.get("hours") or 0))
+        enrolment.context = {
+            **(enrolment.context or {}),
+            "awaiting": {
+                "step": step.id,
+                "since": now.isoformat(),
+                "event_kind": params.get("event_kind", ""),
+                "name": params.get("name", ""),
+                "timeout": step.target("timeout") or following,
+            },
+        }
+        return StepRun.Outcome.WAITING, {"until": deadline.isoformat()}, following, deadline
     if step.kind == "condition":
-        met = _condition(enrolment, params)
+        met = _condition(enrolment, params, members)
         if met:
             return StepRun.Outcome.YES, {}, following, now
         return StepRun.Outcome.NO, {}, step.target("no") or following, now
@@ -496,9 +759,13 @@ def wait_until(enrolment: Enrolment, params: dict[str, Any], now: datetime) -> d
     return until
 
 
-def _condition(enrolment: Enrolment, params: dict[str, Any]) -> bool:
+def _condition(
+    enrolment: Enrolment, params: dict[str, Any], members: set[tuple[int, int]] | None = None
+) -> bool:
     from guanxi.segments.models import SegmentMembership
 
+    if params.get("segment") and members is not None:
+        return (int(params["segment"]), enrolment.customer_id) in members
     if params.get("segment"):
         return SegmentMembership.objects.filter(
             segment_id=params["segment"], customer_id=enrolment.customer_id, exited_at__isnull=True

@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.commerce.models import Event
 from guanxi.marketing import steps
 
 
@@ -51,6 +52,19 @@ class StepForm(forms.Form):
         label=_("Condition: in segment"), coerce=int, required=False, empty_value=None
     )
     percent_b = forms.IntegerField(label=_("Path B share (%)"), required=False, min_value=1, max_value=99)
+    subject = forms.CharField(label=_("Ticket or call subject"), required=False, max_length=200)
+    priority = forms.ChoiceField(
+        label=_("Ticket priority"),
+        choices=[("normal", _("Normal")), ("high", _("High")), ("urgent", _("Urgent")), ("low", _("Low"))],
+        required=False,
+    )
+    event = forms.SlugField(label=_("Webhook event name"), required=False, max_length=64)
+    event_kind = forms.ChoiceField(
+        label=_("Event to wait for"), choices=[("", "—"), *Event.Kind.choices], required=False
+    )
+    hours = forms.IntegerField(
+        label=_("Give up after (hours)"), required=False, min_value=1, max_value=24 * 90
+    )
 
     def step(self, step_id: str) -> dict:
         data = self.cleaned_data
@@ -66,6 +80,11 @@ class StepForm(forms.Form):
             "points",
             "segment",
             "percent_b",
+            "subject",
+            "priority",
+            "event",
+            "event_kind",
+            "hours",
         ):
             value = data.get(name)
             if value not in (None, ""):
@@ -74,6 +93,8 @@ class StepForm(forms.Form):
             step["remove"] = True
         if data["kind"] != "send":
             step.pop("purpose", None)
+        if data["kind"] != "ticket":
+            step.pop("priority", None)
         return step
 
 
@@ -96,6 +117,12 @@ class CampaignForm(forms.Form):
     template_b = forms.CharField(label=_("Variant B template key"), max_length=64, required=False)
     b_percent = forms.DecimalField(
         label=_("Variant B share of the treated (%)"), initial=0, min_value=0, max_value=99
+    )
+    auto_send_winner = forms.BooleanField(
+        label=_("Test on a share first, then send the winner to the rest"), required=False
+    )
+    test_percent = forms.DecimalField(
+        label=_("Share of the treated in the test (%)"), initial=20, min_value=1, max_value=99, required=False
     )
     attribution_days = forms.IntegerField(
         label=_("Attribution window (days)"), initial=7, min_value=1, max_value=90

@@ -24,3 +24,16 @@ def is_held_out(salt: str, customer_id: int, percent: Decimal | float | int) -> 
 
 def variant(salt: str, customer_id: int, percent_b: Decimal | float | int) -> str:
     return "b" if in_share(f"variant:{salt}", customer_id, percent_b) else "a"
+
+
+def global_percent(unit_id: int) -> Decimal:
+    """The unit's global holdout share (0 when never set)."""
+    from guanxi.marketing.models import MarketingSettings
+
+    value = MarketingSettings.objects.filter(unit_id=unit_id).values_list("global_holdout_percent", flat=True)
+    return Decimal(value[0]) if value else Decimal(0)
+
+
+def in_global_holdout(unit_id: int, customer_id: int, percent: Decimal | float | int) -> bool:
+    """In the unit's global control group: nothing from any flow or campaign reaches them."""
+    return bool(percent) and in_share(f"global:{unit_id}", customer_id, percent)

@@ -1,6 +1,6 @@
 """Marketing work off the request, scheduled in guanxi/config/schedules.py: following the customer
 change feed, running due flow steps (and resuming what a dead worker left), the trigger scan, and
-sending scheduled campaigns."""
+sending scheduled campaigns and the winners of their A/B tests."""
 
 from guanxi.marketing import engine
 
@@ -17,3 +17,4 @@ def tick() -> None:
     engine.scan()
     engine.run_due()
     campaigns.send_due()
+    campaigns.send_winners()

@@ -41,6 +41,11 @@ class Flow(ScopedModel):
     current_version = models.ForeignKey(
         "FlowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The effect report counts what an enrolled customer paid within this many days of entering.
+    attribution_days = models.PositiveSmallIntegerField(_("attribution window (days)"), default=7)
+    message_cost = models.DecimalField(
+        _("cost per message"), max_digits=8, decimal_places=4, default=Decimal("0.0500")
+    )
     # Only triggers that happen from this moment on enrol (set when the flow is switched on).
     active_since = models.DateTimeField(_("active since"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -211,6 +216,14 @@ class Campaign(ScopedModel):
     message_cost = models.DecimalField(
         _("cost per message"), max_digits=8, decimal_places=4, default=Decimal("0.0500")
     )
+    # With an A/B test: only `test_percent` of the treated are split A/B; the rest wait, and get the
+    # winning variant once the test is significant (`campaigns.send_winners`).
+    auto_send_winner = models.BooleanField(_("send the winner to the rest"), default=False)
+    test_percent = models.DecimalField(
+        _("share of the treated in the test (%)"), max_digits=5, decimal_places=2, default=Decimal("20.00")
+    )
+    winner = models.CharField(_("winner"), max_length=1, blank=True)
+    winner_sent_at = models.DateTimeField(_("winner sent"), null=True, blank=True)
     scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -238,6 +251,7 @@ class Recipient(ScopedModel):
         HOLDOUT = "holdout", _("Holdout")
         A = "a", _("Variant A")
         B = "b", _("Variant B")
+        REST = "rest", _("Waiting for the winner")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
@@ -258,3 +272,28 @@ class Recipient(ScopedModel):
     @classmethod
     def scope_by_units(cls, unit_ids: list[int]) -> models.Q:
         return models.Q(campaign__unit__in=unit_ids)
+
+
+class MarketingSettings(ScopedModel):
+    """A unit's marketing-wide options: the global holdout, a share of customers (chosen by a stable
+    hash of unit and customer) that receives nothing from any flow or campaign, so the effect of all
+    marketing together can be measured against them."""
+
+    unit = models.OneToOneField(
+        "accounts.BusinessUnit", on_delete=models.CASCADE, related_name="marketing_settings"
+    )
+    global_holdout_percent = models.DecimalField(
+        _("global holdout (%)"), max_digits=5, decimal_places=2, default=Decimal("0.00")
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("marketing settings")
+        verbose_name_plural = _("marketing settings")
+
+    def __str__(self) -> str:
+        return f"marketing settings of {self.unit_id}"
+
+    @property
+    def audit_label(self) -> str:
+        return str(_("marketing settings"))

@@ -16,3 +16,6 @@ CAMPAIGN_APPROVED = Phrase("marketing.campaign_approved", _("Campaign approved a
 CAMPAIGN_SENT = Phrase(
     "marketing.campaign_sent", _("Campaign sent: %(messages)d messages, %(coupons)d coupons")
 )
+SETTINGS_SAVED = Phrase(
+    "marketing.settings_saved", _("Marketing settings saved: global holdout %(percent)s %%")
+)

@@ -6,10 +6,14 @@
                {"id": "s3", "kind": "condition", "rule": {...segment rule...}, "no": "end"},
                {"id": "s4", "kind": "split", "percent_b": 50, "b": "s6"},
                {"id": "s5", "kind": "coupon", "coupon_template": 3},
-               {"id": "s6", "kind": "tag", "tag": 9}],
+               {"id": "s6", "kind": "tag", "tag": 9},
+               {"id": "s7", "kind": "wait_event", "event_kind": "checkout_started", "hours": 24,
+                "timeout": "end"},
+               {"id": "s8", "kind": "ticket", "subject": "Call about the cart"}],
      "exit": ["order_paid"], "goal": "order_placed"}
 
-Steps run in order; a condition's `no`, a split's `b` and any step's `next` jump forward only (to a later step or "end"),
+Steps run in order; a condition's `no`, a split's `b`, a wait for an event's `timeout` and any step's
+`next` jump forward only (to a later step or "end"),
 so a step runs at most once per enrolment, which the UNIQUE (enrolment, step) of `StepRun` enforces.
 """
 
@@ -20,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 END = "end"
+BRANCHES = ("no", "b", "next", "timeout")
 
 TRIGGERS = {
     "order_placed": _("Order placed"),
@@ -52,6 +57,10 @@ STEP_KINDS = {
     "coupon": _("Issue a coupon"),
     "tag": _("Add or remove a tag"),
     "points": _("Add points"),
+    "ticket": _("Open a service ticket"),
+    "follow_up": _("Plan a follow-up call"),
+    "webhook": _("Call a webhook"),
+    "wait_event": _("Wait for an event"),
     "condition": _("Condition split"),
     "split": _("Random split (A/B)"),
 }
@@ -115,7 +124,7 @@ def validate(definition: dict[str, Any]) -> None:
     for position, step in enumerate(steps):
         if step.kind not in STEP_KINDS:
             raise ValidationError({"steps": _("Unknown step kind.")})
-        for branch in ("no", "b", "next"):
+        for branch in BRANCHES:
             target = step.target(branch)
             if target and target != END and (target not in ids or ids.index(target) <= position):
                 raise ValidationError({"steps": _("A branch can only jump to a later step.")})
@@ -125,6 +134,12 @@ def validate(definition: dict[str, Any]) -> None:
             raise ValidationError({"steps": _("A coupon step needs a coupon template.")})
         if step.kind == "tag" and not step.params.get("tag"):
             raise ValidationError({"steps": _("A tag step needs a tag.")})
+        if step.kind == "points" and not step.params.get("points"):
+            raise ValidationError({"steps": _("A points step needs a number of points.")})
+        if step.kind == "wait_event" and not (
+            (step.params.get("event_kind") or step.params.get("name")) and step.params.get("hours")
+        ):
+            raise ValidationError({"steps": _("A wait for an event needs the event and a timeout in hours.")})
         if step.kind == "wait" and not (
             step.params.get("minutes") or step.params.get("days") or step.params.get("at")
         ):

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.flow_list, name="home"),
     path("flows/", views.flow_list, name="flow_list"),
     path("flows/new/", views.flow_new, name="flow_new"),
+    path("settings/", views.settings_save, name="settings"),
     path("flows/<int:pk>/", views.flow_detail, name="flow"),
     path("flows/<int:pk>/steps/", views.flow_steps, name="flow_steps"),
     path("flows/<int:pk>/publish/", views.flow_publish, name="flow_publish"),

@@ -3,6 +3,7 @@ campaigns (list, new, detail with approval and the effect report). Reads through
 through actions."""
 
 import uuid
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.core.access import require
-from guanxi.marketing import actions, effect, fetch, journeys, steps
+from guanxi.marketing import actions, effect, fetch, holdout, journeys, steps
 from guanxi.marketing.forms import CampaignForm, FlowForm, StepForm, TriggerForm, attach
 from guanxi.marketing.models import Campaign, Enrolment, Flow
 
@@ -32,9 +33,33 @@ def flow_list(request):
     form = FlowForm()
     form.fields["unit"].choices = [(u.pk, u.name) for u in units]  # type: ignore[attr-defined]
     context = {"flows": list(fetch.flows(user)), "form": form, "units": units, "tab": "flows"}
+    context["holdouts"] = _global_holdouts(user)
     if request.htmx and request.GET.get("counts"):
         return render(request, "marketing/_flow_rows.html", context)
     return render(request, "marketing/flows.html", context)
+
+
+def _global_holdouts(user) -> list[tuple[BusinessUnit, Decimal]]:
+    """The units whose global holdout this user may set, with its current share."""
+    return [(unit, holdout.global_percent(unit.pk)) for unit in _units(user, actions.PUBLISH)]
+
+
+@require_POST
+def settings_save(request):
+    """Set one unit's global holdout (a share of customers no flow or campaign reaches)."""
+    user = require(request, actions.PUBLISH)
+    units = _units(user, actions.PUBLISH)
+    unit = units.filter(pk=request.POST.get("unit")).first() if units else None
+    if unit is None:
+        raise Http404
+    try:
+        percent = Decimal(request.POST.get("global_holdout_percent", ""))
+        actions.save_settings(unit=unit, global_holdout_percent=percent, actor=user)
+    except (ArithmeticError, ValidationError):
+        messages.error(request, _("Give a share between 0 and 90 percent."))
+    else:
+        messages.success(request, _("Global holdout of %(unit)s saved.") % {"unit": unit.name})
+    return redirect("marketing:flow_list")
 
 
 @require_POST
@@ -117,12 +142,12 @@ def _builder_context(
     )
     trigger_form.fields["segment"].choices = [("", "—"), *choices["segments"]]  # type: ignore[attr-defined]
     cards = []
-    purposes = dict(StepForm.base_fields["purpose"].choices)  # type: ignore[attr-defined]
     ids = {step.id: position for position, step in enumerate(steps.steps_of(definition), start=1)}
     branch_labels = {
         "no": _("If not, go to step"),
         "b": _("Path B goes to step"),
         "next": _("Then go to step"),
+        "timeout": _("On timeout go to step"),
     }
     for position, step in enumerate(steps.steps_of(definition), start=1):
         details = []
@@ -131,8 +156,9 @@ def _builder_context(
                 details.append((StepForm.base_fields[key].label, names[key].get(value, value)))
             elif key in branch_labels:
                 details.append((branch_labels[key], ids.get(value, _("the end"))))
-            elif key == "purpose":
-                details.append((StepForm.base_fields[key].label, purposes.get(value, value)))
+            elif key in ("purpose", "priority", "event_kind"):
+                labels = dict(StepForm.base_fields[key].choices)  # type: ignore[attr-defined]
+                details.append((StepForm.base_fields[key].label, labels.get(value, value)))
             elif key == "after_trigger":
                 details.append((_("Measured from"), _("the trigger")))
             elif key == "remove":
@@ -170,6 +196,7 @@ def flow_detail(request, pk: int):
         flow.enrolments.select_related("customer").order_by("-entered_at", "-pk")[:30]
     )
     context["versions"] = list(flow.versions.order_by("-number")[:10])
+    context["effect"] = effect.analyse_flow(flow)
     context["tab"] = "flows"
     return render(request, "marketing/flow.html", context)
 
@@ -200,7 +227,7 @@ def flow_steps(request, pk: int):
             if op == "remove":
                 items.pop(index)
                 for item in items:
-                    for branch in ("no", "b", "next"):
+                    for branch in steps.BRANCHES:
                         if item.get(branch) == target:
                             item.pop(branch)
             else:
@@ -336,6 +363,8 @@ def campaign_new(request):
         unit = units.get(pk=data.pop("unit"))
         data["segment"] = Segment.objects.restrict(user, "view").get(pk=data["segment"])
         data["coupon"] = coupons.filter(pk=data["coupon"]).first() if data["coupon"] else None
+        if data.get("test_percent") is None:
+            data.pop("test_percent", None)
         try:
             campaign = actions.save_campaign(unit=unit, actor=user, **data)
         except ValidationError as error:

@@ -545,6 +545,7 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("marketing/", "home"): Route("page"),
     ("marketing/flows/", "flow_list"): Route("page"),
     ("marketing/flows/new/", "flow_new"): Route("self", method="post"),
+    ("marketing/settings/", "settings"): Route("self", method="post"),
     ("marketing/flows/<int:pk>/", "flow"): Route("detail", object="flow"),
     ("marketing/flows/<int:pk>/steps/", "flow_steps"): Route("detail", method="post", object="flow"),
     ("marketing/flows/<int:pk>/publish/", "flow_publish"): Route("detail", method="post", object="flow"),

@@ -205,3 +205,46 @@ def _order(store, customer_id, number, paid):
         placed_at=paid,
         paid_at=paid,
     )
+
+
+def test_the_winner_of_an_a_b_test_on_a_share_is_sent_to_the_rest_once_significant(
+    unit_a, sms, store, manager
+):
+    from guanxi.commerce.tests.factories import make_order
+
+    segment, _ids = audience(unit_a, 600)
+    with time_machine.travel(t(0), tick=False) as clock:
+        campaign = actions.save_campaign(
+            unit=unit_a,
+            actor=manager,
+            name="母亲节 A/B",
+            segment=segment,
+            template="promo",
+            template_b="promo_b",
+            b_percent=50,
+            auto_send_winner=True,
+            test_percent=30,
+        )
+        actions.submit(campaign, actor=manager)
+        actions.send_campaign(campaign, actor=manager)
+        groups = dict(Recipient.objects.filter(campaign=campaign).values_list("customer_id", "group"))
+        rest = {pk for pk, group in groups.items() if group == "rest"}
+        in_b = {pk for pk, group in groups.items() if group == "b"}
+        in_a = {pk for pk, group in groups.items() if group == "a"}
+        assert 300 <= len(rest) <= 450 and in_a and in_b
+        assert Message.objects.filter(customer_id__in=rest).count() == 0
+        assert campaigns.send_winners() == 0  # nobody bought yet: no winner
+        clock.move_to(t(60))
+        for pk in in_b:  # variant B converts everyone, A nobody
+            order = make_order(store, Customer.objects.get(pk=pk), f"B{pk}", "199.00", (2026, 1, 1))
+            Order.objects.filter(pk=order.pk).update(placed_at=t(60), paid_at=t(60))
+        assert campaigns.send_winners() == 1
+        assert campaigns.send_winners() == 0
+    campaign.refresh_from_db()
+    assert (campaign.winner, campaign.winner_sent_at) == ("b", t(60))
+    to_rest = Message.objects.filter(customer_id__in=rest, source=f"campaign:{campaign.pk}")
+    assert to_rest.count() == len(rest)
+    assert set(to_rest.values_list("template__key", flat=True)) == {"promo_b"}
+    result = effect.analyse(campaign)
+    assert result.treated.customers == len(rest) + len(in_a) + len(in_b)
+    assert (result.a.customers, result.b.customers) == (len(in_a), len(in_b))

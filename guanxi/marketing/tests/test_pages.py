@@ -158,3 +158,27 @@ def test_the_api_builds_publishes_and_reports(client, make_user, unit_a, unit_b,
     other = bearer(make_user("head_b", Role.UNIT_HEAD, [unit_b]))
     assert client.get(f"/api/v1/marketing/flows/{flow_id}", headers=other).status_code == 404
     assert client.get("/api/v1/marketing/campaigns", headers=other).json() == []
+
+
+def test_the_global_holdout_is_set_on_the_flows_page_by_those_who_may_approve(
+    client, make_user, unit_a, unit_b, unit_a_head
+):
+    from guanxi.marketing import holdout
+
+    marketer = make_user("mk", Role.MARKETER, [unit_a])
+    client.force_login(marketer)
+    assert 'id="global-holdout"' not in client.get("/marketing/flows/").content.decode()
+    assert (
+        client.post("/marketing/settings/", {"unit": unit_a.pk, "global_holdout_percent": "5"}).status_code
+        == 403
+    )
+    client.force_login(unit_a_head)
+    assert 'id="global-holdout"' in client.get("/marketing/flows/").content.decode()
+    response = client.post("/marketing/settings/", {"unit": unit_a.pk, "global_holdout_percent": "5"})
+    assert response.status_code == 302 and holdout.global_percent(unit_a.pk) == 5
+    assert (
+        client.post("/marketing/settings/", {"unit": unit_b.pk, "global_holdout_percent": "7"}).status_code
+        == 404
+    )
+    client.post("/marketing/settings/", {"unit": unit_a.pk, "global_holdout_percent": "95"})
+    assert holdout.global_percent(unit_a.pk) == 5 and holdout.global_percent(unit_b.pk) == 0
