@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "guanxi.messaging",
     "guanxi.service",
     "guanxi.marketing",
+    "guanxi.reports",
     "guanxi.demo",
     "guanxi.api",
     "guanxi.web",

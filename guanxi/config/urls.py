@@ -29,5 +29,7 @@ urlpatterns = [
     # Before the web app, whose placeholder page for the sales area this replaces.
     path("sales/", include("guanxi.sales.urls")),
     path("service/", include("guanxi.service.urls")),
+    # Before the web app, whose placeholder page for the reports area this replaces.
+    path("reports/", include("guanxi.reports.urls")),
     path("", include("guanxi.web.urls")),
 ]
