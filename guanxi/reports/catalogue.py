@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.accounts.models import Organisation
-from guanxi.analytics.models import AbcClass, CustomerClass, CustomerMetric, LifecycleStage, RfmSegment
+from guanxi.analytics.models import CustomerClass, CustomerMetric, LifecycleStage, RfmSegment
 from guanxi.commerce.models import Channel, Order, OrderLine, Store
 from guanxi.core.display import label_of
 from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, month_range
@@ -86,9 +86,7 @@ def ticket_rows(user, scope: Scope) -> QuerySet:
 
 # Dimensions --------------------------------------------------------------------------------------
 
-CUSTOMER_CLASS = Dimension(
-    "class", gettext_lazy("Customer class"), "customer_class", _choices(CustomerClass)
-)
+CUSTOMER_CLASS = Dimension("class", gettext_lazy("Customer class"), "customer_class", _choices(CustomerClass))
 ABC = Dimension("abc", gettext_lazy("ABC class"), "abc_class")
 RFM = Dimension("rfm", gettext_lazy("RFM segment"), "rfm_segment", _choices(RfmSegment))
 STAGE = Dimension("stage", gettext_lazy("Lifecycle stage"), "lifecycle_stage", _choices(LifecycleStage))
@@ -101,7 +99,7 @@ BUYING = Dimension(
     gettext_lazy("New or returning"),
     Case(When(_ONE_ORDER, then=Value("new")), default=Value("returning"), output_field=CharField()),
     lambda value: _("One order so far") if value == "new" else _("Ordered again"),
-    lookup=lambda token: _ONE_ORDER if token == "new" else ~_ONE_ORDER,
+    lookup=lambda group: _ONE_ORDER if group == "new" else ~_ONE_ORDER,
 )
 
 
@@ -128,7 +126,7 @@ RISK_BAND = Dimension(
         output_field=CharField(),
     ),
     lambda value: str(RISK_LABELS.get(value, value)),
-    lookup=lambda token: _risk_band_q(token or ""),
+    lookup=lambda group: _risk_band_q(group or ""),
 )
 LAST_ORDER_MONTH = Dimension("month", gettext_lazy("Month of the last order"), "last_order_at", month=True)
 
@@ -157,7 +155,9 @@ QUANTITY = Measure("quantity", gettext_lazy("Units sold"), lambda: Sum("quantity
 LINE_ORDERS = Measure("orders", gettext_lazy("Orders"), lambda: Count("order_id", distinct=True))
 BUYERS = Measure("buyers", gettext_lazy("Customers"), lambda: Count("order__customer_id", distinct=True))
 TICKETS = Measure("tickets", gettext_lazy("Tickets"), lambda: Count("id"), share=True)
-RESOLVED = Measure("resolved", gettext_lazy("Resolved"), lambda: Count("id", filter=Q(resolved_at__isnull=False)))
+RESOLVED = Measure(
+    "resolved", gettext_lazy("Resolved"), lambda: Count("id", filter=Q(resolved_at__isnull=False))
+)
 SLA_MET = Measure(
     "sla_met",
     gettext_lazy("Resolved within the SLA"),

@@ -115,7 +115,13 @@ def _customers(user, scope: Scope, months) -> Section:
         _("Customers"),
         (
             _figure("new", _("New customers (first order)"), first, "composition", unit_query),
-            _figure("lost", _("Customers lost (last order that month)"), lost, "lost", _month_query(scope, months[0])),
+            _figure(
+                "lost",
+                _("Customers lost (last order that month)"),
+                lost,
+                "lost",
+                _month_query(scope, months[0]),
+            ),
             Figure("at_risk", _("Customers at risk now"), at_risk, None, None, "churn", unit_query),
         ),
     )

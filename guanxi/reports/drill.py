@@ -73,7 +73,10 @@ def _orders(user, rows: QuerySet, name: str, title: str) -> Drilled:
 
 def _tickets(user, rows: QuerySet, name: str, title: str) -> Drilled:
     tickets = (
-        service_fetch.tickets(user).filter(pk__in=rows.values("pk")).select_related("assignee").order_by("-pk")
+        service_fetch.tickets(user)
+        .filter(pk__in=rows.values("pk"))
+        .select_related("assignee")
+        .order_by("-pk")
     )
     total = tickets.count()
     shown = list(tickets[:LIMIT])

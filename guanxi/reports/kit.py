@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.accounts.models import BusinessUnit
 
-NONE_TOKEN = "~"  # the drill-down value of rows whose group is empty (no class, no category...)
+EMPTY_GROUP = "~"  # the drill-down value of rows whose group is empty (no class, no category...)
 TENTH = Decimal("0.1")
 
 
@@ -44,7 +44,7 @@ class Dimension:
     month: bool = False  # group by calendar month (business time zone) of a date-time field
     lookup: Callable[[Any], Q] | None = None
 
-    def expression(self) -> Expression:
+    def expression(self) -> Expression | F:
         if self.month:
             return TruncMonth(self.field, tzinfo=business_zone())
         return F(self.field) if isinstance(self.field, str) else self.field
@@ -59,23 +59,23 @@ class Dimension:
     def token(self, value: Any) -> str:
         """The value as it travels in a drill-down link."""
         if value is None or value == "":
-            return NONE_TOKEN
+            return EMPTY_GROUP
         return _month(value).strftime("%Y-%m") if self.month else str(value)
 
     def narrow(self, rows: QuerySet, token: str) -> QuerySet:
         """The rows of one group, named by its token."""
         if self.month:
-            if token == NONE_TOKEN:
+            if token == EMPTY_GROUP:
                 return rows.filter(**{f"{self.field}__isnull": True})
             start = _parse_month(token)
             if start is None:
                 raise Http404
             return rows.filter(**month_range(str(self.field), start, start))
         if self.lookup is not None:
-            return rows.filter(self.lookup(None if token == NONE_TOKEN else token))
+            return rows.filter(self.lookup(None if token == EMPTY_GROUP else token))
         if not isinstance(self.field, str):
             raise Http404
-        if token == NONE_TOKEN:
+        if token == EMPTY_GROUP:
             return rows.filter(Q(**{f"{self.field}__isnull": True}) | Q(**{self.field: ""}))
         return rows.filter(**{self.field: token})
 
@@ -122,7 +122,7 @@ class Filter:
 
     key: str
     label: Promise
-    choices: Callable[[Any], list[tuple[str, str]]] | None = None  # (user) -> choices; None: month
+    choices: Callable[[Any], list[tuple[str, Any]]] | None = None  # (user) -> choices; None: month
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,9 @@ def run(report: Report, user, scope: Scope) -> Result:
             values.append(value)
             if measure.share:
                 values.append(percent(value, _value(totals[measure.key], measure)))
-        out.append(Row(dimension.label_of(record["_group"]), dimension.token(record["_group"]), tuple(values)))
+        out.append(
+            Row(dimension.label_of(record["_group"]), dimension.token(record["_group"]), tuple(values))
+        )
     total_values: list[Any] = []
     for measure in report.measures:
         total = _value(totals[measure.key], measure)
@@ -220,7 +222,9 @@ def run(report: Report, user, scope: Scope) -> Result:
 
 def _value(value: Any, measure: Measure) -> Any:
     if measure.average:
-        return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return (
+            None if value is None else Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        )
     if measure.money:
         return Decimal(value or 0).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return value or 0
@@ -246,11 +250,10 @@ def _month(value: date | datetime) -> date:
 def _parse_month(text: str | None) -> date | None:
     if not text:
         return None
-    try:
-        parsed = datetime.strptime(text, "%Y-%m")
-    except ValueError:
+    year, _dash, month = text.partition("-")
+    if not (year.isdigit() and month.isdigit() and len(year) == 4 and 1 <= int(month) <= 12):
         return None
-    return date(parsed.year, parsed.month, 1)
+    return date(int(year), int(month), 1)
 
 
 def add_months(month: date, count: int) -> date:

@@ -1,6 +1,8 @@
 """The Reports pages: the role's dashboard, a report (table, chart, filters, permalink, export) and the
 drill-down behind one of its rows. Every page needs reports.view and the read model's own permission."""
 
+from typing import Any
+
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
@@ -35,7 +37,7 @@ def home(request):
     )
 
 
-def _report(request, slug: str) -> tuple[object, Report]:
+def _report(request, slug: str) -> tuple[Any, Report]:
     user = require(request, PERMISSION)
     report = catalogue.BY_SLUG.get(slug)
     if report is None:

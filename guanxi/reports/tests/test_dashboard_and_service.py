@@ -24,7 +24,9 @@ def _months():
 
 def _figures(response):
     return {
-        section.key: {f.key: (f.current, f.previous, f.last_year, f.change, f.change_year) for f in section.figures}
+        section.key: {
+            f.key: (f.current, f.previous, f.last_year, f.change, f.change_year) for f in section.figures
+        }
         for section in response.context["sections"]
     }
 
@@ -48,7 +50,13 @@ def test_the_unit_head_s_dashboard_compares_this_month_with_last_month_and_last_
 
     assert response.status_code == 200
     sales = _figures(response)["sales"]
-    assert sales["revenue"] == (Decimal("200.00"), Decimal("100.00"), Decimal("400.00"), Decimal("100.0"), Decimal("-50.0"))
+    assert sales["revenue"] == (
+        Decimal("200.00"),
+        Decimal("100.00"),
+        Decimal("400.00"),
+        Decimal("100.0"),
+        Decimal("-50.0"),
+    )
     assert sales["orders"] == (2, 1, 1, Decimal("100.0"), Decimal("100.0"))
     assert sales["buyers"] == (2, 1, 1, Decimal("100.0"), Decimal("100.0"))
     assert [s.key for s in response.context["sections"]] == ["sales", "customers", "service"]
@@ -68,7 +76,9 @@ def test_a_marketer_sees_customers_first(client, unit_a, make_user):
 def test_service_report_counts_tickets_and_resolutions_per_agent(client, desk_a, desk_b):
     opened = timezone.now() - timedelta(hours=1)
     tickets = [
-        service_actions.open_ticket(actor=desk_a.head, unit=desk_a.unit, subject=subject, assignee=agent, now=opened)
+        service_actions.open_ticket(
+            actor=desk_a.head, unit=desk_a.unit, subject=subject, assignee=agent, now=opened
+        )
         for subject, agent in (("one", desk_a.agent), ("two", desk_a.agent), ("three", desk_a.agent2))
     ]
     first = service_actions.open_ticket(
@@ -81,7 +91,9 @@ def test_service_report_counts_tickets_and_resolutions_per_agent(client, desk_a,
         now=opened,
     )
     service_actions.transition(first, "resolve", actor=desk_a.agent2, now=opened + timedelta(minutes=5))
-    service_actions.open_ticket(actor=desk_b.head, unit=desk_b.unit, subject="b", assignee=desk_b.agent, now=opened)
+    service_actions.open_ticket(
+        actor=desk_b.head, unit=desk_b.unit, subject="b", assignee=desk_b.agent, now=opened
+    )
     client.force_login(desk_a.head)
 
     response = client.get("/reports/service/?group=agent")
@@ -99,7 +111,10 @@ def test_service_report_counts_tickets_and_resolutions_per_agent(client, desk_a,
 def test_service_report_month_filter(client, desk_a):
     this = timezone.now().astimezone(SHANGHAI)
     service_actions.open_ticket(
-        actor=desk_a.head, unit=desk_a.unit, subject="old", assignee=desk_a.agent,
+        actor=desk_a.head,
+        unit=desk_a.unit,
+        subject="old",
+        assignee=desk_a.agent,
         now=datetime(2024, 5, 3, 10, tzinfo=SHANGHAI),
     )
     client.force_login(desk_a.head)

@@ -48,14 +48,24 @@ def shop(unit_a, unit_b):
     february = datetime(2025, 2, 1, 12, tzinfo=SHANGHAI)
     for unit in (unit_a, None):  # the unit's rows and the organisation-wide rows
         _metric(zhang, unit, orders=3, spend="300.00", cls="loyal", abc="A", stage="stable", risk=0.1)
-        _metric(li, unit, orders=1, spend="100.00", cls="new", abc="B", stage="exploration", risk=0.7, clv="80")
+        _metric(
+            li, unit, orders=1, spend="100.00", cls="new", abc="B", stage="exploration", risk=0.7, clv="80"
+        )
         _metric(wang, unit, orders=2, spend="50.00", cls="old", abc="C", stage="lost", risk=0.9, last=march)
     for unit in (unit_b, None):
-        _metric(zhao, unit, orders=1, spend="1000.00", cls="new", abc="A", stage="lost", risk=0.85, last=february)
+        _metric(
+            zhao, unit, orders=1, spend="1000.00", cls="new", abc="A", stage="lost", risk=0.85, last=february
+        )
     make_order(tmall, zhang, "A-1", "100.00", (2025, 1, 10))
     order = make_order(tmall, li, "A-2", "50.00", (2025, 2, 5))
     OrderLine.objects.create(
-        order=order, sku="X", name="Odd", category=ATTACK, quantity=2, unit_price=Decimal("3.50"), amount=Decimal("7.00")
+        order=order,
+        sku="X",
+        name="Odd",
+        category=ATTACK,
+        quantity=2,
+        unit_price=Decimal("3.50"),
+        amount=Decimal("7.00"),
     )
     make_order(tmall, zhang, "A-3", "999.00", (2025, 2, 6), status="cancelled")
     make_order(tmall, zhang, "A-0", "80.00", (2024, 12, 31))  # before the period
@@ -169,7 +179,10 @@ def test_a_unit_head_never_sees_another_unit(client, shop, unit_a_head):
     client.force_login(unit_a_head)
 
     assert client.get("/reports/contribution/?unit=beauty").status_code == 404
-    assert client.get("/reports/products/drill/?unit=beauty&group=category&value=home_textiles").status_code == 404
+    assert (
+        client.get("/reports/products/drill/?unit=beauty&group=category&value=home_textiles").status_code
+        == 404
+    )
     page = client.get(f"/reports/products/?group=channel&{PERIOD}")
     assert [row.label for row in page.context["result"].rows] == ["Tmall"]
     assert "98765" not in page.content.decode()
