@@ -83,11 +83,13 @@ def drill_down(request, slug):
     scope = parse_scope(shown, request.GET, unit, timezone.now())
     dimension = shown.dimension(scope.group)
     token = request.GET.get("value")
-    if token is None:
-        raise Http404
-    rows = dimension.narrow(shown.source(user, scope), token)
-    label = next((r.label for r in run(shown, user, scope).rows if r.token == token), token)
-    title = f"{shown.title} · {dimension.label}: {label}"
+    rows = shown.source(user, scope)
+    if token is None:  # the total's drill-down: every row behind the report
+        title = f"{shown.title} · {_('Total')}"
+    else:
+        rows = dimension.narrow(rows, token)
+        label = next((r.label for r in run(shown, user, scope).rows if r.token == token), token)
+        title = f"{shown.title} · {dimension.label}: {label}"
     drilled = drill(shown.drill, user, rows, f"report-{shown.slug}-drill", title)
     fmt = request.GET.get("format")
     if fmt:
@@ -103,7 +105,7 @@ def drill_down(request, slug):
             "drilled": drilled,
             "rows": list(zip(drilled.links, drilled.table.rows, strict=True)),
             "limit": LIMIT,
-            "query": scope.query(value=token),
+            "query": scope.query(value=token) if token is not None else scope.query(),
             "report_query": scope.query(),
             "can_export": user.has_permission(exports.EXPORT_PERMISSION),
         },

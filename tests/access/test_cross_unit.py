@@ -24,6 +24,7 @@ from guanxi.core.models import AuditEntry
 from guanxi.customers import profile
 from guanxi.customers.merging.merge import merge_customers
 from guanxi.customers.models import MergeSuggestion
+from guanxi.reports.catalogue import REPORTS
 from guanxi.sales.actions import configuration as sales_configuration
 from guanxi.sales.actions import leads as sales_leads
 from guanxi.sales.actions import opportunities as sales_deals
@@ -49,6 +50,8 @@ AREAS = [
     "reports",
     "service",
 ]
+
+REPORT_SLUGS = [report.slug for report in REPORTS]
 
 Kind = Literal["public", "page", "detail", "shared", "self"]
 
@@ -225,6 +228,10 @@ ROUTES: dict[tuple[str, str | None], Route] = {
         "detail", method="post", object="suggestion"
     ),
     (f"^(?P<slug>{'|'.join(AREAS)})/$", "area"): Route("page"),
+    ("reports/", "home"): Route("page"),
+    # Walked once per report; a drill-down without a value lists every row behind the report's total.
+    ("reports/<slug:slug>/", "report"): Route("page"),
+    ("reports/<slug:slug>/drill/", "drill"): Route("page"),
     ("messaging/", "outbox"): Route("page"),
     ("messaging/messages/<int:pk>/", "message"): Route("detail", object="message"),
     ("messaging/messages/<int:pk>/cancel/", "message_cancel"): Route(
@@ -838,6 +845,8 @@ def leaks(response) -> bool:
 
 def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
     path = "/" + route
+    if slug and "<slug:slug>" in route:
+        return path.replace("<slug:slug>", slug)
     if slug:
         return f"/{slug}/"
     if object_id is not None:
@@ -900,7 +909,7 @@ def test_unit_a_user_sees_no_unit_b_record(client, world, make_user, unit_a, rol
     for (route, _name), spec in ROUTES.items():
         if spec.kind == "public":
             continue
-        slugs = AREAS if route.startswith("^") else [""]
+        slugs = AREAS if route.startswith("^") else REPORT_SLUGS if "<slug:slug>" in route else [""]
         for slug in slugs:
             if spec.kind == "detail":
                 url = url_for(route, world.unit_b_objects[spec.object])
@@ -959,5 +968,5 @@ def test_group_manager_sees_unit_b(client, world, manager):
     manager.save(update_fields=["can_view_pii"])
     assert leaks(client.get("/api/v1/orders"))
     assert leaks(client.get(f"/api/v1/customers/{world.unit_b_objects['customer']}"))
-    for page in ("/customers/merges/", "/imports/", "/stores/"):
+    for page in ("/customers/merges/", "/imports/", "/stores/", "/reports/products/drill/"):
         assert leaks(client.get(page)), page

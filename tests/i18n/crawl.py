@@ -156,6 +156,7 @@ DETAIL_LINKS = {
     "/segments/": r'href="(/segments/\d+/)"',
     "/jobs/": r'href="(/jobs/\d+/)"',
     "/settings/": r'href="(/(?:accounts|customers|stores)/[\w-]+/)"',
+    "/reports/": r'href="(/reports/[\w-]+/)[?"]',
 }
 
 
