@@ -21,4 +21,5 @@ PERIODIC_TASKS = {
     "marketing_follow_changes": ("guanxi.marketing.jobs.follow_changes", crontab(minute="*")),
     "marketing_tick": ("guanxi.marketing.jobs.tick", crontab(minute="*")),
     "loyalty_daily": ("guanxi.loyalty.jobs.daily", crontab(minute="20", hour="1")),
+    "reports_deliver": ("guanxi.reports.jobs.deliver_due", crontab(minute="0", hour="7")),
 }

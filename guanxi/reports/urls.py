@@ -7,4 +7,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("<slug:slug>/", views.report, name="report"),
     path("<slug:slug>/drill/", views.drill_down, name="drill"),
+    path("<slug:slug>/schedule/", views.schedule, name="schedule"),
+    path("deliveries/<int:pk>/cancel/", views.delivery_cancel, name="delivery_cancel"),
 ]

@@ -3,16 +3,23 @@ drill-down behind one of its rows. Every page needs reports.view and the read mo
 
 from typing import Any
 
+from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from guanxi.accounts.models import User
+from guanxi.accounts.roles import ALL_UNIT_ROLES
 from guanxi.core import exports
 from guanxi.core.access import require
-from guanxi.reports import catalogue, dashboard
+from guanxi.reports import actions, catalogue, dashboard
 from guanxi.reports.drill import LIMIT, drill
 from guanxi.reports.kit import Report, chosen_unit, parse_scope, run, visible_units
+from guanxi.reports.models import Delivery, Frequency
 
 PERMISSION = "reports.view"
 
@@ -33,6 +40,15 @@ def home(request):
             "all_units_allowed": user.sees_all_units(),
             "month": dashboard.this_month(timezone.now()),
             "currency": catalogue.currency(),
+            "deliveries": [
+                (delivery, catalogue.BY_SLUG[delivery.report].title)
+                for delivery in Delivery.objects.restrict(user, "view")
+                .select_related("unit")
+                .prefetch_related("recipients")
+                .order_by("report", "pk")
+                if delivery.report in catalogue.BY_SLUG
+            ],
+            "can_schedule": user.has_permission(actions.SCHEDULE_PERMISSION),
         },
     )
 
@@ -72,8 +88,52 @@ def report(request, slug):
             "all_units_allowed": user.sees_all_units(),
             "charts": {"report": result.chart()} if result.rows else {},
             "can_export": user.has_permission(exports.EXPORT_PERMISSION),
+            "can_schedule": unit is not None and user.has_permission(actions.SCHEDULE_PERMISSION),
+            "frequencies": Frequency.choices,
+            "recipients": _recipients(shown, unit) if unit is not None else [],
         },
     )
+
+
+def _recipients(shown: Report, unit) -> list[User]:
+    """The people who may read `shown` in `unit`: its members and the group-wide roles."""
+    people = User.objects.filter(Q(units=unit) | Q(role__in=ALL_UNIT_ROLES), is_active=True).distinct()
+    return [person for person in people.order_by("username") if actions.may_read(person, shown, unit)]
+
+
+@require_POST
+def schedule(request, slug):
+    user, shown = _report(request, slug)
+    unit = chosen_unit(request.POST, user, visible_units(user))
+    if unit is None:
+        raise Http404
+    allowed = {person.pk: person for person in _recipients(shown, unit)}
+    chosen = [
+        allowed[int(pk)] for pk in request.POST.getlist("recipients") if pk.isdigit() and int(pk) in allowed
+    ]
+    try:
+        actions.schedule(
+            actor=user,
+            unit=unit,
+            report=shown.slug,
+            query=request.POST.get("query", ""),
+            frequency=request.POST.get("frequency", ""),
+            recipients=chosen,
+        )
+    except actions.DeliveryError as error:
+        messages.error(request, str(error))
+        return redirect(f"{reverse('reports:report', args=[shown.slug])}?{request.POST.get('query', '')}")
+    messages.success(request, _("The report will be sent by e-mail."))
+    return redirect("reports:home")
+
+
+@require_POST
+def delivery_cancel(request, pk):
+    user = require(request, PERMISSION)
+    delivery = get_object_or_404(Delivery.objects.restrict(user, "delete"), pk=pk)
+    actions.cancel(delivery, actor=user)
+    messages.success(request, _("The scheduled report was cancelled."))
+    return redirect("reports:home")
 
 
 def drill_down(request, slug):

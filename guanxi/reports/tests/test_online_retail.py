@@ -29,7 +29,9 @@ def _independent(rows: list[dict]) -> dict[str, tuple[Decimal, int, int]]:
     return {name: (revenue[name], units[name], len(invoices[name])) for name in revenue}
 
 
-def test_sales_by_product_matches_an_independent_calculation(client, unit_a, unit_a_head, tmp_path, shared_data):
+def test_sales_by_product_matches_an_independent_calculation(
+    client, unit_a, unit_a_head, tmp_path, shared_data
+):
     from guanxi.commerce.importers.engine import run_import
 
     source = shared_data("online_retail.csv.gz")
