@@ -25,6 +25,7 @@ from guanxi.customers import profile
 from guanxi.customers.merging.merge import merge_customers
 from guanxi.customers.models import MergeSuggestion
 from guanxi.reports.catalogue import REPORTS
+from guanxi.reports.models import Delivery
 from guanxi.sales.actions import configuration as sales_configuration
 from guanxi.sales.actions import leads as sales_leads
 from guanxi.sales.actions import opportunities as sales_deals
@@ -232,6 +233,10 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     # Walked once per report; a drill-down without a value lists every row behind the report's total.
     ("reports/<slug:slug>/", "report"): Route("page"),
     ("reports/<slug:slug>/drill/", "drill"): Route("page"),
+    ("reports/<slug:slug>/schedule/", "schedule"): Route("page", method="post"),
+    ("reports/deliveries/<int:pk>/cancel/", "delivery_cancel"): Route(
+        "detail", method="post", object="delivery"
+    ),
     ("messaging/", "outbox"): Route("page"),
     ("messaging/messages/<int:pk>/", "message"): Route("detail", object="message"),
     ("messaging/messages/<int:pk>/cancel/", "message_cancel"): Route(
@@ -662,6 +667,7 @@ def world(unit_a, unit_b, make_user):
     sales_a = _sales_records(unit_a, make_user, "甲", to_unit=unit_b)
     service_b = _service_records(unit_b, make_user, MARKER, customer_b)
     service_a = _service_records(unit_a, make_user, "甲", customer_a)
+    delivery_b = Delivery.objects.create(unit=unit_b, report="products", frequency="daily", created_by=user_b)
     return World(
         unit_b_objects={
             **sales_b,
@@ -680,6 +686,7 @@ def world(unit_a, unit_b, make_user):
             **loyalty_b,
             **marketing_b,
             "unit": unit_b.pk,
+            "delivery": delivery_b.pk,
         },
         unit_a_objects={
             **messaging["a"],

@@ -12,7 +12,7 @@ from guanxi.messaging.actions import save_channel
 from guanxi.messaging.models import ChannelKind, Message
 from guanxi.reports import actions
 from guanxi.reports.models import Delivery
-from guanxi.reports.tests.test_reports import PERIOD, shop  # noqa: F401 (fixture)
+from guanxi.reports.tests.data import PERIOD
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime(2026, 6, 1, 7, 0, tzinfo=SHANGHAI)
@@ -37,7 +37,7 @@ def mail(unit_a):
     )
 
 
-def test_a_scheduled_report_is_mailed_when_due_and_once(client, shop, mail, unit_a, unit_a_head, make_user):  # noqa: F811
+def test_a_scheduled_report_is_mailed_when_due_and_once(client, shop, mail, unit_a, unit_a_head, make_user):
     analyst = make_user("ana", Role.ANALYST, [unit_a], email="ana@guanxi-shop.cn")
     client.force_login(unit_a_head)
 
@@ -83,7 +83,7 @@ def test_a_scheduled_report_is_mailed_when_due_and_once(client, shop, mail, unit
     assert (sent.actor, sent.unit) == (unit_a_head, unit_a)
 
 
-def test_recipients_must_be_able_to_read_the_report(client, shop, unit_a, unit_b, unit_a_head, make_user):  # noqa: F811
+def test_recipients_must_be_able_to_read_the_report(client, shop, unit_a, unit_b, unit_a_head, make_user):
     outsider = make_user("outsider", Role.UNIT_HEAD, [unit_b], email="b@guanxi-shop.cn")
     rep = make_user("rep", Role.SALES_REP, [unit_a], email="rep@guanxi-shop.cn")
 
@@ -100,7 +100,7 @@ def test_recipients_must_be_able_to_read_the_report(client, shop, unit_a, unit_b
     assert Delivery.objects.count() == 0
 
 
-def test_a_recipient_who_lost_access_gets_nothing(shop, unit_a, unit_a_head, make_user, mail):  # noqa: F811
+def test_a_recipient_who_lost_access_gets_nothing(shop, unit_a, unit_a_head, make_user, mail):
     analyst = make_user("ana", Role.ANALYST, [unit_a], email="ana@guanxi-shop.cn")
     delivery = actions.schedule(
         actor=unit_a_head,
@@ -121,7 +121,7 @@ def test_a_recipient_who_lost_access_gets_nothing(shop, unit_a, unit_a_head, mak
 
 def test_cancelling_is_audited_and_other_units_cannot(
     client, shop, unit_a, unit_a_head, unit_b_head, make_user
-):  # noqa: F811
+):
     analyst = make_user("ana", Role.ANALYST, [unit_a])
     delivery = actions.schedule(
         actor=unit_a_head, unit=unit_a, report="churn", query="", frequency="monthly", recipients=[analyst]
