@@ -172,7 +172,7 @@ REPORTS: tuple[Report, ...] = (
         gettext_lazy("Customer contribution"),
         gettext_lazy(
             "Which customers make the revenue: total spend by customer class, ABC class (A: the customers "
-            "making the first 75% of revenue) and RFM segment, with each group's share."
+            "making the first 75 percent of revenue) and RFM segment, with each group's share."
         ),
         metric_rows,
         (CUSTOMER_CLASS, ABC, RFM),
@@ -199,7 +199,7 @@ REPORTS: tuple[Report, ...] = (
         "churn",
         gettext_lazy("Customers at risk"),
         gettext_lazy(
-            "Customers whose churn risk is 50% or more, by risk band, customer class and lifecycle stage, "
+            "Customers whose churn risk is 50 percent or more, by risk band, customer class and lifecycle stage, "
             "with the lifetime value predicted for them."
         ),
         at_risk_rows,
