@@ -10,7 +10,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import override, pgettext
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.core import audit
@@ -163,7 +163,7 @@ def _body(result: Result, link: str) -> str:
         lines.append(" | ".join(_cell(value) for value in (row.label, *row.values)))
     if len(result.rows) > BODY_ROWS:
         lines.append(_("… and %(count)d more rows") % {"count": len(result.rows) - BODY_ROWS})
-    lines.append(" | ".join([_("Total"), *(_cell(value) for value in result.totals)]))
+    lines.append(" | ".join([pgettext("report total", "Total"), *(_cell(value) for value in result.totals)]))
     lines += ["", _("The full report, its chart and its export: %(link)s") % {"link": link}]
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from guanxi.accounts.models import User
@@ -145,7 +146,7 @@ def drill_down(request, slug):
     token = request.GET.get("value")
     rows = shown.source(user, scope)
     if token is None:  # the total's drill-down: every row behind the report
-        title = f"{shown.title} · {_('Total')}"
+        title = f"{shown.title} · {pgettext('report total', 'Total')}"
     else:
         rows = dimension.narrow(rows, token)
         label = next((r.label for r in run(shown, user, scope).rows if r.token == token), token)
