@@ -53,6 +53,7 @@ class Section:
 # What each role looks at first; sections the role may not read are left out.
 ROLE_SECTIONS: dict[str, tuple[str, ...]] = {
     Role.MARKETER: ("customers", "sales"),
+    Role.SALES_MANAGER: ("sales",),
     Role.SERVICE_AGENT: ("service",),
 }
 DEFAULT_SECTIONS = ("sales", "customers", "service")

@@ -53,5 +53,5 @@ def test_a_unit_head_drills_from_the_dashboard_to_orders_and_exports_them(
 
     with page.expect_download() as download:
         page.click("#export-xlsx")
-    sheet = load_workbook(io.BytesIO(open(download.value.path(), "rb").read())).active
+    sheet = load_workbook(io.BytesIO(download.value.path().read_bytes())).active
     assert sorted(row[0] for row in sheet.iter_rows(min_row=2, values_only=True)) == ["H-1001", "H-1002"]

@@ -125,3 +125,14 @@ def test_service_report_month_filter(client, desk_a):
     assert default.context["result"].rows == ()
     assert [(r.label, r.values[0]) for r in old.context["result"].rows] == [("2024-05", 1)]
     assert this.year >= 2025
+
+
+def test_a_sales_lead_sees_the_sales_figures_only(client, unit_a, make_user):
+    lead = make_user("lead", Role.SALES_MANAGER, [unit_a])
+    client.force_login(lead)
+
+    response = client.get("/reports/")
+
+    assert [s.key for s in response.context["sections"]] == ["sales"]
+    assert [r.slug for r in response.context["reports"]] == ["products"]
+    assert client.get("/reports/contribution/").status_code == 403
