@@ -1,7 +1,7 @@
 """Two-factor sign-in made compulsory for the users who can do the most harm (reliability.md AC-7).
 
 `GUANXI_MFA_REQUIRED_FOR` lists roles ("system_admin") and permissions ("accounts.manage",
-"data.export", "privacy.erase"); a user holding any of them must have a confirmed authenticator and
+"data.export", "privacy.approve"); a user holding any of them must have a confirmed authenticator and
 have used it in this session. Until then every page sends them to the enrolment page (or, if they
 already have an authenticator, back to sign-in) and the API answers 403 to their session; API tokens
 are made from a verified session and are not affected.

@@ -172,6 +172,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "sales.change",
             "sales.delete",
             MANAGE_SALES,
+            "reports.view",  # the sales lead's dashboard: their units' sales figures
         }
     ),
     Role.ANALYST: frozenset(READ_ALL),

@@ -22,4 +22,5 @@ PERIODIC_TASKS = {
     "marketing_tick": ("guanxi.marketing.jobs.tick", crontab(minute="*")),
     "loyalty_daily": ("guanxi.loyalty.jobs.daily", crontab(minute="20", hour="1")),
     "privacy_retention": ("guanxi.privacy.jobs.nightly_retention", crontab(minute="40", hour="3")),
+    "reports_deliver": ("guanxi.reports.jobs.deliver_due", crontab(minute="0", hour="7")),
 }

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "guanxi.service",
     "guanxi.marketing",
     "guanxi.privacy",
+    "guanxi.reports",
     "guanxi.demo",
     "guanxi.api",
     "guanxi.web",
@@ -230,7 +231,7 @@ GUANXI_ALLOW_PRIVATE_GATEWAYS = env_bool("GUANXI_ALLOW_PRIVATE_GATEWAYS", False)
 GUANXI_MFA_REQUIRED_FOR = frozenset(
     env_list(
         "GUANXI_MFA_REQUIRED_FOR",
-        ["system_admin", "accounts.manage", "data.export", "privacy.erase"] if PRODUCTION else [],
+        ["system_admin", "accounts.manage", "data.export", "privacy.approve"] if PRODUCTION else [],
     )
 )
 # How long a worker holds a batch of outbox messages before another may take them over.

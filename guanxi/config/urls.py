@@ -30,5 +30,7 @@ urlpatterns = [
     path("sales/", include("guanxi.sales.urls")),
     path("service/", include("guanxi.service.urls")),
     path("privacy/", include("guanxi.privacy.urls")),
+    # Before the web app, whose placeholder page for the reports area this replaces.
+    path("reports/", include("guanxi.reports.urls")),
     path("", include("guanxi.web.urls")),
 ]

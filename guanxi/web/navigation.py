@@ -99,7 +99,7 @@ NAVIGATION: tuple[NavSection, ...] = (
         (
             NavItem(_("Analytics"), "analytics", (Route("analytics:overview"),), "analytics.view"),
             NavItem(_("Segments"), "segments", (Route("segments:segment_list"),), "segments.view"),
-            _area("reports", "reports"),
+            _area("reports", "reports", "reports:home"),
         ),
     ),
     NavSection(

@@ -25,6 +25,8 @@ from guanxi.customers import profile
 from guanxi.customers.merging.merge import merge_customers
 from guanxi.customers.models import MergeSuggestion
 from guanxi.privacy import actions as privacy_actions
+from guanxi.reports.catalogue import REPORTS
+from guanxi.reports.models import Delivery
 from guanxi.sales.actions import configuration as sales_configuration
 from guanxi.sales.actions import leads as sales_leads
 from guanxi.sales.actions import opportunities as sales_deals
@@ -50,6 +52,8 @@ AREAS = [
     "reports",
     "service",
 ]
+
+REPORT_SLUGS = [report.slug for report in REPORTS]
 
 Kind = Literal["public", "page", "detail", "shared", "self"]
 
@@ -227,6 +231,14 @@ ROUTES: dict[tuple[str, str | None], Route] = {
         "detail", method="post", object="suggestion"
     ),
     (f"^(?P<slug>{'|'.join(AREAS)})/$", "area"): Route("page"),
+    ("reports/", "home"): Route("page"),
+    # Walked once per report; a drill-down without a value lists every row behind the report's total.
+    ("reports/<slug:slug>/", "report"): Route("page"),
+    ("reports/<slug:slug>/drill/", "drill"): Route("page"),
+    ("reports/<slug:slug>/schedule/", "schedule"): Route("page", method="post"),
+    ("reports/deliveries/<int:pk>/cancel/", "delivery_cancel"): Route(
+        "detail", method="post", object="delivery"
+    ),
     ("messaging/", "outbox"): Route("page"),
     ("messaging/messages/<int:pk>/", "message"): Route("detail", object="message"),
     ("messaging/messages/<int:pk>/cancel/", "message_cancel"): Route(
@@ -696,6 +708,7 @@ def world(unit_a, unit_b, make_user):
     service_a = _service_records(unit_a, make_user, "甲", customer_a)
     privacy_b = privacy_actions.request_erasure(customer_b, actor=user_b, note=MARKER)
     privacy_a = privacy_actions.request_erasure(customer_a, actor=None, note="甲")
+    delivery_b = Delivery.objects.create(unit=unit_b, report="products", frequency="daily", created_by=user_b)
     return World(
         unit_b_objects={
             **sales_b,
@@ -715,6 +728,7 @@ def world(unit_a, unit_b, make_user):
             **loyalty_b,
             **marketing_b,
             "unit": unit_b.pk,
+            "delivery": delivery_b.pk,
         },
         unit_a_objects={
             **messaging["a"],
@@ -881,6 +895,8 @@ def leaks(response) -> bool:
 
 def url_for(route: str, object_id: int | None = None, slug: str = "") -> str:
     path = "/" + route
+    if slug and "<slug:slug>" in route:
+        return path.replace("<slug:slug>", slug)
     if slug:
         return f"/{slug}/"
     if object_id is not None:
@@ -946,7 +962,7 @@ def test_unit_a_user_sees_no_unit_b_record(client, world, make_user, unit_a, rol
     for (route, _name), spec in ROUTES.items():
         if spec.kind == "public":
             continue
-        slugs = AREAS if route.startswith("^") else [""]
+        slugs = AREAS if route.startswith("^") else REPORT_SLUGS if "<slug:slug>" in route else [""]
         for slug in slugs:
             if spec.kind == "detail":
                 url = url_for(route, world.unit_b_objects[spec.object])
@@ -1005,7 +1021,7 @@ def test_group_manager_sees_unit_b(client, world, manager):
     manager.save(update_fields=["can_view_pii"])
     assert leaks(client.get("/api/v1/orders"))
     assert leaks(client.get(f"/api/v1/customers/{world.unit_b_objects['customer']}"))
-    for page in ("/customers/merges/", "/imports/", "/stores/"):
+    for page in ("/customers/merges/", "/imports/", "/stores/", "/reports/products/drill/"):
         assert leaks(client.get(page)), page
 
 

@@ -157,6 +157,7 @@ DETAIL_LINKS = {
     "/jobs/": r'href="(/jobs/\d+/)"',
     "/privacy/": r'href="(/privacy/(?:\d+|retention)/)"',
     "/settings/": r'href="(/(?:accounts|customers|stores)/[\w-]+/)"',
+    "/reports/": r'href="(/reports/[\w-]+/)[?"]',
 }
 
 

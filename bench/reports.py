@@ -1,0 +1,114 @@
+"""The Reports pages as every demo role: the dashboard's p95 and each report's, per role, beside the
+Analytics page's p95 for the same role (the older engine, aggregating orders and metric rows directly).
+
+Runs on a copy of the bench dataset (bench/_support.py: the demo shop with metrics; default scale is the
+demo's 6,000 customers), on SQLite and on PostgreSQL. In the child each demo user signs in and the Reports
+home and every report it lists are fetched ROUNDS times after one warm-up request, through the Django
+test client (middleware, scoping, queries, templates). The ratio is reports / analytics: below 1 means
+the Reports page renders faster than the Analytics page does for that role.
+
+Budget (issue 17): every dashboard p95 < 1 s, for every role. Reports read the metrics store (one row
+per customer and unit) and aggregate order lines and tickets directly; there are no report-specific
+pre-aggregated tables yet, so at 1,000,000 customers the sales reports scan the period's order lines.
+Run `python bench/reports.py [customers]` (or `guanxi bench reports --customers 100000`).
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
+from _support import on_each_dataset, percentile, run_child, start_django
+
+DEFAULT_CUSTOMERS = 6_000
+ROUNDS = 5
+BUDGET_SECONDS = 1.0
+
+
+def run(customers: int | None = None) -> list[str]:
+    customers = customers or DEFAULT_CUSTOMERS
+    lines: list[str] = []
+    for engine, result, error in on_each_dataset("gx-bench-reports-", customers, _measure):
+        lines += [f"{engine:<10} skipped: {error}"] if result is None else _report(result)
+    return lines
+
+
+def _report(result: dict) -> list[str]:
+    lines = [
+        f"Reports on {result['customers']:,} customers ({result['vendor']}); {ROUNDS} requests per page after "
+        f"one warm-up; baseline = the Analytics page's p95 for the same role; budget dashboard p95 < 1 s"
+    ]
+    slowest = 0.0
+    for role, measured in result["roles"].items():
+        analytics = measured.get("analytics")
+        base = percentile(analytics, 95) if analytics else None
+        for page, seconds in measured["pages"].items():
+            if not seconds:
+                lines.append(f"{role:<12} {page:<24} refused")
+                continue
+            p95 = percentile(seconds, 95)
+            if page == "dashboard":
+                slowest = max(slowest, p95)
+            compared = (
+                f"analytics p95 {base * 1000:7.0f} ms  ratio {p95 / base:5.2f}x"
+                if base
+                else "(no Analytics page for this role)"
+            )
+            verdict = ("within" if p95 <= BUDGET_SECONDS else "OVER") if page == "dashboard" else ""
+            lines.append(f"{role:<12} {page:<24} p95 {p95 * 1000:7.0f} ms   {compared}   {verdict}")
+    lines.append(
+        f"slowest dashboard p95 {slowest * 1000:.0f} ms: "
+        f"{'within' if slowest <= BUDGET_SECONDS else 'OVER'} budget"
+    )
+    return lines
+
+
+def _measure(database_url: str, home: str) -> dict:
+    return run_child(__file__, database_url, home, "--measure")
+
+
+def _timed(client, url: str) -> list[float]:
+    if client.get(url).status_code != 200:
+        return []
+    seconds = []
+    for _round in range(ROUNDS):
+        started = time.perf_counter()
+        response = client.get(url)
+        seconds.append(time.perf_counter() - started)
+        assert response.status_code == 200, (url, response.status_code)
+    return seconds
+
+
+def _child() -> dict:
+    start_django(fresh=False)
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    from guanxi.accounts.models import User
+    from guanxi.customers.models import Customer
+    from guanxi.demo.reference import USERS
+    from guanxi.reports.catalogue import REPORTS
+
+    call_command("migrate", verbosity=0)
+    roles = {}
+    for username, *_rest in USERS:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            continue
+        client = Client()
+        client.force_login(user)
+        pages = {"dashboard": _timed(client, "/reports/")}
+        if pages["dashboard"]:
+            for report in REPORTS:
+                pages[report.slug] = _timed(client, f"/reports/{report.slug}/")
+        roles[username] = {"pages": pages, "analytics": _timed(client, "/analytics/")}
+    return {"customers": Customer.objects.count(), "vendor": connection.vendor, "roles": roles}
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--measure"]:
+    print(json.dumps(_child()))
+elif __name__ == "__main__":
+    for line in run(int(sys.argv[1]) if len(sys.argv) > 1 else None):
+        print(line)

@@ -1,0 +1,260 @@
+"""The reports seed 002's requirements spec names (客户贡献分析, 客户构成分析, 客户流失分析,
+不同商品的销售构成分析, 客户服务分析), each declared over a read model another app exposes: the
+analytics metrics store (one row per customer and unit, or organisation-wide), the order lines of sale
+orders, and the service tickets (through guanxi.service.fetch)."""
+
+from django.db.models import Avg, Case, CharField, Count, Q, QuerySet, Sum, Value, When
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from guanxi.accounts.models import Organisation
+from guanxi.analytics.models import CustomerClass, CustomerMetric, LifecycleStage, RfmSegment
+from guanxi.commerce.models import Channel, Order, OrderLine, Store
+from guanxi.core.display import label_of
+from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, month_range
+from guanxi.service import fetch as service_fetch
+from guanxi.service.models import TicketChannel, TicketType
+
+AT_RISK = 0.5  # a churn risk from here up counts a customer as at risk
+RISK_BANDS = ((0.8, "high"), (0.65, "elevated"), (AT_RISK, "moderate"))
+
+
+def _choices(enum):
+    return lambda value: str(label_of(enum, value))
+
+
+# Filters -----------------------------------------------------------------------------------------
+
+CLASS_FILTER = Filter("class", gettext_lazy("Customer class"), lambda user: list(CustomerClass.choices))
+CHANNEL_FILTER = Filter("channel", gettext_lazy("Channel"), lambda user: list(Channel.choices))
+STORE_FILTER = Filter(
+    "store",
+    gettext_lazy("Store"),
+    lambda user: [(str(s.pk), s.name) for s in Store.objects.restrict(user, "view").order_by("name")],
+)
+PERIOD_FILTER = Filter("period", gettext_lazy("Period"))
+
+
+# Sources: the rows a user may see, narrowed to the scope ------------------------------------------
+
+
+def metric_rows(user, scope: Scope) -> QuerySet:
+    """Metric rows of the chosen unit, or the organisation-wide rows when all units are shown."""
+    rows = CustomerMetric.objects.restrict(user, "view").filter(orders__gt=0)
+    rows = rows.filter(unit=scope.unit) if scope.unit is not None else rows.filter(unit__isnull=True)
+    if scope.customer_class:
+        rows = rows.filter(customer_class=scope.customer_class)
+    return rows
+
+
+def at_risk_rows(user, scope: Scope) -> QuerySet:
+    return metric_rows(user, scope).filter(churn_risk__gte=AT_RISK)
+
+
+def lost_rows(user, scope: Scope) -> QuerySet:
+    rows = metric_rows(user, scope).filter(lifecycle_stage=LifecycleStage.LOST)
+    return rows.filter(**month_range("last_order_at", scope.start, scope.end))
+
+
+def currency() -> str:
+    """Amounts are never added across currencies: sales figures count the organisation's currency."""
+    organisation = Organisation.objects.first()
+    return organisation.default_currency if organisation else "CNY"
+
+
+def sale_orders(user, scope: Scope) -> QuerySet:
+    orders = Order.objects.restrict(user, "view").filter(status__in=Order.SALE_STATUSES, currency=currency())
+    if scope.unit is not None:
+        orders = orders.filter(unit=scope.unit)
+    if scope.store:
+        orders = orders.filter(store_id=int(scope.store) if scope.store.isdigit() else None)
+    if scope.channel:
+        orders = orders.filter(store__channel=scope.channel)
+    return orders.filter(**month_range("placed_at", scope.start, scope.end))
+
+
+def sale_lines(user, scope: Scope) -> QuerySet:
+    return OrderLine.objects.filter(order__in=sale_orders(user, scope))
+
+
+def ticket_rows(user, scope: Scope) -> QuerySet:
+    rows = service_fetch.tickets(user)
+    if scope.unit is not None:
+        rows = rows.filter(unit=scope.unit)
+    return rows.filter(**month_range("created_at", scope.start, scope.end))
+
+
+# Dimensions --------------------------------------------------------------------------------------
+
+CUSTOMER_CLASS = Dimension("class", gettext_lazy("Customer class"), "customer_class", _choices(CustomerClass))
+ABC = Dimension("abc", gettext_lazy("ABC class"), "abc_class")
+RFM = Dimension("rfm", gettext_lazy("RFM segment"), "rfm_segment", _choices(RfmSegment))
+STAGE = Dimension("stage", gettext_lazy("Lifecycle stage"), "lifecycle_stage", _choices(LifecycleStage))
+REGION = Dimension("region", gettext_lazy("Province"), "customer__province")
+SOURCE = Dimension("source", gettext_lazy("Source channel"), "customer__source_channel", _choices(Channel))
+
+_ONE_ORDER = Q(orders=1)
+BUYING = Dimension(
+    "buying",
+    gettext_lazy("New or returning"),
+    Case(When(_ONE_ORDER, then=Value("new")), default=Value("returning"), output_field=CharField()),
+    lambda value: _("One order so far") if value == "new" else _("Ordered again"),
+    lookup=lambda group: _ONE_ORDER if group == "new" else ~_ONE_ORDER,
+)
+
+
+def _risk_band_q(band: str) -> Q:
+    bounds = dict((name, low) for low, name in RISK_BANDS)
+    highs = {"high": None, "elevated": 0.8, "moderate": 0.65}
+    if band not in bounds:
+        return Q(pk__in=[])
+    q = Q(churn_risk__gte=bounds[band])
+    return q & Q(churn_risk__lt=highs[band]) if highs[band] is not None else q
+
+
+RISK_LABELS = {
+    "high": gettext_lazy("High (80% and above)"),
+    "elevated": gettext_lazy("Elevated (65–80%)"),
+    "moderate": gettext_lazy("Moderate (50–65%)"),
+}
+RISK_BAND = Dimension(
+    "risk",
+    gettext_lazy("Churn risk"),
+    Case(
+        *[When(churn_risk__gte=low, then=Value(name)) for low, name in RISK_BANDS],
+        default=Value(""),
+        output_field=CharField(),
+    ),
+    lambda value: str(RISK_LABELS.get(value, value)),
+    lookup=lambda group: _risk_band_q(group or ""),
+)
+LAST_ORDER_MONTH = Dimension("month", gettext_lazy("Month of the last order"), "last_order_at", month=True)
+
+CATEGORY = Dimension("category", gettext_lazy("Category"), "category")
+PRODUCT = Dimension("product", gettext_lazy("Product"), "name")
+LINE_CHANNEL = Dimension("channel", gettext_lazy("Channel"), "order__store__channel", _choices(Channel))
+LINE_MONTH = Dimension("month", gettext_lazy("Month"), "order__placed_at", month=True)
+
+AGENT = Dimension("agent", gettext_lazy("Agent"), "assignee__username")
+TICKET_TYPE = Dimension("type", gettext_lazy("Type"), "ticket_type", _choices(TicketType))
+TICKET_CHANNEL = Dimension("channel", gettext_lazy("Channel"), "channel", _choices(TicketChannel))
+TICKET_MONTH = Dimension("month", gettext_lazy("Month opened"), "created_at", month=True)
+
+# Measures ----------------------------------------------------------------------------------------
+
+CUSTOMERS = Measure("customers", gettext_lazy("Customers"), lambda: Count("customer_id"), share=True)
+SPEND = Measure("spend", gettext_lazy("Total spend"), lambda: Sum("total_spend"), money=True, share=True)
+AVERAGE_SPEND = Measure(
+    "average_spend", gettext_lazy("Average total spend"), lambda: Avg("total_spend"), average=True
+)
+VALUE_AT_RISK = Measure(
+    "value", gettext_lazy("Predicted lifetime value"), lambda: Sum("predicted_clv"), money=True
+)
+REVENUE = Measure("revenue", gettext_lazy("Revenue"), lambda: Sum("amount"), money=True, share=True)
+QUANTITY = Measure("quantity", gettext_lazy("Units sold"), lambda: Sum("quantity"))
+LINE_ORDERS = Measure("orders", gettext_lazy("Orders"), lambda: Count("order_id", distinct=True))
+BUYERS = Measure("buyers", gettext_lazy("Customers"), lambda: Count("order__customer_id", distinct=True))
+TICKETS = Measure("tickets", gettext_lazy("Tickets"), lambda: Count("id"), share=True)
+RESOLVED = Measure(
+    "resolved", gettext_lazy("Resolved"), lambda: Count("id", filter=Q(resolved_at__isnull=False))
+)
+SLA_MET = Measure(
+    "sla_met",
+    gettext_lazy("Resolved within the SLA"),
+    lambda: Count("id", filter=Q(resolved_at__isnull=False, resolution_breached_at__isnull=True)),
+)
+CSAT = Measure("csat", gettext_lazy("Average satisfaction (1–5)"), lambda: Avg("satisfaction"), average=True)
+
+
+REPORTS: tuple[Report, ...] = (
+    Report(
+        "contribution",
+        gettext_lazy("Customer contribution"),
+        gettext_lazy(
+            "Which customers make the revenue: total spend by customer class, ABC class (A: the customers "
+            "making the first 75 percent of revenue) and RFM segment, with each group's share."
+        ),
+        metric_rows,
+        (CUSTOMER_CLASS, ABC, RFM),
+        (SPEND, CUSTOMERS, AVERAGE_SPEND),
+        drill="customers",
+        filters=(CLASS_FILTER,),
+        needs="analytics.view",
+    ),
+    Report(
+        "composition",
+        gettext_lazy("Customer composition"),
+        gettext_lazy(
+            "Who the buying customers are: counts by new or returning, customer class, lifecycle stage, "
+            "province and the channel they came from."
+        ),
+        metric_rows,
+        (BUYING, CUSTOMER_CLASS, STAGE, REGION, SOURCE),
+        (CUSTOMERS, SPEND),
+        drill="customers",
+        filters=(CLASS_FILTER,),
+        needs="analytics.view",
+    ),
+    Report(
+        "churn",
+        gettext_lazy("Customers at risk"),
+        gettext_lazy(
+            "Customers whose churn risk is 50 percent or more, by risk band, customer class and lifecycle stage, "
+            "with the lifetime value predicted for them."
+        ),
+        at_risk_rows,
+        (RISK_BAND, CUSTOMER_CLASS, STAGE),
+        (CUSTOMERS, SPEND, VALUE_AT_RISK),
+        drill="customers",
+        filters=(CLASS_FILTER,),
+        needs="analytics.view",
+    ),
+    Report(
+        "lost",
+        gettext_lazy("Lost customers by period"),
+        gettext_lazy(
+            "Customers at the end of their decline (lost), by the month of their last order: when the "
+            "customers who left stopped buying."
+        ),
+        lost_rows,
+        (LAST_ORDER_MONTH, CUSTOMER_CLASS),
+        (CUSTOMERS, SPEND),
+        drill="customers",
+        filters=(CLASS_FILTER, PERIOD_FILTER),
+        chart="columns",
+        sort_by_value=False,
+        needs="analytics.view",
+    ),
+    Report(
+        "products",
+        gettext_lazy("Sales by product"),
+        gettext_lazy(
+            "Sales composition by product, category, channel and month: the amounts of the order lines of "
+            "paid orders in the period."
+        ),
+        sale_lines,
+        (CATEGORY, PRODUCT, LINE_CHANNEL, LINE_MONTH),
+        (REVENUE, QUANTITY, LINE_ORDERS, BUYERS),
+        drill="orders",
+        filters=(STORE_FILTER, CHANNEL_FILTER, PERIOD_FILTER),
+        needs="commerce.view",
+        period_months=12,
+    ),
+    Report(
+        "service",
+        gettext_lazy("Service"),
+        gettext_lazy(
+            "Ticket volume, resolutions within the SLA and average satisfaction per agent, type, channel "
+            "and month of the tickets opened in the period."
+        ),
+        ticket_rows,
+        (AGENT, TICKET_TYPE, TICKET_CHANNEL, TICKET_MONTH),
+        (TICKETS, RESOLVED, SLA_MET, CSAT),
+        drill="tickets",
+        filters=(PERIOD_FILTER,),
+        needs="service.view",
+        period_months=12,
+    ),
+)
+
+BY_SLUG = {report.slug: report for report in REPORTS}

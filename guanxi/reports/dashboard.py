@@ -1,0 +1,153 @@
+"""The Reports home: the figures a role acts on, this month against last month and the same month a year
+ago, each linking to the report that explains it. A figure is shown only when the user may read the read
+model behind it; the role decides the order (a marketer's customers first, a service lead's tickets)."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.accounts.roles import Role
+from guanxi.reports import catalogue
+from guanxi.reports.kit import Scope, add_months, month_range, this_month
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: Promise
+    current: Decimal | int
+    previous: Decimal | int | None  # None: a figure of now, without a past to compare with
+    last_year: Decimal | int | None
+    report: str  # the slug of the report behind it
+    query: str  # the report's filters for this month
+    money: bool = False
+
+    @property
+    def change(self) -> Decimal | None:
+        return _change(self.current, self.previous)
+
+    @property
+    def change_year(self) -> Decimal | None:
+        return _change(self.current, self.last_year)
+
+
+def _change(current, before) -> Decimal | None:
+    """The change from `before` to `current` in percent; None when there was nothing before."""
+    if not before:
+        return None
+    change = (Decimal(current) - Decimal(before)) * 100 / Decimal(before)
+    return change.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: Promise
+    figures: tuple[Figure, ...]
+
+
+# What each role looks at first; sections the role may not read are left out.
+ROLE_SECTIONS: dict[str, tuple[str, ...]] = {
+    Role.MARKETER: ("customers", "sales"),
+    Role.SALES_MANAGER: ("sales",),
+    Role.SERVICE_AGENT: ("service",),
+}
+DEFAULT_SECTIONS = ("sales", "customers", "service")
+
+
+def sections(user, scope: Scope, now: datetime) -> list[Section]:
+    month = this_month(now)
+    months = (month, add_months(month, -1), add_months(month, -12))
+    builders = {
+        "sales": ("commerce.view", _sales),
+        "customers": ("analytics.view", _customers),
+        "service": ("service.view", _service),
+    }
+    out = []
+    for key in ROLE_SECTIONS.get(user.role, DEFAULT_SECTIONS):
+        permission, build = builders[key]
+        if user.has_permission(permission):
+            out.append(build(user, scope, months))
+    return out
+
+
+def _per_month(rows: QuerySet, field: str, months: tuple[date, ...], **measures) -> list[dict]:
+    return [rows.filter(**month_range(field, m, m)).aggregate(**measures) for m in months]
+
+
+def _month_query(scope: Scope, month: date) -> str:
+    return Scope(unit=scope.unit, start=month, end=month).query()
+
+
+def _sales(user, scope: Scope, months) -> Section:
+    orders = catalogue.sale_orders(user, Scope(unit=scope.unit))
+    figures = _per_month(
+        orders,
+        "placed_at",
+        months,
+        revenue=Sum(F("total_amount") - F("refunded_amount")),
+        orders=Count("id"),
+        buyers=Count("customer_id", distinct=True),
+    )
+    query = _month_query(scope, months[0])
+    return Section(
+        "sales",
+        _("Sales"),
+        (
+            _figure("revenue", _("Revenue"), figures, "products", query, money=True),
+            _figure("orders", _("Orders"), figures, "products", query),
+            _figure("buyers", _("Customers who bought"), figures, "products", query),
+        ),
+    )
+
+
+def _customers(user, scope: Scope, months) -> Section:
+    rows = catalogue.metric_rows(user, Scope(unit=scope.unit))
+    first = _per_month(rows, "first_order_at", months, new=Count("id"))
+    lost = _per_month(rows.filter(lifecycle_stage="lost"), "last_order_at", months, lost=Count("id"))
+    at_risk = rows.filter(churn_risk__gte=catalogue.AT_RISK).count()
+    unit_query = Scope(unit=scope.unit).query()
+    return Section(
+        "customers",
+        _("Customers"),
+        (
+            _figure("new", _("New customers (first order)"), first, "composition", unit_query),
+            _figure(
+                "lost",
+                _("Customers lost (last order that month)"),
+                lost,
+                "lost",
+                _month_query(scope, months[0]),
+            ),
+            Figure("at_risk", _("Customers at risk now"), at_risk, None, None, "churn", unit_query),
+        ),
+    )
+
+
+def _service(user, scope: Scope, months) -> Section:
+    rows = catalogue.ticket_rows(user, Scope(unit=scope.unit))
+    figures = _per_month(
+        rows,
+        "created_at",
+        months,
+        tickets=Count("id"),
+        sla_met=Count("id", filter=Q(resolved_at__isnull=False, resolution_breached_at__isnull=True)),
+    )
+    query = _month_query(scope, months[0])
+    return Section(
+        "service",
+        _("Service"),
+        (
+            _figure("tickets", _("Tickets opened"), figures, "service", query),
+            _figure("sla_met", _("Resolved within the SLA"), figures, "service", query),
+        ),
+    )
+
+
+def _figure(key, label, figures: list[dict], report: str, query: str, money: bool = False) -> Figure:
+    values = [row[key] or (Decimal("0.00") if money else 0) for row in figures]
+    return Figure(key, label, values[0], values[1], values[2], report, query, money)

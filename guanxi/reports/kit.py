@@ -1,0 +1,322 @@
+"""The report kit: a report is a declared query over a read model another app exposes.
+
+A `Report` names its source (a function giving the rows the user may see, already narrowed to the
+chosen business unit), the dimensions it may be grouped by and the measures it sums. Running it with a
+`Scope` (the filters parsed from the page's query string, which is also its permalink) gives a
+`Result`: a table, chart data and, for every row, the query string of its drill-down page, which lists
+the customers or orders behind that row's figures. Grouping and summing are one database aggregation.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Aggregate, Expression, F, Q, QuerySet
+from django.db.models.functions import TruncMonth
+from django.http import Http404, QueryDict
+from django.utils.functional import Promise
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+
+from guanxi.accounts.models import BusinessUnit
+
+EMPTY_GROUP = "~"  # the drill-down value of rows whose group is empty (no class, no category...)
+TENTH = Decimal("0.1")
+
+
+def business_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """What a report may be grouped by. `field` is an ORM path (or an expression, then `lookup` names
+    how the drill-down narrows the rows to one group); `labels` turns stored values into words."""
+
+    key: str
+    label: Promise
+    field: str | Expression
+    labels: Callable[[Any], str] | None = None
+    month: bool = False  # group by calendar month (business time zone) of a date-time field
+    lookup: Callable[[Any], Q] | None = None
+
+    def expression(self) -> Expression | F:
+        if self.month:
+            return TruncMonth(self.field, tzinfo=business_zone())
+        return F(self.field) if isinstance(self.field, str) else self.field
+
+    def label_of(self, value: Any) -> str:
+        if value is None or value == "":
+            return _("Unknown")
+        if self.month:
+            return _month(value).strftime("%Y-%m")
+        return self.labels(value) if self.labels else str(value)
+
+    def token(self, value: Any) -> str:
+        """The value as it travels in a drill-down link."""
+        if value is None or value == "":
+            return EMPTY_GROUP
+        return _month(value).strftime("%Y-%m") if self.month else str(value)
+
+    def narrow(self, rows: QuerySet, token: str) -> QuerySet:
+        """The rows of one group, named by its token."""
+        if self.month:
+            if token == EMPTY_GROUP:
+                return rows.filter(**{f"{self.field}__isnull": True})
+            start = _parse_month(token)
+            if start is None:
+                raise Http404
+            return rows.filter(**month_range(str(self.field), start, start))
+        if self.lookup is not None:
+            return rows.filter(self.lookup(None if token == EMPTY_GROUP else token))
+        if not isinstance(self.field, str):
+            raise Http404
+        if token == EMPTY_GROUP:
+            return rows.filter(Q(**{f"{self.field}__isnull": True}) | Q(**{self.field: ""}))
+        return rows.filter(**{self.field: token})
+
+
+@dataclass(frozen=True)
+class Measure:
+    key: str
+    label: Promise
+    aggregate: Callable[[], Aggregate]
+    money: bool = False
+    share: bool = False  # also show each row's share of the total (%)
+    average: bool = False  # an average: two decimals, and None (not 0) when there is nothing to average
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The filters of one report view, parsed from the query string. Absent filters are None."""
+
+    unit: BusinessUnit | None
+    group: str = ""
+    start: date | None = None  # first month of the period
+    end: date | None = None  # last month of the period (inclusive)
+    store: str | None = None
+    channel: str | None = None
+    customer_class: str | None = None
+
+    def query(self, **extra: str) -> str:
+        values = {
+            "unit": self.unit.code if self.unit else "",
+            "group": self.group,
+            "start": self.start.strftime("%Y-%m") if self.start else "",
+            "end": self.end.strftime("%Y-%m") if self.end else "",
+            "store": self.store or "",
+            "channel": self.channel or "",
+            "class": self.customer_class or "",
+            **extra,
+        }
+        return urlencode({key: value for key, value in values.items() if value})
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A filter a report offers on its page: `key` in the query string, choices shown as a select."""
+
+    key: str
+    label: Promise
+    choices: Callable[[Any], list[tuple[str, Any]]] | None = None  # (user) -> choices; None: month
+
+
+@dataclass(frozen=True)
+class Report:
+    slug: str
+    title: Promise
+    description: Promise
+    source: Callable[[Any, Scope], QuerySet]  # (user, scope) -> the rows, restricted and filtered
+    dimensions: tuple[Dimension, ...]
+    measures: tuple[Measure, ...]
+    drill: str  # "customers" or "orders": what the drill-down page lists
+    filters: tuple[Filter, ...] = ()
+    chart: str = "bar"  # a charts.js kind: "bar" (horizontal) or "columns"
+    sort_by_value: bool = True  # largest first; False keeps the groups' own order (months)
+    needs: str = ""  # the permission of the read model behind the report
+    period_months: int = 0  # the default period, in months up to this one (0: all time)
+
+    def dimension(self, key: str) -> Dimension:
+        for dimension in self.dimensions:
+            if dimension.key == key:
+                return dimension
+        return self.dimensions[0]
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    token: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    report: Report
+    scope: Scope
+    dimension: Dimension
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+    totals: tuple[Any, ...]
+    shares: dict[str, tuple[Decimal | None, ...]] = field(default_factory=dict)
+
+    def table_rows(self) -> tuple[tuple[Any, ...], ...]:
+        return tuple((row.label, *row.values) for row in self.rows)
+
+    def chart(self) -> dict[str, Any]:
+        first = self.report.measures[0]
+        return {
+            "kind": self.report.chart,
+            "labels": [row.label for row in self.rows],
+            "values": [float(row.values[0] or 0) for row in self.rows],
+            "series_label": str(first.label),
+        }
+
+
+def run(report: Report, user, scope: Scope) -> Result:
+    """Group the report's rows by the scope's dimension and sum its measures, in one query."""
+    dimension = report.dimension(scope.group)
+    scope = replace(scope, group=dimension.key)
+    rows = report.source(user, scope)
+    grouped = (
+        rows.annotate(_group=dimension.expression())
+        .values("_group")
+        .annotate(**{measure.key: measure.aggregate() for measure in report.measures})
+        .order_by()
+    )
+    records = list(grouped)
+    first = report.measures[0].key
+    if report.sort_by_value and not dimension.month:
+        records.sort(key=lambda r: (-(r[first] or 0), dimension.label_of(r["_group"])))
+    else:
+        records.sort(key=lambda r: (r["_group"] is None, r["_group"] or ""))
+    totals = rows.aggregate(**{measure.key: measure.aggregate() for measure in report.measures})
+    columns: list[str] = [str(dimension.label)]
+    for measure in report.measures:
+        columns.append(str(measure.label))
+        if measure.share:
+            columns.append(_("%(measure)s, share (%%)") % {"measure": measure.label})
+    out = []
+    for record in records:
+        values: list[Any] = []
+        for measure in report.measures:
+            value = _value(record[measure.key], measure)
+            values.append(value)
+            if measure.share:
+                values.append(percent(value, _value(totals[measure.key], measure)))
+        out.append(
+            Row(dimension.label_of(record["_group"]), dimension.token(record["_group"]), tuple(values))
+        )
+    total_values: list[Any] = []
+    for measure in report.measures:
+        total = _value(totals[measure.key], measure)
+        total_values.append(total)
+        if measure.share:
+            total_values.append(Decimal("100.0") if total else None)
+    return Result(report, scope, dimension, tuple(columns), tuple(out), tuple(total_values))
+
+
+def _value(value: Any, measure: Measure) -> Any:
+    if measure.average:
+        return (
+            None if value is None else Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        )
+    if measure.money:
+        return Decimal(value or 0).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return value or 0
+
+
+def percent(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
+    if not whole or whole <= 0:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+# Periods ---------------------------------------------------------------------------------------
+
+
+def _month(value: date | datetime) -> date:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(business_zone())
+        return date(value.year, value.month, 1)
+    return date(value.year, value.month, 1)
+
+
+def _parse_month(text: str | None) -> date | None:
+    if not text:
+        return None
+    year, _dash, month = text.partition("-")
+    if not (year.isdigit() and month.isdigit() and len(year) == 4 and 1 <= int(month) <= 12):
+        return None
+    return date(int(year), int(month), 1)
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_range(field_name: str, start: date | None, end: date | None) -> dict[str, datetime]:
+    """The lookups of `field_name` within the months start..end (inclusive), in business time."""
+    zone = business_zone()
+    lookups = {}
+    if start is not None:
+        lookups[f"{field_name}__gte"] = datetime.combine(start, time(), zone)
+    if end is not None:
+        lookups[f"{field_name}__lt"] = datetime.combine(add_months(end, 1), time(), zone)
+    return lookups
+
+
+def this_month(now: datetime) -> date:
+    return _month(now)
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), business_zone())
+
+
+def days_ago(now: datetime, days: int) -> datetime:
+    return now - timedelta(days=days)
+
+
+# Parsing a request's filters -------------------------------------------------------------------
+
+
+def visible_units(user) -> list[BusinessUnit]:
+    return list(BusinessUnit.objects.restrict(user, "view").order_by("code"))
+
+
+def chosen_unit(params: QueryDict, user, units: list[BusinessUnit]) -> BusinessUnit | None:
+    """The unit named by ?unit=<code> among the visible ones. Without one, group-wide roles see every
+    unit together and everyone else their first unit (as on the Analytics page)."""
+    code = params.get("unit")
+    if code:
+        for unit in units:
+            if unit.code == code:
+                return unit
+        raise Http404
+    if user.sees_all_units() or not units:
+        return None
+    return units[0]
+
+
+def parse_scope(report: Report, params: QueryDict, unit: BusinessUnit | None, now: datetime) -> Scope:
+    start = _parse_month(params.get("start"))
+    end = _parse_month(params.get("end"))
+    if start is None and end is None and report.period_months:
+        end = this_month(now)
+        start = add_months(end, 1 - report.period_months)
+    return Scope(
+        unit=unit,
+        group=report.dimension(params.get("group", "")).key,
+        start=start,
+        end=end,
+        store=params.get("store") or None,
+        channel=params.get("channel") or None,
+        customer_class=params.get("class") or None,
+    )

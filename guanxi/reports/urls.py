@@ -1,0 +1,12 @@
+from django.urls import path
+
+from guanxi.reports import views
+
+app_name = "reports"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("<slug:slug>/", views.report, name="report"),
+    path("<slug:slug>/drill/", views.drill_down, name="drill"),
+    path("<slug:slug>/schedule/", views.schedule, name="schedule"),
+    path("deliveries/<int:pk>/cancel/", views.delivery_cancel, name="delivery_cancel"),
+]
