@@ -1,15 +1,17 @@
 """Every loyalty write: programmes, earn rule versions, tiers, enrolment, points adjustments,
 redemptions and expiry, recalculation, and coupons. Each owns its transaction and writes the audit."""
 
+import calendar
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -396,6 +398,50 @@ def expire_points(now: datetime | None = None, programme: Programme | None = Non
     return total
 
 
+def grant_birthday_points(now: datetime | None = None) -> int:
+    """The daily birthday gift: every member whose birthday is today in their unit's time zone gets
+    their tier's birthday points, once a year (keyed `birthday:<customer>:<year>`, so a re-run grants
+    nothing twice). A 29 February birthday is kept on 28 February in other years. Returns how many
+    members were credited."""
+    now = now or timezone.now()
+    granted = 0
+    for programme in Programme.objects.select_related("unit").order_by("pk"):
+        today = now.astimezone(ZoneInfo(programme.unit.time_zone)).date()
+        days = [today.day]
+        if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+            days.append(29)
+        members = (
+            Membership.objects.filter(
+                programme=programme,
+                tier__birthday_points__gt=0,
+                customer__birthday__month=today.month,
+                customer__birthday__day__in=days,
+            )
+            .values_list("customer_id", flat=True)
+            .order_by("customer_id")
+        )
+        for customer_id in list(members):
+            with transaction.atomic():
+                membership = ledger.locked_membership(programme, customer_id, now, create=False)
+                assert membership is not None
+                points = membership.tier.birthday_points
+                if points <= 0:
+                    continue
+                movement = ledger.post(
+                    programme=programme,
+                    customer_id=customer_id,
+                    kind=Movement.Kind.BONUS,
+                    key=f"birthday:{customer_id}:{today.year}",
+                    sides=ledger.credit_sides(programme.pk, customer_id, points, Account.BONUS),
+                    occurred_at=now,
+                    points=points,
+                    expires_at=ledger.expiry_for(programme, now),
+                    reason=f"birthday {today.year}",
+                )
+                granted += movement is not None
+    return granted
+
+
 def review_tiers(now: datetime | None = None, programme: Programme | None = None) -> dict[str, int]:
     """The periodic review: every member whose review time has come keeps, starts grace, or is
     downgraded (see `tiers.evaluate`)."""
@@ -554,26 +600,47 @@ def issue_coupons(
     actor: Any = None,
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    key: str = "",
 ) -> list[CouponCode]:
-    """One code of the pool to each customer (in batches of a transaction each)."""
+    """One code of the pool to each customer (in batches of a transaction each). With `key` (a
+    campaign send, a job) the issue is idempotent: a customer who already holds a code issued under
+    that key gets nothing new, so a retried send issues nothing twice. Returns the codes newly issued."""
     now = now or timezone.now()
     if not template.active:
         raise ValidationError({"template": _("This coupon template is not active.")})
+    key = key[:120]
     ids = list(dict.fromkeys(customer_ids))
     issued: list[CouponCode] = []
     for start in range(0, len(ids), 500):
-        with transaction.atomic():
-            batch = [coupons.issue(template, pk, now) for pk in ids[start : start + 500]]
+        part = ids[start : start + 500]
+        for attempt in range(2):
+            try:
+                with transaction.atomic():
+                    holding = (
+                        set(
+                            CouponCode.objects.filter(issue_key=key, customer_id__in=part).values_list(
+                                "customer_id", flat=True
+                            )
+                        )
+                        if key
+                        else set()
+                    )
+                    batch = [coupons.issue(template, pk, now, key) for pk in part if pk not in holding]
+                break
+            except IntegrityError:  # a concurrent run under the same key issued some first: skip them
+                if attempt:
+                    raise
         issued += batch
         if progress is not None:
-            progress(len(batch))
-    audit.record(
-        AuditEntry.Action.UPDATE,
-        actor=actor,
-        obj=template,
-        unit=template.programme.unit,
-        message=COUPONS_ISSUED(count=len(issued)),
-    )
+            progress(len(part))
+    if issued or not key:
+        audit.record(
+            AuditEntry.Action.UPDATE,
+            actor=actor,
+            obj=template,
+            unit=template.programme.unit,
+            message=COUPONS_ISSUED(count=len(issued)),
+        )
     return issued
 
 

@@ -440,6 +440,9 @@ class CouponCode(ScopedModel):
         "commerce.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     discount = models.DecimalField(_("discount"), **amount_field_kwargs())
+    # The caller's key of the issue that gave this code (a campaign send, a job): issuing again under
+    # the same key gives the customer nothing new.
+    issue_key = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
         verbose_name = _("coupon")
@@ -447,6 +450,13 @@ class CouponCode(ScopedModel):
         indexes = [
             models.Index(fields=["template", "state"]),
             models.Index(fields=["customer", "state"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issue_key", "customer"],
+                condition=~models.Q(issue_key=""),
+                name="loyalty_coupon_issue_key_unique",
+            )
         ]
 
     def __str__(self) -> str:
