@@ -30,6 +30,7 @@ from guanxi.loyalty.models import (
     Membership,
     Movement,
     Programme,
+    Referral,
     Tier,
 )
 from guanxi.loyalty.phrases import (
@@ -42,6 +43,7 @@ from guanxi.loyalty.phrases import (
     POINTS_REDEEMED,
     PROGRAMME_CHANGED,
     PROGRAMME_CREATED,
+    REFERRAL_RECORDED,
     RULE_VERSION_ADDED,
     TIER_SAVED,
 )
@@ -64,6 +66,8 @@ PROGRAMME_FIELDS = (
     "qualifying_days",
     "review_months",
     "grace_days",
+    "referrer_points",
+    "referee_points",
 )
 TIER_FIELDS = (
     "name",
@@ -442,6 +446,49 @@ def grant_birthday_points(now: datetime | None = None) -> int:
     return granted
 
 
+def record_referral(
+    programme: Programme,
+    referee: Any,
+    code: str,
+    *,
+    device: str = "",
+    actor: Any = None,
+    now: datetime | None = None,
+) -> Referral:
+    """A friend joins with a member's referral code: they are enrolled (by invitation) and both are
+    rewarded when the friend's first paid order earns (`referrals.settle`). Refused for an unknown
+    code, one's own code, a friend already referred, or a customer who has already earned points."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        referrer = Membership.objects.filter(
+            programme=programme, referral_code=code.strip().upper()
+        ).first()
+        if referrer is None:
+            raise ValidationError({"code": _("No member of this programme has that referral code.")})
+        if referrer.customer_id == referee.pk:
+            raise ValidationError({"code": _("A member cannot refer themselves.")})
+        if Referral.objects.filter(programme=programme, referee=referee).exists():
+            raise ValidationError({"code": _("This customer was already referred.")})
+        if Movement.objects.filter(programme=programme, customer=referee, kind=Movement.Kind.EARN).exists():
+            raise ValidationError({"code": _("Only a new customer can be referred.")})
+        ledger.locked_membership(programme, referee.pk, now, via=Membership.Via.INVITATION)
+        referral = Referral.objects.create(
+            programme=programme,
+            referrer_id=referrer.customer_id,
+            referee=referee,
+            device=device.strip()[:200],
+            created_at=now,
+        )
+        audit.record(
+            AuditEntry.Action.CREATE,
+            actor=_user(actor),
+            obj=referee,
+            unit=programme.unit,
+            message=REFERRAL_RECORDED(referrer=referrer.customer_id),
+        )
+    return referral
+
+
 def review_tiers(now: datetime | None = None, programme: Programme | None = None) -> dict[str, int]:
     """The periodic review: every member whose review time has come keeps, starts grace, or is
     downgraded (see `tiers.evaluate`)."""
@@ -604,26 +651,27 @@ def issue_coupons(
 ) -> list[CouponCode]:
     """One code of the pool to each customer (in batches of a transaction each). With `key` (a
     campaign send, a job) the issue is idempotent: a customer who already holds a code issued under
-    that key gets nothing new, so a retried send issues nothing twice. Returns the codes newly issued."""
+    that key gets nothing new, so a retried send issues nothing twice. Returns each customer's code,
+    in the order given: under a key, the code the first issue gave them."""
     now = now or timezone.now()
     if not template.active:
         raise ValidationError({"template": _("This coupon template is not active.")})
     key = key[:120]
     ids = list(dict.fromkeys(customer_ids))
     issued: list[CouponCode] = []
+    result: list[CouponCode] = []
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
         for attempt in range(2):
             try:
                 with transaction.atomic():
                     holding = (
-                        set(
-                            CouponCode.objects.filter(issue_key=key, customer_id__in=part).values_list(
-                                "customer_id", flat=True
-                            )
-                        )
+                        {
+                            code.customer_id: code
+                            for code in CouponCode.objects.filter(issue_key=key, customer_id__in=part)
+                        }
                         if key
-                        else set()
+                        else {}
                     )
                     batch = [coupons.issue(template, pk, now, key) for pk in part if pk not in holding]
                 break
@@ -631,6 +679,8 @@ def issue_coupons(
                 if attempt:
                     raise
         issued += batch
+        holding.update((code.customer_id, code) for code in batch)
+        result += [holding[pk] for pk in part]
         if progress is not None:
             progress(len(part))
     if issued or not key:
@@ -641,7 +691,7 @@ def issue_coupons(
             unit=template.programme.unit,
             message=COUPONS_ISSUED(count=len(issued)),
         )
-    return issued
+    return result
 
 
 def redeem_coupon(code: str, order: Any, now: datetime | None = None) -> bool:

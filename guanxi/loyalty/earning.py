@@ -22,7 +22,7 @@ from django.utils import timezone
 from guanxi.commerce.models import Order, OrderLine, Return
 from guanxi.core.bulk import insert_rows
 from guanxi.customers import changes
-from guanxi.loyalty import coupons, ledger, tiers
+from guanxi.loyalty import coupons, ledger, referrals, tiers
 from guanxi.loyalty.models import (
     Account,
     EarnRule,
@@ -191,6 +191,7 @@ class SyncResult:
     reversed: int = 0
     redeemed_coupons: int = 0
     tier_changes: int = 0
+    referrals: int = 0
 
 
 def sync_customers(customer_ids: Iterable[int], now: datetime | None = None) -> SyncResult:
@@ -203,6 +204,7 @@ def sync_customers(customer_ids: Iterable[int], now: datetime | None = None) -> 
     if not ids or not by_unit:
         return result
     rules = {p.pk: rules_of(p) for p in by_unit.values()}
+    programmes = {p.pk: p for p in by_unit.values()}
     ladders: dict[int, list[Tier]] = defaultdict(list)
     for tier in Tier.objects.filter(programme__in=list(by_unit.values())).order_by("rank"):
         ladders[tier.programme_id].append(tier)
@@ -233,6 +235,9 @@ def sync_customers(customer_ids: Iterable[int], now: datetime | None = None) -> 
                 if reverse_for_return(programme, record, now) is not None:
                     result.reversed += 1
                     touched.add(programme.pk)
+            for programme_id in sorted(touched):
+                if referrals.settle(programmes[programme_id], customer_id, now) is not None:
+                    result.referrals += 1
             for membership in (
                 Membership.objects.select_for_update()
                 .filter(customer_id=customer_id)

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.core.background import JobInputError, Progress, job_kind, start_job
 from guanxi.core.models import Job
 from guanxi.loyalty import actions, coupons, earning
-from guanxi.loyalty.models import CouponTemplate, Membership, Programme
+from guanxi.loyalty.models import CouponCode, CouponTemplate, Membership, Programme
 
 ISSUE_KIND = "loyalty.issue_coupons"
 
@@ -23,14 +23,15 @@ def issue_coupons_job(job: Job, progress: Progress) -> dict:
     ids = [int(pk) for pk in job.params.get("customer_ids", [])]
     progress.set_total(len(ids))
     # Keyed by the job: a job run again after a worker died issues nothing twice.
-    issued = actions.issue_coupons(
+    key = job.params.get("key") or f"job:{job.pk}"
+    actions.issue_coupons(
         template,
         ids,
         actor=job.started_by,
         progress=lambda n: progress.advance(n),
-        key=job.params.get("key") or f"job:{job.pk}",
+        key=key,
     )
-    return {"issued": len(issued)}
+    return {"issued": CouponCode.objects.filter(template=template, issue_key=key).count()}
 
 
 def start_issue(template: CouponTemplate, customer_ids: list[int], *, actor, key: str = "") -> Job:

@@ -69,7 +69,8 @@ def test_issuing_again_under_the_same_key_issues_nothing_twice(programme, person
     unkeyed = actions.issue_coupons(spend, [person.pk], now=at(2026, 5, 3))
 
     assert [c.customer_id for c in first] == [person.pk]
-    assert [c.customer_id for c in again] == [other.pk]
+    assert [(c.pk, c.customer_id) for c in again] == [(first[0].pk, person.pk), (again[1].pk, other.pk)]
+    assert again[1].pk != first[0].pk
     assert (len(other_send), len(unkeyed)) == (1, 1)
     assert sorted(
         CouponCode.objects.filter(state="issued").values_list("customer_id", "issue_key")
