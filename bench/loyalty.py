@@ -6,12 +6,15 @@ programme per unit (default ladder, 1 point per yuan):
 
 - Backfill: the naive per-order loop (`earn_for_order` in its own transaction under the member's
   lock, as following the feed does for one order) over the first orders of one unit, then
-  `earning.backfill` over everything else (batched reads, bulk inserts). Figure: order lines per
+  `earning.backfill` over everything else: set-based on PostgreSQL (INSERT … SELECT per rule version
+  and range of orders, ADR 0042), batched reads and bulk inserts on SQLite. Figure: order lines per
   second. Budget: ≥ 50,000 lines/s on PostgreSQL (demo's 10M lines).
-- Tier recalculation: `tiers.recalculate` over every member; baseline the per-member `evaluate` on a
-  sample, scaled. Figure: seconds at 1M members (budget < 60 s).
-- Codes: `generate_codes` of 200,000 codes; baseline one INSERT per code after an existence check,
-  on a sample, scaled. Figure: seconds for 1M codes (budget < 30 s).
+- Tier recalculation: `tiers.recalculate` over every member (figures staged once, one INSERT … SELECT
+  and one UPDATE per tier); baseline the per-member `evaluate` on a sample, scaled. Figure: seconds at
+  1M members, scaled linearly from the members measured (budget < 60 s).
+- Codes: `generate_codes` of 200,000 codes (random codes inserted with ON CONFLICT DO NOTHING,
+  clashes drawn again); baseline one INSERT per code after an existence check, on a sample, scaled.
+  Figure: seconds for 1M codes (budget < 30 s).
 - Redemption: 8 threads, each redeeming 1 point 40 times from its own members; baseline the same
   with 1 thread. Figure: p95 latency (budget < 50 ms).
 

@@ -460,9 +460,7 @@ def record_referral(
     code, one's own code, a friend already referred, or a customer who has already earned points."""
     now = now or timezone.now()
     with transaction.atomic():
-        referrer = Membership.objects.filter(
-            programme=programme, referral_code=code.strip().upper()
-        ).first()
+        referrer = Membership.objects.filter(programme=programme, referral_code=code.strip().upper()).first()
         if referrer is None:
             raise ValidationError({"code": _("No member of this programme has that referral code.")})
         if referrer.customer_id == referee.pk:

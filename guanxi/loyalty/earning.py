@@ -401,7 +401,9 @@ def backfill(
     return _settle_slow_path(programme, slow, now, result)
 
 
-def _settle_slow_path(programme: Programme, slow: set[int], now: datetime, result: BackfillResult) -> BackfillResult:
+def _settle_slow_path(
+    programme: Programme, slow: set[int], now: datetime, result: BackfillResult
+) -> BackfillResult:
     """Customers with a debt, an order before the first rule or a return not yet reversed go through
     `sync_customers` (reversals, debt settlement)."""
     returned = set(
@@ -452,7 +454,9 @@ def _backfill_in_sql(
     if programme.expiry == Programme.Expiry.NEVER:
         expires_sql, expires_params = "NULL::timestamptz", []
     elif programme.expiry == Programme.Expiry.END_OF_NEXT_YEAR:
-        expires_sql = "make_timestamptz(EXTRACT(YEAR FROM e.paid_at AT TIME ZONE %s)::int + 2, 1, 1, 0, 0, 0, %s)"
+        expires_sql = (
+            "make_timestamptz(EXTRACT(YEAR FROM e.paid_at AT TIME ZONE %s)::int + 2, 1, 1, 0, 0, 0, %s)"
+        )
         expires_params = [zone, zone]
     else:  # the same wall-clock time N months on; PostgreSQL clamps the 29th–31st as add_months does
         expires_sql = "((e.paid_at AT TIME ZONE %s) + make_interval(months => %s)) AT TIME ZONE %s"
@@ -476,8 +480,8 @@ def _backfill_in_sql(
         )
         slow.update(row[0] for row in cursor.fetchall())
         cursor.execute(
-            f"""SELECT customer_id FROM {entry_t} en JOIN {movement_t} mv ON mv.id = en.movement_id
-            WHERE mv.programme_id = %s AND en.account = %s GROUP BY customer_id HAVING SUM(amount) < 0""",  # noqa: S608
+            f"""SELECT en.customer_id FROM {entry_t} en JOIN {movement_t} mv ON mv.id = en.movement_id
+            WHERE mv.programme_id = %s AND en.account = %s GROUP BY en.customer_id HAVING SUM(en.amount) < 0""",  # noqa: S608
             [programme.pk, str(Account.DEBT)],
         )
         owing = [row[0] for row in cursor.fetchall()]
@@ -488,8 +492,17 @@ def _backfill_in_sql(
             for rule, until in reversed(list(zip(rules, ends, strict=True))):
                 with transaction.atomic():
                     _earn_range(
-                        cursor, programme, rule, until, entry, now, (start, start + batch),
-                        statuses, owing, (expires_sql, expires_params), result,
+                        cursor,
+                        programme,
+                        rule,
+                        until,
+                        entry,
+                        now,
+                        (start, start + batch),
+                        statuses,
+                        owing,
+                        (expires_sql, expires_params),
+                        result,
                         (order_t, line_t, movement_t, lot_t, entry_t, membership_t, tier_t, change_t),
                     )
             if progress is not None:
@@ -544,8 +557,17 @@ def _earn_range(
           AND NOT (o.customer_id = ANY(%s))
           AND NOT EXISTS (SELECT 1 FROM {movement_t} mv WHERE mv.programme_id = %s AND mv.key = 'earn:' || o.id)"""  # noqa: S608
     due_params = [
-        programme.unit_id, ids[0], ids[1], rule.effective_from, *([until] if until else []), now,
-        rule.delay_days, now, statuses, *([str(Order.Status.COMPLETED)] if completed else []), owing,
+        programme.unit_id,
+        ids[0],
+        ids[1],
+        rule.effective_from,
+        *([until] if until else []),
+        now,
+        rule.delay_days,
+        now,
+        statuses,
+        *([str(Order.Status.COMPLETED)] if completed else []),
+        owing,
         programme.pk,
     ]
     review_at = ledger.months_later(programme, now, programme.review_months)
@@ -559,8 +581,15 @@ def _earn_range(
         INSERT INTO {change_t} (programme_id, customer_id, to_tier_id, reason, changed_at, figures)
         SELECT %s, customer_id, %s, %s, joined_at, '{{}}'::jsonb FROM joined""",  # noqa: S608
         [
-            programme.pk, entry.pk, review_at, str(Membership.Via.PURCHASE), *due_params, programme.pk,
-            programme.pk, entry.pk, str(TierChange.Reason.JOINED),
+            programme.pk,
+            entry.pk,
+            review_at,
+            str(Membership.Via.PURCHASE),
+            *due_params,
+            programme.pk,
+            programme.pk,
+            entry.pk,
+            str(TierChange.Reason.JOINED),
         ],
     )
     result.members += cursor.rowcount
@@ -584,11 +613,15 @@ def _earn_range(
             JOIN {tier_t} t ON t.id = m.tier_id
         ) e""",  # noqa: S608
         [
-            Movement._meta.db_table, Lot._meta.db_table,
+            Movement._meta.db_table,
+            Lot._meta.db_table,
             *([rule.max_points_per_order] if rule.max_points_per_order is not None else []),
-            *[v for key, value in stores.items() for v in (key, value)], rule.points_per_yuan,
+            *[v for key, value in stores.items() for v in (key, value)],
+            rule.points_per_yuan,
             *due_params,
-            *[v for key, value in categories.items() for v in (key, value)], ids[0], ids[1],
+            *[v for key, value in categories.items() for v in (key, value)],
+            ids[0],
+            ids[1],
             programme.pk,
         ],
     )

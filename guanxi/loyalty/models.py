@@ -496,7 +496,7 @@ class Referral(ScopedModel):
     referee = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("referred friend")
     )
-    device = models.CharField(_("device"), max_length=200, blank=True)
+    device = models.CharField(_("referral device"), max_length=200, blank=True)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
     flags = models.JSONField(_("flags"), default=list, blank=True)
     created_at = models.DateTimeField(_("referred at"))

@@ -32,9 +32,13 @@ def code_of(membership: Membership) -> str:
 
 def _phones(customer_id: int) -> set[str]:
     phones = set(
-        Identity.objects.filter(customer_id=customer_id, kind=Identity.Kind.PHONE).values_list("value", flat=True)
+        Identity.objects.filter(customer_id=customer_id, kind=Identity.Kind.PHONE).values_list(
+            "value", flat=True
+        )
     )
-    phones |= set(Address.objects.filter(customer_id=customer_id).exclude(phone="").values_list("phone", flat=True))
+    phones |= set(
+        Address.objects.filter(customer_id=customer_id).exclude(phone="").values_list("phone", flat=True)
+    )
     return {phone.replace(" ", "").removeprefix("+86") for phone in phones}
 
 

@@ -224,12 +224,12 @@ def recalculate(programme: Programme, now: datetime, progress: Callable[[int], N
             members = f"""FROM {membership_table} m
                 JOIN {tier_table} t ON t.id = m.tier_id
                 LEFT JOIN gx_tier_figures f ON f.customer_id = m.customer_id
-                WHERE m.programme_id = %s AND t.rank < %s AND ({condition})"""  # noqa: S608
+                WHERE m.programme_id = %s AND t.rank < %s AND ({condition})"""
             where = [programme.pk, tier.rank, *params]
             cursor.execute(
                 f"""INSERT INTO {change_table}
                     (programme_id, customer_id, from_tier_id, to_tier_id, reason, changed_at, figures)
-                SELECT %s, m.customer_id, m.tier_id, %s, %s, %s, {as_json} {members}""",  # noqa: S608
+                SELECT %s, m.customer_id, m.tier_id, %s, %s, %s, {as_json} {members}""",
                 [programme.pk, tier.pk, str(TierChange.Reason.UPGRADE), when(now), *where],
             )
             cursor.execute(

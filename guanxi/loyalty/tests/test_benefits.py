@@ -35,9 +35,7 @@ def test_the_birthday_gift_is_credited_on_the_day_in_shanghai_once_a_year(progra
     other_day = make_customer("张伟", [unit_a], birthday=date(1990, 6, 16))
     for customer in (born_today, leap, other_day):
         actions.enrol(programme, customer, now=at(2026, 1, 2))
-    Membership.objects.filter(customer=born_today).update(
-        tier=Tier.objects.get(programme=programme, rank=1)
-    )
+    Membership.objects.filter(customer=born_today).update(tier=Tier.objects.get(programme=programme, rank=1))
 
     # 00:30 on 15 June in Shanghai is still 14 June in UTC: the unit's day counts.
     assert actions.grant_birthday_points(now=at(2026, 6, 15, 0, 30)) == 1
@@ -74,7 +72,9 @@ def test_issuing_again_under_the_same_key_issues_nothing_twice(programme, person
     assert (len(other_send), len(unkeyed)) == (1, 1)
     assert sorted(
         CouponCode.objects.filter(state="issued").values_list("customer_id", "issue_key")
-    ) == sorted([(person.pk, "campaign-7"), (other.pk, "campaign-7"), (person.pk, "campaign-8"), (person.pk, "")])
+    ) == sorted(
+        [(person.pk, "campaign-7"), (other.pk, "campaign-7"), (person.pk, "campaign-8"), (person.pk, "")]
+    )
 
 
 def test_set_based_tier_recalculation_lands_each_member_on_the_highest_tier_they_qualify_for(

@@ -29,7 +29,9 @@ def test_a_members_code_is_drawn_once(code, person):
     assert (len(code), code[0], referrals.code_of(membership)) == (8, "R", code)
 
 
-def test_both_sides_are_rewarded_once_on_the_friends_first_paid_order(rewarding, person, code, unit_a, send_order):
+def test_both_sides_are_rewarded_once_on_the_friends_first_paid_order(
+    rewarding, person, code, unit_a, send_order
+):
     friend = make_customer("李雷", [unit_a], phone="+8613800002222")
     referral = actions.record_referral(rewarding, friend, code.lower(), device="dev-1", now=at(2026, 3, 1))
     assert (referral.state, Membership.objects.get(customer=friend).joined_via) == ("pending", "invitation")
@@ -52,13 +54,17 @@ def test_both_sides_are_rewarded_once_on_the_friends_first_paid_order(rewarding,
 
 
 @pytest.mark.parametrize("rule", ["same_phone", "same_address", "same_device"])
-def test_a_suspicious_pair_is_flagged_and_nobody_is_rewarded(rewarding, person, code, unit_a, send_order, rule):
+def test_a_suspicious_pair_is_flagged_and_nobody_is_rewarded(
+    rewarding, person, code, unit_a, send_order, rule
+):
     friend = make_customer("张伟", [unit_a], phone="+8613800003333")
     if rule == "same_phone":  # the referrer's mobile as the friend's delivery phone
         Address.objects.create(customer=friend, receiver="张伟", phone="138 0000 1111")
     if rule == "same_address":
         for who in (person, friend):
-            Address.objects.create(customer=who, province="浙江省", city="杭州市", district="西湖区", street="文三路 1 号")
+            Address.objects.create(
+                customer=who, province="浙江省", city="杭州市", district="西湖区", street="文三路 1 号"
+            )
     if rule == "same_device":
         earlier = make_customer("赵敏", [unit_a], phone="+8613800004444")
         actions.record_referral(rewarding, earlier, code, device="dev-9", now=at(2026, 2, 20))
