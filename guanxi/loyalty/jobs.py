@@ -24,6 +24,7 @@ def issue_coupons_job(job: Job, progress: Progress) -> dict:
     progress.set_total(len(ids))
     # Keyed by the job: a job run again after a worker died issues nothing twice.
     key = job.params.get("key") or f"job:{job.pk}"
+    before = CouponCode.objects.filter(issue_key=key).count()
     actions.issue_coupons(
         template,
         ids,
@@ -31,7 +32,7 @@ def issue_coupons_job(job: Job, progress: Progress) -> dict:
         progress=lambda n: progress.advance(n),
         key=key,
     )
-    return {"issued": CouponCode.objects.filter(template=template, issue_key=key).count()}
+    return {"issued": CouponCode.objects.filter(issue_key=key).count() - before}
 
 
 def start_issue(template: CouponTemplate, customer_ids: list[int], *, actor, key: str = "") -> Job:
