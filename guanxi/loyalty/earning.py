@@ -464,6 +464,10 @@ def _backfill_in_sql(
     statuses = [str(status) for status in tiers.SALE_STATUSES]
     slow: set[int] = set()
     with connection.cursor() as cursor:
+        # The history was usually just imported: plans on stale statistics join orders to their
+        # grouped lines by nested loops. Fresh samples cost a second or two on millions of rows.
+        for table in (order_t, line_t, membership_t, movement_t):
+            cursor.execute(f"ANALYZE {table}")
         cursor.execute(
             f"""SELECT MIN(id), MAX(id) FROM {order_t} WHERE unit_id = %s AND customer_id IS NOT NULL
             AND paid_at IS NOT NULL AND paid_at <= %s""",  # noqa: S608

@@ -98,3 +98,16 @@ def test_a_referral_is_refused_for_an_unknown_code_oneself_twice_or_an_existing_
             actions.record_referral(rewarding, who, given, now=at(2026, 3, 2))
         assert refused.value.message_dict == {"code": [field_error]}
     assert Referral.objects.count() == 1
+
+
+def test_the_member_page_shows_the_code_and_how_many_friends_were_referred(
+    client, make_user, rewarding, person, code, unit_a
+):
+    from guanxi.accounts.roles import Role
+
+    actions.record_referral(rewarding, make_customer("李雷", [unit_a]), code, now=at(2026, 3, 1))
+    client.force_login(make_user("m", Role.MARKETER, [unit_a]))
+
+    page = client.get(f"/loyalty/members/{Membership.objects.get(customer=person).pk}/").content.decode()
+
+    assert code in page and "1 friend referred" in page

@@ -56,7 +56,10 @@ def test_a_marketer_issues_a_coupon_to_a_segment_from_its_page_once(
     send_order(other, "T2", "300.00", at(2026, 3, 1))
     earning.follow_changes(now=at(2026, 3, 2))
     segment = segment_actions.create_segment(
-        actor=None, name="会员", unit=unit_a, rule={"version": 1, "root": {"type": "loyalty", "field": "member"}}
+        actor=None,
+        name="会员",
+        unit=unit_a,
+        rule={"version": 1, "root": {"type": "loyalty", "field": "member"}},
     )
     segment_actions.refresh_segment(segment)
     template = actions.save_coupon_template(
@@ -73,7 +76,10 @@ def test_a_marketer_issues_a_coupon_to_a_segment_from_its_page_once(
 
     jobs = list(Job.objects.filter(kind="loyalty.issue_coupons").order_by("pk"))
     assert [first.url, again.url] == [f"/jobs/{job.pk}/" for job in jobs]
-    assert [(job.state, job.counts.get("issued"), job.message) for job in jobs] == [("succeeded", 2, ""), ("succeeded", 0, "")]
+    assert [(job.state, job.counts.get("issued"), job.message) for job in jobs] == [
+        ("succeeded", 2, ""),
+        ("succeeded", 0, ""),
+    ]
     assert sorted(CouponCode.objects.filter(state="issued").values_list("customer_id", flat=True)) == sorted(
         [person.pk, other.pk]
     )
