@@ -315,8 +315,12 @@ def backfill(
         return result
     entry = ladder[0]
     if connection.vendor == "postgresql":
-        slow = _backfill_in_sql(programme, rules, entry, now, batch * 10, result, progress)
-        return _settle_slow_path(programme, slow, now, result)
+        return _settle_slow_path(
+            programme,
+            _backfill_in_sql(programme, rules, entry, now, batch * 10, result, progress),
+            now,
+            result,
+        )
     multiplier = {tier.pk: tier.points_multiplier for tier in ladder}
     earned = Movement.objects.filter(programme=programme, kind=Movement.Kind.EARN, order=OuterRef("pk"))
     candidates = (
@@ -451,8 +455,9 @@ def _backfill_in_sql(
     movement_t, lot_t, entry_t = (quote(m._meta.db_table) for m in (Movement, Lot, Entry))
     membership_t, tier_t, change_t = (quote(m._meta.db_table) for m in (Membership, Tier, TierChange))
     zone = programme.unit.time_zone
+    expires_params: list[object] = []
     if programme.expiry == Programme.Expiry.NEVER:
-        expires_sql, expires_params = "NULL::timestamptz", []
+        expires_sql = "NULL::timestamptz"
     elif programme.expiry == Programme.Expiry.END_OF_NEXT_YEAR:
         expires_sql = (
             "make_timestamptz(EXTRACT(YEAR FROM e.paid_at AT TIME ZONE %s)::int + 2, 1, 1, 0, 0, 0, %s)"
