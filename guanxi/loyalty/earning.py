@@ -8,6 +8,7 @@ returns add up to the whole and never reverse more than was earned. A member wit
 for a reversal keeps a recorded debt, paid from their next earnings.
 """
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -291,7 +292,8 @@ class BackfillResult:
     lines: int = 0
     movements: int = 0
     members: int = 0
-    slow_path: int = 0
+    slow_path: int = 0  # customers settled one by one afterwards (returns to reverse, debts)
+    slow_seconds: float = 0.0
 
 
 def backfill(
@@ -430,8 +432,10 @@ def _settle_slow_path(
     )
     slow |= returned
     result.slow_path = len(slow)
+    started = time.perf_counter()
     for start in range(0, len(slow), 500):
         sync_customers(sorted(slow)[start : start + 500], now)
+    result.slow_seconds = time.perf_counter() - started
     return result
 
 
