@@ -1,15 +1,17 @@
 """Every loyalty write: programmes, earn rule versions, tiers, enrolment, points adjustments,
 redemptions and expiry, recalculation, and coupons. Each owns its transaction and writes the audit."""
 
+import calendar
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +30,7 @@ from guanxi.loyalty.models import (
     Membership,
     Movement,
     Programme,
+    Referral,
     Tier,
 )
 from guanxi.loyalty.phrases import (
@@ -40,6 +43,7 @@ from guanxi.loyalty.phrases import (
     POINTS_REDEEMED,
     PROGRAMME_CHANGED,
     PROGRAMME_CREATED,
+    REFERRAL_RECORDED,
     RULE_VERSION_ADDED,
     TIER_SAVED,
 )
@@ -62,6 +66,8 @@ PROGRAMME_FIELDS = (
     "qualifying_days",
     "review_months",
     "grace_days",
+    "referrer_points",
+    "referee_points",
 )
 TIER_FIELDS = (
     "name",
@@ -396,6 +402,91 @@ def expire_points(now: datetime | None = None, programme: Programme | None = Non
     return total
 
 
+def grant_birthday_points(now: datetime | None = None) -> int:
+    """The daily birthday gift: every member whose birthday is today in their unit's time zone gets
+    their tier's birthday points, once a year (keyed `birthday:<customer>:<year>`, so a re-run grants
+    nothing twice). A 29 February birthday is kept on 28 February in other years. Returns how many
+    members were credited."""
+    now = now or timezone.now()
+    granted = 0
+    for programme in Programme.objects.select_related("unit").order_by("pk"):
+        today = now.astimezone(ZoneInfo(programme.unit.time_zone)).date()
+        days = [today.day]
+        if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+            days.append(29)
+        members = (
+            Membership.objects.filter(
+                programme=programme,
+                tier__birthday_points__gt=0,
+                customer__birthday__month=today.month,
+                customer__birthday__day__in=days,
+            )
+            .values_list("customer_id", flat=True)
+            .order_by("customer_id")
+        )
+        for customer_id in list(members):
+            with transaction.atomic():
+                membership = ledger.locked_membership(programme, customer_id, now, create=False)
+                assert membership is not None
+                points = membership.tier.birthday_points
+                if points <= 0:
+                    continue
+                movement = ledger.post(
+                    programme=programme,
+                    customer_id=customer_id,
+                    kind=Movement.Kind.BONUS,
+                    key=f"birthday:{customer_id}:{today.year}",
+                    sides=ledger.credit_sides(programme.pk, customer_id, points, Account.BONUS),
+                    occurred_at=now,
+                    points=points,
+                    expires_at=ledger.expiry_for(programme, now),
+                    reason=f"birthday {today.year}",
+                )
+                granted += movement is not None
+    return granted
+
+
+def record_referral(
+    programme: Programme,
+    referee: Any,
+    code: str,
+    *,
+    device: str = "",
+    actor: Any = None,
+    now: datetime | None = None,
+) -> Referral:
+    """A friend joins with a member's referral code: they are enrolled (by invitation) and both are
+    rewarded when the friend's first paid order earns (`referrals.settle`). Refused for an unknown
+    code, one's own code, a friend already referred, or a customer who has already earned points."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        referrer = Membership.objects.filter(programme=programme, referral_code=code.strip().upper()).first()
+        if referrer is None:
+            raise ValidationError({"code": _("No member of this programme has that referral code.")})
+        if referrer.customer_id == referee.pk:
+            raise ValidationError({"code": _("A member cannot refer themselves.")})
+        if Referral.objects.filter(programme=programme, referee=referee).exists():
+            raise ValidationError({"code": _("This customer was already referred.")})
+        if Movement.objects.filter(programme=programme, customer=referee, kind=Movement.Kind.EARN).exists():
+            raise ValidationError({"code": _("Only a new customer can be referred.")})
+        ledger.locked_membership(programme, referee.pk, now, via=Membership.Via.INVITATION)
+        referral = Referral.objects.create(
+            programme=programme,
+            referrer_id=referrer.customer_id,
+            referee=referee,
+            device=device.strip()[:200],
+            created_at=now,
+        )
+        audit.record(
+            AuditEntry.Action.CREATE,
+            actor=_user(actor),
+            obj=referee,
+            unit=programme.unit,
+            message=REFERRAL_RECORDED(referrer=referrer.customer_id),
+        )
+    return referral
+
+
 def review_tiers(now: datetime | None = None, programme: Programme | None = None) -> dict[str, int]:
     """The periodic review: every member whose review time has come keeps, starts grace, or is
     downgraded (see `tiers.evaluate`)."""
@@ -554,27 +645,51 @@ def issue_coupons(
     actor: Any = None,
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    key: str = "",
 ) -> list[CouponCode]:
-    """One code of the pool to each customer (in batches of a transaction each)."""
+    """One code of the pool to each customer (in batches of a transaction each). With `key` (a
+    campaign send, a job) the issue is idempotent: a customer who already holds a code issued under
+    that key gets nothing new, so a retried send issues nothing twice. Returns each customer's code,
+    in the order given: under a key, the code the first issue gave them."""
     now = now or timezone.now()
     if not template.active:
         raise ValidationError({"template": _("This coupon template is not active.")})
+    key = key[:120]
     ids = list(dict.fromkeys(customer_ids))
     issued: list[CouponCode] = []
+    result: list[CouponCode] = []
     for start in range(0, len(ids), 500):
-        with transaction.atomic():
-            batch = [coupons.issue(template, pk, now) for pk in ids[start : start + 500]]
+        part = ids[start : start + 500]
+        for attempt in range(2):
+            try:
+                with transaction.atomic():
+                    holding = (
+                        {
+                            code.customer_id: code
+                            for code in CouponCode.objects.filter(issue_key=key, customer_id__in=part)
+                        }
+                        if key
+                        else {}
+                    )
+                    batch = [coupons.issue(template, pk, now, key) for pk in part if pk not in holding]
+                break
+            except IntegrityError:  # a concurrent run under the same key issued some first: skip them
+                if attempt:
+                    raise
         issued += batch
+        holding.update((code.customer_id, code) for code in batch)
+        result += [holding[pk] for pk in part]
         if progress is not None:
-            progress(len(batch))
-    audit.record(
-        AuditEntry.Action.UPDATE,
-        actor=actor,
-        obj=template,
-        unit=template.programme.unit,
-        message=COUPONS_ISSUED(count=len(issued)),
-    )
-    return issued
+            progress(len(part))
+    if issued or not key:
+        audit.record(
+            AuditEntry.Action.UPDATE,
+            actor=actor,
+            obj=template,
+            unit=template.programme.unit,
+            message=COUPONS_ISSUED(count=len(issued)),
+        )
+    return result
 
 
 def redeem_coupon(code: str, order: Any, now: datetime | None = None) -> bool:

@@ -3,64 +3,76 @@ on the order that carries it, and expiring what was not used.
 
 A code is 12 characters of Crockford's base-32 alphabet drawn from the operating system's random
 source (60 bits): a million codes in a pool leave one chance in a million million of guessing one.
-Codes are written in batches that skip a clash with an existing code and are topped up until the
-pool holds as many new codes as asked. Redemption is one conditional UPDATE (issued → redeemed) so
+Codes are written in batches whose INSERT skips a clash with an existing code (ON CONFLICT DO
+NOTHING), topped up until the pool holds as many new codes as asked. Redemption is one conditional UPDATE (issued → redeemed) so
 two deliveries of one order, or two orders carrying one code, redeem it once.
 """
 
+import base64
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from guanxi.commerce.models import Order, OrderLine
-from guanxi.core.bulk import insert_rows
+from guanxi.core.bulk import quoted
 from guanxi.core.money import round_money
 from guanxi.loyalty import ledger
 from guanxi.loyalty.models import Account, CouponCode, CouponTemplate, Movement
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 CODE_LENGTH = 12
-BATCH = 10_000
+BATCH = 50_000
 
 
 def new_code() -> str:
     """60 random bits from the operating system, written in 12 base-32 characters."""
-    number = secrets.randbits(5 * CODE_LENGTH)
-    return "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(CODE_LENGTH))
+    return new_codes(1)[0]
+
+
+# base64's base-32 alphabet (RFC 4648) to Crockford's, character for character.
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET.encode())
+
+
+def new_codes(count: int) -> list[str]:
+    """`count` codes of 60 random bits each: 15 random bytes are 24 base-32 characters, two codes."""
+    text = base64.b32encode(secrets.token_bytes(15 * ((count + 1) // 2))).translate(_TO_CROCKFORD).decode()
+    return [text[i : i + CODE_LENGTH] for i in range(0, CODE_LENGTH * count, CODE_LENGTH)]
+
+
+def _insert_new(template: CouponTemplate, codes: list[str]) -> int:
+    """Insert the codes that no pool holds yet, skipping clashes in the database (one statement on
+    PostgreSQL, one prepared statement on SQLite); how many were inserted."""
+    table = connection.ops.quote_name(CouponCode._meta.db_table)
+    columns = quoted(["template_id", "code", "imported", "state", "discount", "issue_key"])
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT %s, code, false, %s, 0, '' "  # noqa: S608
+                "FROM unnest(%s::varchar[]) AS code ON CONFLICT (code) DO NOTHING",
+                [template.pk, str(CouponCode.State.AVAILABLE), codes],
+            )
+            return cursor.rowcount
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, 0, %s, 0, '') ON CONFLICT (code) DO NOTHING",  # noqa: S608
+            [(template.pk, code, str(CouponCode.State.AVAILABLE)) for code in codes],
+        )
+        return cursor.rowcount
 
 
 def generate_codes(
     template: CouponTemplate, count: int, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Add `count` new available codes to the template's pool; returns how many were written."""
+    """Add `count` new available codes to the template's pool; returns how many were written. A batch
+    is inserted with ON CONFLICT DO NOTHING and the codes a clash skipped are drawn again."""
     written = 0
     while written < count:
-        size = min(BATCH, count - written)
-        codes = {new_code() for _ in range(size)}
-        codes -= set(CouponCode.objects.filter(code__in=codes).values_list("code", flat=True))
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                insert_rows(
-                    cursor,
-                    CouponCode._meta.db_table,
-                    ["template_id", "code", "imported", "state", "discount"],
-                    ((template.pk, code, False, CouponCode.State.AVAILABLE, Decimal(0)) for code in codes),
-                )
-        except IntegrityError:  # a concurrent writer took one of them: skip clashes row by row
-            CouponCode.objects.bulk_create(
-                [CouponCode(template=template, code=code) for code in codes],
-                ignore_conflicts=True,
-                batch_size=BATCH,
-            )
-        # What a concurrent writer took first is not ours: count what this template holds of the batch.
-        added = CouponCode.objects.filter(
-            code__in=codes, template=template, state=CouponCode.State.AVAILABLE
-        ).count()
+        with transaction.atomic():
+            added = _insert_new(template, new_codes(min(BATCH, count - written)))
         written += added
         if progress is not None:
             progress(added)
@@ -85,8 +97,9 @@ def expiry_of(template: CouponTemplate, issued_at: datetime) -> datetime | None:
     return min(ends) if ends else None
 
 
-def issue(template: CouponTemplate, customer_id: int, now: datetime) -> CouponCode:
-    """Give the customer one code of the pool (a new one if the pool is empty); inside a transaction."""
+def issue(template: CouponTemplate, customer_id: int, now: datetime, key: str = "") -> CouponCode:
+    """Give the customer one code of the pool (a new one if the pool is empty), recorded under the
+    issue's `key` if any; inside a transaction."""
     code = (
         CouponCode.objects.select_for_update(skip_locked=True)
         .filter(template=template, state=CouponCode.State.AVAILABLE)
@@ -106,7 +119,8 @@ def issue(template: CouponTemplate, customer_id: int, now: datetime) -> CouponCo
     code.customer_id = customer_id
     code.issued_at = now
     code.expires_at = expiry_of(template, now)
-    code.save(update_fields=["state", "customer", "issued_at", "expires_at"])
+    code.issue_key = key
+    code.save(update_fields=["state", "customer", "issued_at", "expires_at", "issue_key"])
     return code
 
 

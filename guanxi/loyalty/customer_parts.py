@@ -22,7 +22,16 @@ from guanxi.customers.references import (
 )
 from guanxi.customers.timeline import TimelineItem
 from guanxi.loyalty import fetch
-from guanxi.loyalty.models import CouponCode, Entry, Lot, Membership, Movement, Tier, TierChange
+from guanxi.loyalty.models import (
+    CouponCode,
+    Entry,
+    Lot,
+    Membership,
+    Movement,
+    Referral,
+    Tier,
+    TierChange,
+)
 
 MOVEMENT_KIND = "points_movement"
 TIER_KIND = "tier_change"
@@ -129,6 +138,10 @@ def register() -> None:
     register_reference("loyalty_entries", Entry, Repoint())
     register_reference("loyalty_lots", Lot, Repoint())
     register_reference("loyalty_coupons", CouponCode, Repoint())
+    register_reference("loyalty_referrers", Referral, Repoint(), field="referrer")
+    register_reference(
+        "loyalty_referees", Referral, Repoint(unique_with=("programme",), keep="id"), field="referee"
+    )
     register_timeline_source("loyalty", timeline_items)
     register_section(
         Section(

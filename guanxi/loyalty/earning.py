@@ -8,12 +8,13 @@ returns add up to the whole and never reverse more than was earned. A member wit
 for a reversal keeps a recorded debt, paid from their next earnings.
 """
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import cast
+from typing import Any, cast
 
 from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef, Sum
@@ -22,7 +23,7 @@ from django.utils import timezone
 from guanxi.commerce.models import Order, OrderLine, Return
 from guanxi.core.bulk import insert_rows
 from guanxi.customers import changes
-from guanxi.loyalty import coupons, ledger, tiers
+from guanxi.loyalty import coupons, ledger, referrals, tiers
 from guanxi.loyalty.models import (
     Account,
     EarnRule,
@@ -191,6 +192,7 @@ class SyncResult:
     reversed: int = 0
     redeemed_coupons: int = 0
     tier_changes: int = 0
+    referrals: int = 0
 
 
 def sync_customers(customer_ids: Iterable[int], now: datetime | None = None) -> SyncResult:
@@ -203,6 +205,7 @@ def sync_customers(customer_ids: Iterable[int], now: datetime | None = None) -> 
     if not ids or not by_unit:
         return result
     rules = {p.pk: rules_of(p) for p in by_unit.values()}
+    programmes = {p.pk: p for p in by_unit.values()}
     ladders: dict[int, list[Tier]] = defaultdict(list)
     for tier in Tier.objects.filter(programme__in=list(by_unit.values())).order_by("rank"):
         ladders[tier.programme_id].append(tier)
@@ -233,6 +236,9 @@ def sync_customers(customer_ids: Iterable[int], now: datetime | None = None) -> 
                 if reverse_for_return(programme, record, now) is not None:
                     result.reversed += 1
                     touched.add(programme.pk)
+            for programme_id in sorted(touched):
+                if referrals.settle(programmes[programme_id], customer_id, now) is not None:
+                    result.referrals += 1
             for membership in (
                 Membership.objects.select_for_update()
                 .filter(customer_id=customer_id)
@@ -286,7 +292,8 @@ class BackfillResult:
     lines: int = 0
     movements: int = 0
     members: int = 0
-    slow_path: int = 0
+    slow_path: int = 0  # customers settled one by one afterwards (returns to reverse, debts)
+    slow_seconds: float = 0.0
 
 
 def backfill(
@@ -309,6 +316,13 @@ def backfill(
     if not rules or not ladder:
         return result
     entry = ladder[0]
+    if connection.vendor == "postgresql":
+        return _settle_slow_path(
+            programme,
+            _backfill_in_sql(programme, rules, entry, now, batch * 10, result, progress),
+            now,
+            result,
+        )
     multiplier = {tier.pk: tier.points_multiplier for tier in ladder}
     earned = Movement.objects.filter(programme=programme, kind=Movement.Kind.EARN, order=OuterRef("pk"))
     candidates = (
@@ -390,6 +404,14 @@ def backfill(
             result.movements += len(movements)
         if progress is not None:
             progress(len(orders))
+    return _settle_slow_path(programme, slow, now, result)
+
+
+def _settle_slow_path(
+    programme: Programme, slow: set[int], now: datetime, result: BackfillResult
+) -> BackfillResult:
+    """Customers with a debt, an order before the first rule or a return not yet reversed go through
+    `sync_customers` (reversals, debt settlement)."""
     returned = set(
         Return.objects.filter(
             unit_id=programme.unit_id,
@@ -410,9 +432,237 @@ def backfill(
     )
     slow |= returned
     result.slow_path = len(slow)
+    started = time.perf_counter()
     for start in range(0, len(slow), 500):
         sync_customers(sorted(slow)[start : start + 500], now)
+    result.slow_seconds = time.perf_counter() - started
     return result
+
+
+def _backfill_in_sql(
+    programme: Programme,
+    rules: list[EarnRule],
+    entry: Tier,
+    now: datetime,
+    batch: int,
+    result: BackfillResult,
+    progress: Callable[[int], None] | None,
+) -> set[int]:
+    """The backfill on PostgreSQL, set-based (ADR 0042): per range of order ids and per rule version,
+    memberships are opened by one INSERT … SELECT, each due order's points are computed in SQL into a
+    stage table (numeric arithmetic, the rule's category and store multipliers, the member's tier
+    multiplier, rounding once per order, the cap), and its movements, lots and entries are written by
+    three INSERT … SELECT. The movement's unique key `earn:<order id>` keeps it idempotent. Returns the
+    customers left to the slow path."""
+    quote = connection.ops.quote_name
+    order_t, line_t = quote(Order._meta.db_table), quote(OrderLine._meta.db_table)
+    movement_t, lot_t, entry_t = (quote(m._meta.db_table) for m in (Movement, Lot, Entry))
+    membership_t, tier_t, change_t = (quote(m._meta.db_table) for m in (Membership, Tier, TierChange))
+    zone = programme.unit.time_zone
+    expires_params: list[object] = []
+    if programme.expiry == Programme.Expiry.NEVER:
+        expires_sql = "NULL::timestamptz"
+    elif programme.expiry == Programme.Expiry.END_OF_NEXT_YEAR:
+        expires_sql = (
+            "make_timestamptz(EXTRACT(YEAR FROM e.paid_at AT TIME ZONE %s)::int + 2, 1, 1, 0, 0, 0, %s)"
+        )
+        expires_params = [zone, zone]
+    else:  # the same wall-clock time N months on; PostgreSQL clamps the 29th–31st as add_months does
+        expires_sql = "((e.paid_at AT TIME ZONE %s) + make_interval(months => %s)) AT TIME ZONE %s"
+        expires_params = [zone, programme.expiry_months, zone]
+    statuses = [str(status) for status in tiers.SALE_STATUSES]
+    slow: set[int] = set()
+    with connection.cursor() as cursor:
+        # The history was usually just imported: plans on stale statistics join orders to their
+        # grouped lines by nested loops. Fresh samples cost a second or two on millions of rows.
+        for table in (order_t, line_t, membership_t, movement_t):
+            cursor.execute(f"ANALYZE {table}")
+        cursor.execute(
+            f"""SELECT MIN(id), MAX(id) FROM {order_t} WHERE unit_id = %s AND customer_id IS NOT NULL
+            AND paid_at IS NOT NULL AND paid_at <= %s""",  # noqa: S608
+            [programme.unit_id, now],
+        )
+        low, high = cursor.fetchone()
+        if low is None:
+            return slow
+        # Orders paid before the first rule version earn nothing; their customers take the slow path.
+        cursor.execute(
+            f"""SELECT DISTINCT customer_id FROM {order_t} WHERE unit_id = %s AND customer_id IS NOT NULL
+            AND paid_at < %s AND status = ANY(%s)""",  # noqa: S608
+            [programme.unit_id, rules[-1].effective_from, statuses],
+        )
+        slow.update(row[0] for row in cursor.fetchall())
+        cursor.execute(
+            f"""SELECT en.customer_id FROM {entry_t} en JOIN {movement_t} mv ON mv.id = en.movement_id
+            WHERE mv.programme_id = %s AND en.account = %s GROUP BY en.customer_id HAVING SUM(en.amount) < 0""",  # noqa: S608
+            [programme.pk, str(Account.DEBT)],
+        )
+        owing = [row[0] for row in cursor.fetchall()]
+        slow.update(owing)
+        ends = [None, *[rule.effective_from for rule in rules[:-1]]]  # rules are newest first
+        for start in range(low, high + 1, batch):
+            # Oldest version first, so a member joins at their first due order.
+            for rule, until in reversed(list(zip(rules, ends, strict=True))):
+                with transaction.atomic():
+                    _earn_range(
+                        cursor,
+                        programme,
+                        rule,
+                        until,
+                        entry,
+                        now,
+                        (start, start + batch),
+                        statuses,
+                        owing,
+                        (expires_sql, expires_params),
+                        result,
+                        (order_t, line_t, movement_t, lot_t, entry_t, membership_t, tier_t, change_t),
+                    )
+            if progress is not None:
+                progress(min(batch, high + 1 - start))
+    return slow
+
+
+def _earn_range(
+    cursor: Any,
+    programme: Programme,
+    rule: EarnRule,
+    until: datetime | None,
+    entry: Tier,
+    now: datetime,
+    ids: tuple[int, int],
+    statuses: list[str],
+    owing: list[int],
+    expires: tuple[str, list],
+    result: BackfillResult,
+    tables: tuple[str, ...],
+) -> None:
+    """One rule version over one range of order ids (see `_backfill_in_sql`)."""
+    order_t, line_t, movement_t, lot_t, entry_t, membership_t, tier_t, change_t = tables
+    expires_sql, expires_params = expires
+    categories = {str(k): Decimal(str(v)) for k, v in (rule.category_multipliers or {}).items()}
+    stores: dict[int, Decimal] = {}
+    for key, value in (rule.store_multipliers or {}).items():
+        if str(key).isdigit():
+            stores[int(key)] = Decimal(str(value))
+    category_case = (
+        "CASE l.category " + " ".join("WHEN %s THEN %s::numeric" for _ in categories) + " ELSE 1 END"
+        if categories
+        else "1"
+    )
+    store_case = (
+        "CASE o.store_id " + " ".join("WHEN %s THEN %s::numeric" for _ in stores) + " ELSE 1 END"
+        if stores
+        else "1"
+    )
+    rounding = {
+        EarnRule.Rounding.FLOOR: "FLOOR",
+        EarnRule.Rounding.HALF_UP: "ROUND",  # numeric ROUND takes halves away from zero
+        EarnRule.Rounding.CEILING: "CEIL",
+    }[EarnRule.Rounding(rule.rounding)]
+    cap = "LEAST(%s, {0})" if rule.max_points_per_order is not None else "{0}"
+    completed = "AND o.status = %s" if rule.on_status == EarnRule.OnStatus.COMPLETED else ""
+    # The due orders of this range and rule version, not yet earned, of customers without a debt.
+    due_sql = f"""FROM {order_t} o
+        WHERE o.unit_id = %s AND o.id >= %s AND o.id < %s AND o.customer_id IS NOT NULL
+          AND o.paid_at >= %s {"AND o.paid_at < %s" if until else ""} AND o.paid_at <= %s
+          AND o.paid_at + make_interval(days => %s) <= %s AND o.status = ANY(%s) {completed}
+          AND NOT (o.customer_id = ANY(%s))
+          AND NOT EXISTS (SELECT 1 FROM {movement_t} mv WHERE mv.programme_id = %s AND mv.key = 'earn:' || o.id)"""  # noqa: S608
+    due_params = [
+        programme.unit_id,
+        ids[0],
+        ids[1],
+        rule.effective_from,
+        *([until] if until else []),
+        now,
+        rule.delay_days,
+        now,
+        statuses,
+        *([str(Order.Status.COMPLETED)] if completed else []),
+        owing,
+        programme.pk,
+    ]
+    review_at = ledger.months_later(programme, now, programme.review_months)
+    cursor.execute(
+        f"""WITH joined AS (
+            INSERT INTO {membership_t} (programme_id, customer_id, tier_id, tier_since, review_at, joined_at, joined_via)
+            SELECT %s, o.customer_id, %s, MIN(o.paid_at), %s, MIN(o.paid_at), %s {due_sql}
+              AND NOT EXISTS (SELECT 1 FROM {membership_t} m WHERE m.programme_id = %s AND m.customer_id = o.customer_id)
+            GROUP BY o.customer_id
+            RETURNING customer_id, joined_at)
+        INSERT INTO {change_t} (programme_id, customer_id, to_tier_id, reason, changed_at, figures)
+        SELECT %s, customer_id, %s, %s, joined_at, '{{}}'::jsonb FROM joined""",  # noqa: S608
+        [
+            programme.pk,
+            entry.pk,
+            review_at,
+            str(Membership.Via.PURCHASE),
+            *due_params,
+            programme.pk,
+            programme.pk,
+            entry.pk,
+            str(TierChange.Reason.JOINED),
+        ],
+    )
+    result.members += cursor.rowcount
+    cursor.execute("DROP TABLE IF EXISTS gx_earn")
+    points_sql = cap.format(
+        f"{rounding}(COALESCE(b.base, o.total_amount) * {store_case} * %s::numeric * t.points_multiplier)"
+    )
+    cursor.execute(
+        f"""CREATE TEMPORARY TABLE gx_earn ON COMMIT DROP AS
+        SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS movement_id,
+               nextval(pg_get_serial_sequence(%s, 'id')) AS lot_id,
+               e.order_id, e.customer_id, e.paid_at, e.points, e.lines
+        FROM (
+            SELECT o.id AS order_id, o.customer_id, o.paid_at, COALESCE(b.lines, 0) AS lines,
+                   GREATEST({points_sql}, 0)::bigint AS points
+            FROM (SELECT o.* {due_sql}) o
+            LEFT JOIN (SELECT l.order_id, SUM(l.amount * {category_case}) AS base, COUNT(*) AS lines
+                       FROM {line_t} l WHERE l.order_id >= %s AND l.order_id < %s GROUP BY l.order_id) b
+                   ON b.order_id = o.id
+            JOIN {membership_t} m ON m.programme_id = %s AND m.customer_id = o.customer_id
+            JOIN {tier_t} t ON t.id = m.tier_id
+        ) e""",  # noqa: S608
+        [
+            Movement._meta.db_table,
+            Lot._meta.db_table,
+            *([rule.max_points_per_order] if rule.max_points_per_order is not None else []),
+            *[v for key, value in stores.items() for v in (key, value)],
+            rule.points_per_yuan,
+            *due_params,
+            *[v for key, value in categories.items() for v in (key, value)],
+            ids[0],
+            ids[1],
+            programme.pk,
+        ],
+    )
+    cursor.execute("SELECT COUNT(*), COALESCE(SUM(lines), 0) FROM gx_earn")
+    orders, lines = cursor.fetchone()
+    result.orders += orders
+    result.lines += int(lines)
+    cursor.execute("DELETE FROM gx_earn WHERE points <= 0")
+    cursor.execute(
+        f"""INSERT INTO {movement_t} (id, programme_id, customer_id, kind, key, points, order_id, rule_id,
+            reason, occurred_at, created_at, actor_id)
+        SELECT movement_id, %s, customer_id, %s, 'earn:' || order_id, points, order_id, %s, '', paid_at, %s, NULL
+        FROM gx_earn""",  # noqa: S608
+        [programme.pk, str(Movement.Kind.EARN), rule.pk, now],
+    )
+    result.movements += cursor.rowcount
+    cursor.execute(
+        f"""INSERT INTO {lot_t} (id, programme_id, customer_id, movement_id, points, remaining, earned_at, expires_at)
+        SELECT lot_id, %s, customer_id, movement_id, points, points, paid_at, {expires_sql} FROM gx_earn e""",  # noqa: S608
+        [programme.pk, *expires_params],
+    )
+    cursor.execute(
+        f"""INSERT INTO {entry_t} (movement_id, account, customer_id, lot_id, amount)
+        SELECT movement_id, %s, NULL, NULL, -points FROM gx_earn
+        UNION ALL SELECT movement_id, %s, customer_id, lot_id, points FROM gx_earn""",  # noqa: S608
+        [str(Account.EARNED), str(Account.MEMBER)],
+    )
+    cursor.execute("DROP TABLE gx_earn")
 
 
 def _reserve_ids(model: type[models.Model], count: int) -> list[int]:

@@ -39,6 +39,8 @@ class ProgrammeForm(forms.ModelForm):
             "qualifying_days",
             "review_months",
             "grace_days",
+            "referrer_points",
+            "referee_points",
         ]
 
 

@@ -7,14 +7,14 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.core.background import JobInputError, Progress, job_kind, start_job
 from guanxi.core.models import Job
 from guanxi.loyalty import actions, coupons, earning
-from guanxi.loyalty.models import CouponTemplate, Membership, Programme
+from guanxi.loyalty.models import CouponCode, CouponTemplate, Membership, Programme
 
 ISSUE_KIND = "loyalty.issue_coupons"
 
 
 @job_kind(ISSUE_KIND, label=_("Issue coupons"), counts={"issued": _("Coupons issued")})
 def issue_coupons_job(job: Job, progress: Progress) -> dict:
-    """params: {"template": id, "customer_ids": [...]}."""
+    """params: {"template": id, "customer_ids": [...], "key": the caller's idempotency key or ""}."""
     template = (
         CouponTemplate.objects.select_related("programme__unit").filter(pk=job.params.get("template")).first()
     )
@@ -22,16 +22,23 @@ def issue_coupons_job(job: Job, progress: Progress) -> dict:
         raise JobInputError("The coupon template of this job no longer exists.")
     ids = [int(pk) for pk in job.params.get("customer_ids", [])]
     progress.set_total(len(ids))
-    issued = actions.issue_coupons(
-        template, ids, actor=job.started_by, progress=lambda n: progress.advance(n)
+    # Keyed by the job: a job run again after a worker died issues nothing twice.
+    key = job.params.get("key") or f"job:{job.pk}"
+    before = CouponCode.objects.filter(issue_key=key).count()
+    actions.issue_coupons(
+        template,
+        ids,
+        actor=job.started_by,
+        progress=lambda n: progress.advance(n),
+        key=key,
     )
-    return {"issued": len(issued)}
+    return {"issued": CouponCode.objects.filter(issue_key=key).count() - before}
 
 
-def start_issue(template: CouponTemplate, customer_ids: list[int], *, actor) -> Job:
+def start_issue(template: CouponTemplate, customer_ids: list[int], *, actor, key: str = "") -> Job:
     return start_job(
         ISSUE_KIND,
-        params={"template": template.pk, "customer_ids": customer_ids},
+        params={"template": template.pk, "customer_ids": customer_ids, "key": key},
         started_by=actor,
         unit=template.programme.unit,
     )
@@ -43,10 +50,12 @@ def follow_changes() -> None:
 
 
 def daily() -> None:
-    """Scheduled: earn on orders whose return window ended, expire points and coupons, review tiers."""
+    """Scheduled: earn on orders whose return window ended, expire points and coupons, grant birthday
+    points, review tiers."""
     earning.earn_due()
     actions.expire_points()
     coupons.expire_codes()
+    actions.grant_birthday_points()
     actions.review_tiers()
 
 

@@ -58,6 +58,12 @@ class Programme(ScopedModel):
     grace_days = models.PositiveSmallIntegerField(
         _("grace period before a downgrade (days)"), default=30, validators=[MaxValueValidator(365)]
     )
+    referrer_points = models.PositiveIntegerField(
+        _("referral reward to the referrer (points)"),
+        default=0,
+        help_text=_("Credited when the referred friend's first paid order earns points."),
+    )
+    referee_points = models.PositiveIntegerField(_("referral reward to the new member (points)"), default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -249,6 +255,8 @@ class Membership(ScopedModel):
     grace_until = models.DateTimeField(_("grace until"), null=True, blank=True)
     joined_at = models.DateTimeField(_("joined"))
     joined_via = models.CharField(_("joined by"), max_length=12, choices=Via.choices, default=Via.PURCHASE)
+    # The member's own code for inviting friends; drawn the first time it is asked for.
+    referral_code = models.CharField(_("referral code"), max_length=16, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("member")
@@ -320,6 +328,7 @@ class Movement(ScopedModel):
         ADJUST = "adjust", _("Manual adjustment")
         CASHBACK = "cashback", _("Coupon cash back")
         BONUS = "bonus", _("Bonus")
+        REFERRAL = "referral", _("Referral reward")
 
     programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="movements")
     customer = models.ForeignKey(
@@ -440,6 +449,9 @@ class CouponCode(ScopedModel):
         "commerce.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     discount = models.DecimalField(_("discount"), **amount_field_kwargs())
+    # The caller's key of the issue that gave this code (a campaign send, a job): issuing again under
+    # the same key gives the customer nothing new.
+    issue_key = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
         verbose_name = _("coupon")
@@ -448,6 +460,59 @@ class CouponCode(ScopedModel):
             models.Index(fields=["template", "state"]),
             models.Index(fields=["customer", "state"]),
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issue_key", "customer"],
+                condition=~models.Q(issue_key=""),
+                name="loyalty_coupon_issue_key_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.code
+
+
+class Referral(ScopedModel):
+    """A friend who joined with a member's referral code. Both are rewarded once, when the friend's
+    first paid order earns points, unless the fraud rules flag it (same phone, same address, same
+    device): then nobody is rewarded and the referral waits for a person to look at it."""
+
+    UNIT_FIELD = "programme__unit"
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for the first paid order")
+        REWARDED = "rewarded", _("Rewarded")
+        FLAGGED = "flagged", _("Flagged, not rewarded")
+
+    class Flag(models.TextChoices):
+        SAME_PHONE = "same_phone", _("Same phone as the referrer")
+        SAME_ADDRESS = "same_address", _("Same address as the referrer")
+        SAME_DEVICE = "same_device", _("Device already used for another referral of this referrer")
+
+    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="referrals")
+    referrer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("referrer")
+    )
+    referee = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("referred friend")
+    )
+    device = models.CharField(_("referral device"), max_length=200, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    flags = models.JSONField(_("flags"), default=list, blank=True)
+    created_at = models.DateTimeField(_("referred at"))
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+    order = models.ForeignKey(
+        "commerce.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+
+    class Meta:
+        verbose_name = _("referral")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A friend is referred into a programme once.
+            models.UniqueConstraint(fields=["programme", "referee"], name="loyalty_referral_referee_unique")
+        ]
+        indexes = [models.Index(fields=["programme", "referrer"]), models.Index(fields=["referee", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} → {self.referee_id}"

@@ -17,3 +17,4 @@ COUPON_TEMPLATE_SAVED = Phrase("loyalty.coupon_template_saved", _("Coupon templa
 CODES_GENERATED = Phrase("loyalty.codes_generated", _("%(count)d coupon codes generated"))
 COUPONS_ISSUED = Phrase("loyalty.coupons_issued", _("%(count)d coupons issued"))
 MEMBER_ENROLLED = Phrase("loyalty.member_enrolled", _("Enrolled in the loyalty programme"))
+REFERRAL_RECORDED = Phrase("loyalty.referral_recorded", _("Joined on the referral of customer %(referrer)s"))

@@ -1,14 +1,13 @@
 """Tier qualification: a member's figures over the programme's rolling window, the highest tier they
 meet, an immediate upgrade, and the review that downgrades after a grace period."""
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Count, F, Sum
+from django.db import connection, transaction
+from django.db.models import Sum
 
 from guanxi.commerce.models import Order, Return
 from guanxi.core.money import round_money
@@ -141,94 +140,108 @@ def evaluate(membership: Membership, now: datetime, ladder: list[Tier] | None = 
     return ""
 
 
+def _qualifies_sql(tier: Tier, money: Callable[[Decimal], object]) -> tuple[str, list]:
+    """`qualifies` as a condition on the staged figures `f` (absent figures are zeros)."""
+    tests: list[tuple[str, object]] = []
+    if tier.min_spend > 0:
+        tests.append(("ROUND(COALESCE(f.spend, 0), 2) >= %s", money(tier.min_spend)))
+    if tier.min_orders > 0:
+        tests.append(("COALESCE(f.orders, 0) >= %s", tier.min_orders))
+    if tier.min_points > 0:
+        tests.append(("COALESCE(f.points, 0) >= %s", tier.min_points))
+    if tier.rank == 0 or not tests:
+        return "1 = 1", []
+    joiner = " OR " if tier.match == Tier.Match.ANY else " AND "
+    return joiner.join(sql for sql, _value in tests), [value for _sql, value in tests]
+
+
 def recalculate(programme: Programme, now: datetime, progress: Callable[[int], None] | None = None) -> int:
-    """Every member's qualified tier from their window's figures, in a few grouped queries; members
-    who qualify higher are upgraded in bulk (one UPDATE per target tier) with their history. Lower
+    """Every member's qualified tier from their window's figures, set-based (ADR 0042): the figures of
+    the window (spend net of refunds as `figures` counts it, paid orders, net points) are staged once
+    in a temporary table; then, highest tier first, one INSERT … SELECT writes the upgrades' history
+    and one UPDATE moves those members, so each lands on the highest tier they qualify for. Lower
     tiers wait for the review (`evaluate`). Returns how many were upgraded."""
     since = now - timedelta(days=programme.qualifying_days)
     ladder = list(Tier.objects.filter(programme=programme).order_by("rank"))
     if not ladder:
         return 0
-    window = Order.objects.filter(
-        unit_id=programme.unit_id,
-        status__in=SALE_STATUSES,
-        paid_at__gt=since,
-        paid_at__lte=now,
-        customer_id__isnull=False,
-    )
-    spend: dict[int, Decimal] = defaultdict(Decimal)
-    orders: dict[int, int] = defaultdict(int)
-    for customer_id, total, count in (
-        window.values("customer_id")
-        .annotate(t=Sum(F("total_amount") - F("refunded_amount")), n=Count("pk"))
-        .values_list("customer_id", "t", "n")
-        .order_by()
-    ):
-        spend[customer_id] += total or Decimal(0)
-        orders[customer_id] += count
-    # Returns beyond what the platform reported on the order itself.
-    for customer_id, extra in (
-        Return.objects.filter(order__in=window, order__refunded_amount=0)
-        .values("order__customer_id")
-        .annotate(s=Sum("amount"))
-        .values_list("order__customer_id", "s")
-        .order_by()
-    ):
-        spend[customer_id] -= extra or Decimal(0)
-    points = dict(
-        Movement.objects.filter(
-            programme=programme,
-            kind__in=[Movement.Kind.EARN, Movement.Kind.REVERSE],
-            occurred_at__gt=since,
-            occurred_at__lte=now,
-        )
-        .values("customer_id")
-        .annotate(s=Sum("points"))
-        .values_list("customer_id", "s")
-        .order_by()
-    )
-    rank_of = {tier.pk: tier.rank for tier in ladder}
-    moves: dict[int, list[tuple[int, int, Figures]]] = defaultdict(
-        list
-    )  # target tier -> (membership, from tier, figures)
-    members = Membership.objects.filter(programme=programme).values_list("pk", "customer_id", "tier_id")
-    for membership_id, customer_id, tier_id in members.iterator(chunk_size=20_000):
-        values = Figures(
-            round_money(spend.get(customer_id, Decimal(0))),
-            orders.get(customer_id, 0),
-            int(points.get(customer_id) or 0),
-        )
-        target = qualified_tier(ladder, values)
-        if target.rank > rank_of[tier_id]:
-            moves[target.pk].append((membership_id, tier_id, values))
-        if progress is not None:
-            progress(1)
+    postgres = connection.vendor == "postgresql"
+    when = connection.ops.adapt_datetimefield_value
+    quote = connection.ops.quote_name
+    order_table, return_table = quote(Order._meta.db_table), quote(Return._meta.db_table)
+    movement_table, membership_table = quote(Movement._meta.db_table), quote(Membership._meta.db_table)
+    tier_table, change_table = quote(Tier._meta.db_table), quote(TierChange._meta.db_table)
+    statuses = ", ".join(["%s"] * len(SALE_STATUSES))
+    kinds = [str(Movement.Kind.EARN), str(Movement.Kind.REVERSE)]
     review_at = months_later(programme, now, programme.review_months)
+    if postgres:
+        as_json = (
+            "jsonb_build_object('spend', ROUND(COALESCE(f.spend, 0), 2)::text, "
+            "'orders', COALESCE(f.orders, 0), 'points', COALESCE(f.points, 0))"
+        )
+    else:
+        as_json = (
+            "json_object('spend', printf('%%.2f', COALESCE(f.spend, 0)), "
+            "'orders', COALESCE(f.orders, 0), 'points', COALESCE(f.points, 0))"
+        )
     upgraded = 0
-    for target_id, rows in moves.items():
-        with transaction.atomic():
-            for start in range(0, len(rows), 10_000):
-                part = rows[start : start + 10_000]
-                Membership.objects.filter(pk__in=[r[0] for r in part]).update(
-                    tier_id=target_id, tier_since=now, review_at=review_at, grace_until=None
-                )
-            customers = dict(
-                Membership.objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", "customer_id")
+    # An order's returns are summed through the index on their order, a plan that does not depend on
+    # fresh statistics (a join to the grouped returns, planned on stale ones, rescanned them per order).
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS gx_tier_figures")
+        cursor.execute(
+            f"""CREATE TEMPORARY TABLE gx_tier_figures AS
+            SELECT customer_id, SUM(spend) AS spend, SUM(orders) AS orders, SUM(points) AS points FROM (
+                SELECT r.customer_id AS customer_id,
+                       r.total_amount - CASE WHEN COALESCE(r.returned, 0) > r.refunded_amount
+                                             THEN r.returned ELSE r.refunded_amount END AS spend,
+                       1 AS orders, 0 AS points
+                FROM (
+                    SELECT o.customer_id, o.total_amount, o.refunded_amount,
+                           (SELECT SUM(amount) FROM {return_table} rt WHERE rt.order_id = o.id) AS returned
+                    FROM {order_table} o
+                    WHERE o.unit_id = %s AND o.status IN ({statuses}) AND o.paid_at > %s AND o.paid_at <= %s
+                      AND o.customer_id IS NOT NULL
+                ) AS r
+                UNION ALL
+                SELECT customer_id, 0, 0, points FROM {movement_table}
+                WHERE programme_id = %s AND kind IN (%s, %s) AND occurred_at > %s AND occurred_at <= %s
+            ) AS x GROUP BY customer_id""",  # noqa: S608
+            [
+                programme.unit_id,
+                *SALE_STATUSES,
+                when(since),
+                when(now),
+                programme.pk,
+                *kinds,
+                when(since),
+                when(now),
+            ],
+        )
+        cursor.execute("CREATE INDEX gx_tier_figures_customer ON gx_tier_figures (customer_id)")
+        if postgres:
+            cursor.execute("ANALYZE gx_tier_figures")
+        money: Callable[[Decimal], object] = (lambda value: value) if postgres else float
+        for tier in reversed(ladder[1:]):
+            condition, params = _qualifies_sql(tier, money)
+            members = f"""FROM {membership_table} m
+                JOIN {tier_table} t ON t.id = m.tier_id
+                LEFT JOIN gx_tier_figures f ON f.customer_id = m.customer_id
+                WHERE m.programme_id = %s AND t.rank < %s AND ({condition})"""
+            where = [programme.pk, tier.rank, *params]
+            cursor.execute(
+                f"""INSERT INTO {change_table}
+                    (programme_id, customer_id, from_tier_id, to_tier_id, reason, changed_at, figures)
+                SELECT %s, m.customer_id, m.tier_id, %s, %s, %s, {as_json} {members}""",
+                [programme.pk, tier.pk, str(TierChange.Reason.UPGRADE), when(now), *where],
             )
-            TierChange.objects.bulk_create(
-                [
-                    TierChange(
-                        programme=programme,
-                        customer_id=customers[membership_id],
-                        from_tier_id=from_tier,
-                        to_tier_id=target_id,
-                        reason=TierChange.Reason.UPGRADE,
-                        changed_at=now,
-                        figures=values.as_json(),
-                    )
-                    for membership_id, from_tier, values in rows
-                ],
-                batch_size=5000,
+            cursor.execute(
+                f"""UPDATE {membership_table} SET tier_id = %s, tier_since = %s, review_at = %s,
+                    grace_until = NULL WHERE id IN (SELECT m.id {members})""",  # noqa: S608
+                [tier.pk, when(now), when(review_at), *where],
             )
-        upgraded += len(rows)
+            upgraded += cursor.rowcount
+        cursor.execute("DROP TABLE gx_tier_figures")
+    if progress is not None:
+        progress(Membership.objects.filter(programme=programme).count())
     return upgraded

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.core.access import require
-from guanxi.loyalty import actions, fetch, jobs
+from guanxi.loyalty import actions, fetch, jobs, referrals
 from guanxi.loyalty.forms import (
     AdjustForm,
     CouponTemplateForm,
@@ -25,7 +25,7 @@ from guanxi.loyalty.forms import (
     attach,
 )
 from guanxi.loyalty.ledger import LedgerError
-from guanxi.loyalty.models import CouponCode, CouponTemplate, EarnRule, Membership, Movement, Tier
+from guanxi.loyalty.models import CouponCode, CouponTemplate, EarnRule, Membership, Movement, Referral, Tier
 
 PAGE_SIZE = 50
 
@@ -245,6 +245,11 @@ def member(request, pk: int):
                 "redeem_form": RedeemForm(prefix="redeem") if may_change else None,
                 "may_change": may_change,
                 "kinds": Movement.Kind,
+                # Drawn the first time a member's page is opened; the same code ever after.
+                "referral_code": referrals.code_of(membership),
+                "referred": Referral.objects.restrict(request.user, "view")
+                .filter(programme=membership.programme, referrer=membership.customer)
+                .values_list("state", flat=True),
             },
         ),
     )

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/refresh/", views.segment_refresh, name="segment_refresh"),
     path("<int:pk>/tag/", views.segment_tag, name="segment_tag"),
     path("<int:pk>/nps/", views.segment_nps, name="segment_nps"),
+    path("<int:pk>/coupons/", views.segment_coupons, name="segment_coupons"),
     path("<int:pk>/list/", views.segment_upload, name="segment_upload"),
     path("<int:pk>/export/", views.segment_export, name="segment_export"),
 ]

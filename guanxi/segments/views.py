@@ -16,6 +16,8 @@ from guanxi.commerce.models import Product, Store
 from guanxi.core import exports
 from guanxi.core.access import require
 from guanxi.customers.models import CustomFieldDefinition, Tag
+from guanxi.loyalty.jobs import start_issue
+from guanxi.loyalty.models import CouponTemplate, Membership
 from guanxi.segments import actions, builder, rules
 from guanxi.segments.audience import QueryTimeoutError, count_preview, sample
 from guanxi.segments.fetch import members_table
@@ -67,6 +69,13 @@ def segment(request, pk: int):
                 if service.manages_service(request.user, u)
             ],
             "survey_round": f"NPS {item.name} {timezone.localdate():%Y-%m-%d}",
+            "coupon_templates": (
+                CouponTemplate.objects.restrict(request.user, "change")
+                .filter(active=True, **({"programme__unit": item.unit} if item.unit_id else {}))
+                .select_related("programme")
+                if request.user.has_permission("loyalty.change")
+                else CouponTemplate.objects.none()
+            ),
         },
     )
 
@@ -239,6 +248,30 @@ def segment_nps(request, pk: int):
         messages.error(request, _("Name this survey round."))
         return redirect("segments:segment", pk=pk)
     job = start_nps_survey(item, unit, actor=request.user, round_name=round_name)
+    return redirect("web:job", pk=job.pk)
+
+
+@require_POST
+def segment_coupons(request, pk: int):
+    """Issue a coupon to every current member of the segment who is in the template's programme, as
+    a job with progress. Keyed by segment, template and day: a second click issues nothing twice."""
+    item = get_object_or_404(Segment.objects.restrict(request.user, "view"), pk=pk)
+    user = require(request, "loyalty.change")
+    template = get_object_or_404(
+        CouponTemplate.objects.restrict(user, "change").filter(active=True).select_related("programme__unit"),
+        pk=request.POST.get("template") or 0,
+    )
+    customers = actions.current_members(user, item).values("customer_id")
+    members = sorted(
+        Membership.objects.restrict(user, "view")
+        .filter(programme=template.programme, customer_id__in=customers)
+        .values_list("customer_id", flat=True)
+    )
+    if not members:
+        messages.error(request, _("No member of this segment is in the coupon's loyalty programme."))
+        return redirect("segments:segment", pk=pk)
+    day = timezone.localdate()
+    job = start_issue(template, members, actor=user, key=f"segment:{item.pk}:{template.pk}:{day:%Y%m%d}")
     return redirect("web:job", pk=job.pk)
 
 

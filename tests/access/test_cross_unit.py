@@ -172,6 +172,7 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("segments/<int:pk>/refresh/", "segment_refresh"): Route("detail", method="post", object="segment"),
     ("segments/<int:pk>/tag/", "segment_tag"): Route("detail", method="post", object="segment"),
     ("segments/<int:pk>/nps/", "segment_nps"): Route("detail", method="post", object="segment"),
+    ("segments/<int:pk>/coupons/", "segment_coupons"): Route("detail", method="post", object="segment"),
     ("segments/<int:pk>/list/", "segment_upload"): Route("detail", method="post", object="segment"),
     ("segments/<int:pk>/export/", "segment_export"): Route("detail", object="segment"),
     ("api/v1/segments/preview", "preview_segment"): Route("page", method="post", api=True),

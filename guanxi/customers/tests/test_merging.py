@@ -88,6 +88,8 @@ def test_every_relation_to_a_customer_is_registered_with_a_merge_rule():
         "loyalty_entries",
         "loyalty_lots",
         "loyalty_coupons",
+        "loyalty_referrers",
+        "loyalty_referees",
         "messages",
         "suppressions",
         "inbound_messages",

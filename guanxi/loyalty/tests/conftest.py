@@ -1,10 +1,12 @@
 """A programme for unit A, a store, people, and orders sent the way platforms send them."""
 
+import sqlite3
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection, connections
 
 from guanxi.commerce import actions as commerce
 from guanxi.commerce.models import Order
@@ -20,6 +22,38 @@ START = datetime(2026, 1, 1, tzinfo=SHANGHAI)
 def at(*parts: int) -> datetime:
     """A moment in Shanghai time: at(2026, 5, 1) or at(2026, 5, 1, 13, 30)."""
     return datetime(*parts, tzinfo=SHANGHAI)  # type: ignore[misc]
+
+
+@pytest.fixture
+def threaded_database(transactional_db, tmp_path):
+    """A database real threads can write to at once. PostgreSQL's test database already is. SQLite's
+    in-memory test database shares one cache between connections, whose table locks fail at once
+    instead of waiting; so the test runs on a file copy of it, opened as production opens its embedded
+    SQLite (WAL, busy timeout, BEGIN IMMEDIATE). The in-memory database stays open and is the one
+    flushed afterwards."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    settings = connection.settings_dict
+    memory_name, options = settings["NAME"], settings["OPTIONS"]
+    path = tmp_path / "threads.sqlite3"
+    target = sqlite3.connect(path)
+    connection.ensure_connection()
+    memory = connection.connection
+    memory.backup(target)  # schema and whatever earlier fixtures wrote
+    target.close()
+    connection.connection = None  # kept open by `memory` until the test ends
+    settings["NAME"] = str(path)
+    settings["OPTIONS"] = {
+        **options,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;",
+    }
+    try:
+        yield
+    finally:
+        connections.close_all()
+        settings["NAME"], settings["OPTIONS"] = memory_name, options
+        connection.connection = memory
 
 
 @pytest.fixture

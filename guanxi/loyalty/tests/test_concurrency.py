@@ -3,21 +3,14 @@
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from guanxi.loyalty import actions, earning, ledger
 from guanxi.loyalty.ledger import LedgerError
 from guanxi.loyalty.models import Movement
 from guanxi.loyalty.tests.conftest import at
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="SQLite's in-memory test database shares one cache between threads (table locks, no waiting); "
-        "the embedded default serialises writers with BEGIN IMMEDIATE instead",
-    ),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("threaded_database")]
 
 
 def run_together(count: int, work) -> list:

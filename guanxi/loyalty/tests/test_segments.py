@@ -41,3 +41,45 @@ def test_a_loyalty_condition_reads_as_a_sentence():
         {"version": 1, "root": {"all": [{"type": "loyalty", "field": "points", "op": "gte", "value": 500}]}}
     )
     assert "loyalty points is at least 500" in describe(rule)
+
+
+def test_a_marketer_issues_a_coupon_to_a_segment_from_its_page_once(
+    client, make_user, programme, person, send_order, unit_a, django_capture_on_commit_callbacks
+):
+    from guanxi.accounts.roles import Role
+    from guanxi.core.models import Job
+    from guanxi.loyalty.models import CouponCode
+
+    other = make_customer("李雷", [unit_a], phone="+8613900002222")
+    make_customer("韩梅梅", [unit_a])  # not a member: gets nothing
+    send_order(person, "T1", "1500.00", at(2026, 3, 1))
+    send_order(other, "T2", "300.00", at(2026, 3, 1))
+    earning.follow_changes(now=at(2026, 3, 2))
+    segment = segment_actions.create_segment(
+        actor=None,
+        name="会员",
+        unit=unit_a,
+        rule={"version": 1, "root": {"type": "loyalty", "field": "member"}},
+    )
+    segment_actions.refresh_segment(segment)
+    template = actions.save_coupon_template(
+        programme, name="会员日券", kind="spend_save", min_spend=100, amount_off=20, valid_days=7
+    )
+    client.force_login(make_user("m", Role.MARKETER, [unit_a]))
+
+    page = client.get(f"/segments/{segment.pk}/").content.decode()
+    assert "会员日券" in page
+    with django_capture_on_commit_callbacks(execute=True):  # the job starts when the request commits
+        first = client.post(f"/segments/{segment.pk}/coupons/", {"template": template.pk})
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(f"/segments/{segment.pk}/coupons/", {"template": template.pk})
+
+    jobs = list(Job.objects.filter(kind="loyalty.issue_coupons").order_by("pk"))
+    assert [first.url, again.url] == [f"/jobs/{job.pk}/" for job in jobs]
+    assert [(job.state, job.counts.get("issued"), job.message) for job in jobs] == [
+        ("succeeded", 2, ""),
+        ("succeeded", 0, ""),
+    ]
+    assert sorted(CouponCode.objects.filter(state="issued").values_list("customer_id", flat=True)) == sorted(
+        [person.pk, other.pk]
+    )
