@@ -87,8 +87,13 @@ def _remove_files_on_commit(rows: models.QuerySet) -> None:
     deleting a row leaves its file behind, and a picture holds no token the file scan could find."""
     fields = [f.name for f in rows.model._meta.concrete_fields if isinstance(f, models.FileField)]
     names = [name for field in fields for name in rows.values_list(field, flat=True) if name]
+
+    def remove() -> None:
+        for name in names:
+            default_storage.delete(name)
+
     if names:
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+        transaction.on_commit(remove)
 
 
 def erase_files(subject: Subject, root: Path | None = None) -> int:
