@@ -643,12 +643,15 @@ def set_webhook_secret(store: Store, secret: str, *, actor: Any = None) -> None:
         audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=store, unit=store.unit, message=message)
 
 
-def set_api_credentials(store: Store, *, api_url: str, api_key: str, secret: str | None, actor: Any = None) -> None:
+def set_api_credentials(
+    store: Store, *, api_url: str, api_key: str, secret: str | None, actor: Any = None
+) -> None:
     """Set the platform REST API the reconciliation job polls (guanxi.commerce.reconcile). `secret`
     (Shopify access token, WooCommerce consumer secret) is kept like the webhook secret: never shown
     or audited; None keeps the one held. An empty address removes the connection."""
     with transaction.atomic():
         locked = Store.objects.select_for_update().get(pk=store.pk)
+        fields: dict[str, Any]
         if not api_url:
             fields = {"api_url": "", "api_key": "", "api_secret": ""}
             message = API_CREDENTIALS_REMOVED()

@@ -83,7 +83,9 @@ def _apply_claimed(held: Claim, report: DrainReport) -> int:
                 if not WebhookInbox.objects.filter(pk=row.pk, claim_token=held.token).delete()[0]:
                     continue  # the lease ran out and another worker has it
                 delivery = row.delivery
-                status, message = apply_delivery(row.store, delivery.platform, delivery.topic, bytes(row.body))
+                status, message = apply_delivery(
+                    row.store, delivery.platform, delivery.topic, bytes(row.body)
+                )
                 WebhookDelivery.objects.filter(pk=delivery.pk).update(
                     status=status, message=message[:300], processed_at=timezone.now()
                 )

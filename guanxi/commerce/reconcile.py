@@ -85,7 +85,11 @@ def reconcile_store(store: Store, *, now: datetime | None = None) -> Pass:
     since = (store.reconciled_until or now - FIRST_LOOKBACK) - OVERLAP
     result = Pass()
     try:
-        pages = _shopify_pages(store, since) if store.channel == Channel.SHOPIFY else _woocommerce_pages(store, since)
+        pages = (
+            _shopify_pages(store, since)
+            if store.channel == Channel.SHOPIFY
+            else _woocommerce_pages(store, since)
+        )
         for page in pages:
             _apply_page(store, page, result)
     except ReconcileError as error:
@@ -94,7 +98,9 @@ def reconcile_store(store: Store, *, now: datetime | None = None) -> Pass:
         raise
     watermark = max(filter(None, [store.reconciled_until, result.newest]), default=None)
     summary = {"fetched": result.fetched, "recovered": result.recovered, "rejected": result.rejected}
-    Store.objects.filter(pk=store.pk).update(reconciled_until=watermark, reconciled_at=now, reconcile_result=summary)
+    Store.objects.filter(pk=store.pk).update(
+        reconciled_until=watermark, reconciled_at=now, reconcile_result=summary
+    )
     store.reconciled_until, store.reconciled_at, store.reconcile_result = watermark, now, summary
     return result
 
@@ -144,10 +150,18 @@ def _woocommerce_pages(store: Store, since: datetime):
     page, pages = 1, 1
     while page <= min(pages, MAX_PAGES):
         query = urlencode(
-            {"modified_after": modified, "dates_are_gmt": "true", "per_page": PAGE_SIZE, "page": page,
-             "orderby": "id", "order": "asc"}
+            {
+                "modified_after": modified,
+                "dates_are_gmt": "true",
+                "per_page": PAGE_SIZE,
+                "page": page,
+                "orderby": "id",
+                "order": "asc",
+            }
         )
-        body, response_headers = _get(f"{_base(store)}/wp-json/wc/v3/orders?{query}", headers, same_origin_as=store.api_url)
+        body, response_headers = _get(
+            f"{_base(store)}/wp-json/wc/v3/orders?{query}", headers, same_origin_as=store.api_url
+        )
         yield _list(body, None)
         try:
             pages = int(response_headers.get("X-WP-TotalPages") or 1)
@@ -192,9 +206,9 @@ def _get(url: str, headers: dict[str, str], *, same_origin_as: str) -> tuple[byt
     if urlsplit(url).netloc != urlsplit(same_origin_as).netloc:
         raise ReconcileError("foreign_link")
     check_address(url)
-    request = urllib.request.Request(url, headers={**headers, "Accept": "application/json"})
+    request = urllib.request.Request(url, headers={**headers, "Accept": "application/json"})  # noqa: S310 (http(s) only, checked)
     try:
-        with _OPENER.open(request, timeout=TIMEOUT) as response:  # noqa: S310 (http(s) only, checked)
+        with _OPENER.open(request, timeout=TIMEOUT) as response:
             return response.read(), response.headers
     except urllib.error.HTTPError as error:
         raise ReconcileError(f"http_{error.code}") from None

@@ -131,7 +131,7 @@ class ApiForm(forms.Form):
         return url
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("api_url") and not (data.get("api_secret") or self.store.api_secret):
             self.add_error("api_secret", _("Enter the access token or consumer secret."))
         return data

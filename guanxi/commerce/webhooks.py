@@ -24,7 +24,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, IntegrityError, InterfaceError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST

@@ -52,7 +52,9 @@ class FakePlatform:
                 if self.headers.get("X-Shopify-Access-Token") != TOKEN:
                     return self._answer(401, {"errors": "Invalid API key or access token"})
                 # As Shopify does, a next-page link carries only an opaque cursor (here: page and filter).
-                cursor = json.loads(base64.urlsafe_b64decode(query["page_info"])) if "page_info" in query else {}
+                cursor = (
+                    json.loads(base64.urlsafe_b64decode(query["page_info"])) if "page_info" in query else {}
+                )
                 since = datetime.fromisoformat(cursor.get("since") or query["updated_at_min"])
                 matching = [o for o in fake.shopify if datetime.fromisoformat(o["updated_at"]) >= since]
                 page = cursor.get("page", 1)
@@ -61,8 +63,12 @@ class FakePlatform:
                 chunk = matching[(page - 1) * fake.page_size : page * fake.page_size]
                 headers = {}
                 if page * fake.page_size < len(matching):
-                    token = base64.urlsafe_b64encode(json.dumps({"page": page + 1, "since": since.isoformat()}).encode())
-                    nxt = f"{fake.url}{urlsplit(self.path).path}?" + urlencode({"limit": fake.page_size, "page_info": token.decode()})
+                    token = base64.urlsafe_b64encode(
+                        json.dumps({"page": page + 1, "since": since.isoformat()}).encode()
+                    )
+                    nxt = f"{fake.url}{urlsplit(self.path).path}?" + urlencode(
+                        {"limit": fake.page_size, "page_info": token.decode()}
+                    )
                     headers["Link"] = f'<{nxt}>; rel="next"'
                 self._answer(200, {"orders": chunk}, headers)
 
@@ -72,7 +78,8 @@ class FakePlatform:
                     return self._answer(401, {"code": "woocommerce_rest_cannot_view"})
                 since = datetime.fromisoformat(query["modified_after"]).replace(tzinfo=UTC)
                 matching = [
-                    o for o in fake.woocommerce
+                    o
+                    for o in fake.woocommerce
                     if datetime.fromisoformat(o["date_modified_gmt"]).replace(tzinfo=UTC) > since
                 ]
                 page = int(query["page"])
@@ -122,7 +129,12 @@ def deliver(client, order: dict, event: str) -> None:
         "X-Shopify-Event-Id": event,
         "X-Shopify-Hmac-Sha256": signature_of(SECRET, body),
     }
-    assert client.post("/webhooks/shopify/shopify:apple", body, content_type="application/json", headers=headers).status_code == 200
+    assert (
+        client.post(
+            "/webhooks/shopify/shopify:apple", body, content_type="application/json", headers=headers
+        ).status_code
+        == 200
+    )
 
 
 def shop_orders(count: int, base: datetime = BASE) -> list[dict]:
@@ -204,7 +216,9 @@ def test_dropped_woocommerce_webhooks_are_recovered_through_its_pages(unit_a, pl
     set_api_credentials(store, api_url=platform.url, api_key="ck_key", secret="cs_secret")
     platform.woocommerce = [
         woocommerce_order(
-            id=960 + n, number=str(960 + n), date_modified_gmt=(BASE + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%S")
+            id=960 + n,
+            number=str(960 + n),
+            date_modified_gmt=(BASE + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%S"),
         )
         for n in range(20)
     ]
@@ -217,11 +231,15 @@ def test_dropped_woocommerce_webhooks_are_recovered_through_its_pages(unit_a, pl
     assert platform.requests[0][1]["modified_after"] == "2026-03-01T01:58:00"
 
 
-def test_the_store_page_takes_the_api_credentials_and_never_shows_the_secret(client, unit_a_head, unit_a, platform):
+def test_the_store_page_takes_the_api_credentials_and_never_shows_the_secret(
+    client, unit_a_head, unit_a, platform
+):
     store = Store.objects.create(unit=unit_a, name="Apple", channel=Channel.SHOPIFY, source="shopify:apple")
     client.force_login(unit_a_head)
 
-    saved = client.post(f"/stores/{store.pk}/api/", {"api_url": platform.url, "api_key": "", "api_secret": TOKEN})
+    saved = client.post(
+        f"/stores/{store.pk}/api/", {"api_url": platform.url, "api_key": "", "api_secret": TOKEN}
+    )
 
     assert saved.status_code == 302
     store.refresh_from_db()
@@ -231,16 +249,22 @@ def test_the_store_page_takes_the_api_credentials_and_never_shows_the_secret(cli
     entry = AuditEntry.objects.filter(object_type="commerce.store").latest("id")
     assert TOKEN not in json.dumps([entry.changes, entry.message_params]) + entry.details
     reconcile_store(store)
-    assert 'id="reconcile-outcome">0 orders read, 0 recovered' in client.get(f"/stores/{store.pk}/").content.decode()
+    assert (
+        'id="reconcile-outcome">0 orders read, 0 recovered'
+        in client.get(f"/stores/{store.pk}/").content.decode()
+    )
 
 
-def test_a_private_address_is_refused_when_private_gateways_are_not_allowed(client, unit_a_head, unit_a, settings):
+def test_a_private_address_is_refused_when_private_gateways_are_not_allowed(
+    client, unit_a_head, unit_a, settings
+):
     settings.GUANXI_ALLOW_PRIVATE_GATEWAYS = False
     store = Store.objects.create(unit=unit_a, name="Apple", channel=Channel.SHOPIFY, source="shopify:apple")
     client.force_login(unit_a_head)
 
     refused = client.post(
-        f"/stores/{store.pk}/api/", {"api_url": "http://169.254.169.254/latest", "api_key": "", "api_secret": TOKEN}
+        f"/stores/{store.pk}/api/",
+        {"api_url": "http://169.254.169.254/latest", "api_key": "", "api_secret": TOKEN},
     )
 
     assert refused.status_code == 400

@@ -22,7 +22,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def migrated_sqlite(tmp_path_factory):
     home = tmp_path_factory.mktemp("webhook-drill-template")
-    env = {"GUANXI_HOME": str(home), "DATABASE_URL": f"sqlite:///{home / 'template.sqlite3'}", "PATH": "/usr/bin:/bin"}
+    env = {
+        "GUANXI_HOME": str(home),
+        "DATABASE_URL": f"sqlite:///{home / 'template.sqlite3'}",
+        "PATH": "/usr/bin:/bin",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "guanxi", "migrate"], env=env, capture_output=True, text=True, check=False
     )

@@ -46,7 +46,9 @@ def post_shopify(
     headers = {"X-Shopify-Topic": topic, "X-Shopify-Webhook-Id": event}
     if signature is not False:
         headers["X-Shopify-Hmac-Sha256"] = sign(body) if signature is None else signature
-    response = client.post(f"/webhooks/shopify/{source}", body, content_type="application/json", headers=headers)
+    response = client.post(
+        f"/webhooks/shopify/{source}", body, content_type="application/json", headers=headers
+    )
     drain(5)
     return response
 
@@ -247,9 +249,15 @@ def test_secret_is_never_in_the_audit_log(shop):
 
 def test_delivery_is_acknowledged_from_the_inbox_and_applied_by_the_worker(client, shop):
     body = json.dumps(shopify_order()).encode()
-    headers = {"X-Shopify-Topic": "orders/create", "X-Shopify-Event-Id": "evt-7", "X-Shopify-Hmac-Sha256": sign(body)}
+    headers = {
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Event-Id": "evt-7",
+        "X-Shopify-Hmac-Sha256": sign(body),
+    }
 
-    response = client.post("/webhooks/shopify/shopify:apple", body, content_type="application/json", headers=headers)
+    response = client.post(
+        "/webhooks/shopify/shopify:apple", body, content_type="application/json", headers=headers
+    )
 
     assert (response.status_code, response.json()) == (200, {"status": "queued"})
     assert not Order.objects.exists()
@@ -271,7 +279,11 @@ def test_rows_of_a_dead_worker_are_applied_once_its_lease_runs_out(client, shop)
     from guanxi.core.claims import claim
 
     body = json.dumps(shopify_order()).encode()
-    headers = {"X-Shopify-Topic": "orders/create", "X-Shopify-Event-Id": "evt-8", "X-Shopify-Hmac-Sha256": sign(body)}
+    headers = {
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Event-Id": "evt-8",
+        "X-Shopify-Hmac-Sha256": sign(body),
+    }
     client.post("/webhooks/shopify/shopify:apple", body, content_type="application/json", headers=headers)
     claim(WebhookInbox.objects.all(), queue=QUEUE, limit=10, lease=LEASE)  # a worker that then dies
 
@@ -288,10 +300,16 @@ def test_database_down_answers_503_and_stores_nothing(client, shop):
     from django.db.backends.base.base import BaseDatabaseWrapper
 
     body = json.dumps(shopify_order()).encode()
-    headers = {"X-Shopify-Topic": "orders/create", "X-Shopify-Event-Id": "evt-9", "X-Shopify-Hmac-Sha256": sign(body)}
+    headers = {
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Event-Id": "evt-9",
+        "X-Shopify-Hmac-Sha256": sign(body),
+    }
     refused = OperationalError("connection refused")
     with mock.patch.object(BaseDatabaseWrapper, "ensure_connection", side_effect=refused):
-        response = client.post("/webhooks/shopify/shopify:apple", body, content_type="application/json", headers=headers)
+        response = client.post(
+            "/webhooks/shopify/shopify:apple", body, content_type="application/json", headers=headers
+        )
         health = client.get("/webhooks/health")
 
     assert (response.status_code, response["Retry-After"]) == (503, "5")
