@@ -41,6 +41,8 @@ django.setup()
 from guanxi.accounts import actions as accounts
 from guanxi.commerce.actions import create_store, set_webhook_secret
 from guanxi.commerce.models import Store
+if Store.objects.filter(source=sys.argv[1]).exists():
+    sys.exit(0)  # made by an earlier run on this database
 accounts.ensure_organisation("Drill")
 unit = accounts.create_business_unit(code="drill", name="Drill")
 store = create_store(unit=unit, name="Drill", channel="shopify", source=sys.argv[1], currency="CNY")
