@@ -2,11 +2,15 @@
 sweeper (a killed worker's task is lost with it, its rows are not: their lease runs out and this pass
 takes them), and when a worker starts."""
 
+import logging
+
 from django.core.cache import cache
 from django.db import transaction
 from huey.contrib.djhuey import HUEY, db_task, on_startup
 
 from guanxi.commerce.inbox import drain
+
+logger = logging.getLogger("guanxi.webhooks")
 
 TASK_SECONDS = 50
 # A burst of deliveries wakes one task, not one per request: a wake is skipped while one was sent
@@ -33,8 +37,12 @@ def wake_inbox() -> None:
     """Start applying once the surrounding transaction commits."""
 
     def wake() -> None:
-        if cache.add(WAKE_KEY, 1, timeout=WAKE_EVERY) or HUEY.immediate:
-            drain_inbox_task()
+        try:
+            if cache.add(WAKE_KEY, 1, timeout=WAKE_EVERY) or HUEY.immediate:
+                drain_inbox_task()
+        except Exception:
+            # The delivery is committed and acknowledged; the minute's sweep applies it.
+            logger.exception("could not wake the webhook inbox worker")
 
     transaction.on_commit(wake)
 
