@@ -3,7 +3,7 @@ Shopify that signs, re-sends, shuffles and retries, against `guanxi serve` (8 th
 `guanxi worker` draining the inbox, checked against the sender's ledger once the inbox is empty.
 
 - IN-1: 10,000 `orders/create` events, 30 % re-sent 1–3× on 8 concurrent connections → exactly 10,000
-  deliveries and orders, one "orders applied" audit entry each (no duplicate side effect).
+  deliveries and orders, the audit's "orders applied" entries counting 10,000 created and 0 updated.
 - IN-2: 1,000 orders × 3 versions, shuffled → every order at its newest `updated_at`.
 - IN-4: new events at 100 req/s (PostgreSQL) or 25 req/s (SQLite) for `--minutes` (default 10): the rate
   reached, p95 acknowledgement time, 5xx, "database is locked" answers, accepted events not recorded.
@@ -82,8 +82,9 @@ def _measure(drills, scenario, engine, url, home, secret_key, events, seconds, r
         out = drills.run_sends(url, home, secret_key, sends, connections=8, timeout=3600)
         return (
             f"{engine:<10} IN-1 {events:,} events + {len(sends) - events:,} re-sends on 8 connections: "
-            f"{out.rate:5.0f} req/s, deliveries {out.deliveries:,}, orders {out.orders:,}, order side effects "
-            f"{out.order_audits:,} (duplicates {out.order_audits - out.orders}), lost {len(out.accepted_not_recorded)}, "
+            f"{out.rate:5.0f} req/s, deliveries {out.deliveries:,}, orders {out.orders:,}, audited as created "
+            f"{out.orders_created:,} / updated {out.orders_updated} (duplicates {out.orders_created - out.orders + out.orders_updated}), "
+            f"lost {len(out.accepted_not_recorded)}, "
             f"5xx {_errors(out)}, drained {out.drain_seconds:.0f} s after the last send"
         )
     if scenario == "in2":

@@ -407,7 +407,8 @@ class Outcome:
     drain_seconds: float
     deliveries: int
     orders: int
-    order_audits: int  # one audit entry per webhook that changed orders: the side effects
+    orders_created: int  # by the audit entries of the applied batches: the side effects
+    orders_updated: int
     states: dict[str, tuple[str, str]]  # external id -> (total, financial status)
     delivery_statuses: dict[str, int]
     accepted_not_recorded: list[str]
@@ -427,6 +428,15 @@ def collect(database: Database, ledger: Ledger, sent: int, seconds: float, drain
             f"SELECT external_id, total_amount, attributes FROM commerce_order WHERE source = '{SOURCE}'"  # noqa: S608 (a constant)
         )
     }
+    field_of = (
+        (lambda name: f"json_extract(message_params, '$.{name}')")
+        if database.sqlite
+        else (lambda name: f"(message_params->>'{name}')::int")
+    )
+    created, updated = database.query(
+        f"SELECT COALESCE(SUM({field_of('created')}), 0), COALESCE(SUM({field_of('updated')}), 0) "  # noqa: S608 (constants)
+        "FROM core_auditentry WHERE object_type = 'commerce.order'"
+    )[0]
     return Outcome(
         sent=sent,
         ledger=ledger,
@@ -434,9 +444,8 @@ def collect(database: Database, ledger: Ledger, sent: int, seconds: float, drain
         drain_seconds=drain_seconds,
         deliveries=len(events),
         orders=len(states),
-        order_audits=database.value(
-            "SELECT COUNT(*) FROM core_auditentry WHERE object_type = 'commerce.order'"
-        ),
+        orders_created=created,
+        orders_updated=updated,
         states=states,
         delivery_statuses=dict(
             database.query("SELECT status, COUNT(*) FROM commerce_webhookdelivery GROUP BY status")

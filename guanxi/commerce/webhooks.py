@@ -33,6 +33,7 @@ from guanxi.commerce.importers.platform import RowRejected
 from guanxi.commerce.importers.shopify import shopify_order, shopify_person
 from guanxi.commerce.importers.woocommerce import woocommerce_order
 from guanxi.commerce.models import Channel, Store, WebhookDelivery, WebhookInbox
+from guanxi.commerce.records import OrderRecord
 
 logger = logging.getLogger("guanxi.webhooks")
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -202,7 +203,9 @@ def apply_delivery(store: Store, platform_name: str, topic: str, body: bytes) ->
     return _apply(PLATFORMS[platform_name], store, topic, body)
 
 
-def _apply(platform: Platform, store: Store, topic: str, body: bytes) -> tuple[str, str]:
+def parse_order(platform: Platform, store: Store, topic: str, body: bytes) -> OrderRecord | tuple[str, str]:
+    """The order a delivery carries, or the (status, message) it ends with when it carries none: another
+    topic, a customer (applied here), or a body that cannot be read."""
     if topic not in platform.order_topics | platform.customer_topics:
         return WebhookDelivery.Status.IGNORED, f"topic {topic!r} not handled"
     try:
@@ -215,13 +218,19 @@ def _apply(platform: Platform, store: Store, topic: str, body: bytes) -> tuple[s
                 resolve_people([person], unit=store.unit, source=store.source)
             return WebhookDelivery.Status.PROCESSED, ""
         convert = shopify_order if platform is SHOPIFY else woocommerce_order
-        record = convert(payload, store.source)
+        return convert(payload, store.source)
     except (ValueError, RowRejected) as error:
         # Acknowledged all the same: a retry of a malformed body cannot succeed, and senders
         # disable endpoints that keep failing. The delivery row says what was wrong.
         reason = f"{error.column}: {error.code}" if isinstance(error, RowRejected) else "invalid JSON"
         return WebhookDelivery.Status.FAILED, reason
-    (outcome,) = apply_orders(store, [record])
+
+
+def _apply(platform: Platform, store: Store, topic: str, body: bytes) -> tuple[str, str]:
+    parsed = parse_order(platform, store, topic, body)
+    if isinstance(parsed, tuple):
+        return parsed
+    (outcome,) = apply_orders(store, [parsed])
     if outcome.status == "stale":
         return WebhookDelivery.Status.STALE, "older than the stored order"
     return WebhookDelivery.Status.PROCESSED, outcome.status
