@@ -522,6 +522,9 @@ def bench(
         str, typer.Argument(help="Benchmark to run: one of the files in bench/ (clv, import, …).")
     ],
     customers: Annotated[int | None, typer.Option(help="Scale, for benchmarks that take one.")] = None,
+    minutes: Annotated[
+        float | None, typer.Option(help="Duration of sustained load, for benchmarks that take one.")
+    ] = None,
 ) -> None:
     """Run a benchmark: prints each figure beside its baseline measured in the same run, and the ratio."""
     name = BENCH_ALIASES.get(name, name)
@@ -535,7 +538,8 @@ def bench(
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    lines = module.run(customers) if customers is not None else module.run()
+    options = {"minutes": minutes} if minutes is not None else {}
+    lines = module.run(customers, **options) if customers is not None or options else module.run()
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
 

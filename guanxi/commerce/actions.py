@@ -17,6 +17,9 @@ from django.utils.text import slugify
 
 from guanxi.commerce.models import Event, ImportMapping, Order, OrderLine, Return, Store
 from guanxi.commerce.phrases import (
+    API_ADDRESS_SET,
+    API_CREDENTIALS_REMOVED,
+    API_CREDENTIALS_SET,
     EVENTS_RECORDED,
     ORDERS_APPLIED,
     SALES_ORDER,
@@ -637,6 +640,32 @@ def set_webhook_secret(store: Store, secret: str, *, actor: Any = None) -> None:
             previous,
             until,
         )
+        audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=store, unit=store.unit, message=message)
+
+
+def set_api_credentials(
+    store: Store, *, api_url: str, api_key: str, secret: str | None, actor: Any = None
+) -> None:
+    """Set the platform REST API the reconciliation job polls (guanxi.commerce.reconcile). `secret`
+    (Shopify access token, WooCommerce consumer secret) is kept like the webhook secret: never shown
+    or audited; None keeps the one held. An empty address removes the connection."""
+    with transaction.atomic():
+        locked = Store.objects.select_for_update().get(pk=store.pk)
+        fields: dict[str, Any]
+        if not api_url:
+            fields = {"api_url": "", "api_key": "", "api_secret": ""}
+            message = API_CREDENTIALS_REMOVED()
+        else:
+            new_secret = locked.api_secret if secret is None else secret
+            fields = {"api_url": api_url, "api_key": api_key, "api_secret": new_secret}
+            changed = new_secret != locked.api_secret
+            message = (API_CREDENTIALS_SET if changed else API_ADDRESS_SET)(address=api_url)
+        if locked.api_url != fields["api_url"]:
+            # Another shop's orders start from a first pass, not from the old shop's watermark.
+            fields |= {"reconciled_until": None, "reconciled_at": None, "reconcile_result": {}}
+        Store.objects.filter(pk=store.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(store, name, value)
         audit.record(AuditEntry.Action.UPDATE, actor=actor, obj=store, unit=store.unit, message=message)
 
 

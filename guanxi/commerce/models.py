@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.core.claims import Claimable
 from guanxi.core.display import render
 from guanxi.core.money import amount_field_kwargs, validate_currency
 from guanxi.core.querysets import ScopedModel
@@ -44,6 +45,16 @@ class Store(ScopedModel):
     # (an hour): the platform may take that long to start signing with the new one.
     previous_webhook_secret = models.CharField(max_length=200, blank=True, editable=False)
     previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Reconciliation (guanxi.commerce.reconcile): the platform's REST API, polled for the orders
+    # updated since `reconciled_until`, recovers webhooks the platform never delivered.
+    api_url = models.URLField(_("shop address"), max_length=200, blank=True)
+    api_key = models.CharField(_("API key"), max_length=200, blank=True)  # WooCommerce consumer key
+    # Shopify Admin API access token or WooCommerce consumer secret: kept like the webhook secret.
+    api_secret = models.CharField(max_length=200, blank=True, editable=False)
+    reconciled_until = models.DateTimeField(null=True, blank=True, editable=False)
+    reconciled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last pass: {"fetched": n, "recovered": n, "rejected": n} or {"error": code}.
+    reconcile_result = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["unit_id", "name"]
@@ -447,6 +458,7 @@ class WebhookDelivery(ScopedModel):
     """
 
     class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting in the inbox")
         PROCESSED = "processed", _("Processed")
         STALE = "stale", _("Ignored: older than what we hold")
         IGNORED = "ignored", _("Ignored: topic not handled")
@@ -472,6 +484,25 @@ class WebhookDelivery(ScopedModel):
 
     def __str__(self) -> str:
         return f"{self.platform} {self.topic} {self.event_id}"
+
+
+class WebhookInbox(Claimable):
+    """An accepted webhook waiting to be applied (ADR 0040).
+
+    Written with its `WebhookDelivery` in the transaction that acknowledges the call, deleted in the
+    one that applies it, so an acknowledged delivery is never lost; the body (personal data) lives
+    only until then. Workers take rows through `guanxi.core.claims`, one store at a time, oldest first.
+    """
+
+    delivery = models.OneToOneField(WebhookDelivery, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    body = models.BinaryField()
+
+    class Meta:
+        indexes = [models.Index(fields=["claim_token"]), models.Index(fields=["store", "id"])]
+
+    def __str__(self) -> str:
+        return f"inbox {self.pk} ({self.store_id})"
 
 
 class IdempotencyRecord(models.Model):

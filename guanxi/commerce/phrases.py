@@ -110,4 +110,9 @@ WEBHOOK_SECRET_ROTATED = Phrase(
     labels={"until": _local_minute},
 )
 WEBHOOK_SECRET_REMOVED = Phrase("commerce.webhook_secret_removed", _("Webhook signing secret removed"))
+API_CREDENTIALS_SET = Phrase(
+    "commerce.api_credentials_set", _("Reconciliation API set to %(address)s; access secret changed")
+)
+API_ADDRESS_SET = Phrase("commerce.api_address_set", _("Reconciliation API set to %(address)s"))
+API_CREDENTIALS_REMOVED = Phrase("commerce.api_credentials_removed", _("Reconciliation API removed"))
 SALES_ORDER = Phrase("commerce.sales_order", _("Sales order, %(status)s"), labels={"status": Order.Status})

@@ -16,8 +16,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from guanxi.accounts.models import BusinessUnit
-from guanxi.commerce.actions import create_store, set_webhook_secret, update_store
+from guanxi.commerce.actions import create_store, set_api_credentials, set_webhook_secret, update_store
 from guanxi.commerce.models import Channel, Store
+from guanxi.commerce.reconcile import RECONCILED_CHANNELS, ReconcileError, check_address
 from guanxi.commerce.webhooks import (
     MIN_SECRET_LENGTH,
     PLATFORMS,
@@ -84,6 +85,56 @@ class WebhookSecretForm(forms.Form):
             "to paste into the platform (WooCommerce)."
         ),
     )
+
+
+class ApiForm(forms.Form):
+    """The platform REST API the reconciliation job polls; the secret is write-only, like the webhook's."""
+
+    api_url = forms.URLField(
+        label=_("Shop address"),
+        required=False,
+        max_length=200,
+        assume_scheme="https",
+        help_text=_("e.g. https://example.myshopify.com or https://shop.example.com; empty to stop polling."),
+    )
+    api_key = forms.CharField(
+        label=_("Consumer key"),
+        required=False,
+        max_length=200,
+        help_text=_("WooCommerce only: the REST API key's consumer key."),
+    )
+    api_secret = forms.CharField(
+        label=_("Access token or consumer secret"),
+        required=False,
+        max_length=200,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=_(
+            "Shopify: the Admin API access token (read_orders). WooCommerce: the consumer secret. "
+            "Leave empty to keep the one saved."
+        ),
+    )
+
+    def __init__(self, *args, store: Store, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.store = store
+
+    def clean_api_url(self) -> str:
+        url = self.cleaned_data["api_url"]
+        if url:
+            try:
+                check_address(url)
+            except ReconcileError:
+                raise forms.ValidationError(
+                    _("This address cannot be called: use the shop's public https:// address.")
+                ) from None
+        return url
+
+    def clean(self):
+        data = super().clean() or {}
+        if data.get("api_url") and not (data.get("api_secret") or self.store.api_secret):
+            self.add_error("api_secret", _("Enter the access token or consumer secret."))
+        return data
 
 
 def units_for_stores(user) -> list[BusinessUnit]:
@@ -163,6 +214,26 @@ def store_webhook_secret(request, pk):
     return response
 
 
+@require_POST
+def store_api(request, pk):
+    user = require(request, CHANGE)
+    shown = _store(user, pk, "change")
+    form = ApiForm(request.POST, store=shown)
+    if not form.is_valid():
+        return render(
+            request,
+            "commerce/stores/store.html",
+            _context(user, shown, WebhookSecretForm(), _settings_form(shown), api_form=form),
+            status=400,
+        )
+    data = form.cleaned_data
+    set_api_credentials(
+        shown, api_url=data["api_url"], api_key=data["api_key"], secret=data["api_secret"] or None, actor=user
+    )
+    messages.success(request, _("Reconciliation settings of %(name)s were saved.") % {"name": shown.name})
+    return redirect("commerce:store", pk=shown.pk)
+
+
 def _store(user, pk: int, action: str) -> Store:
     return get_object_or_404(
         Store.objects.restrict(user, action).select_related("unit").annotate(order_count=Count("orders")),
@@ -177,10 +248,19 @@ def _settings_form(shown: Store, data=None) -> StoreForm:
 
 
 def _context(
-    user, shown: Store, secret_form: WebhookSecretForm, settings_form: StoreForm, new_secret: str = ""
+    user,
+    shown: Store,
+    secret_form: WebhookSecretForm,
+    settings_form: StoreForm,
+    new_secret: str = "",
+    api_form: ApiForm | None = None,
 ) -> dict:
     platform = PLATFORMS.get(shown.channel)
     return {
+        "reconciles": shown.channel in RECONCILED_CHANNELS,
+        "api_form": api_form
+        or ApiForm(store=shown, initial={"api_url": shown.api_url, "api_key": shown.api_key}),
+        "has_api_secret": bool(shown.api_secret),
         "store": shown,
         "webhook_url": webhook_url(shown),
         "webhook_path": webhook_path(shown),

@@ -15,4 +15,5 @@ urlpatterns = [
     path("stores/", store_views.store_list, name="store_list"),
     path("stores/<int:pk>/", store_views.store, name="store"),
     path("stores/<int:pk>/webhook-secret/", store_views.store_webhook_secret, name="store_webhook_secret"),
+    path("stores/<int:pk>/api/", store_views.store_api, name="store_api"),
 ]

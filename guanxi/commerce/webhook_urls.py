@@ -8,4 +8,5 @@ app_name = "webhooks"
 urlpatterns = [
     path("shopify/<str:source>", webhooks.shopify, name="shopify"),
     path("woocommerce/<str:source>", webhooks.woocommerce, name="woocommerce"),
+    path("health", webhooks.health, name="health"),
 ]

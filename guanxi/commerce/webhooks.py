@@ -2,11 +2,12 @@
 
 The signature (base64 HMAC-SHA256 of the raw body with the store's webhook secret, compared in
 constant time) is the only authentication, so a request that fails it stores nothing. An
-accepted delivery is recorded by the sender's event id (a replay changes nothing) and applied
-synchronously in one transaction: one order per call is a few queries, well inside the senders'
-timeouts, and answering 200 only once it is committed leaves redelivery to the sender's retries
-instead of a queue that could lose it. Orders carry the platform's `updated_at`, so an older
-update arriving after a newer one is recorded as stale and changes nothing.
+accepted delivery is recorded by the sender's event id (a replay changes nothing) together with an
+inbox row holding its body, in the one transaction whose commit the 200 acknowledges; a worker
+applies the inbox (guanxi.commerce.inbox, ADR 0040). Senders time out after a few seconds and retry,
+so the answer must not wait for the work. Orders carry the platform's `updated_at`, so an older
+update applied after a newer one is recorded as stale and changes nothing. While the database is
+unreachable the answer is 503, which senders retry, never a 500.
 """
 
 import base64
@@ -20,19 +21,19 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from guanxi.commerce.actions import apply_orders, resolve_people
 from guanxi.commerce.importers.platform import RowRejected
 from guanxi.commerce.importers.shopify import shopify_order, shopify_person
 from guanxi.commerce.importers.woocommerce import woocommerce_order
-from guanxi.commerce.models import Channel, Store, WebhookDelivery
+from guanxi.commerce.models import Channel, Store, WebhookDelivery, WebhookInbox
+from guanxi.commerce.records import OrderRecord
 
 logger = logging.getLogger("guanxi.webhooks")
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -130,10 +131,31 @@ def woocommerce(request: HttpRequest, source: str) -> JsonResponse:
     return receive(request, source, WOOCOMMERCE)
 
 
+# Seconds a sender is asked to wait before retrying while the database is unreachable.
+RETRY_AFTER_SECONDS = 5
+
+
 def receive(request: HttpRequest, source: str, platform: Platform) -> JsonResponse:
+    try:
+        return _receive(request, source, platform)
+    except (DatabaseError, InterfaceError):
+        # The database is down or restarting: nothing was acknowledged, so the sender must retry.
+        logger.warning("Database unavailable; %s webhook for %s refused with 503", platform.channel, source)
+        return unavailable()
+
+
+def unavailable() -> JsonResponse:
+    response = JsonResponse({"detail": _("Temporarily unavailable; retry later.")}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _receive(request: HttpRequest, source: str, platform: Platform) -> JsonResponse:
+    from guanxi.commerce.tasks import wake_inbox
+
     body = request.body
     # No user is signed in here: the signature authenticates the sender for this one store.
-    store = Store.objects.select_related("unit").filter(source=source, channel=platform.channel).first()
+    store = Store.objects.filter(source=source, channel=platform.channel).first()
     signature = request.headers.get(platform.signature_header, "")
     if store is None or len(body) > MAX_BODY_BYTES or not signed_by_store(store, body, signature):
         # One answer for an unknown store and a bad signature: the caller learns nothing.
@@ -145,28 +167,45 @@ def receive(request: HttpRequest, source: str, platform: Platform) -> JsonRespon
         (request.headers[name].strip() for name in platform.event_id_headers if request.headers.get(name)),
         f"sha256:{digest}",
     )[:128]
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                delivery = WebhookDelivery.objects.create(
-                    platform=platform.channel,
-                    store=store,
-                    unit_id=store.unit_id,
-                    event_id=event_id,
-                    topic=topic,
-                    payload_sha256=digest,
-                    status=WebhookDelivery.Status.PROCESSED,
-                )
-        except IntegrityError:
-            # Delivered before (or concurrently): the first delivery's outcome stands.
-            return JsonResponse({"status": "duplicate"})
-        status, message = _apply(platform, store, topic, body)
-        delivery.status, delivery.message, delivery.processed_at = status, message[:300], timezone.now()
-        delivery.save(update_fields=["status", "message", "processed_at"])
-    return JsonResponse({"status": status})
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                platform=platform.channel,
+                store=store,
+                unit_id=store.unit_id,
+                event_id=event_id,
+                topic=topic,
+                payload_sha256=digest,
+                status=WebhookDelivery.Status.QUEUED,
+            )
+            WebhookInbox.objects.create(delivery=delivery, store=store, body=body)
+            wake_inbox()
+    except IntegrityError:
+        # Delivered before (or concurrently): the first delivery's outcome stands.
+        return JsonResponse({"status": "duplicate"})
+    return JsonResponse({"status": "queued"})
 
 
-def _apply(platform: Platform, store: Store, topic: str, body: bytes) -> tuple[str, str]:
+@login_not_required
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """For load balancers and the senders' operators: 200 while webhooks can be accepted, else 503."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except (DatabaseError, InterfaceError):
+        return unavailable()
+    return JsonResponse({"status": "ok"})
+
+
+def apply_delivery(store: Store, platform_name: str, topic: str, body: bytes) -> tuple[str, str]:
+    """Apply one accepted delivery; its status and message (called by the inbox worker)."""
+    return _apply(PLATFORMS[platform_name], store, topic, body)
+
+
+def parse_order(platform: Platform, store: Store, topic: str, body: bytes) -> OrderRecord | tuple[str, str]:
+    """The order a delivery carries, or the (status, message) it ends with when it carries none: another
+    topic, a customer (applied here), or a body that cannot be read."""
     if topic not in platform.order_topics | platform.customer_topics:
         return WebhookDelivery.Status.IGNORED, f"topic {topic!r} not handled"
     try:
@@ -179,13 +218,19 @@ def _apply(platform: Platform, store: Store, topic: str, body: bytes) -> tuple[s
                 resolve_people([person], unit=store.unit, source=store.source)
             return WebhookDelivery.Status.PROCESSED, ""
         convert = shopify_order if platform is SHOPIFY else woocommerce_order
-        record = convert(payload, store.source)
+        return convert(payload, store.source)
     except (ValueError, RowRejected) as error:
         # Acknowledged all the same: a retry of a malformed body cannot succeed, and senders
         # disable endpoints that keep failing. The delivery row says what was wrong.
         reason = f"{error.column}: {error.code}" if isinstance(error, RowRejected) else "invalid JSON"
         return WebhookDelivery.Status.FAILED, reason
-    (outcome,) = apply_orders(store, [record])
+
+
+def _apply(platform: Platform, store: Store, topic: str, body: bytes) -> tuple[str, str]:
+    parsed = parse_order(platform, store, topic, body)
+    if isinstance(parsed, tuple):
+        return parsed
+    (outcome,) = apply_orders(store, [parsed])
     if outcome.status == "stale":
         return WebhookDelivery.Status.STALE, "older than the stored order"
     return WebhookDelivery.Status.PROCESSED, outcome.status

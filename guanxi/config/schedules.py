@@ -20,6 +20,8 @@ PERIODIC_TASKS = {
     "loyalty_follow_changes": ("guanxi.loyalty.jobs.follow_changes", crontab(minute="*")),
     "marketing_follow_changes": ("guanxi.marketing.jobs.follow_changes", crontab(minute="*")),
     "marketing_tick": ("guanxi.marketing.jobs.tick", crontab(minute="*")),
+    "commerce_webhook_inbox": ("guanxi.commerce.tasks.drain_inbox", crontab(minute="*")),
+    "commerce_reconcile": ("guanxi.commerce.reconcile.reconcile_stores", crontab(minute="*/15")),
     "loyalty_daily": ("guanxi.loyalty.jobs.daily", crontab(minute="20", hour="1")),
     "privacy_retention": ("guanxi.privacy.jobs.nightly_retention", crontab(minute="40", hour="3")),
     "reports_deliver": ("guanxi.reports.jobs.deliver_due", crontab(minute="0", hour="7")),

@@ -148,6 +148,7 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     # Signature-authenticated, no session; they answer with a status, never with data.
     ("webhooks/shopify/<str:source>", "shopify"): Route("public"),
     ("webhooks/woocommerce/<str:source>", "woocommerce"): Route("public"),
+    ("webhooks/health", "health"): Route("public"),
     ("api/v1/jobs/<job_id>", "get_job"): Route("detail", object="job", api=True),
     ("api/v1/customers/<customer_id>/timeline", "get_customer_timeline"): Route(
         "detail", object="customer", api=True
@@ -221,6 +222,7 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("stores/<int:pk>/webhook-secret/", "store_webhook_secret"): Route(
         "detail", method="post", object="store"
     ),
+    ("stores/<int:pk>/api/", "store_api"): Route("detail", method="post", object="store"),
     ("customers/merges/", "merge_list"): Route("page"),
     # Starts an organisation-wide duplicate scan; the scan's suggestions are scoped when listed.
     ("customers/merges/scan/", "merge_scan"): Route("page", method="post"),

@@ -1,4 +1,6 @@
-"""Shopify and WooCommerce webhooks through HTTP: signatures, replays and out-of-order updates."""
+"""Shopify and WooCommerce webhooks through HTTP: signatures, replays and out-of-order updates.
+
+Each post is acknowledged from the inbox; the helpers then drain it, as the worker does."""
 
 import base64
 import copy
@@ -10,7 +12,8 @@ from decimal import Decimal
 import pytest
 
 from guanxi.commerce.actions import set_webhook_secret
-from guanxi.commerce.models import Channel, Order, Store, WebhookDelivery
+from guanxi.commerce.inbox import drain
+from guanxi.commerce.models import Channel, Order, Store, WebhookDelivery, WebhookInbox
 from guanxi.commerce.tests.payloads import shopify_customer, shopify_order, woocommerce_order
 from guanxi.core.models import AuditEntry
 from guanxi.customers.models import Customer, CustomerUnit, Identity
@@ -43,7 +46,11 @@ def post_shopify(
     headers = {"X-Shopify-Topic": topic, "X-Shopify-Webhook-Id": event}
     if signature is not False:
         headers["X-Shopify-Hmac-Sha256"] = sign(body) if signature is None else signature
-    return client.post(f"/webhooks/shopify/{source}", body, content_type="application/json", headers=headers)
+    response = client.post(
+        f"/webhooks/shopify/{source}", body, content_type="application/json", headers=headers
+    )
+    drain(5)
+    return response
 
 
 def post_woo(client, payload, *, topic="order.created", delivery="1", signature=None):
@@ -51,9 +58,15 @@ def post_woo(client, payload, *, topic="order.created", delivery="1", signature=
     headers = {"X-WC-Webhook-Topic": topic, "X-WC-Webhook-Delivery-ID": delivery, "X-WC-Webhook-ID": "7"}
     if signature is not False:
         headers["X-WC-Webhook-Signature"] = sign(body) if signature is None else signature
-    return client.post(
+    response = client.post(
         "/webhooks/woocommerce/woo:example", body, content_type="application/json", headers=headers
     )
+    drain(5)
+    return response
+
+
+def outcome(event: str) -> str:
+    return WebhookDelivery.objects.get(event_id=event).status
 
 
 def nothing_stored() -> bool:
@@ -64,7 +77,8 @@ def test_signed_shopify_order_is_stored(client, shop):
     response = post_shopify(client, shopify_order())
 
     assert response.status_code == 200
-    assert response.json() == {"status": "processed"}
+    assert response.json() == {"status": "queued"}
+    assert not WebhookInbox.objects.exists()
     order = Order.objects.get()
     assert (order.store, order.number, order.total_amount) == (shop, "#2001", Decimal("256.00"))
     delivery = WebhookDelivery.objects.get()
@@ -133,8 +147,7 @@ def test_older_update_after_newer_is_ignored(client, shop):
     first = post_shopify(client, newer, topic="orders/updated", event="evt-3")
     late = post_shopify(client, older, topic="orders/updated", event="evt-2")
 
-    assert first.json() == {"status": "processed"}
-    assert late.json() == {"status": "stale"}
+    assert (first.json(), late.json()) == ({"status": "queued"}, {"status": "queued"})
     order = Order.objects.get()
     assert (order.status, order.total_amount) == (Order.Status.PAID, Decimal("388.00"))
     assert order.source_updated_at.isoformat() == "2026-03-03T01:00:00+00:00"
@@ -146,9 +159,9 @@ def test_older_update_after_newer_is_ignored(client, shop):
 
 
 def test_shopify_customer_create_adds_the_customer_to_the_store_unit(client, shop, unit_a):
-    response = post_shopify(client, shopify_customer(), topic="customers/create")
+    post_shopify(client, shopify_customer(), topic="customers/create", event="evt-c")
 
-    assert response.json() == {"status": "processed"}
+    assert outcome("evt-c") == "processed"
     customer = Customer.objects.get()
     assert customer.name == "Na Li"
     assert list(CustomerUnit.objects.filter(customer=customer).values_list("unit_id", flat=True)) == [
@@ -174,7 +187,10 @@ def test_unhandled_topic_and_malformed_body_are_acknowledged_but_change_nothing(
         },
     )
 
-    assert (ignored.json(), broken.json()) == ({"status": "ignored"}, {"status": "failed"})
+    drain(5)
+
+    assert (ignored.json(), broken.json()) == ({"status": "queued"}, {"status": "queued"})
+    assert (outcome("evt-9"), outcome("evt-10")) == ("ignored", "failed")
     assert not Order.objects.exists()
     assert WebhookDelivery.objects.get(event_id="evt-10").message == "invalid JSON"
 
@@ -203,11 +219,12 @@ def test_woocommerce_order_created_then_older_update_ignored(client, woo):
     )
 
     assert [r.json()["status"] for r in (created, older, newer, replay)] == [
-        "processed",
-        "stale",
-        "processed",
+        "queued",
+        "queued",
+        "queued",
         "duplicate",
     ]
+    assert [outcome(delivery) for delivery in ("100", "101", "102")] == ["processed", "stale", "processed"]
     stored = Order.objects.get()
     assert (stored.number, stored.status, stored.total_amount) == ("950", "completed", Decimal("120.00"))
 
@@ -228,3 +245,74 @@ def test_secret_is_never_in_the_audit_log(shop):
     entry = AuditEntry.objects.get(object_type="commerce.store", object_id=str(shop.pk))
     assert entry.details == "Webhook signing secret set"
     assert SECRET not in json.dumps([entry.changes, entry.message_params]) + entry.object_label
+
+
+def test_delivery_is_acknowledged_from_the_inbox_and_applied_by_the_worker(client, shop):
+    body = json.dumps(shopify_order()).encode()
+    headers = {
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Event-Id": "evt-7",
+        "X-Shopify-Hmac-Sha256": sign(body),
+    }
+
+    response = client.post(
+        "/webhooks/shopify/shopify:apple", body, content_type="application/json", headers=headers
+    )
+
+    assert (response.status_code, response.json()) == (200, {"status": "queued"})
+    assert not Order.objects.exists()
+    held = WebhookInbox.objects.get()
+    assert (bytes(held.body), held.store, held.delivery.status) == (body, shop, "queued")
+    report = drain(5)
+    assert (report.applied, report.failed) == (1, 0)
+    assert not WebhookInbox.objects.exists()
+    assert Order.objects.get().total_amount == Decimal("256.00")
+    assert outcome("evt-7") == "processed"
+
+
+def test_rows_of_a_dead_worker_are_applied_once_its_lease_runs_out(client, shop):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from guanxi.commerce.inbox import LEASE, QUEUE
+    from guanxi.core.claims import claim
+
+    body = json.dumps(shopify_order()).encode()
+    headers = {
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Event-Id": "evt-8",
+        "X-Shopify-Hmac-Sha256": sign(body),
+    }
+    client.post("/webhooks/shopify/shopify:apple", body, content_type="application/json", headers=headers)
+    claim(WebhookInbox.objects.all(), queue=QUEUE, limit=10, lease=LEASE)  # a worker that then dies
+
+    assert drain(1).applied == 0
+    WebhookInbox.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert drain(5).applied == 1
+    assert Order.objects.count() == 1 and not WebhookInbox.objects.exists()
+
+
+def test_database_down_answers_503_and_stores_nothing(client, shop):
+    from unittest import mock
+
+    from django.db import OperationalError
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    body = json.dumps(shopify_order()).encode()
+    headers = {
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Event-Id": "evt-9",
+        "X-Shopify-Hmac-Sha256": sign(body),
+    }
+    refused = OperationalError("connection refused")
+    with mock.patch.object(BaseDatabaseWrapper, "ensure_connection", side_effect=refused):
+        response = client.post(
+            "/webhooks/shopify/shopify:apple", body, content_type="application/json", headers=headers
+        )
+        health = client.get("/webhooks/health")
+
+    assert (response.status_code, response["Retry-After"]) == (503, "5")
+    assert health.status_code == 503
+    assert nothing_stored()
+    assert client.get("/webhooks/health").json() == {"status": "ok"}
