@@ -316,6 +316,7 @@ def register_personal_data() -> None:
         Product,
         Store,
         WebhookDelivery,
+        WebhookInbox,
     )
     from guanxi.customers.references import Blank, DeleteRows, NotPersonal, Retain, Scrub, register_pii
 
@@ -339,6 +340,12 @@ def register_personal_data() -> None:
     register_pii(ImportRowError, ["value", "params"], Scrub())
     register_pii(IdempotencyRecord, ["response"], Scrub())
     register_pii(WebhookDelivery, ["message"], Scrub())
+    register_pii(WebhookDelivery, ["payload_sha256"], NotPersonal("A digest of the delivered body."))
     register_pii(
-        WebhookDelivery, ["payload_sha256"], NotPersonal("A digest; the body itself is never stored.")
+        WebhookInbox,
+        ["body"],
+        Retain(
+            "A delivery waiting to be applied: the row is deleted once applied (seconds), and what it "
+            "brings back of an erased person is suppressed like any re-import."
+        ),
     )

@@ -11,11 +11,9 @@ moves only at the end of a pass that applied every page, to the newest `updated_
 """
 
 import base64
-import ipaddress
 import json
 import logging
 import re
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -23,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from django.conf import settings
 from django.utils import timezone
 
 from guanxi.commerce.actions import apply_orders
@@ -32,6 +29,7 @@ from guanxi.commerce.importers.shopify import shopify_order
 from guanxi.commerce.importers.woocommerce import woocommerce_order
 from guanxi.commerce.models import Channel, Store
 from guanxi.commerce.records import OrderRecord
+from guanxi.core import outbound
 
 logger = logging.getLogger("guanxi.webhooks")
 
@@ -217,22 +215,11 @@ def _get(url: str, headers: dict[str, str], *, same_origin_as: str) -> tuple[byt
 
 
 def check_address(url: str) -> None:
-    """Refuse addresses that are not public (the SSRF deny list of reliability.md AC-5).
-
-    A small local check until the shared outbound-URL guard lands; the merge folds this into it.
-    It resolves the host and checks every address, so a name pointing inside the network is refused;
-    `GUANXI_ALLOW_PRIVATE_GATEWAYS` lifts it for the loopback fakes of tests and the demo."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        raise ReconcileError("blocked_address")
-    if settings.GUANXI_ALLOW_PRIVATE_GATEWAYS:
-        return
+    """Refuse addresses that are not public, by the outbound rule every app uses (guanxi.core.outbound,
+    reliability.md AC-5); the error names what the store's page says."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        outbound.check_url(url)
+    except outbound.BlockedError:
+        raise ReconcileError("blocked_address") from None
+    except outbound.NotSentError:
         raise ReconcileError("unreachable") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        mapped = getattr(address, "ipv4_mapped", None)
-        if not address.is_global or address.is_multicast or (mapped and not mapped.is_global):
-            raise ReconcileError("blocked_address")

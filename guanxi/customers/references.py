@@ -294,13 +294,13 @@ def pii_fields() -> list[PiiFields]:
 
 
 def undeclared_pii_fields(registry: Any = None) -> list[str]:
-    """`app.Model.field` for every text or JSON field of an installed Guanxi model (in `registry`,
+    """`app.Model.field` for every text, JSON or binary field of an installed Guanxi model (in `registry`,
     by default Django's) whose name looks personal and that no app declared with `register_pii`;
     empty when the inventory is complete."""
     from django.apps import apps
 
     declared = {(item.model, name) for item in _pii for name in item.fields}
-    kinds = (models.CharField, models.TextField, models.JSONField)
+    kinds = (models.CharField, models.TextField, models.JSONField, models.BinaryField)
     return sorted(
         f"{model._meta.label}.{field.name}"
         for model in (registry or apps).get_models()
