@@ -145,8 +145,16 @@ class TagOut(Schema):
 
 
 def _rule_problem(request, error: rules.RuleError):
+    """422 with one entry per problem in the documented shape (loc, msg, type), keeping the rule's
+    own `path` and `message` beside them for the clients that read those."""
     return problem_response(
-        request, 422, _("The rule cannot be used."), errors=[problem.as_dict() for problem in error.problems]
+        request,
+        422,
+        _("The rule cannot be used."),
+        errors=[
+            {"loc": ["body", "rule", p.path], "msg": p.message, "type": "rule", **p.as_dict()}
+            for p in error.problems
+        ],
     )
 
 

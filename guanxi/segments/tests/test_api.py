@@ -72,7 +72,13 @@ def test_bad_rule_names_the_offending_node(client, manager, people, post):
     assert response.status_code == 422
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["errors"] == [
-        {"path": "root.all[1].any[0].value", "message": "expected a whole number in range"}
+        {
+            "loc": ["body", "rule", "root.all[1].any[0].value"],
+            "msg": "expected a whole number in range",
+            "type": "rule",
+            "path": "root.all[1].any[0].value",
+            "message": "expected a whole number in range",
+        }
     ]
 
 
@@ -150,7 +156,13 @@ def test_cycles_are_rejected(client, manager, people, bearer):
     )
     assert response.status_code == 422
     assert response.json()["errors"] == [
-        {"path": "root.segment", "message": "segments refer to each other in a cycle"}
+        {
+            "loc": ["body", "rule", "root.segment"],
+            "msg": "segments refer to each other in a cycle",
+            "type": "rule",
+            "path": "root.segment",
+            "message": "segments refer to each other in a cycle",
+        }
     ]
 
 
