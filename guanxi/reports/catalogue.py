@@ -11,6 +11,7 @@ from guanxi.accounts.models import Organisation
 from guanxi.analytics.models import CustomerClass, CustomerMetric, LifecycleStage, RfmSegment
 from guanxi.commerce.models import Channel, Order, OrderLine, Store
 from guanxi.core.display import label_of
+from guanxi.loyalty import fetch as loyalty_fetch
 from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, month_range
 from guanxi.service import fetch as service_fetch
 from guanxi.service.models import TicketChannel, TicketType
@@ -84,6 +85,17 @@ def ticket_rows(user, scope: Scope) -> QuerySet:
     return rows.filter(**month_range("created_at", scope.start, scope.end))
 
 
+def lot_rows(user, scope: Scope) -> QuerySet:
+    """Open points lots of the loyalty programmes the user may see (through guanxi.loyalty.fetch)."""
+    rows = loyalty_fetch.open_lots(user)
+    return rows.filter(programme__unit=scope.unit) if scope.unit is not None else rows
+
+
+def member_rows(user, scope: Scope) -> QuerySet:
+    rows = loyalty_fetch.memberships(user)
+    return rows.filter(programme__unit=scope.unit) if scope.unit is not None else rows
+
+
 # Dimensions --------------------------------------------------------------------------------------
 
 CUSTOMER_CLASS = Dimension("class", gettext_lazy("Customer class"), "customer_class", _choices(CustomerClass))
@@ -140,6 +152,16 @@ TICKET_TYPE = Dimension("type", gettext_lazy("Type"), "ticket_type", _choices(Ti
 TICKET_CHANNEL = Dimension("channel", gettext_lazy("Channel"), "channel", _choices(TicketChannel))
 TICKET_MONTH = Dimension("month", gettext_lazy("Month opened"), "created_at", month=True)
 
+PROGRAMME_UNIT = Dimension("unit", gettext_lazy("Business unit"), "programme__unit__name")
+EXPIRY_MONTH = Dimension(
+    "expiry",
+    gettext_lazy("Month the points last until"),
+    "last_day",
+    month=True,
+    empty_label=gettext_lazy("Never expire"),
+)
+TIER = Dimension("tier", gettext_lazy("Tier"), "tier__name")
+
 # Measures ----------------------------------------------------------------------------------------
 
 CUSTOMERS = Measure("customers", gettext_lazy("Customers"), lambda: Count("customer_id"), share=True)
@@ -164,6 +186,13 @@ SLA_MET = Measure(
     lambda: Count("id", filter=Q(resolved_at__isnull=False, resolution_breached_at__isnull=True)),
 )
 CSAT = Measure("csat", gettext_lazy("Average satisfaction (1–5)"), lambda: Avg("satisfaction"), average=True)
+
+POINTS = Measure("outstanding", gettext_lazy("Outstanding points"), lambda: Sum("remaining"), share=True)
+LIABILITY = Measure(
+    "liability", gettext_lazy("Liability"), lambda: Sum("points_value"), money=True, share=True
+)
+POINT_HOLDERS = Measure("members", gettext_lazy("Members"), lambda: Count("customer_id", distinct=True))
+MEMBERS = Measure("members", gettext_lazy("Members"), lambda: Count("id"), share=True)
 
 
 REPORTS: tuple[Report, ...] = (
@@ -254,6 +283,29 @@ REPORTS: tuple[Report, ...] = (
         filters=(PERIOD_FILTER,),
         needs="service.view",
         period_months=12,
+    ),
+    Report(
+        "liability",
+        gettext_lazy("Points liability"),
+        gettext_lazy(
+            "What the loyalty points not yet spent or expired would cost if redeemed: outstanding points "
+            "times the programme's value of one point, by business unit and by the month they last until."
+        ),
+        lot_rows,
+        (PROGRAMME_UNIT, EXPIRY_MONTH),
+        (LIABILITY, POINTS, POINT_HOLDERS),
+        drill="customers",
+        needs="loyalty.view",
+    ),
+    Report(
+        "tiers",
+        gettext_lazy("Members by tier"),
+        gettext_lazy("How many members each loyalty tier holds, per tier and per business unit."),
+        member_rows,
+        (TIER, PROGRAMME_UNIT),
+        (MEMBERS,),
+        drill="customers",
+        needs="loyalty.view",
     ),
 )
 

@@ -43,6 +43,7 @@ class Dimension:
     labels: Callable[[Any], str] | None = None
     month: bool = False  # group by calendar month (business time zone) of a date-time field
     lookup: Callable[[Any], Q] | None = None
+    empty_label: Promise | None = None  # the label of rows without a value, when "Unknown" says it wrong
 
     def expression(self) -> Expression | F:
         if self.month:
@@ -51,7 +52,7 @@ class Dimension:
 
     def label_of(self, value: Any) -> str:
         if value is None or value == "":
-            return _("Unknown")
+            return str(self.empty_label) if self.empty_label else _("Unknown")
         if self.month:
             return _month(value).strftime("%Y-%m")
         return self.labels(value) if self.labels else str(value)
