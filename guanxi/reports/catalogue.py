@@ -3,7 +3,21 @@
 analytics metrics store (one row per customer and unit, or organisation-wide), the order lines of sale
 orders, and the service tickets (through guanxi.service.fetch)."""
 
-from django.db.models import Avg, Case, CharField, Count, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Avg,
+    Case,
+    CharField,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, NullIf
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -12,7 +26,9 @@ from guanxi.analytics.models import CustomerClass, CustomerMetric, LifecycleStag
 from guanxi.commerce.models import Channel, Order, OrderLine, Store
 from guanxi.core.display import label_of
 from guanxi.loyalty import fetch as loyalty_fetch
-from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, month_range
+from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, business_zone, month_range
+from guanxi.sales import fetch as sales_fetch
+from guanxi.sales.models import ForecastCategory
 from guanxi.service import fetch as service_fetch
 from guanxi.service.models import TicketChannel, TicketType
 
@@ -96,6 +112,28 @@ def member_rows(user, scope: Scope) -> QuerySet:
     return rows.filter(programme__unit=scope.unit) if scope.unit is not None else rows
 
 
+def pipeline_rows(user, scope: Scope) -> QuerySet:
+    """Open opportunities the user may see (through guanxi.sales.fetch), in the organisation's currency."""
+    rows = sales_fetch.open_opportunities(user, currency())
+    return rows.filter(unit=scope.unit) if scope.unit is not None else rows
+
+
+def quota_rows(user, scope: Scope) -> QuerySet:
+    """Quotas of the period with what their reps won against them, deals closed in business time."""
+    rows = sales_fetch.quotas_with_won(user, currency(), business_zone())
+    if scope.unit is not None:
+        rows = rows.filter(unit=scope.unit)
+    if scope.start is not None:
+        rows = rows.filter(month__gte=scope.start)
+    if scope.end is not None:
+        rows = rows.filter(month__lte=scope.end)
+    return rows
+
+
+def won_behind(user, quotas: QuerySet) -> QuerySet:
+    return sales_fetch.won_behind_quotas(user, quotas, business_zone())
+
+
 # Dimensions --------------------------------------------------------------------------------------
 
 CUSTOMER_CLASS = Dimension("class", gettext_lazy("Customer class"), "customer_class", _choices(CustomerClass))
@@ -162,6 +200,15 @@ EXPIRY_MONTH = Dimension(
 )
 TIER = Dimension("tier", gettext_lazy("Tier"), "tier__name")
 
+STAGE_NAME = Dimension("stage", gettext_lazy("Stage"), "stage__name")
+OWNER = Dimension("owner", gettext_lazy("Owner"), "owner__username")
+UNIT = Dimension("unit", gettext_lazy("Business unit"), "unit__name")
+FORECAST = Dimension(
+    "forecast", gettext_lazy("Forecast category"), "forecast_category", _choices(ForecastCategory)
+)
+QUOTA_MONTH = Dimension("month", gettext_lazy("Month"), "month", lambda value: f"{value:%Y-%m}")
+REP = Dimension("rep", gettext_lazy("Sales rep"), "user__username")
+
 # Measures ----------------------------------------------------------------------------------------
 
 CUSTOMERS = Measure("customers", gettext_lazy("Customers"), lambda: Count("customer_id"), share=True)
@@ -193,6 +240,28 @@ LIABILITY = Measure(
 )
 POINT_HOLDERS = Measure("members", gettext_lazy("Members"), lambda: Count("customer_id", distinct=True))
 MEMBERS = Measure("members", gettext_lazy("Members"), lambda: Count("id"), share=True)
+
+OPPORTUNITIES = Measure("deals", gettext_lazy("Open opportunities"), lambda: Count("id"), share=True)
+AMOUNT = Measure("amount_total", gettext_lazy("Amount"), lambda: Sum("amount"), money=True, share=True)
+# Amount × the stage's win probability (%), summed exactly and divided by 100 afterwards.
+WEIGHTED = Measure(
+    "weighted",
+    gettext_lazy("Weighted amount"),
+    lambda: Sum(F("amount") * F("stage__probability")),
+    money=True,
+    per=100,
+)
+QUOTA = Measure("quota", gettext_lazy("Quota"), lambda: Sum("amount"), money=True)
+WON = Measure("won_total", gettext_lazy("Won"), lambda: Sum("won"), money=True)
+ATTAINMENT = Measure(
+    "attainment",
+    gettext_lazy("Attainment (%)"),
+    lambda: ExpressionWrapper(
+        Cast(Sum("won"), FloatField()) * Value(100.0) / NullIf(Cast(Sum("amount"), FloatField()), Value(0.0)),
+        output_field=FloatField(),
+    ),
+    average=True,
+)
 
 
 REPORTS: tuple[Report, ...] = (
@@ -306,6 +375,37 @@ REPORTS: tuple[Report, ...] = (
         (MEMBERS,),
         drill="customers",
         needs="loyalty.view",
+    ),
+    Report(
+        "pipeline",
+        gettext_lazy("Sales pipeline"),
+        gettext_lazy(
+            "The open opportunities by stage, owner, business unit and forecast category: how many, their "
+            "amount, and the amount weighted by each stage's win probability."
+        ),
+        pipeline_rows,
+        (STAGE_NAME, OWNER, UNIT, FORECAST),
+        (OPPORTUNITIES, AMOUNT, WEIGHTED),
+        drill="opportunities",
+        needs="sales.view",
+    ),
+    Report(
+        "quota",
+        gettext_lazy("Won against quota"),
+        gettext_lazy(
+            "What the sales reps won in the months they have a quota for, against that quota, by month, "
+            "rep and business unit."
+        ),
+        quota_rows,
+        (QUOTA_MONTH, REP, UNIT),
+        (QUOTA, WON, ATTAINMENT),
+        drill="opportunities",
+        filters=(PERIOD_FILTER,),
+        chart="columns",
+        sort_by_value=False,
+        needs="sales.view",
+        period_months=12,
+        drill_rows=won_behind,
     ),
 )
 

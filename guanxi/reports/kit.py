@@ -89,6 +89,7 @@ class Measure:
     money: bool = False
     share: bool = False  # also show each row's share of the total (%)
     average: bool = False  # an average: two decimals, and None (not 0) when there is nothing to average
+    per: int = 1  # the aggregate is in units of 1/per (a sum of amount × percent is divided by 100)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ class Report:
     sort_by_value: bool = True  # largest first; False keeps the groups' own order (months)
     needs: str = ""  # the permission of the read model behind the report
     period_months: int = 0  # the default period, in months up to this one (0: all time)
+    # (user, source rows) -> the rows the drill-down lists, when they are not the source's own rows
+    drill_rows: Callable[[Any, QuerySet], QuerySet] | None = None
 
     def dimension(self, key: str) -> Dimension:
         for dimension in self.dimensions:
@@ -222,6 +225,8 @@ def run(report: Report, user, scope: Scope) -> Result:
 
 
 def _value(value: Any, measure: Measure) -> Any:
+    if value is not None and measure.per != 1:
+        value = Decimal(str(value)) / measure.per
     if measure.average:
         return (
             None if value is None else Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

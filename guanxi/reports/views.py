@@ -151,6 +151,8 @@ def drill_down(request, slug):
         rows = dimension.narrow(rows, token)
         label = next((r.label for r in run(shown, user, scope).rows if r.token == token), token)
         title = f"{shown.title} · {dimension.label}: {label}"
+    if shown.drill_rows is not None:
+        rows = shown.drill_rows(user, rows)
     drilled = drill(shown.drill, user, rows, f"report-{shown.slug}-drill", title)
     fmt = request.GET.get("format")
     if fmt:
