@@ -1,7 +1,12 @@
 """The reports seed 002's requirements spec names (客户贡献分析, 客户构成分析, 客户流失分析,
 不同商品的销售构成分析, 客户服务分析), each declared over a read model another app exposes: the
 analytics metrics store (one row per customer and unit, or organisation-wide), the order lines of sale
-orders, and the service tickets (through guanxi.service.fetch)."""
+orders, the service tickets (through guanxi.service.fetch); and the loyalty points and tiers, the sales
+pipeline and quotas, and the campaigns' effect (through each app's fetch module) for the issue's
+loyalty, pipeline and campaign reports."""
+
+from decimal import Decimal
+from typing import Any
 
 from django.db.models import (
     Avg,
@@ -26,6 +31,8 @@ from guanxi.analytics.models import CustomerClass, CustomerMetric, LifecycleStag
 from guanxi.commerce.models import Channel, Order, OrderLine, Store
 from guanxi.core.display import label_of
 from guanxi.loyalty import fetch as loyalty_fetch
+from guanxi.marketing import effect as marketing_effect
+from guanxi.marketing import fetch as marketing_fetch
 from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, business_zone, month_range
 from guanxi.sales import fetch as sales_fetch
 from guanxi.sales.models import ForecastCategory
@@ -134,6 +141,38 @@ def won_behind(user, quotas: QuerySet) -> QuerySet:
     return sales_fetch.won_behind_quotas(user, quotas, business_zone())
 
 
+def recipient_rows(user, scope: Scope) -> QuerySet:
+    """Recipients of the campaigns sent in the period (through guanxi.marketing.fetch): the customers
+    behind a campaign's figures."""
+    rows = marketing_fetch.campaign_recipients(user)
+    if scope.unit is not None:
+        rows = rows.filter(campaign__unit=scope.unit)
+    return rows.filter(**month_range("campaign__sent_at", scope.start, scope.end))
+
+
+def campaign_effects(user, scope: Scope) -> list[tuple[Any, str, dict[str, Any]]]:
+    """Each campaign sent in the period with marketing's own effect figures (treated against holdout)."""
+    campaigns = marketing_fetch.sent_campaigns(user)
+    if scope.unit is not None:
+        campaigns = campaigns.filter(unit=scope.unit)
+    out = []
+    for campaign in campaigns.filter(**month_range("sent_at", scope.start, scope.end)):
+        effect = marketing_effect.analyse(campaign)
+        if effect is None:
+            continue
+        figures = {
+            "treated": effect.treated.customers,
+            "held_out": effect.holdout.customers,
+            "conversion": Decimal(str(effect.treated.rate * 100)),
+            "holdout_conversion": Decimal(str(effect.holdout.rate * 100)),
+            "incremental": effect.incremental_revenue,
+            "coupon_cost": effect.coupon_cost,
+            "net": effect.incremental_revenue - effect.coupon_cost,
+        }
+        out.append((campaign.pk, campaign.name, figures))
+    return out
+
+
 # Dimensions --------------------------------------------------------------------------------------
 
 CUSTOMER_CLASS = Dimension("class", gettext_lazy("Customer class"), "customer_class", _choices(CustomerClass))
@@ -209,6 +248,8 @@ FORECAST = Dimension(
 QUOTA_MONTH = Dimension("month", gettext_lazy("Month"), "month", lambda value: f"{value:%Y-%m}")
 REP = Dimension("rep", gettext_lazy("Sales rep"), "user__username")
 
+CAMPAIGN = Dimension("campaign", gettext_lazy("Campaign"), "campaign_id")
+
 # Measures ----------------------------------------------------------------------------------------
 
 CUSTOMERS = Measure("customers", gettext_lazy("Customers"), lambda: Count("customer_id"), share=True)
@@ -261,6 +302,19 @@ ATTAINMENT = Measure(
         output_field=FloatField(),
     ),
     average=True,
+)
+
+# Campaign effect: figures of guanxi.marketing.effect, one row per campaign (never summed by SQL).
+EFFECT_MEASURES = (
+    Measure("net", gettext_lazy("Incremental revenue after coupon cost"), None, money=True),
+    Measure("treated", gettext_lazy("Recipients (treated)"), None),
+    Measure("held_out", gettext_lazy("Holdout"), None),
+    Measure("conversion", gettext_lazy("Conversion, treated (%)"), None, average=True, summable=False),
+    Measure(
+        "holdout_conversion", gettext_lazy("Conversion, holdout (%)"), None, average=True, summable=False
+    ),
+    Measure("incremental", gettext_lazy("Incremental revenue"), None, money=True),
+    Measure("coupon_cost", gettext_lazy("Coupon cost"), None, money=True),
 )
 
 
@@ -406,6 +460,22 @@ REPORTS: tuple[Report, ...] = (
         needs="sales.view",
         period_months=12,
         drill_rows=won_behind,
+    ),
+    Report(
+        "campaigns",
+        gettext_lazy("Campaign effect"),
+        gettext_lazy(
+            "What each campaign sent in the period brought beyond what its customers would have bought "
+            "anyway: its recipients against its holdout, as Marketing measures it."
+        ),
+        recipient_rows,
+        (CAMPAIGN,),
+        EFFECT_MEASURES,
+        drill="customers",
+        filters=(PERIOD_FILTER,),
+        needs="marketing.view",
+        period_months=12,
+        figures=campaign_effects,
     ),
 )
 
