@@ -85,7 +85,7 @@ class Dimension:
 class Measure:
     key: str
     label: Promise
-    aggregate: Callable[[], Aggregate] | None  # None: the report's `figures` compute it
+    aggregate: Callable[[], Aggregate | Expression] | None  # None: the report's `figures` compute it
     money: bool = False
     share: bool = False  # also show each row's share of the total (%)
     average: bool = False  # an average: two decimals, and None (not 0) when there is nothing to average
