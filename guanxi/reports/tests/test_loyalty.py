@@ -43,6 +43,9 @@ def test_liability_of_a_unit_by_the_month_the_points_last_until(client, programm
         ("2027-12", Decimal("10.00"), Decimal("18.2"), 200, Decimal("18.2"), 1),
     ]
     assert totals == (Decimal("55.00"), Decimal("100.0"), 1100, Decimal("100.0"), 2)
+    home = client.get("/reports/").context["sections"]
+    liability = next(f for s in home if s.key == "customers" for f in s.figures if f.key == "liability")
+    assert (liability.current, liability.previous, liability.query) == (Decimal("55.00"), None, "unit=home")
 
 
 def test_liability_by_unit_for_the_group_and_only_the_own_unit_for_a_unit_head(
