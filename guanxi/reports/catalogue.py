@@ -28,12 +28,13 @@ from django.utils.translation import gettext_lazy
 
 from guanxi.accounts.models import Organisation
 from guanxi.analytics.models import CustomerClass, CustomerMetric, LifecycleStage, RfmSegment
+from guanxi.analytics.reports.orders import ABC_A_SHARE, ABC_B_SHARE, PARETO_POINTS
 from guanxi.commerce.models import Channel, Order, OrderLine, Store
 from guanxi.core.display import label_of
 from guanxi.loyalty import fetch as loyalty_fetch
 from guanxi.marketing import effect as marketing_effect
 from guanxi.marketing import fetch as marketing_fetch
-from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, business_zone, month_range
+from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, business_zone, month_range, percent
 from guanxi.sales import fetch as sales_fetch
 from guanxi.sales.models import ForecastCategory
 from guanxi.service import fetch as service_fetch
@@ -171,6 +172,31 @@ def campaign_effects(user, scope: Scope) -> list[tuple[Any, str, dict[str, Any]]
         }
         out.append((campaign.pk, campaign.name, figures))
     return out
+
+
+def spend_curve(user, scope: Scope) -> dict[str, Any]:
+    """The Pareto view of contribution: the customers of the report by total spend, largest first, each
+    point the cumulative share of spend (y) made by the top share of customers (x), both in percent;
+    dashed lines at the ABC limits (75 and 95 percent)."""
+    spends = list(
+        metric_rows(user, scope).order_by("-total_spend", "customer_id").values_list("total_spend", flat=True)
+    )
+    total = sum((Decimal(spend) for spend in spends), Decimal(0))
+    count = len(spends)
+    step = max(1, -(-count // PARETO_POINTS))  # ceil: one point per `step` customers
+    points = [[0.0, 0.0]]
+    running = Decimal(0)
+    for rank, spend in enumerate(spends, start=1):
+        running += Decimal(spend)
+        if total > 0 and (rank % step == 0 or rank == count):
+            points.append([float(percent(rank, count) or 0), float(percent(running, total) or 0)])
+    return {
+        "kind": "pareto",
+        "points": points,
+        "marks": [float(ABC_A_SHARE), float(ABC_B_SHARE)],
+        "x_label": _("Share of customers (%)"),
+        "y_label": _("Cumulative share of spend (%)"),
+    }
 
 
 # Dimensions --------------------------------------------------------------------------------------
@@ -332,6 +358,7 @@ REPORTS: tuple[Report, ...] = (
         drill="customers",
         filters=(CLASS_FILTER,),
         needs="analytics.view",
+        curve=spend_curve,
     ),
     Report(
         "composition",

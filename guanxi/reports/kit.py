@@ -148,6 +148,7 @@ class Report:
     # computes (marketing's effect analysis) rather than the database sums. The source still gives the
     # rows behind each group for the drill-down; totals add up the summable measures.
     figures: Callable[[Any, Scope], list[tuple[Any, str, dict[str, Any]]]] | None = None
+    curve: Callable[[Any, Scope], dict[str, Any]] | None = None  # (user, scope) -> a second chart's data
 
     def dimension(self, key: str) -> Dimension:
         for dimension in self.dimensions:

@@ -87,13 +87,22 @@ def report(request, slug):
             "units": units,
             "unit": unit,
             "all_units_allowed": user.sees_all_units(),
-            "charts": {"report": result.chart()} if result.rows else {},
+            "charts": _charts(shown, result, user, scope),
             "can_export": user.has_permission(exports.EXPORT_PERMISSION),
             "can_schedule": unit is not None and user.has_permission(actions.SCHEDULE_PERMISSION),
             "frequencies": Frequency.choices,
             "recipients": _recipients(shown, unit) if unit is not None else [],
         },
     )
+
+
+def _charts(shown: Report, result, user, scope) -> dict[str, Any]:
+    if not result.rows:
+        return {}
+    charts = {"report": result.chart()}
+    if shown.curve is not None:
+        charts["curve"] = shown.curve(user, scope)
+    return charts
 
 
 def _recipients(shown: Report, unit) -> list[User]:
