@@ -7,7 +7,20 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    DateTimeField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -262,3 +275,21 @@ def coupon_report(user: Any) -> list[dict[str, Any]]:
         row["discount"] = round_money(row["discount"])
         rows.append({**row, "template": template})
     return rows
+
+
+def open_lots(user: Any) -> QuerySet:
+    """Lots with points left in the programmes the user may see, for the reports' liability report:
+    each with `points_value` (its remaining points × the programme's point value) and `last_day` (the instant
+    before it expires, so points that expire at midnight on 1 January count in December)."""
+    return Lot.objects.filter(programme__in=programmes(user).values("pk"), remaining__gt=0).annotate(
+        points_value=ExpressionWrapper(
+            F("remaining") * F("programme__point_value"),
+            output_field=DecimalField(max_digits=20, decimal_places=4),
+        ),
+        last_day=ExpressionWrapper(F("expires_at") - Value(_EPSILON), output_field=DateTimeField()),
+    )
+
+
+def memberships(user: Any) -> QuerySet:
+    """Every membership the user may see, for the reports' members-by-tier report."""
+    return Membership.objects.restrict(user, "view")

@@ -80,3 +80,13 @@ def enrolment(user: Any, pk: int) -> Enrolment | None:
 
 def runs_of(enrolment: Enrolment) -> list[StepRun]:
     return list(StepRun.objects.filter(enrolment=enrolment).order_by("ran_at", "pk"))
+
+
+def sent_campaigns(user: Any) -> Any:
+    """The sent campaigns the user may see, for the reports' campaign effect report."""
+    return Campaign.objects.restrict(user, "view").filter(sent_at__isnull=False).order_by("-sent_at", "-pk")
+
+
+def campaign_recipients(user: Any) -> Any:
+    """The recipients (treated and held out) of the sent campaigns the user may see."""
+    return Recipient.objects.restrict(user, "view").filter(campaign__sent_at__isnull=False)

@@ -1,17 +1,42 @@
 """The reports seed 002's requirements spec names (客户贡献分析, 客户构成分析, 客户流失分析,
 不同商品的销售构成分析, 客户服务分析), each declared over a read model another app exposes: the
 analytics metrics store (one row per customer and unit, or organisation-wide), the order lines of sale
-orders, and the service tickets (through guanxi.service.fetch)."""
+orders, the service tickets (through guanxi.service.fetch); and the loyalty points and tiers, the sales
+pipeline and quotas, and the campaigns' effect (through each app's fetch module) for the issue's
+loyalty, pipeline and campaign reports."""
 
-from django.db.models import Avg, Case, CharField, Count, Q, QuerySet, Sum, Value, When
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    Case,
+    CharField,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, NullIf
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.accounts.models import Organisation
 from guanxi.analytics.models import CustomerClass, CustomerMetric, LifecycleStage, RfmSegment
+from guanxi.analytics.reports.orders import ABC_A_SHARE, ABC_B_SHARE, PARETO_POINTS
 from guanxi.commerce.models import Channel, Order, OrderLine, Store
 from guanxi.core.display import label_of
-from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, month_range
+from guanxi.loyalty import fetch as loyalty_fetch
+from guanxi.marketing import effect as marketing_effect
+from guanxi.marketing import fetch as marketing_fetch
+from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, business_zone, month_range, percent
+from guanxi.sales import fetch as sales_fetch
+from guanxi.sales.models import ForecastCategory
 from guanxi.service import fetch as service_fetch
 from guanxi.service.models import TicketChannel, TicketType
 
@@ -84,6 +109,96 @@ def ticket_rows(user, scope: Scope) -> QuerySet:
     return rows.filter(**month_range("created_at", scope.start, scope.end))
 
 
+def lot_rows(user, scope: Scope) -> QuerySet:
+    """Open points lots of the loyalty programmes the user may see (through guanxi.loyalty.fetch)."""
+    rows = loyalty_fetch.open_lots(user)
+    return rows.filter(programme__unit=scope.unit) if scope.unit is not None else rows
+
+
+def member_rows(user, scope: Scope) -> QuerySet:
+    rows = loyalty_fetch.memberships(user)
+    return rows.filter(programme__unit=scope.unit) if scope.unit is not None else rows
+
+
+def pipeline_rows(user, scope: Scope) -> QuerySet:
+    """Open opportunities the user may see (through guanxi.sales.fetch), in the organisation's currency."""
+    rows = sales_fetch.open_opportunities(user, currency())
+    return rows.filter(unit=scope.unit) if scope.unit is not None else rows
+
+
+def quota_rows(user, scope: Scope) -> QuerySet:
+    """Quotas of the period with what their reps won against them, deals closed in business time."""
+    rows = sales_fetch.quotas_with_won(user, currency(), business_zone())
+    if scope.unit is not None:
+        rows = rows.filter(unit=scope.unit)
+    if scope.start is not None:
+        rows = rows.filter(month__gte=scope.start)
+    if scope.end is not None:
+        rows = rows.filter(month__lte=scope.end)
+    return rows
+
+
+def won_behind(user, quotas: QuerySet) -> QuerySet:
+    return sales_fetch.won_behind_quotas(user, quotas, business_zone())
+
+
+def recipient_rows(user, scope: Scope) -> QuerySet:
+    """Recipients of the campaigns sent in the period (through guanxi.marketing.fetch): the customers
+    behind a campaign's figures."""
+    rows = marketing_fetch.campaign_recipients(user)
+    if scope.unit is not None:
+        rows = rows.filter(campaign__unit=scope.unit)
+    return rows.filter(**month_range("campaign__sent_at", scope.start, scope.end))
+
+
+def campaign_effects(user, scope: Scope) -> list[tuple[Any, str, dict[str, Any]]]:
+    """Each campaign sent in the period with marketing's own effect figures (treated against holdout)."""
+    campaigns = marketing_fetch.sent_campaigns(user)
+    if scope.unit is not None:
+        campaigns = campaigns.filter(unit=scope.unit)
+    out = []
+    for campaign in campaigns.filter(**month_range("sent_at", scope.start, scope.end)):
+        effect = marketing_effect.analyse(campaign)
+        if effect is None:
+            continue
+        figures = {
+            "treated": effect.treated.customers,
+            "held_out": effect.holdout.customers,
+            "conversion": Decimal(str(effect.treated.rate * 100)),
+            "holdout_conversion": Decimal(str(effect.holdout.rate * 100)),
+            "incremental": effect.incremental_revenue,
+            "coupon_cost": effect.coupon_cost,
+            "net": effect.incremental_revenue - effect.coupon_cost,
+        }
+        out.append((campaign.pk, campaign.name, figures))
+    return out
+
+
+def spend_curve(user, scope: Scope) -> dict[str, Any]:
+    """The Pareto view of contribution: the customers of the report by total spend, largest first, each
+    point the cumulative share of spend (y) made by the top share of customers (x), both in percent;
+    dashed lines at the ABC limits (75 and 95 percent)."""
+    spends = list(
+        metric_rows(user, scope).order_by("-total_spend", "customer_id").values_list("total_spend", flat=True)
+    )
+    total = sum((Decimal(spend) for spend in spends), Decimal(0))
+    count = len(spends)
+    step = max(1, -(-count // PARETO_POINTS))  # ceil: one point per `step` customers
+    points = [[0.0, 0.0]]
+    running = Decimal(0)
+    for rank, spend in enumerate(spends, start=1):
+        running += Decimal(spend)
+        if total > 0 and (rank % step == 0 or rank == count):
+            points.append([float(percent(rank, count) or 0), float(percent(running, total) or 0)])
+    return {
+        "kind": "pareto",
+        "points": points,
+        "marks": [float(ABC_A_SHARE), float(ABC_B_SHARE)],
+        "x_label": _("Share of customers (%)"),
+        "y_label": _("Cumulative share of spend (%)"),
+    }
+
+
 # Dimensions --------------------------------------------------------------------------------------
 
 CUSTOMER_CLASS = Dimension("class", gettext_lazy("Customer class"), "customer_class", _choices(CustomerClass))
@@ -140,6 +255,27 @@ TICKET_TYPE = Dimension("type", gettext_lazy("Type"), "ticket_type", _choices(Ti
 TICKET_CHANNEL = Dimension("channel", gettext_lazy("Channel"), "channel", _choices(TicketChannel))
 TICKET_MONTH = Dimension("month", gettext_lazy("Month opened"), "created_at", month=True)
 
+PROGRAMME_UNIT = Dimension("unit", gettext_lazy("Business unit"), "programme__unit__name")
+EXPIRY_MONTH = Dimension(
+    "expiry",
+    gettext_lazy("Month the points last until"),
+    "last_day",
+    month=True,
+    empty_label=gettext_lazy("Never expire"),
+)
+TIER = Dimension("tier", gettext_lazy("Tier"), "tier__name")
+
+STAGE_NAME = Dimension("stage", gettext_lazy("Stage"), "stage__name")
+OWNER = Dimension("owner", gettext_lazy("Owner"), "owner__username")
+UNIT = Dimension("unit", gettext_lazy("Business unit"), "unit__name")
+FORECAST = Dimension(
+    "forecast", gettext_lazy("Forecast category"), "forecast_category", _choices(ForecastCategory)
+)
+QUOTA_MONTH = Dimension("month", gettext_lazy("Month"), "month", lambda value: f"{value:%Y-%m}")
+REP = Dimension("rep", gettext_lazy("Sales rep"), "user__username")
+
+CAMPAIGN = Dimension("campaign", gettext_lazy("Campaign"), "campaign_id")
+
 # Measures ----------------------------------------------------------------------------------------
 
 CUSTOMERS = Measure("customers", gettext_lazy("Customers"), lambda: Count("customer_id"), share=True)
@@ -165,6 +301,48 @@ SLA_MET = Measure(
 )
 CSAT = Measure("csat", gettext_lazy("Average satisfaction (1–5)"), lambda: Avg("satisfaction"), average=True)
 
+POINTS = Measure("outstanding", gettext_lazy("Outstanding points"), lambda: Sum("remaining"), share=True)
+LIABILITY = Measure(
+    "liability", gettext_lazy("Liability"), lambda: Sum("points_value"), money=True, share=True
+)
+POINT_HOLDERS = Measure("members", gettext_lazy("Members"), lambda: Count("customer_id", distinct=True))
+MEMBERS = Measure("members", gettext_lazy("Members"), lambda: Count("id"), share=True)
+
+OPPORTUNITIES = Measure("deals", gettext_lazy("Open opportunities"), lambda: Count("id"), share=True)
+AMOUNT = Measure("amount_total", gettext_lazy("Amount"), lambda: Sum("amount"), money=True, share=True)
+# Amount × the stage's win probability (%), summed exactly and divided by 100 afterwards.
+WEIGHTED = Measure(
+    "weighted",
+    gettext_lazy("Weighted amount"),
+    lambda: Sum(F("amount") * F("stage__probability")),
+    money=True,
+    per=100,
+)
+QUOTA = Measure("quota", gettext_lazy("Quota"), lambda: Sum("amount"), money=True)
+WON = Measure("won_total", gettext_lazy("Won"), lambda: Sum("won"), money=True)
+ATTAINMENT = Measure(
+    "attainment",
+    gettext_lazy("Attainment (%)"),
+    lambda: ExpressionWrapper(
+        Cast(Sum("won"), FloatField()) * Value(100.0) / NullIf(Cast(Sum("amount"), FloatField()), Value(0.0)),
+        output_field=FloatField(),
+    ),
+    average=True,
+)
+
+# Campaign effect: figures of guanxi.marketing.effect, one row per campaign (never summed by SQL).
+EFFECT_MEASURES = (
+    Measure("net", gettext_lazy("Incremental revenue after coupon cost"), None, money=True),
+    Measure("treated", gettext_lazy("Recipients (treated)"), None),
+    Measure("held_out", gettext_lazy("Holdout"), None),
+    Measure("conversion", gettext_lazy("Conversion, treated (%)"), None, average=True, summable=False),
+    Measure(
+        "holdout_conversion", gettext_lazy("Conversion, holdout (%)"), None, average=True, summable=False
+    ),
+    Measure("incremental", gettext_lazy("Incremental revenue"), None, money=True),
+    Measure("coupon_cost", gettext_lazy("Coupon cost"), None, money=True),
+)
+
 
 REPORTS: tuple[Report, ...] = (
     Report(
@@ -180,6 +358,7 @@ REPORTS: tuple[Report, ...] = (
         drill="customers",
         filters=(CLASS_FILTER,),
         needs="analytics.view",
+        curve=spend_curve,
     ),
     Report(
         "composition",
@@ -254,6 +433,76 @@ REPORTS: tuple[Report, ...] = (
         filters=(PERIOD_FILTER,),
         needs="service.view",
         period_months=12,
+    ),
+    Report(
+        "liability",
+        gettext_lazy("Points liability"),
+        gettext_lazy(
+            "What the loyalty points not yet spent or expired would cost if redeemed: outstanding points "
+            "times the programme's value of one point, by business unit and by the month they last until."
+        ),
+        lot_rows,
+        (PROGRAMME_UNIT, EXPIRY_MONTH),
+        (LIABILITY, POINTS, POINT_HOLDERS),
+        drill="customers",
+        needs="loyalty.view",
+    ),
+    Report(
+        "tiers",
+        gettext_lazy("Members by tier"),
+        gettext_lazy("How many members each loyalty tier holds, per tier and per business unit."),
+        member_rows,
+        (TIER, PROGRAMME_UNIT),
+        (MEMBERS,),
+        drill="customers",
+        needs="loyalty.view",
+    ),
+    Report(
+        "pipeline",
+        gettext_lazy("Sales pipeline"),
+        gettext_lazy(
+            "The open opportunities by stage, owner, business unit and forecast category: how many, their "
+            "amount, and the amount weighted by each stage's win probability."
+        ),
+        pipeline_rows,
+        (STAGE_NAME, OWNER, UNIT, FORECAST),
+        (OPPORTUNITIES, AMOUNT, WEIGHTED),
+        drill="opportunities",
+        needs="sales.view",
+    ),
+    Report(
+        "quota",
+        gettext_lazy("Won against quota"),
+        gettext_lazy(
+            "What the sales reps won in the months they have a quota for, against that quota, by month, "
+            "rep and business unit."
+        ),
+        quota_rows,
+        (QUOTA_MONTH, REP, UNIT),
+        (QUOTA, WON, ATTAINMENT),
+        drill="opportunities",
+        filters=(PERIOD_FILTER,),
+        chart="columns",
+        sort_by_value=False,
+        needs="sales.view",
+        period_months=12,
+        drill_rows=won_behind,
+    ),
+    Report(
+        "campaigns",
+        gettext_lazy("Campaign effect"),
+        gettext_lazy(
+            "What each campaign sent in the period brought beyond what its customers would have bought "
+            "anyway: its recipients against its holdout, as Marketing measures it."
+        ),
+        recipient_rows,
+        (CAMPAIGN,),
+        EFFECT_MEASURES,
+        drill="customers",
+        filters=(PERIOD_FILTER,),
+        needs="marketing.view",
+        period_months=12,
+        figures=campaign_effects,
     ),
 )
 

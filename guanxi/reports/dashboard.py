@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.roles import Role
 from guanxi.reports import catalogue
-from guanxi.reports.kit import Scope, add_months, month_range, this_month
+from guanxi.reports.kit import Scope, add_months, month_range, run, this_month
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,13 @@ def _sales(user, scope: Scope, months) -> Section:
         buyers=Count("customer_id", distinct=True),
     )
     query = _month_query(scope, months[0])
+    shown = (
+        _figure("revenue", _("Revenue"), figures, "products", query, money=True),
+        _figure("orders", _("Orders"), figures, "products", query),
+        _figure("buyers", _("Customers who bought"), figures, "products", query),
+    )
     return Section(
-        "sales",
-        _("Sales"),
-        (
-            _figure("revenue", _("Revenue"), figures, "products", query, money=True),
-            _figure("orders", _("Orders"), figures, "products", query),
-            _figure("buyers", _("Customers who bought"), figures, "products", query),
-        ),
+        "sales", _("Sales"), shown + _now(user, scope, "pipeline", -1, _("Open pipeline, weighted"))
     )
 
 
@@ -124,6 +123,7 @@ def _customers(user, scope: Scope, months) -> Section:
                 _month_query(scope, months[0]),
             ),
             Figure("at_risk", _("Customers at risk now"), at_risk, None, None, "churn", unit_query),
+            *_now(user, scope, "liability", 0, _("Points liability now")),
         ),
     )
 
@@ -146,6 +146,15 @@ def _service(user, scope: Scope, months) -> Section:
             _figure("sla_met", _("Resolved within the SLA"), figures, "service", query),
         ),
     )
+
+
+def _now(user, scope: Scope, slug: str, total: int, label: Promise) -> tuple[Figure, ...]:
+    """A money figure of now (no past to compare with): one total of a report, when the user may read it."""
+    report = catalogue.BY_SLUG[slug]
+    if not user.has_permission(report.needs):
+        return ()
+    value = run(report, user, Scope(unit=scope.unit)).totals[total]
+    return (Figure(slug, label, value, None, None, slug, Scope(unit=scope.unit).query(), money=True),)
 
 
 def _figure(key, label, figures: list[dict], report: str, query: str, money: bool = False) -> Figure:

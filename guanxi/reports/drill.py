@@ -12,6 +12,7 @@ from guanxi.core.display import label_of
 from guanxi.core.exports import Table
 from guanxi.customers.fetch import Masker
 from guanxi.customers.models import Customer
+from guanxi.sales.models import Opportunity
 from guanxi.service import fetch as service_fetch
 from guanxi.service.models import Status, TicketType
 
@@ -26,7 +27,8 @@ class Drilled:
 
 
 def drill(kind: str, user, rows: QuerySet, name: str, title: str) -> Drilled:
-    return {"customers": _customers, "orders": _orders, "tickets": _tickets}[kind](user, rows, name, title)
+    kinds = {"customers": _customers, "orders": _orders, "tickets": _tickets, "opportunities": _opportunities}
+    return kinds[kind](user, rows, name, title)
 
 
 def _customers(user, rows: QuerySet, name: str, title: str) -> Drilled:
@@ -99,5 +101,36 @@ def _tickets(user, rows: QuerySet, name: str, title: str) -> Drilled:
             ),
         ),
         tuple(reverse("service:ticket", args=[t.pk]) for t in shown),
+        total,
+    )
+
+
+def _opportunities(user, rows: QuerySet, name: str, title: str) -> Drilled:
+    opportunities = (
+        Opportunity.objects.restrict(user, "view")
+        .filter(pk__in=rows.values("pk"))
+        .select_related("stage", "owner")
+        .order_by("-amount", "-pk")
+    )
+    total = opportunities.count()
+    shown = list(opportunities[:LIMIT])
+    return Drilled(
+        Table(
+            name,
+            title,
+            (_("Opportunity"), _("Stage"), _("Owner"), _("Amount"), _("Expected close"), _("Closed")),
+            tuple(
+                (
+                    o.name,
+                    o.stage.name,
+                    o.owner.shown_name if o.owner else "",
+                    o.amount,
+                    o.expected_close,
+                    o.closed_at,
+                )
+                for o in shown
+            ),
+        ),
+        tuple(reverse("sales:opportunity", args=[o.pk]) for o in shown),
         total,
     )

@@ -43,6 +43,7 @@ class Dimension:
     labels: Callable[[Any], str] | None = None
     month: bool = False  # group by calendar month (business time zone) of a date-time field
     lookup: Callable[[Any], Q] | None = None
+    empty_label: Promise | None = None  # the label of rows without a value, when "Unknown" says it wrong
 
     def expression(self) -> Expression | F:
         if self.month:
@@ -51,7 +52,7 @@ class Dimension:
 
     def label_of(self, value: Any) -> str:
         if value is None or value == "":
-            return _("Unknown")
+            return str(self.empty_label) if self.empty_label else _("Unknown")
         if self.month:
             return _month(value).strftime("%Y-%m")
         return self.labels(value) if self.labels else str(value)
@@ -84,10 +85,12 @@ class Dimension:
 class Measure:
     key: str
     label: Promise
-    aggregate: Callable[[], Aggregate]
+    aggregate: Callable[[], Aggregate | Expression] | None  # None: the report's `figures` compute it
     money: bool = False
     share: bool = False  # also show each row's share of the total (%)
     average: bool = False  # an average: two decimals, and None (not 0) when there is nothing to average
+    per: int = 1  # the aggregate is in units of 1/per (a sum of amount × percent is divided by 100)
+    summable: bool = True  # False: a rate, whose total is not the sum of computed rows (left empty)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,13 @@ class Report:
     sort_by_value: bool = True  # largest first; False keeps the groups' own order (months)
     needs: str = ""  # the permission of the read model behind the report
     period_months: int = 0  # the default period, in months up to this one (0: all time)
+    # (user, source rows) -> the rows the drill-down lists, when they are not the source's own rows
+    drill_rows: Callable[[Any, QuerySet], QuerySet] | None = None
+    # (user, scope) -> [(group value, label, {measure key: value})]: figures the read model's owner
+    # computes (marketing's effect analysis) rather than the database sums. The source still gives the
+    # rows behind each group for the drill-down; totals add up the summable measures.
+    figures: Callable[[Any, Scope], list[tuple[Any, str, dict[str, Any]]]] | None = None
+    curve: Callable[[Any, Scope], dict[str, Any]] | None = None  # (user, scope) -> a second chart's data
 
     def dimension(self, key: str) -> Dimension:
         for dimension in self.dimensions:
@@ -181,20 +191,14 @@ def run(report: Report, user, scope: Scope) -> Result:
     """Group the report's rows by the scope's dimension and sum its measures, in one query."""
     dimension = report.dimension(scope.group)
     scope = replace(scope, group=dimension.key)
-    rows = report.source(user, scope)
-    grouped = (
-        rows.annotate(_group=dimension.expression())
-        .values("_group")
-        .annotate(**{measure.key: measure.aggregate() for measure in report.measures})
-        .order_by()
+    records, totals = (
+        _figures(report, user, scope) if report.figures else _aggregate(report, dimension, user, scope)
     )
-    records = list(grouped)
     first = report.measures[0].key
     if report.sort_by_value and not dimension.month:
-        records.sort(key=lambda r: (-(r[first] or 0), dimension.label_of(r["_group"])))
+        records.sort(key=lambda r: (-(r[first] or 0), r["_label"]))
     else:
         records.sort(key=lambda r: (r["_group"] is None, r["_group"] or ""))
-    totals = rows.aggregate(**{measure.key: measure.aggregate() for measure in report.measures})
     columns: list[str] = [str(dimension.label)]
     for measure in report.measures:
         columns.append(str(measure.label))
@@ -208,9 +212,7 @@ def run(report: Report, user, scope: Scope) -> Result:
             values.append(value)
             if measure.share:
                 values.append(percent(value, _value(totals[measure.key], measure)))
-        out.append(
-            Row(dimension.label_of(record["_group"]), dimension.token(record["_group"]), tuple(values))
-        )
+        out.append(Row(record["_label"], dimension.token(record["_group"]), tuple(values)))
     total_values: list[Any] = []
     for measure in report.measures:
         total = _value(totals[measure.key], measure)
@@ -220,7 +222,32 @@ def run(report: Report, user, scope: Scope) -> Result:
     return Result(report, scope, dimension, tuple(columns), tuple(out), tuple(total_values))
 
 
+def _aggregate(report: Report, dimension: Dimension, user, scope: Scope) -> tuple[list[dict], dict[str, Any]]:
+    rows = report.source(user, scope)
+    aggregates = {measure.key: measure.aggregate() for measure in report.measures if measure.aggregate}
+    records = list(
+        rows.annotate(_group=dimension.expression()).values("_group").annotate(**aggregates).order_by()
+    )
+    for record in records:
+        record["_label"] = dimension.label_of(record["_group"])
+    return records, rows.aggregate(**aggregates)
+
+
+def _figures(report: Report, user, scope: Scope) -> tuple[list[dict], dict[str, Any]]:
+    assert report.figures is not None
+    records = [
+        {"_group": group, "_label": label, **values} for group, label, values in report.figures(user, scope)
+    ]
+    totals = {
+        measure.key: sum(record[measure.key] or 0 for record in records) if measure.summable else None
+        for measure in report.measures
+    }
+    return records, totals
+
+
 def _value(value: Any, measure: Measure) -> Any:
+    if value is not None and measure.per != 1:
+        value = Decimal(str(value)) / measure.per
     if measure.average:
         return (
             None if value is None else Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

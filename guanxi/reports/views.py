@@ -87,13 +87,22 @@ def report(request, slug):
             "units": units,
             "unit": unit,
             "all_units_allowed": user.sees_all_units(),
-            "charts": {"report": result.chart()} if result.rows else {},
+            "charts": _charts(shown, result, user, scope),
             "can_export": user.has_permission(exports.EXPORT_PERMISSION),
             "can_schedule": unit is not None and user.has_permission(actions.SCHEDULE_PERMISSION),
             "frequencies": Frequency.choices,
             "recipients": _recipients(shown, unit) if unit is not None else [],
         },
     )
+
+
+def _charts(shown: Report, result, user, scope) -> dict[str, Any]:
+    if not result.rows:
+        return {}
+    charts = {"report": result.chart()}
+    if shown.curve is not None:
+        charts["curve"] = shown.curve(user, scope)
+    return charts
 
 
 def _recipients(shown: Report, unit) -> list[User]:
@@ -151,6 +160,8 @@ def drill_down(request, slug):
         rows = dimension.narrow(rows, token)
         label = next((r.label for r in run(shown, user, scope).rows if r.token == token), token)
         title = f"{shown.title} · {dimension.label}: {label}"
+    if shown.drill_rows is not None:
+        rows = shown.drill_rows(user, rows)
     drilled = drill(shown.drill, user, rows, f"report-{shown.slug}-drill", title)
     fmt = request.GET.get("format")
     if fmt:

@@ -10,12 +10,24 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DateField,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncMonth
 from django.http import Http404
 from django.utils import timezone
 
 from guanxi.core.money import round_money
-from guanxi.sales.models import Activity, Notification, Opportunity, Pipeline, SalesRules, Stage
+from guanxi.sales.models import Activity, Notification, Opportunity, Pipeline, Quota, SalesRules, Stage
 from guanxi.sales.rulebook import local_midnight
 
 CARDS_PER_COLUMN = 20
@@ -182,4 +194,62 @@ def my_day(user: Any, now: datetime | None = None) -> MyDay:
         ),
         notifications=tuple(notifications.order_by("-created_at", "-pk")[:20]),
         unread=notifications.filter(read_at__isnull=True).count(),
+    )
+
+
+# Reads of the reports app (guanxi.reports.catalogue) ---------------------------------------------
+
+
+def open_opportunities(user: Any, currency: str) -> QuerySet:
+    """Open opportunities the user may see, in one currency (amounts are never added across them)."""
+    return Opportunity.objects.restrict(user, "view").filter(
+        status=Opportunity.Status.OPEN, currency=currency
+    )
+
+
+def _won_in_month(user: Any, zone: Any) -> QuerySet:
+    return (
+        Opportunity.objects.restrict(user, "view")
+        .filter(status=Opportunity.Status.WON, closed_at__isnull=False)
+        .annotate(close_month=TruncMonth("closed_at", tzinfo=zone, output_field=DateField()))
+    )
+
+
+def quotas_with_won(user: Any, currency: str, zone: Any) -> QuerySet:
+    """The quotas the user may see, in one currency, each with `won`: what its rep won in its unit and
+    month (closed in that month in `zone`), counting only the deals the user may see."""
+    won = (
+        _won_in_month(user, zone)
+        .filter(
+            owner_id=OuterRef("user_id"),
+            unit_id=OuterRef("unit_id"),
+            currency=OuterRef("currency"),
+            close_month=OuterRef("month"),
+        )
+        .values("owner_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return (
+        Quota.objects.restrict(user, "view")
+        .filter(currency=currency)
+        .annotate(
+            won=Coalesce(
+                Subquery(won), Value(Decimal(0)), output_field=DecimalField(max_digits=20, decimal_places=2)
+            )
+        )
+    )
+
+
+def won_behind_quotas(user: Any, quotas: QuerySet, zone: Any) -> QuerySet:
+    """The won deals the user may see that count against `quotas` (same rep, unit, currency, month)."""
+    return _won_in_month(user, zone).filter(
+        Exists(
+            quotas.filter(
+                user_id=OuterRef("owner_id"),
+                unit_id=OuterRef("unit_id"),
+                currency=OuterRef("currency"),
+                month=OuterRef("close_month"),
+            )
+        )
     )

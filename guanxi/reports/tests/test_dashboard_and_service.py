@@ -134,5 +134,5 @@ def test_a_sales_lead_sees_the_sales_figures_only(client, unit_a, make_user):
     response = client.get("/reports/")
 
     assert [s.key for s in response.context["sections"]] == ["sales"]
-    assert [r.slug for r in response.context["reports"]] == ["products"]
+    assert [r.slug for r in response.context["reports"]] == ["products", "pipeline", "quota"]
     assert client.get("/reports/contribution/").status_code == 403

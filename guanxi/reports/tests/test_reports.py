@@ -35,6 +35,18 @@ def test_contribution_by_customer_class_in_a_unit(client, shop, unit_a_head):
     assert result.totals == (Decimal("450.00"), Decimal("100.0"), 3, Decimal("100.0"), Decimal("150.00"))
 
 
+def test_contribution_shows_the_pareto_curve_of_the_unit_s_customers(client, shop, unit_a_head):
+    client.force_login(unit_a_head)
+
+    response = client.get("/reports/contribution/")
+    curve = response.context["charts"]["curve"]
+
+    # Spends 300, 100 and 50 of 450: the top third of customers makes 66.7 % of spend.
+    assert curve["points"] == [[0.0, 0.0], [33.3, 66.7], [66.7, 88.9], [100.0, 100.0]]
+    assert curve["marks"] == [75.0, 95.0]
+    assert 'data-chart="chart-curve"' in response.content.decode()
+
+
 def test_contribution_for_the_group_reads_the_organisation_wide_rows(client, shop, manager):
     client.force_login(manager)
 
