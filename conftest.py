@@ -1,11 +1,15 @@
 """Fixtures shared by every app's tests: an organisation with two business units and users per role."""
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
@@ -131,3 +135,34 @@ def unit_a_head(make_user, unit_a):
 @pytest.fixture
 def unit_b_head(make_user, unit_b):
     return make_user("head_b", Role.UNIT_HEAD, [unit_b])
+
+
+# --- crash drills: real `guanxi` processes on a database of their own ------------------------------
+
+
+@pytest.fixture(scope="module")
+def migrated_sqlite(tmp_path_factory):
+    """A migrated SQLite file, made once per module of drills (each drill works on a copy)."""
+    home = tmp_path_factory.mktemp("drill-template")
+    env = {
+        "GUANXI_HOME": str(home),
+        "DATABASE_URL": f"sqlite:///{home / 'template.sqlite3'}",
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "guanxi", "migrate"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return home / "template.sqlite3"
+
+
+@pytest.fixture
+def drill_database(tmp_path, request):
+    """The URL the drill's processes use: the test database itself on PostgreSQL (its processes see
+    what the test commits), a fresh copy of the migrated SQLite file otherwise."""
+    if connection.vendor == "postgresql":
+        params = connection.settings_dict
+        auth = params["USER"] + (f":{params['PASSWORD']}" if params.get("PASSWORD") else "")
+        return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
+    shutil.copy(request.getfixturevalue("migrated_sqlite"), tmp_path / "drill.sqlite3")
+    return f"sqlite:///{tmp_path / 'drill.sqlite3'}"

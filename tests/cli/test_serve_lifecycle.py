@@ -108,7 +108,7 @@ def test_sigterm_stops_serve_and_its_worker_and_the_cut_job_is_requeued(tmp_path
         assert len(worker_pids) == 1  # the worker (thread workers: no processes of its own)
         # A job long enough that a 2 s grace period cuts it.
         started = subprocess.run(  # noqa: S603
-            [sys.executable, "-c", START_JOB.replace('"customers": 20', '"customers": 1500')],
+            [sys.executable, "-c", START_JOB.replace('"customers": 20', '"customers": 5000')],
             capture_output=True,
             text=True,
             env=environment,

@@ -6,42 +6,12 @@ process's memory, out of the server's reach — a migrated SQLite file. The full
 and the PostgreSQL restart are `guanxi bench webhooks`.
 """
 
-import shutil
-import subprocess
-import sys
-
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from guanxi.commerce.drills import duplicate_sends, run_sends, shuffled_updates
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def migrated_sqlite(tmp_path_factory):
-    home = tmp_path_factory.mktemp("webhook-drill-template")
-    env = {
-        "GUANXI_HOME": str(home),
-        "DATABASE_URL": f"sqlite:///{home / 'template.sqlite3'}",
-        "PATH": "/usr/bin:/bin",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "guanxi", "migrate"], env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return home / "template.sqlite3"
-
-
-@pytest.fixture
-def drill_database(tmp_path, request):
-    if connection.vendor == "postgresql":
-        params = connection.settings_dict
-        auth = params["USER"] + (f":{params['PASSWORD']}" if params.get("PASSWORD") else "")
-        return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
-    shutil.copy(request.getfixturevalue("migrated_sqlite"), tmp_path / "drill.sqlite3")
-    return f"sqlite:///{tmp_path / 'drill.sqlite3'}"
 
 
 def test_in1_resent_events_are_stored_once_with_no_duplicate_side_effect(tmp_path, drill_database):

@@ -5,43 +5,12 @@ database, or — on SQLite, whose test database lives in this process's memory w
 can reach it — a SQLite file the drill migrates. The long variants are `guanxi bench messaging-crash`.
 """
 
-import shutil
-import subprocess
-import sys
-
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from guanxi.messaging.drills import SEND_KEY, run_drill
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def migrated_sqlite(tmp_path_factory):
-    """A migrated SQLite file, made once for the module's drills (each works on a copy)."""
-    home = tmp_path_factory.mktemp("drill-template")
-    env = {
-        "GUANXI_HOME": str(home),
-        "DATABASE_URL": f"sqlite:///{home / 'template.sqlite3'}",
-        "PATH": "/usr/bin:/bin",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "guanxi", "migrate"], env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return home / "template.sqlite3"
-
-
-@pytest.fixture
-def drill_database(tmp_path, request):
-    if connection.vendor == "postgresql":
-        params = connection.settings_dict
-        auth = params["USER"] + (f":{params['PASSWORD']}" if params.get("PASSWORD") else "")
-        return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
-    shutil.copy(request.getfixturevalue("migrated_sqlite"), tmp_path / "drill.sqlite3")
-    return f"sqlite:///{tmp_path / 'drill.sqlite3'}"
 
 
 def test_ms1_ms3_killed_workers_with_an_idempotent_gateway_deliver_each_message_exactly_once(
