@@ -245,7 +245,9 @@ class Membership(ScopedModel):
         APPLICATION = "application", _("Application")
         INVITATION = "invitation", _("Invitation")
 
-    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="memberships")
+    programme = models.ForeignKey(  # (programme, tier) below serves lookups by programme
+        Programme, on_delete=models.PROTECT, related_name="memberships", db_index=False
+    )
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="loyalty_memberships", db_index=False
     )
@@ -330,7 +332,11 @@ class Movement(ScopedModel):
         BONUS = "bonus", _("Bonus")
         REFERRAL = "referral", _("Referral reward")
 
-    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="movements")
+    # Indexes a bulk earning pays for on every row are kept only where a query needs them: the
+    # programme leads the unique key's index, and rule versions are never deleted (ADR 0042).
+    programme = models.ForeignKey(
+        Programme, on_delete=models.PROTECT, related_name="movements", db_index=False
+    )
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -341,7 +347,9 @@ class Movement(ScopedModel):
     order = models.ForeignKey(
         "commerce.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    rule = models.ForeignKey(EarnRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    rule = models.ForeignKey(
+        EarnRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"))
     created_at = models.DateTimeField(default=timezone.now)
@@ -367,7 +375,8 @@ class Movement(ScopedModel):
 class Lot(models.Model):
     """Points credited to a member at once, spent oldest first and expiring together."""
 
-    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="+")
+    # Lots are read by member (and programme) or, open ones, by programme and expiry: both indexed below.
+    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="+", db_index=False)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -408,7 +417,10 @@ class Entry(models.Model):
         related_name="+",
         db_index=False,
     )
-    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="entries")
+    # Never looked up by lot (lots are never deleted): no index to maintain on every entry.
+    lot = models.ForeignKey(
+        Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount = models.BigIntegerField()
 
     class Meta:
@@ -430,8 +442,12 @@ class CouponCode(ScopedModel):
         REDEEMED = "redeemed", _("Redeemed")
         EXPIRED = "expired", _("Expired")
 
-    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="codes")
-    code = models.CharField(_("code"), max_length=40, unique=True)
+    # (template, state) below serves lookups by template; the code's uniqueness is a constraint rather
+    # than `unique=True`, which on PostgreSQL adds a second (LIKE) index on the random codes.
+    template = models.ForeignKey(
+        CouponTemplate, on_delete=models.PROTECT, related_name="codes", db_index=False
+    )
+    code = models.CharField(_("code"), max_length=40)
     imported = models.BooleanField(default=False)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.AVAILABLE)
     customer = models.ForeignKey(
@@ -461,11 +477,12 @@ class CouponCode(ScopedModel):
             models.Index(fields=["customer", "state"]),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["code"], name="loyalty_coupon_code_unique"),
             models.UniqueConstraint(
                 fields=["issue_key", "customer"],
                 condition=~models.Q(issue_key=""),
                 name="loyalty_coupon_issue_key_unique",
-            )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -163,7 +163,7 @@ def recalculate(programme: Programme, now: datetime, progress: Callable[[int], N
     tiers wait for the review (`evaluate`). Returns how many were upgraded."""
     since = now - timedelta(days=programme.qualifying_days)
     ladder = list(Tier.objects.filter(programme=programme).order_by("rank"))
-    if not ladder:
+    if len(ladder) < 2:  # nothing to move up to
         return 0
     postgres = connection.vendor == "postgresql"
     when = connection.ops.adapt_datetimefield_value
@@ -184,10 +184,13 @@ def recalculate(programme: Programme, now: datetime, progress: Callable[[int], N
             "json_object('spend', printf('%%.2f', COALESCE(f.spend, 0)), "
             "'orders', COALESCE(f.orders, 0), 'points', COALESCE(f.points, 0))"
         )
-    upgraded = 0
     # An order's returns are summed through the index on their order, a plan that does not depend on
     # fresh statistics (a join to the grouped returns, planned on stale ones, rescanned them per order).
     with transaction.atomic(), connection.cursor() as cursor:
+        if postgres:
+            # These statements run for a second or two, where compiling them cost more than it saved
+            # (measured in ADR 0042).
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute("DROP TABLE IF EXISTS gx_tier_figures")
         cursor.execute(
             f"""CREATE TEMPORARY TABLE gx_tier_figures AS
@@ -222,25 +225,43 @@ def recalculate(programme: Programme, now: datetime, progress: Callable[[int], N
         if postgres:
             cursor.execute("ANALYZE gx_tier_figures")
         money: Callable[[Decimal], object] = (lambda value: value) if postgres else float
+        # Each member's target in one pass: the highest tier above their own whose conditions hold
+        # (the CASE tries the ladder from the top). Then one INSERT writes the upgrades' history and
+        # one UPDATE moves those members.
+        cases, case_params = [], []
         for tier in reversed(ladder[1:]):
             condition, params = _qualifies_sql(tier, money)
-            members = f"""FROM {membership_table} m
+            cases.append(f"WHEN t.rank < %s AND ({condition}) THEN %s")
+            case_params += [tier.rank, *params, tier.pk]
+        cursor.execute("DROP TABLE IF EXISTS gx_tier_targets")
+        cursor.execute(
+            f"""CREATE TEMPORARY TABLE gx_tier_targets AS
+            SELECT membership_id, customer_id, from_tier_id, to_tier_id, figures FROM (
+                SELECT m.id AS membership_id, m.customer_id, m.tier_id AS from_tier_id,
+                       CASE {" ".join(cases)} END AS to_tier_id, {as_json} AS figures
+                FROM {membership_table} m
                 JOIN {tier_table} t ON t.id = m.tier_id
                 LEFT JOIN gx_tier_figures f ON f.customer_id = m.customer_id
-                WHERE m.programme_id = %s AND t.rank < %s AND ({condition})"""
-            where = [programme.pk, tier.rank, *params]
-            cursor.execute(
-                f"""INSERT INTO {change_table}
-                    (programme_id, customer_id, from_tier_id, to_tier_id, reason, changed_at, figures)
-                SELECT %s, m.customer_id, m.tier_id, %s, %s, %s, {as_json} {members}""",
-                [programme.pk, tier.pk, str(TierChange.Reason.UPGRADE), when(now), *where],
-            )
-            cursor.execute(
-                f"""UPDATE {membership_table} SET tier_id = %s, tier_since = %s, review_at = %s,
-                    grace_until = NULL WHERE id IN (SELECT m.id {members})""",  # noqa: S608
-                [tier.pk, when(now), when(review_at), *where],
-            )
-            upgraded += cursor.rowcount
+                WHERE m.programme_id = %s AND t.rank < %s
+            ) AS targets WHERE to_tier_id IS NOT NULL""",  # noqa: S608
+            [*case_params, programme.pk, ladder[-1].rank],
+        )
+        cursor.execute("CREATE INDEX gx_tier_targets_membership ON gx_tier_targets (membership_id)")
+        cursor.execute(
+            f"""INSERT INTO {change_table}
+                (programme_id, customer_id, from_tier_id, to_tier_id, reason, changed_at, figures)
+            SELECT %s, customer_id, from_tier_id, to_tier_id, %s, %s, figures FROM gx_tier_targets""",  # noqa: S608
+            [programme.pk, str(TierChange.Reason.UPGRADE), when(now)],
+        )
+        upgraded = cursor.rowcount
+        cursor.execute(
+            f"""UPDATE {membership_table} SET tier_id = (SELECT g.to_tier_id FROM gx_tier_targets g
+                    WHERE g.membership_id = {membership_table}.id),
+                tier_since = %s, review_at = %s, grace_until = NULL
+            WHERE id IN (SELECT membership_id FROM gx_tier_targets)""",  # noqa: S608
+            [when(now), when(review_at)],
+        )
+        cursor.execute("DROP TABLE gx_tier_targets")
         cursor.execute("DROP TABLE gx_tier_figures")
     if progress is not None:
         progress(Membership.objects.filter(programme=programme).count())
