@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -530,26 +531,28 @@ def recalc(
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Re-derive every lot's remainder from its entries and re-evaluate every member's tier."""
+    """Re-derive every lot's remainder from its entries and every member's tier: the lots whose cached
+    remainder differs from their entries are found by one grouped query; upgrades are set-based
+    (`tiers.recalculate`); the members whose review has come are reviewed one by one (keep, grace or
+    downgrade, as the daily review does). Members not due for review only ever move up, so this is
+    what evaluating every member would do, without reading each one's figures separately."""
     now = now or timezone.now()
+    programmes = [programme] if programme is not None else list(Programme.objects.select_related("unit"))
     lots = Lot.objects.all() if programme is None else Lot.objects.filter(programme=programme)
-    fixed = 0
-    for lot in lots.annotate(s=Sum("entries__amount")).order_by("pk").iterator(chunk_size=2000):
-        if (lot.s or 0) != lot.remaining:
-            Lot.objects.filter(pk=lot.pk).update(remaining=lot.s or 0)
-            fixed += 1
-    memberships = (
-        Membership.objects.all() if programme is None else Membership.objects.filter(programme=programme)
+    wrong = list(
+        lots.annotate(total=Coalesce(Sum("entries__amount"), 0))
+        .exclude(remaining=F("total"))
+        .values_list("pk", "total")
+        .order_by("pk")
     )
+    with transaction.atomic():
+        for pk, total in wrong:
+            Lot.objects.filter(pk=pk).update(remaining=total)
     changed = 0
-    for pk in list(memberships.values_list("pk", flat=True)):
-        with transaction.atomic():
-            membership = Membership.objects.select_for_update().select_related("programme", "tier").get(pk=pk)
-            if tiers.evaluate(membership, now) in ("upgrade", "downgrade"):
-                changed += 1
-        if progress is not None:
-            progress(1)
-    return {"lots_fixed": fixed, "tier_changes": changed}
+    for each in programmes:
+        changed += tiers.recalculate(each, now, progress=progress)
+        changed += review_tiers(now, each).get("downgrade", 0)
+    return {"lots_fixed": len(wrong), "tier_changes": changed}
 
 
 # --- coupons -------------------------------------------------------------------------------------

@@ -164,6 +164,8 @@ def recalculate(programme: Programme, now: datetime, progress: Callable[[int], N
     since = now - timedelta(days=programme.qualifying_days)
     ladder = list(Tier.objects.filter(programme=programme).order_by("rank"))
     if len(ladder) < 2:  # nothing to move up to
+        if progress is not None:
+            progress(Membership.objects.filter(programme=programme).count())
         return 0
     postgres = connection.vendor == "postgresql"
     when = connection.ops.adapt_datetimefield_value

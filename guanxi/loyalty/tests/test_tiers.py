@@ -3,9 +3,12 @@
 from decimal import Decimal
 
 import pytest
+import time_machine
 
+from guanxi.commerce.tests.factories import make_customer
+from guanxi.core.background import create_job, run_job
 from guanxi.loyalty import actions, earning
-from guanxi.loyalty.models import Membership, Tier, TierChange
+from guanxi.loyalty.models import Lot, Membership, Tier, TierChange
 from guanxi.loyalty.tests.conftest import at
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +108,30 @@ def test_refunds_count_against_qualifying_spend(programme, person, send_order):
     send_order(person, "T1", "1200.00", at(2026, 3, 1), refunds=[("R1", "300.00", at(2026, 3, 1, 1))])
     earning.follow_changes(now=at(2026, 3, 2))
     assert tier_of(person) == "银卡"
+
+
+def test_recalc_repairs_cached_remainders_upgrades_in_bulk_and_reviews_only_members_due(
+    programme, person, unit_a, send_order
+):
+    """`guanxi loyalty recalc`'s job: a corrupted lot remainder is put back from its entries, a member
+    the lowered ladder now qualifies is upgraded, and a member past review and grace is downgraded."""
+    actions.update_programme(programme, review_months=12, grace_days=0, qualifying_days=30)
+    late = make_customer("李雷", [unit_a], phone="+8613800003333")
+    send_order(late, "T2", "1500.00", at(2026, 1, 15))
+    earning.follow_changes(now=at(2026, 1, 15, 1))
+    send_order(person, "T1", "600.00", at(2026, 3, 1))
+    earning.follow_changes(now=at(2026, 3, 1, 1))
+    assert (tier_of(person), tier_of(late)) == ("银卡", "金卡")
+    Membership.objects.filter(customer=late).update(review_at=at(2026, 2, 1))
+    lot = Lot.objects.get(customer=person)
+    Lot.objects.filter(pk=lot.pk).update(remaining=1)
+    Tier.objects.filter(programme=programme, name="金卡").update(min_spend=500)
+
+    with time_machine.travel(at(2026, 3, 2), tick=False):
+        job = run_job(create_job("loyalty.recalc", params={"unit": unit_a.pk}, unit=unit_a))
+
+    assert (job.state, job.counts) == ("succeeded", {"members": 2, "lots_fixed": 1, "tier_changes": 2})
+    assert Lot.objects.get(pk=lot.pk).remaining == 600
+    assert (tier_of(person), tier_of(late)) == ("金卡", "银卡")
+    assert history(late)[-1] == ("金卡", "银卡", "downgrade")
+    assert actions.check_ledger() == []
