@@ -16,12 +16,38 @@ def attach(form: forms.BaseForm, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
+class KindFieldsForm(forms.Form):
+    """A form whose `kind` select decides which other fields apply: each such field is marked with
+    the kinds it serves (`data-for`), and web/forms.js shows it only when one of them is chosen.
+    Fields not named in FIELDS_BY_KIND apply to every kind."""
+
+    FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].widget.attrs["data-controls"] = ""
+        kinds_of: dict[str, list[str]] = {}
+        for kind, names in self.FIELDS_BY_KIND.items():
+            for name in names:
+                kinds_of.setdefault(name, []).append(kind)
+        for name, kinds in kinds_of.items():
+            self.fields[name].widget.attrs["data-for"] = " ".join(kinds)
+
+
 class FlowForm(forms.Form):
     unit = forms.TypedChoiceField(label=_("Business unit"), coerce=int)
     name = forms.CharField(label=_("Name"), max_length=120)
 
 
-class TriggerForm(forms.Form):
+class TriggerForm(KindFieldsForm):
+    FIELDS_BY_KIND = {
+        "order_placed": ("unpaid_only",),
+        "event": ("event_kind",),
+        "segment_entered": ("segment",),
+        "segment_exited": ("segment",),
+        "birthday": ("offset_days",),
+        "fixed_date": ("month_day", "segment"),
+    }
     kind = forms.ChoiceField(label=_("Trigger"), choices=list(steps.TRIGGERS.items()))
     segment = forms.TypedChoiceField(label=_("Segment"), coerce=int, required=False, empty_value=None)
     unpaid_only = forms.BooleanField(label=_("Only orders not yet paid"), required=False)
@@ -33,7 +59,20 @@ class TriggerForm(forms.Form):
     exit_refunded = forms.BooleanField(label=_("Leave when the order is refunded"), required=False)
 
 
-class StepForm(forms.Form):
+class StepForm(KindFieldsForm):
+    FIELDS_BY_KIND = {
+        "wait": ("minutes", "days", "at"),
+        "send": ("template", "purpose"),
+        "coupon": ("coupon_template",),
+        "tag": ("tag", "remove"),
+        "points": ("points",),
+        "ticket": ("subject", "priority"),
+        "follow_up": ("subject",),
+        "webhook": ("event",),
+        "wait_event": ("event_kind", "hours"),
+        "condition": ("segment",),
+        "split": ("percent_b",),
+    }
     kind = forms.ChoiceField(label=_("Step"), choices=list(steps.STEP_KINDS.items()))
     minutes = forms.IntegerField(label=_("Wait minutes"), required=False, min_value=0)
     days = forms.IntegerField(label=_("Wait days"), required=False, min_value=0)

@@ -44,7 +44,11 @@ def test_a_marketer_builds_publishes_and_watches_a_customer_move_through_a_flow(
     page.wait_for_selector("#builder >> text=进入客户分群")
 
     add = "form:has(input[name=op][value=add])"
+    # Only the chosen step kind's fields show: a wait asks for minutes, not for a coupon or a segment.
+    assert page.is_visible(f"{add} input[name=minutes]")
+    assert page.is_hidden(f"{add} select[name=coupon_template]") and page.is_hidden(f"{add} select[name=segment]")
     page.select_option(f"{add} select[name=kind]", "condition")
+    assert page.is_visible(f"{add} select[name=segment]") and page.is_hidden(f"{add} input[name=minutes]")
     page.select_option(f"{add} select[name=segment]", str(segment.pk))
     page.click(f"{add} button[type=submit]")
     page.wait_for_selector("#builder .step-cards >> text=条件分支")
