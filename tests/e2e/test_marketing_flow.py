@@ -46,7 +46,9 @@ def test_a_marketer_builds_publishes_and_watches_a_customer_move_through_a_flow(
     add = "form:has(input[name=op][value=add])"
     # Only the chosen step kind's fields show: a wait asks for minutes, not for a coupon or a segment.
     assert page.is_visible(f"{add} input[name=minutes]")
-    assert page.is_hidden(f"{add} select[name=coupon_template]") and page.is_hidden(f"{add} select[name=segment]")
+    assert page.is_hidden(f"{add} select[name=coupon_template]") and page.is_hidden(
+        f"{add} select[name=segment]"
+    )
     page.select_option(f"{add} select[name=kind]", "condition")
     assert page.is_visible(f"{add} select[name=segment]") and page.is_hidden(f"{add} input[name=minutes]")
     page.select_option(f"{add} select[name=segment]", str(segment.pk))
