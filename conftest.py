@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.backends.sqlite3.base import DatabaseOperations as SQLiteOperations
 from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
@@ -74,6 +75,31 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_may_empty_the_audit_log():
+    """Transactional tests end with Django's flush: TRUNCATE on PostgreSQL, which the audit trigger
+    does not see, but one DELETE per table on SQLite, which core.0004's trigger refuses. There the
+    flush opens the purge horizon past every entry for its own transaction, as `purge_before` does
+    for its cutoff (ADR 0041); outside the test suite a flush of the embedded database is refused."""
+    original = SQLiteOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        statements = original(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+        if not any("core_auditentry" in statement for statement in statements):
+            return statements
+        return [
+            "INSERT OR REPLACE INTO guanxi_audit_purge (id, before) VALUES (1, '9999-12-31 23:59:59');",
+            *statements,
+            "DELETE FROM guanxi_audit_purge;",
+        ]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SQLiteOperations, "sql_flush", sql_flush)
+        yield
 
 
 @pytest.fixture

@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from guanxi.accounts import signals  # noqa: F401  (audit of login/logout: infrastructure)
+        from guanxi.accounts import checks, signals  # noqa: F401  (checks: registered on import; signals: audit of login/logout)

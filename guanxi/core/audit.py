@@ -82,20 +82,23 @@ def record_all(entries: list[AuditEntry]) -> None:
 def purge_before(cutoff: datetime) -> int:
     """Delete the entries created before `cutoff`: the one delete the audit log allows (retention).
 
-    On PostgreSQL a trigger refuses every other UPDATE or DELETE of audit rows (ADR 0041); the
-    horizon it honours is set here for this transaction only, so it cannot leak to later statements.
+    The database refuses every other UPDATE or DELETE of audit rows (ADR 0041): PostgreSQL's trigger
+    honours a horizon set here with set_config(..., true), SQLite's the one row of guanxi_audit_purge
+    (core.0004), written and removed again inside this transaction, so neither outlives the purge.
     """
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('guanxi.audit_purge_before', %s, true)", [cutoff.isoformat()]
-                )
+            cursor.execute("SELECT set_config('guanxi.audit_purge_before', %s, true)", [cutoff.isoformat()])
+        elif connection.vendor == "sqlite":
+            # Stored as the ORM stores created_at (naive UTC text), so the trigger compares like with like.
+            horizon = connection.ops.adapt_datetimefield_value(cutoff)
+            cursor.execute("INSERT OR REPLACE INTO guanxi_audit_purge (id, before) VALUES (1, %s)", [horizon])
         # Past the model's append-only guard on purpose: this is the purge it exists to channel.
         deleted, _counts = models.QuerySet.delete(AuditEntry.objects.filter(created_at__lt=cutoff))
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('guanxi.audit_purge_before', '', true)")
+            cursor.execute("SELECT set_config('guanxi.audit_purge_before', '', true)")
+        elif connection.vendor == "sqlite":
+            cursor.execute("DELETE FROM guanxi_audit_purge")
     return deleted
 
 

@@ -2,8 +2,7 @@
 bug nor raw SQL through the application's role can rewrite history. Two writes stay possible:
 nulling actor_id/unit_id, which Django does when a user or business unit is deleted (on_delete=SET_NULL),
 and deleting entries older than the horizon that `guanxi.core.audit.purge_before` sets for its own
-transaction (retention). SQLite keeps the model-level guard only: its test flush deletes rows one
-statement per table, which a row trigger would refuse."""
+transaction (retention). SQLite gets its own triggers in core.0004."""
 
 from django.db import migrations
 

@@ -52,7 +52,7 @@ def test_nightly_purge_removes_only_what_is_past_its_horizon(client, home, unit_
             state=state,
             created_at=timezone.now() - timedelta(days=days),
         )
-    # The audit log is append-only (on PostgreSQL a trigger refuses updates): written in the past.
+    # The audit log is append-only (a trigger refuses updates on both engines): written in the past.
     with time_machine.travel(timezone.now() - timedelta(days=1100)):
         old_entry = audit.record(AuditEntry.Action.LOGIN, actor=admin)
     uploads = home / "media" / "imports"
