@@ -52,13 +52,23 @@ ORDER_UPDATE_FIELDS = [
     "paid_at",
 ]
 # The columns, in order, of each tuple given to upsert_order_lines.
-LINE_COLUMNS = ("order_id", "line_no", "sku", "name", "category", "quantity", "unit_price", "amount")
+LINE_COLUMNS = (
+    "order_id",
+    "line_no",
+    "sku",
+    "name",
+    "category",
+    "quantity",
+    "unit_price",
+    "amount",
+    "unit_cost",
+)
 # What a line copies from its order (see OrderLine.customer), in the order of `facts_of`.
 FACT_FIELDS = ("customer", "unit", "placed_at", "status")
 FACT_COLUMNS = ("customer_id", "unit_id", "placed_at", "status")
 STORED_LINE_COLUMNS = ("order_id", *FACT_COLUMNS, *LINE_COLUMNS[1:])
-LINE_UPDATE_FIELDS = [*FACT_FIELDS, "sku", "name", "category", "quantity", "unit_price", "amount"]
-# Rows per INSERT statement: 12 parameters each stays below SQLite's 32,766 and PostgreSQL's 65,535.
+LINE_UPDATE_FIELDS = [*FACT_FIELDS, *LINE_COLUMNS[2:]]
+# Rows per INSERT statement: 13 parameters each stays below SQLite's 32,766 and PostgreSQL's 65,535.
 LINES_PER_STATEMENT = 500
 FACT_BATCH = 500  # orders per UPDATE in copy_order_facts
 RETURN_UPDATE_FIELDS = [
@@ -442,9 +452,18 @@ def _same_order(order: Order, before: dict, record: OrderRecord, lines: set[tupl
     if any(getattr(order, name) != before[name] for name in COMPARED_ORDER_FIELDS):
         return False
     wanted = {line.as_tuple(0)[1:] for line in record.lines}
-    return {(line[0], *line[1:5], round_money(line[5]), round_money(line[6])) for line in lines} == {
-        (line[0], *line[1:5], round_money(line[5]), round_money(line[6])) for line in wanted
-    }
+    return {_comparable_line(line) for line in lines} == {_comparable_line(line) for line in wanted}
+
+
+def _comparable_line(line: tuple) -> tuple:
+    """A line (LINE_COLUMNS without the order) with its money rounded to the cent, to compare."""
+    cost = line[7]
+    return (
+        *line[:5],
+        round_money(line[5]),
+        round_money(line[6]),
+        None if cost is None else round_money(cost),
+    )
 
 
 def _upsert_platform_orders(orders: list[Order]) -> dict[str, int]:

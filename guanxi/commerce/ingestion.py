@@ -71,6 +71,11 @@ class LineIn(Strict):
     quantity: int = Field(1, ge=-1_000_000, le=1_000_000)
     unit_price: Money
     amount: Money
+    unit_cost: Money | None = Field(
+        None,
+        description="What one unit cost the merchant (cost of goods) when sold; omitted or null when "
+        "unknown. Lines with a known cost make the margin report's figures.",
+    )
 
 
 class OrderIn(Strict):
@@ -273,6 +278,7 @@ def _write_orders(store: Store, items: list[OrderIn], user: Any) -> list[Outcome
                     quantity=line.quantity,
                     unit_price=line.unit_price,
                     amount=line.amount,
+                    unit_cost=line.unit_cost,
                 )
                 for position, line in enumerate(item.lines)
             ],

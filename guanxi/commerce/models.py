@@ -166,7 +166,14 @@ class Order(ScopedModel):
 
 
 class OrderLine(models.Model):
-    """One product line of an order."""
+    """One product line of an order.
+
+    `unit_cost` is what one unit of the product cost the merchant (cost of goods) when it was sold,
+    as the file or API that brought the line said; empty when the sender did not know it. It lives on
+    the line, not on the product, so a later change of a product's cost never rewrites the profit of
+    past sales. Margin figures (the reports' margin report) count only lines whose cost is known: a
+    line without one is never read as costing nothing.
+    """
 
     # Indexed by order_line_source_unique (order, line_no) and, for lines that have a product,
     # order_line_product: most imported lines have none, and they need no index entry for it.
@@ -185,6 +192,9 @@ class OrderLine(models.Model):
     quantity = models.IntegerField(_("quantity"), default=1)
     unit_price = models.DecimalField(_("unit price"), **amount_field_kwargs())
     amount = models.DecimalField(_("amount"), **amount_field_kwargs())
+    unit_cost = models.DecimalField(
+        _("unit cost"), **{**amount_field_kwargs(), "default": None}, null=True, blank=True
+    )
     # Position of the line in its source (file row, platform line id) so re-imports upsert, not append.
     line_no = models.PositiveBigIntegerField(_("source line"), null=True, blank=True)
     # Copies of the order's who, where, when and status, so that "bought category X in the last year"

@@ -46,6 +46,9 @@ RETURN_QUANTITY_NOT_NEGATIVE = Phrase(
 BAD_DEBT_INVOICE = Phrase("bad_debt_invoice", _("Bad-debt adjustment invoice, not a sale"))
 NON_POSITIVE_QUANTITY = Phrase("non_positive_quantity", _("Quantity is zero or negative on a sales invoice"))
 NON_POSITIVE_PRICE = Phrase("non_positive_price", _("UnitPrice is zero or negative on a sales invoice"))
+# The optional cost column (the merchant's cost of one unit) of a line file.
+BAD_COST = Phrase("bad_cost", _("The unit cost is not a number"))
+NEGATIVE_COST = Phrase("negative_cost", _("The unit cost is negative"))
 # Stock codes that are charges, fees or corrections rather than goods: slug → words.
 ADJUSTMENTS = {
     "postage": _("postage"),

@@ -58,6 +58,7 @@ class LineRecord:
     amount: Decimal
     sku: str = ""
     category: str = ""
+    unit_cost: Decimal | None = None  # the merchant's cost of one unit, when the sender knows it
 
     def as_tuple(self, order_id: int) -> tuple:
         # In guanxi.commerce.actions.LINE_COLUMNS order.
@@ -70,6 +71,7 @@ class LineRecord:
             self.quantity,
             self.unit_price,
             self.amount,
+            self.unit_cost,
         )
 
 

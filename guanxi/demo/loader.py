@@ -71,6 +71,7 @@ from guanxi.demo.reference import (
     UNITS,
     USERS,
     catalogue_products,
+    unit_cost_cents,
 )
 from guanxi.demo.seasons import SHANGHAI, DemandCalendar
 from guanxi.demo.shopping import Catalogue, Chunk, Shop, StoreInfo
@@ -127,6 +128,7 @@ LINE_FIELDS = (
     "quantity",
     "unit_price",
     "amount",
+    "unit_cost",
 )
 RETURN_FIELDS = (
     "customer",
@@ -455,7 +457,7 @@ def _catalogues(products: list[tuple]) -> dict[str, Catalogue]:
     for unit_code, (_prefix, categories) in CATALOGUE.items():
         by_category = {
             category: [
-                (pid, sku, name, cat, int(price * 100))
+                (pid, sku, name, cat, int(price * 100), unit_cost_cents(sku, int(price * 100)))
                 for unit, pid, sku, name, cat, price in products
                 if unit == unit_code and cat == category
             ]

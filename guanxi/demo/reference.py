@@ -5,6 +5,7 @@ Weights are relative. Surname frequencies follow the 2020 census ranking; provin
 province is its largest market.
 """
 
+import zlib
 from decimal import Decimal
 
 # fmt: off
@@ -272,6 +273,16 @@ def catalogue_products() -> list[tuple[str, str, str, str, Decimal]]:
                         )
                     )
     return products
+
+
+def unit_cost_cents(sku: str, price_cents: int) -> int | None:
+    """The merchant's cost of one unit of a demo product, in cents: a fixed 45–70 % of its list price
+    by SKU (the same on every load). One SKU in twelve has no cost, as when a merchant has not entered
+    every cost price yet: the margin report then shows how much of the revenue it covers."""
+    digest = zlib.crc32(sku.encode())
+    if digest % 12 == 0:
+        return None
+    return price_cents * (45 + digest // 12 % 26) // 100
 
 
 def _shelf_price(yuan: float) -> str:

@@ -16,8 +16,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from guanxi.accounts.models import BusinessUnit, User
-from guanxi.commerce.models import Product
+from guanxi.commerce.models import OrderLine, Product
 from guanxi.customers.models import CustomerUnit, Identity
+from guanxi.demo.reference import unit_cost_cents
 from guanxi.demo.seasons import SHANGHAI
 from guanxi.sales.actions import accounts, activities, configuration, leads, opportunities, targets
 from guanxi.sales.actions.rulebook import flag_stale_records
@@ -95,7 +96,21 @@ def load_sales_demo(anchor: datetime | None = None, *, seed: int) -> SalesDemo:
             moving, to_unit=other, reason="客户要采购酒店布草，属于家居板块", actor=moving.owner
         )
     flag_stale_records(now=anchor)
+    _cost_won_orders()
     return SalesDemo(**counts)
+
+
+def _cost_won_orders() -> None:
+    """The orders won deals booked carry the catalogue's unit costs too (as the merchant's ERP would
+    give them), so the margin report covers the B2B sales; SKUs without a cost stay without one."""
+    prices = dict(Product.objects.values_list("sku", "price"))
+    uncosted: dict[str, list[int]] = {}
+    for pk, sku in OrderLine.objects.filter(unit_cost__isnull=True, sku__in=prices).values_list("pk", "sku"):
+        uncosted.setdefault(sku, []).append(pk)
+    for sku, ids in uncosted.items():
+        cost = unit_cost_cents(sku, int(prices[sku] * 100))
+        if cost is not None:
+            OrderLine.objects.filter(pk__in=ids).update(unit_cost=Decimal(cost).scaleb(-2))
 
 
 class _UnitDemo:

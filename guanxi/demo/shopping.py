@@ -93,7 +93,8 @@ class Catalogue:
 
     categories: tuple[str, ...]
     category_weights: tuple[float, ...]
-    products: dict[str, list[tuple]]  # category -> [(id, sku, name, category, price in cents)]
+    # category -> [(id, sku, name, category, price in cents, unit cost in cents or None)]
+    products: dict[str, list[tuple]]
     product_weights: dict[str, tuple[float, ...]]
 
 
@@ -320,6 +321,7 @@ class Shop:
                     quantity,
                     Decimal(price).scaleb(-2),
                     Decimal(price * quantity).scaleb(-2),
+                    None if product[5] is None else Decimal(product[5]).scaleb(-2),
                 )
             )
         total = sum(amounts)

@@ -3,7 +3,8 @@
 analytics metrics store (one row per customer and unit, or organisation-wide), the order lines of sale
 orders, the service tickets (through guanxi.service.fetch); and the loyalty points and tiers, the sales
 pipeline and quotas, and the campaigns' effect (through each app's fetch module) for the issue's
-loyalty, pipeline and campaign reports."""
+loyalty, pipeline and campaign reports; and seed 001's customer profitability (客户利润分析: 边缘利润、
+总利润额) over the sale lines whose cost is known."""
 
 from decimal import Decimal
 from typing import Any
@@ -13,16 +14,19 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DecimalField,
     ExpressionWrapper,
     F,
     FloatField,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Cast, NullIf
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -100,6 +104,25 @@ def sale_orders(user, scope: Scope) -> QuerySet:
 
 def sale_lines(user, scope: Scope) -> QuerySet:
     return OrderLine.objects.filter(order__in=sale_orders(user, scope))
+
+
+def margin_lines(user, scope: Scope) -> QuerySet:
+    """Sale lines of the scope, each with its customer's class and ABC class (the metrics store row of
+    the chosen unit, or the organisation-wide row when all units are shown, as the customer reports
+    read them) and loyalty tier (the customer's membership of the line's own unit's programme)."""
+    metrics = CustomerMetric.objects.filter(customer_id=OuterRef("customer_id"))
+    metrics = metrics.filter(unit=scope.unit) if scope.unit is not None else metrics.filter(unit__isnull=True)
+    tiers = loyalty_fetch.memberships(user).filter(
+        customer_id=OuterRef("customer_id"), programme__unit_id=OuterRef("unit_id")
+    )
+    rows = sale_lines(user, scope).annotate(
+        customer_class=Subquery(metrics.values("customer_class")[:1]),
+        abc_class=Subquery(metrics.values("abc_class")[:1]),
+        tier_name=Subquery(tiers.values("tier__name")[:1]),
+    )
+    if scope.customer_class:
+        rows = rows.filter(customer_class=scope.customer_class)
+    return rows
 
 
 def ticket_rows(user, scope: Scope) -> QuerySet:
@@ -250,6 +273,16 @@ PRODUCT = Dimension("product", gettext_lazy("Product"), "name")
 LINE_CHANNEL = Dimension("channel", gettext_lazy("Channel"), "order__store__channel", _choices(Channel))
 LINE_MONTH = Dimension("month", gettext_lazy("Month"), "order__placed_at", month=True)
 
+
+def _store_name(pk: Any) -> str:
+    return Store.objects.filter(pk=pk).values_list("name", flat=True).first() or str(pk)
+
+
+# By the store's id, not its name: two units may each have a store of the same name.
+LINE_STORE = Dimension("store", gettext_lazy("Store"), "order__store_id", _store_name)
+# The margin report's customer dimensions, over the annotations of margin_lines.
+LINE_TIER = Dimension("tier", gettext_lazy("Tier"), "tier_name", empty_label=gettext_lazy("Not a member"))
+
 AGENT = Dimension("agent", gettext_lazy("Agent"), "assignee__username")
 TICKET_TYPE = Dimension("type", gettext_lazy("Type"), "ticket_type", _choices(TicketType))
 TICKET_CHANNEL = Dimension("channel", gettext_lazy("Channel"), "channel", _choices(TicketChannel))
@@ -328,6 +361,57 @@ ATTAINMENT = Measure(
         output_field=FloatField(),
     ),
     average=True,
+)
+
+# Margin: only lines whose unit cost is known have a cost and a profit; a line without one adds to the
+# revenue alone (and lowers the share of revenue whose cost is known), never to the profit as if it
+# had cost nothing.
+_COSTED = Q(unit_cost__isnull=False)
+_SUM_MONEY = DecimalField(max_digits=20, decimal_places=2)
+
+
+def line_cost() -> ExpressionWrapper:
+    return ExpressionWrapper(F("unit_cost") * F("quantity"), output_field=_SUM_MONEY)
+
+
+def gross_profit() -> Sum:
+    """Revenue less cost over the lines whose cost is known (None when there are none)."""
+    return Sum(
+        ExpressionWrapper(F("amount") - F("unit_cost") * F("quantity"), output_field=_SUM_MONEY),
+        filter=_COSTED,
+        output_field=_SUM_MONEY,
+    )
+
+
+def _ratio(part, whole) -> ExpressionWrapper:
+    """part ÷ whole in percent, computed over the whole group (None when `whole` is zero or empty)."""
+    return ExpressionWrapper(
+        Cast(part, FloatField()) * Value(100.0) / NullIf(Cast(whole, FloatField()), Value(0.0)),
+        output_field=FloatField(),
+    )
+
+
+PROFIT = Measure("profit", gettext_lazy("Gross profit"), gross_profit, money=True, share=True)
+COST = Measure(
+    "cost",
+    gettext_lazy("Cost"),
+    lambda: Sum(line_cost(), filter=_COSTED, output_field=_SUM_MONEY),
+    money=True,
+)
+MARGIN = Measure(
+    "margin",
+    gettext_lazy("Margin (%)"),
+    lambda: _ratio(gross_profit(), Sum("amount", filter=_COSTED)),
+    average=True,
+    summable=False,
+)
+COST_KNOWN = Measure(
+    "cost_known",
+    gettext_lazy("Revenue with a known cost (%)"),
+    # Coalesced: a group whose lines all lack a cost has 0 % of its revenue costed, not an empty figure.
+    lambda: _ratio(Coalesce(Sum("amount", filter=_COSTED), Value(Decimal(0))), Sum("amount")),
+    average=True,
+    summable=False,
 )
 
 # Campaign effect: figures of guanxi.marketing.effect, one row per campaign (never summed by SQL).
@@ -417,6 +501,24 @@ REPORTS: tuple[Report, ...] = (
         drill="orders",
         filters=(STORE_FILTER, CHANNEL_FILTER, PERIOD_FILTER),
         needs="commerce.view",
+        period_months=12,
+    ),
+    Report(
+        "margin",
+        gettext_lazy("Margin and profit per customer"),
+        gettext_lazy(
+            "Gross profit, cost and margin of the order lines of paid orders in the period, by customer "
+            "class, ABC class, tier, store, category and month. Only lines whose cost is known count in the "
+            "cost, profit and margin; the last column says how much of the revenue that is."
+        ),
+        margin_lines,
+        (CUSTOMER_CLASS, ABC, LINE_TIER, LINE_STORE, CATEGORY, LINE_MONTH),
+        (PROFIT, REVENUE, COST, MARGIN, COST_KNOWN),
+        drill="customers",
+        filters=(STORE_FILTER, CHANNEL_FILTER, CLASS_FILTER, PERIOD_FILTER),
+        # Customer class and ABC class are the metrics store's: the read-all roles (whose commerce.view
+        # comes with it) see this report; a sales lead's sales figures stay on Sales by product.
+        needs="analytics.view",
         period_months=12,
     ),
     Report(

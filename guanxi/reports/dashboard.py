@@ -100,8 +100,22 @@ def _sales(user, scope: Scope, months) -> Section:
         _figure("buyers", _("Customers who bought"), figures, "products", query),
     )
     return Section(
-        "sales", _("Sales"), shown + _now(user, scope, "pipeline", -1, _("Open pipeline, weighted"))
+        "sales",
+        _("Sales"),
+        shown
+        + _profit(user, scope, months)
+        + _now(user, scope, "pipeline", -1, _("Open pipeline, weighted")),
     )
+
+
+def _profit(user, scope: Scope, months) -> tuple[Figure, ...]:
+    """Gross profit of the month's sale lines whose cost is known, as the margin report counts it."""
+    if not user.has_permission(catalogue.BY_SLUG["margin"].needs):
+        return ()
+    lines = catalogue.sale_lines(user, Scope(unit=scope.unit))
+    figures = _per_month(lines, "placed_at", months, profit=catalogue.gross_profit())
+    label = _("Gross profit (lines with a known cost)")
+    return (_figure("profit", label, figures, "margin", _month_query(scope, months[0]), money=True),)
 
 
 def _customers(user, scope: Scope, months) -> Section:

@@ -16,6 +16,9 @@ Rules (they give the figures the data set documents: 4,372 customers, 22,064 ord
 - Every distinct ``C…`` InvoiceNo is one return (credit note) against the row's customer (or no
   customer), for the sum of −Quantity × UnitPrice over all its rows; its quantity counts product
   rows only. Returns name no original invoice in this data, so `order` stays empty.
+- An optional cost column (UnitCost, Cost, CostPrice, 成本价 or 成本: the merchant's cost of one unit)
+  gives each order line its `unit_cost`; an empty cell leaves the cost unknown. A cost that is not a
+  number, or is negative, rejects the row with its reason (the published file has no such column).
 - A CustomerID is the identity (external_id, namespace ``online_retail``); rows without one make
   guest orders and returns. Customers are created in the caller's business unit, first seen at
   their first invoice.
@@ -46,6 +49,7 @@ from guanxi.commerce.importers.base import ChunkResult, ImportContext, ParsedChu
 from guanxi.commerce.models import Channel, ImportRowError, Order, Return, Store
 from guanxi.commerce.phrases import (
     ADJUSTMENT_ROW,
+    BAD_COST,
     BAD_CUSTOMER,
     BAD_DATE,
     BAD_DEBT_INVOICE,
@@ -53,6 +57,7 @@ from guanxi.commerce.phrases import (
     BAD_QUANTITY,
     EMPTY_ROW,
     MISSING_INVOICE,
+    NEGATIVE_COST,
     NON_POSITIVE_PRICE,
     NON_POSITIVE_QUANTITY,
     RETURN_QUANTITY_NOT_NEGATIVE,
@@ -98,7 +103,8 @@ class Draft:
     customer_key: IdentityKey | None
     amount: Decimal = Decimal("0.00")
     quantity: int = 0
-    lines: list[tuple] = field(default_factory=list)  # (line_no, sku, name, quantity, unit_price, amount)
+    # (line_no, sku, name, quantity, unit_price, amount, unit_cost)
+    lines: list[tuple] = field(default_factory=list)
     codes: set[str] = field(default_factory=set)
 
 
@@ -121,6 +127,7 @@ class OnlineRetailPreset(Preset):
         "price": ("UnitPrice", "Price"),
         "customer": ("CustomerID", "Customer ID"),
         "country": ("Country",),
+        "cost": ("UnitCost", "Cost", "CostPrice", "成本价", "成本"),
     }
     required = frozenset({"invoice", "stock_code", "quantity", "date", "price", "customer"})
     # Every chunk costs a score of round trips (customers, links, orders, lines, returns, the run):
@@ -218,6 +225,7 @@ class OnlineRetailPreset(Preset):
         i_invoice, i_code, i_quantity = columns["invoice"], columns["stock_code"], columns["quantity"]
         i_date, i_price, i_customer = columns["date"], columns["price"], columns["customer"]
         i_description = columns.get("description")
+        i_cost = columns.get("cost")
         name = {field: context.header[index] for field, index in columns.items()}
         state = context.state
         dates: dict[str, datetime | None] = state["dates"]
@@ -260,6 +268,18 @@ class OnlineRetailPreset(Preset):
                 issues.append(RowIssue(number, name["price"], raw_price, BAD_PRICE()))
                 continue
             price, rounded_price = parsed_price
+            unit_cost = None
+            if i_cost is not None:
+                raw_cost = cells[i_cost].strip()
+                if raw_cost:
+                    cost = _decimal(raw_cost)
+                    if cost is None:
+                        issues.append(RowIssue(number, name["cost"], raw_cost, BAD_COST()))
+                        continue
+                    if cost < 0:
+                        issues.append(RowIssue(number, name["cost"], raw_cost, NEGATIVE_COST()))
+                        continue
+                    unit_cost = round_money(cost)
             raw_date = cells[i_date].strip()
             placed_at = dates.get(raw_date)
             if placed_at is None:
@@ -330,7 +350,9 @@ class OnlineRetailPreset(Preset):
             if amount is None:
                 amount = amounts[quantity, raw_price] = round_money(quantity * price)
             description = cells[i_description].strip() if i_description is not None else ""
-            draft.lines.append((number, code[:64], description[:200], quantity, rounded_price, amount))
+            draft.lines.append(
+                (number, code[:64], description[:200], quantity, rounded_price, amount, unit_cost)
+            )
             draft.amount += amount
             draft.quantity += quantity
             imported += 1
@@ -399,8 +421,8 @@ class OnlineRetailPreset(Preset):
         for key, draft in drafts.items():
             order_id = ids[key]
             (known_lines if key in existing else new_lines).extend(
-                (order_id, line_no, sku, name, "", quantity, unit_price, amount)
-                for line_no, sku, name, quantity, unit_price, amount in draft.lines
+                (order_id, line_no, sku, name, "", quantity, unit_price, amount, unit_cost)
+                for line_no, sku, name, quantity, unit_price, amount, unit_cost in draft.lines
             )
         upsert_order_lines(new_lines, facts, orders_are_new=True)
         upsert_order_lines(known_lines, facts)

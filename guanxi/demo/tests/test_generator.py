@@ -227,6 +227,15 @@ def test_small_load_keeps_its_invariants():
         stores_by_customer[order.customer_id].add(order.store_id)
         units_by_customer[order.customer_id].add(order.unit_id)
     assert summary.revenue == revenue
+    # Unit costs: 45–70 % of the product's list price; the few products without a cost leave it empty.
+    list_prices = dict(Product.objects.values_list("sku", "price"))
+    costs = list(OrderLine.objects.values_list("sku", "unit_cost"))
+    assert 0.8 < sum(cost is not None for _sku, cost in costs) / len(costs) < 1
+    assert all(
+        Decimal("0.44") <= cost / list_prices[sku] <= Decimal("0.70")
+        for sku, cost in costs
+        if cost is not None
+    )
 
     assert set(CustomerUnit.objects.values_list("customer_id", "unit_id")) == {
         (customer, unit) for customer, units in units_by_customer.items() for unit in units

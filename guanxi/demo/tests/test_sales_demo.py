@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from guanxi.accounts.models import User
-from guanxi.commerce.models import Order
+from guanxi.commerce.models import Order, OrderLine
 from guanxi.customers.models import Customer
 from guanxi.demo.loader import DEFAULT_SEED, REFERENCE_ANCHOR, load_demo
 from guanxi.demo.sales import load_sales_demo
@@ -40,6 +40,8 @@ def test_the_demo_sells_b2b_in_every_unit(client):
     orders = Order.objects.filter(pk__in=won.values("order_id"))
     assert orders.count() == won.count() and set(orders.values_list("status", flat=True)) == {"paid"}
     assert all(placed <= REFERENCE_ANCHOR for placed in orders.values_list("placed_at", flat=True))
+    # Their lines carry the catalogue's unit costs, as the online orders' lines do.
+    assert OrderLine.objects.filter(order__in=orders, unit_cost__isnull=False).exists()
     buyers = Customer.objects.filter(
         pk__in=Contact.objects.values("customer_id"), orders__store__channel="tmall"
     )
