@@ -161,6 +161,19 @@ def quota_rows(user, scope: Scope) -> QuerySet:
     return rows
 
 
+def won_rows(user, scope: Scope) -> QuerySet:
+    """Deals won that the user may see, in the organisation's currency, closed in the period (business
+    time); `close_month` is the month each was closed in."""
+    rows = sales_fetch.won_opportunities(user, currency(), business_zone())
+    if scope.unit is not None:
+        rows = rows.filter(unit=scope.unit)
+    if scope.start is not None:
+        rows = rows.filter(close_month__gte=scope.start)
+    if scope.end is not None:
+        rows = rows.filter(close_month__lte=scope.end)
+    return rows
+
+
 def won_behind(user, quotas: QuerySet) -> QuerySet:
     return sales_fetch.won_behind_quotas(user, quotas, business_zone())
 
@@ -174,13 +187,18 @@ def recipient_rows(user, scope: Scope) -> QuerySet:
     return rows.filter(**month_range("campaign__sent_at", scope.start, scope.end))
 
 
-def campaign_effects(user, scope: Scope) -> list[tuple[Any, str, dict[str, Any]]]:
-    """Each campaign sent in the period with marketing's own effect figures (treated against holdout)."""
+def sent_campaigns(user, scope: Scope) -> QuerySet:
+    """The campaigns the user may see sent in the period (through guanxi.marketing.fetch)."""
     campaigns = marketing_fetch.sent_campaigns(user)
     if scope.unit is not None:
         campaigns = campaigns.filter(unit=scope.unit)
+    return campaigns.filter(**month_range("sent_at", scope.start, scope.end))
+
+
+def campaign_effects(user, scope: Scope) -> list[tuple[Any, str, dict[str, Any]]]:
+    """Each campaign sent in the period with marketing's own effect figures (treated against holdout)."""
     out = []
-    for campaign in campaigns.filter(**month_range("sent_at", scope.start, scope.end)):
+    for campaign in sent_campaigns(user, scope):
         effect = marketing_effect.analyse(campaign)
         if effect is None:
             continue

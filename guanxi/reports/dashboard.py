@@ -25,6 +25,7 @@ class Figure:
     report: str  # the slug of the report behind it
     query: str  # the report's filters for this month
     money: bool = False
+    percent: bool = False  # a rate in percent (the change is still relative to the earlier rate)
 
     @property
     def change(self) -> Decimal | None:
@@ -50,13 +51,14 @@ class Section:
     figures: tuple[Figure, ...]
 
 
-# What each role looks at first; sections the role may not read are left out.
+# What each role looks at first; sections the role may not read are left out. The group manager, the
+# unit head (who also leads the unit's service desk) and the analyst read the default order.
 ROLE_SECTIONS: dict[str, tuple[str, ...]] = {
-    Role.MARKETER: ("customers", "sales"),
-    Role.SALES_MANAGER: ("sales",),
+    Role.MARKETER: ("customers", "marketing", "sales"),
+    Role.SALES_MANAGER: ("pipeline", "sales"),
     Role.SERVICE_AGENT: ("service",),
 }
-DEFAULT_SECTIONS = ("sales", "customers", "service")
+DEFAULT_SECTIONS = ("sales", "customers", "service", "pipeline")
 
 
 def sections(user, scope: Scope, now: datetime) -> list[Section]:
@@ -66,6 +68,8 @@ def sections(user, scope: Scope, now: datetime) -> list[Section]:
         "sales": ("commerce.view", _sales),
         "customers": ("analytics.view", _customers),
         "service": ("service.view", _service),
+        "pipeline": ("sales.view", _pipeline),
+        "marketing": ("marketing.view", _marketing),
     }
     out = []
     for key in ROLE_SECTIONS.get(user.role, DEFAULT_SECTIONS):
@@ -99,13 +103,7 @@ def _sales(user, scope: Scope, months) -> Section:
         _figure("orders", _("Orders"), figures, "products", query),
         _figure("buyers", _("Customers who bought"), figures, "products", query),
     )
-    return Section(
-        "sales",
-        _("Sales"),
-        shown
-        + _profit(user, scope, months)
-        + _now(user, scope, "pipeline", -1, _("Open pipeline, weighted")),
-    )
+    return Section("sales", _("Sales"), shown + _profit(user, scope, months))
 
 
 def _profit(user, scope: Scope, months) -> tuple[Figure, ...]:
@@ -158,6 +156,77 @@ def _service(user, scope: Scope, months) -> Section:
         (
             _figure("tickets", _("Tickets opened"), figures, "service", query),
             _figure("sla_met", _("Resolved within the SLA"), figures, "service", query),
+        ),
+    )
+
+
+def _pipeline(user, scope: Scope, months) -> Section:
+    """Deals won per month (closed in business time), the open pipeline now and, in a month with a
+    quota, what was won against it: the sales app's read model, as the pipeline and quota reports read it."""
+    won = catalogue.won_rows(user, Scope(unit=scope.unit))
+    figures = [
+        won.filter(close_month=month).aggregate(won_deals=Count("id"), won_amount=Sum("amount"))
+        for month in months
+    ]
+    query = _month_query(scope, months[0])
+    shown = [
+        _figure("won_deals", _("Deals won"), figures, "quota", query),
+        _figure("won_amount", _("Amount won"), figures, "quota", query, money=True),
+    ]
+    pipeline = run(catalogue.BY_SLUG["pipeline"], user, Scope(unit=scope.unit)).totals
+    unit_query = Scope(unit=scope.unit).query()
+    shown += [
+        Figure(
+            "open_amount", _("Open pipeline"), pipeline[2], None, None, "pipeline", unit_query, money=True
+        ),
+        Figure(
+            "weighted",
+            _("Open pipeline, weighted"),
+            pipeline[4],
+            None,
+            None,
+            "pipeline",
+            unit_query,
+            money=True,
+        ),
+    ]
+    attainment = [_attainment(user, scope, month) for month in months]
+    if attainment[0] is not None:  # only a month with a quota has an attainment
+        # A month without a quota compares as 0, which the page shows as "—" (no change to compute).
+        this, last, year_ago = (rate if rate is not None else Decimal("0.00") for rate in attainment)
+        shown.append(
+            Figure("attainment", _("Won against quota"), this, last, year_ago, "quota", query, percent=True)
+        )
+    return Section("pipeline", _("Sales pipeline"), tuple(shown))
+
+
+def _attainment(user, scope: Scope, month: date) -> Decimal | None:
+    """Won ÷ quota in percent over the month's quotas (the quota report's total); None without a quota."""
+    return run(catalogue.BY_SLUG["quota"], user, Scope(unit=scope.unit, start=month, end=month)).totals[2]
+
+
+def _marketing(user, scope: Scope, months) -> Section:
+    """Campaigns sent per month with marketing's own effect figures, as the campaign effect report shows."""
+    figures = []
+    for month in months:
+        effects = catalogue.campaign_effects(user, Scope(unit=scope.unit, start=month, end=month))
+        figures.append(
+            {
+                "campaigns": len(effects),
+                "recipients": sum(values["treated"] for _pk, _name, values in effects),
+                "net": sum((Decimal(values["net"]) for _pk, _name, values in effects), Decimal("0.00")),
+            }
+        )
+    query = _month_query(scope, months[0])
+    return Section(
+        "marketing",
+        _("Marketing"),
+        (
+            _figure("campaigns", _("Campaigns sent"), figures, "campaigns", query),
+            _figure("recipients", _("Recipients (treated)"), figures, "campaigns", query),
+            _figure(
+                "net", _("Incremental revenue after coupon cost"), figures, "campaigns", query, money=True
+            ),
         ),
     )
 

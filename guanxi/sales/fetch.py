@@ -215,6 +215,12 @@ def _won_in_month(user: Any, zone: Any) -> QuerySet:
     )
 
 
+def won_opportunities(user: Any, currency: str, zone: Any) -> QuerySet:
+    """The won deals the user may see, in one currency, each with `close_month`: the first day of the
+    month it was closed in `zone` (the reports' dashboard counts them per month)."""
+    return _won_in_month(user, zone).filter(currency=currency)
+
+
 def quotas_with_won(user: Any, currency: str, zone: Any) -> QuerySet:
     """The quotas the user may see, in one currency, each with `won`: what its rep won in its unit and
     month (closed in that month in `zone`), counting only the deals the user may see."""

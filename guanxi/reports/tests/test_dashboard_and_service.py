@@ -59,7 +59,7 @@ def test_the_unit_head_s_dashboard_compares_this_month_with_last_month_and_last_
     )
     assert sales["orders"] == (2, 1, 1, Decimal("100.0"), Decimal("100.0"))
     assert sales["buyers"] == (2, 1, 1, Decimal("100.0"), Decimal("100.0"))
-    assert [s.key for s in response.context["sections"]] == ["sales", "customers", "service"]
+    assert [s.key for s in response.context["sections"]] == ["sales", "customers", "service", "pipeline"]
     page = response.content.decode()
     assert f'href="/reports/products/?unit=home&amp;start={this:%Y-%m}&amp;end={this:%Y-%m}"' in page
 
@@ -70,7 +70,7 @@ def test_a_marketer_sees_customers_first(client, unit_a, make_user):
 
     response = client.get("/reports/")
 
-    assert [s.key for s in response.context["sections"]] == ["customers", "sales"]
+    assert [s.key for s in response.context["sections"]] == ["customers", "marketing", "sales"]
 
 
 def test_service_report_counts_tickets_and_resolutions_per_agent(client, desk_a, desk_b):
@@ -127,12 +127,12 @@ def test_service_report_month_filter(client, desk_a):
     assert this.year >= 2025
 
 
-def test_a_sales_lead_sees_the_sales_figures_only(client, unit_a, make_user):
+def test_a_sales_lead_sees_the_pipeline_and_the_sales_figures_only(client, unit_a, make_user):
     lead = make_user("lead", Role.SALES_MANAGER, [unit_a])
     client.force_login(lead)
 
     response = client.get("/reports/")
 
-    assert [s.key for s in response.context["sections"]] == ["sales"]
+    assert [s.key for s in response.context["sections"]] == ["pipeline", "sales"]
     assert [r.slug for r in response.context["reports"]] == ["products", "pipeline", "quota"]
     assert client.get("/reports/contribution/").status_code == 403

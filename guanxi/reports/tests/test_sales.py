@@ -73,7 +73,7 @@ def test_open_pipeline_by_stage_in_a_unit_and_by_unit_for_the_group(
     ]
     assert totals == (4, Decimal("100.0"), Decimal("7384.34"), Decimal("100.0"), Decimal("4355.25"))
     home = client.get("/reports/").context["sections"]
-    weighted = next(f for s in home if s.key == "sales" for f in s.figures if f.key == "pipeline")
+    weighted = next(f for s in home if s.key == "pipeline" for f in s.figures if f.key == "weighted")
     assert (weighted.current, weighted.previous, weighted.report) == (Decimal("4355.25"), None, "pipeline")
 
     client.force_login(manager)
