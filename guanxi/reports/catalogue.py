@@ -151,26 +151,25 @@ def pipeline_rows(user, scope: Scope) -> QuerySet:
 
 def quota_rows(user, scope: Scope) -> QuerySet:
     """Quotas of the period with what their reps won against them, deals closed in business time."""
-    rows = sales_fetch.quotas_with_won(user, currency(), business_zone())
-    if scope.unit is not None:
-        rows = rows.filter(unit=scope.unit)
-    if scope.start is not None:
-        rows = rows.filter(month__gte=scope.start)
-    if scope.end is not None:
-        rows = rows.filter(month__lte=scope.end)
-    return rows
+    return _of_unit_and_months(sales_fetch.quotas_with_won(user, currency(), business_zone()), scope, "month")
 
 
 def won_rows(user, scope: Scope) -> QuerySet:
     """Deals won that the user may see, in the organisation's currency, closed in the period (business
     time); `close_month` is the month each was closed in."""
-    rows = sales_fetch.won_opportunities(user, currency(), business_zone())
+    return _of_unit_and_months(
+        sales_fetch.won_opportunities(user, currency(), business_zone()), scope, "close_month"
+    )
+
+
+def _of_unit_and_months(rows: QuerySet, scope: Scope, month_field: str) -> QuerySet:
+    """Rows narrowed to the scope's unit and to its months, by a month column of the rows."""
     if scope.unit is not None:
         rows = rows.filter(unit=scope.unit)
     if scope.start is not None:
-        rows = rows.filter(close_month__gte=scope.start)
+        rows = rows.filter(**{f"{month_field}__gte": scope.start})
     if scope.end is not None:
-        rows = rows.filter(close_month__lte=scope.end)
+        rows = rows.filter(**{f"{month_field}__lte": scope.end})
     return rows
 
 
