@@ -9,7 +9,6 @@ import pytest
 from guanxi.accounts.roles import Role
 from guanxi.reports import dashboard
 from guanxi.reports.kit import Scope
-from guanxi.reports.tests.test_campaigns import campaigns  # noqa: F401 (fixture)
 from guanxi.sales.actions import opportunities as deals
 from guanxi.sales.actions.targets import set_quota
 from guanxi.sales.tests.conftest import at
@@ -130,7 +129,7 @@ def test_a_sales_manager_sees_the_pipeline_first_and_no_quota_figure_without_a_q
     assert "attainment" not in july  # July has no quota
 
 
-def test_a_marketer_s_campaign_figures(campaigns, unit_a, unit_b, make_user):  # noqa: F811
+def test_a_marketer_s_campaign_figures(campaigns, unit_a, unit_b, make_user):
     marketer = make_user("mk", Role.MARKETER, [unit_a])
 
     figures = _sections(marketer, unit_a, MARCH_2025)
