@@ -14,8 +14,6 @@ import base64
 import json
 import logging
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,7 +36,6 @@ PAGE_SIZE = 100
 MAX_PAGES = 500  # a pass is bounded; what is left is read by the next one
 OVERLAP = timedelta(minutes=2)
 FIRST_LOOKBACK = timedelta(days=1)  # a store's first pass reads the last day
-TIMEOUT = 20
 RECONCILED_CHANNELS = (Channel.SHOPIFY, Channel.WOOCOMMERCE)
 
 
@@ -191,27 +188,25 @@ def _next_link(header: str) -> str | None:
     return match.group(1) if match else None
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect could lead to an address the check below never saw
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
+# One client per process: keep-alive to the shops, and it connects to the address it checked (never
+# resolving the name again, so DNS rebinding cannot turn a shop's name into an inside address) and
+# follows no redirect (a 302 could point anywhere).
+_CLIENT = outbound.Client()
 
 
 def _get(url: str, headers: dict[str, str], *, same_origin_as: str) -> tuple[bytes, Any]:
     # Pagination links come from the platform's answer: they may only point at the shop itself.
     if urlsplit(url).netloc != urlsplit(same_origin_as).netloc:
         raise ReconcileError("foreign_link")
-    check_address(url)
-    request = urllib.request.Request(url, headers={**headers, "Accept": "application/json"})  # noqa: S310 (http(s) only, checked)
     try:
-        with _OPENER.open(request, timeout=TIMEOUT) as response:
-            return response.read(), response.headers
-    except urllib.error.HTTPError as error:
-        raise ReconcileError(f"http_{error.code}") from None
-    except (urllib.error.URLError, TimeoutError, OSError):
+        response = _CLIENT.request("GET", url, headers={**headers, "Accept": "application/json"})
+    except outbound.BlockedError:
+        raise ReconcileError("blocked_address") from None
+    except (outbound.NotSentError, outbound.MaybeSentError):
         raise ReconcileError("unreachable") from None
+    if response.status >= 300:
+        raise ReconcileError(f"http_{response.status}")
+    return response.body, response.headers
 
 
 def check_address(url: str) -> None:

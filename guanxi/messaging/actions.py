@@ -25,11 +25,11 @@ from guanxi.accounts.models import BusinessUnit
 from guanxi.core import audit
 from guanxi.core.background import start_job
 from guanxi.core.models import AuditEntry, Job
+from guanxi.core.outbound import BlockedError, NotSentError, check_url
 from guanxi.customers import profile as customer_profile
 from guanxi.customers.models import Consent, Customer
 from guanxi.messaging import addresses, credentials, gates, phrases, rendering
 from guanxi.messaging.channels.base import Outgoing, TestResult
-from guanxi.messaging.channels.http import BlockedError, NotSentError, check_url
 from guanxi.messaging.channels.registry import KINDS, adapter_for
 from guanxi.messaging.models import (
     MEDIUM_OF_KIND,

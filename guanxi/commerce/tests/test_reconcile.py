@@ -3,6 +3,7 @@ polling job against fake Shopify and WooCommerce REST APIs on loopback, which pa
 
 import base64
 import json
+import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,7 @@ from guanxi.commerce.models import Channel, Order, Store
 from guanxi.commerce.reconcile import ReconcileError, reconcile_store, reconcile_stores
 from guanxi.commerce.tests.payloads import shopify_order, woocommerce_order
 from guanxi.commerce.webhooks import signature_of
+from guanxi.core import outbound
 from guanxi.core.models import AuditEntry
 
 SECRET = "shpss_0123456789abcdef"
@@ -270,3 +272,32 @@ def test_a_private_address_is_refused_when_private_gateways_are_not_allowed(
     assert refused.status_code == 400
     store.refresh_from_db()
     assert store.api_url == ""
+
+
+def test_a_shop_name_rebound_to_loopback_after_the_check_is_never_called(
+    shop, platform, settings, monkeypatch
+):
+    """DNS rebinding: the name answers a public address when checked and loopback afterwards. The pass
+    connects to the address it checked (unreachable here), so the loopback server hears nothing."""
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["8.8.8.8"])
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "shop.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    shop.api_url = f"http://shop.example:{platform.port}"
+    shop.save(update_fields=["api_url"])
+    platform.shopify = shop_orders(3)
+    settings.GUANXI_ALLOW_PRIVATE_GATEWAYS = False
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(outbound, "CONNECT_TIMEOUT", 0.5)
+
+    with pytest.raises(ReconcileError):
+        reconcile_store(shop, now=BASE + timedelta(hours=1))
+
+    shop.refresh_from_db()
+    assert shop.reconcile_result == {"error": "unreachable"}
+    assert platform.requests == [] and Order.objects.count() == 0

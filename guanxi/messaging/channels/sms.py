@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from guanxi.core.outbound import BlockedError, Client, MaybeSentError, NotSentError, Response
 from guanxi.messaging.channels.base import Outgoing, SendResult, ambiguous, failed, key_digest, retry, sent
-from guanxi.messaging.channels.http import BlockedError, Client, MaybeSentError, NotSentError, Response
 
 ALIYUN_ENDPOINT = "https://dysmsapi.aliyuncs.com/"
 ALIYUN_NONCE_WINDOW = timedelta(minutes=15)

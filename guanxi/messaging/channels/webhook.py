@@ -13,8 +13,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from guanxi.core.outbound import Client
 from guanxi.messaging.channels.base import Outgoing, SendResult, sent
-from guanxi.messaging.channels.http import Client
 from guanxi.messaging.channels.sms import call, http_outcome
 
 

@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 
 from django.core.cache import cache
 
+from guanxi.core.outbound import Client, Response
 from guanxi.messaging.channels.base import Outgoing, SendResult, ambiguous, failed, key_digest, retry, sent
-from guanxi.messaging.channels.http import Client, Response
 from guanxi.messaging.channels.sms import call, http_outcome
 
 WECHAT_API = "https://api.weixin.qq.com"

@@ -166,9 +166,9 @@ def test_webhook_is_signed_and_a_bad_secret_is_refused(gateways):
 
 
 def test_an_answer_that_never_comes_is_ambiguous_and_a_503_is_a_retry(gateways, monkeypatch):
-    from guanxi.messaging.channels import http
+    from guanxi.core import outbound
 
-    monkeypatch.setattr(http, "READ_TIMEOUT", 0.3)
+    monkeypatch.setattr(outbound, "READ_TIMEOUT", 0.3)
     gateways.faults.timeout_after_accept, gateways.faults.hang = 1.0, 1.0
     sms = adapter(ChannelKind.SMS_HTTP, gateways)
     assert sms.send(outgoing()).outcome == Outcome.AMBIGUOUS

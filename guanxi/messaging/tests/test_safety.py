@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
+from guanxi.core.outbound import BlockedError, check_url
 from guanxi.messaging import actions, credentials, rendering
-from guanxi.messaging.channels.http import BlockedError, check_url
 from guanxi.messaging.models import ChannelAccount
 
 pytestmark = pytest.mark.django_db
