@@ -13,7 +13,7 @@ urlpatterns = [
     # Platform webhooks: authenticated by their signature, not by a session.
     path("webhooks/", include("guanxi.commerce.webhook_urls")),
     # Before the web app, whose placeholder page for the analytics area this replaces.
-    path("analytics/", include("guanxi.analytics.urls")),
+    path("analytics/", include("guanxi.reports.analytics_urls")),
     path("customers/", include("guanxi.customers.urls")),
     # Orders, imports and stores: /orders/, /imports/, /stores/.
     path("", include("guanxi.commerce.urls")),

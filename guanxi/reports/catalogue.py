@@ -626,3 +626,10 @@ REPORTS: tuple[Report, ...] = (
 )
 
 BY_SLUG = {report.slug: report for report in REPORTS}
+
+# The Analytics page's analyses, declared in their own module over the sources above (ADR 0038, "One
+# engine for the Analytics page").
+from guanxi.reports.analyses import ANALYSES  # noqa: E402
+
+REPORTS = (*REPORTS, *ANALYSES)
+BY_SLUG = {report.slug: report for report in REPORTS}

@@ -149,6 +149,10 @@ class Report:
     # rows behind each group for the drill-down; totals add up the summable measures.
     figures: Callable[[Any, Scope], list[tuple[Any, str, dict[str, Any]]]] | None = None
     curve: Callable[[Any, Scope], dict[str, Any]] | None = None  # (user, scope) -> a second chart's data
+    # The measures drawn as the chart's series, for the kinds that draw several: "heatmap" (rows × these
+    # measures, e.g. a cohort by month after its first order), "stacked" (amounts) and "shares" (stacked
+    # percentages). "histogram" draws the first measure over rows that are bins, without gaps.
+    series: tuple[str, ...] = ()
 
     def dimension(self, key: str) -> Dimension:
         for dimension in self.dimensions:
@@ -178,6 +182,8 @@ class Result:
         return tuple((row.label, *row.values) for row in self.rows)
 
     def chart(self) -> dict[str, Any]:
+        if self.report.series:
+            return self._series_chart()
         first = self.report.measures[0]
         return {
             "kind": self.report.chart,
@@ -185,6 +191,49 @@ class Result:
             "values": [float(row.values[0] or 0) for row in self.rows],
             "series_label": str(first.label),
         }
+
+    def _series_chart(self) -> dict[str, Any]:
+        """The chart of a report that draws several measures (`Report.series`) per row."""
+        labels = [row.label for row in self.rows]
+        columns = self._value_columns()
+        series = [
+            (measure, columns[measure.key])
+            for measure in self.report.measures
+            if measure.key in self.report.series
+        ]
+        if self.report.chart == "heatmap":
+            return {
+                "kind": "heatmap",
+                "x_labels": [str(measure.label) for measure, _index in series],
+                "y_labels": labels,
+                "x_name": "",
+                "y_name": str(self.dimension.label),
+                "values": [
+                    [x, y, float(row.values[index])]
+                    for y, row in enumerate(self.rows)
+                    for x, (_measure, index) in enumerate(series)
+                    if row.values[index] is not None
+                ],
+                "series_label": str(self.report.measures[0].label),
+                "suffix": "%" if all(measure.average for measure, _index in series) else "",
+            }
+        return {
+            "kind": "stacked",
+            "labels": labels,
+            "series": [
+                {"name": str(measure.label), "values": [float(row.values[index] or 0) for row in self.rows]}
+                for measure, index in series
+            ],
+            "percent": self.report.chart == "shares",
+        }
+
+    def _value_columns(self) -> dict[str, int]:
+        """Where each measure's value is in a row's values (a share column follows its measure)."""
+        positions, index = {}, 0
+        for measure in self.report.measures:
+            positions[measure.key] = index
+            index += 2 if measure.share else 1
+        return positions
 
 
 def run(report: Report, user, scope: Scope) -> Result:

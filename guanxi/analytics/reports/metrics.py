@@ -7,13 +7,12 @@ Mixing the two would count customers twice.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from django.db import connections
-from django.db.models import Avg, Count, F, Max, Q, QuerySet, RowRange, Sum, Window
+from django.db.models import Avg, Count, F, Q, QuerySet, RowRange, Sum, Window
 
-from guanxi.analytics.models import AbcClass, CustomerClass, LifecycleStage
+from guanxi.analytics.models import CustomerClass
 from guanxi.analytics.reports.orders import AbcFigures, percent
 from guanxi.core.money import round_money
 
@@ -35,25 +34,6 @@ class ClvBin:
     low: Decimal
     high: Decimal | None  # None: the open-ended last bin
     customers: int
-
-
-@dataclass(frozen=True)
-class ClassCount:
-    value: str
-    label: str
-    customers: int
-    spend: Decimal
-
-
-@dataclass(frozen=True)
-class MetricsReport:
-    customers: int
-    computed_at: datetime | None
-    rfm: tuple[RfmCell, ...]  # 25 cells, R 1–5 × F 1–5
-    clv: tuple[ClvBin, ...]
-    clv_customers: int  # customers with a predicted CLV
-    abc: tuple[ClassCount, ...]
-    lifecycle: tuple[ClassCount, ...]
 
 
 def rfm_grid(metrics: QuerySet) -> tuple[RfmCell, ...]:
@@ -111,33 +91,6 @@ def clv_histogram(metrics: QuerySet, bins: int = CLV_BINS) -> tuple[tuple[ClvBin
         ),
         count,
     )
-
-
-def _class_counts(metrics: QuerySet, field: str, choices) -> tuple[ClassCount, ...]:
-    rows = {
-        row[field]: row
-        for row in metrics.exclude(**{field: ""})
-        .values(field)
-        .annotate(n=Count("id"), spend=Sum("total_spend"))
-        .order_by()
-    }
-    return tuple(
-        ClassCount(
-            value,
-            str(label),
-            rows[value]["n"] if value in rows else 0,
-            round_money(rows[value]["spend"] or ZERO) if value in rows else ZERO,
-        )
-        for value, label in choices
-    )
-
-
-def abc_counts(metrics: QuerySet) -> tuple[ClassCount, ...]:
-    return _class_counts(metrics, "abc_class", AbcClass.choices)
-
-
-def lifecycle_counts(metrics: QuerySet) -> tuple[ClassCount, ...]:
-    return _class_counts(metrics, "lifecycle_stage", LifecycleStage.choices)
 
 
 @dataclass(frozen=True)
@@ -210,21 +163,4 @@ def _class_abc(value: str, label: str, by_abc: dict[str, tuple[int, Decimal]]) -
             for abc in ("A", "B", "C")
             for n, spend in [by_abc.get(abc, (0, ZERO))]
         ),
-    )
-
-
-def metrics_report(metrics: QuerySet) -> MetricsReport | None:
-    """Everything the page shows from the metrics store; None when no metrics were computed yet."""
-    summary = metrics.aggregate(customers=Count("id"), computed_at=Max("computed_at"))
-    if not summary["customers"]:
-        return None
-    clv, clv_customers = clv_histogram(metrics)
-    return MetricsReport(
-        customers=summary["customers"],
-        computed_at=summary["computed_at"],
-        rfm=rfm_grid(metrics),
-        clv=clv,
-        clv_customers=clv_customers,
-        abc=abc_counts(metrics),
-        lifecycle=lifecycle_counts(metrics),
     )

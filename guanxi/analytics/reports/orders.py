@@ -33,16 +33,13 @@ from django.db.models import (
     When,
 )
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from guanxi.commerce.models import Channel, Order, OrderLine
+from guanxi.commerce.models import Order
 from guanxi.core.money import round_money
 
 COHORT_MONTHS = 12  # cohorts shown, and months followed after the first order
 TREND_MONTHS = 24  # months shown in the monthly share charts
-SALES_MONTHS = 12  # the period of the sales-by-dimension breakdowns
 SEASON_YEARS = 3  # the seeds' method: the last three full years
-TOP_SLICES = 12  # the largest slices of a breakdown; the rest are shown together as "Other"
 PARETO_POINTS = 200  # at most this many points on the Pareto curve
 ABC_A_SHARE = Decimal("75")  # A: the customers making the first 75% of revenue
 ABC_B_SHARE = Decimal("95")  # B: the next 20%; C: the last 5%
@@ -408,86 +405,6 @@ def abc_figures(spends: list[Decimal], a_share: Decimal, b_share: Decimal) -> tu
         )
         for k, label in enumerate(("A", "B", "C"))
     )
-
-
-# Sales by category, channel and province --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SalesSlice:
-    label: str
-    revenue: Decimal
-    orders: int
-    share: Decimal | None  # percent of the breakdown's revenue
-
-
-def _slices(rows: list[tuple[str, Decimal, int]], top: int = TOP_SLICES) -> tuple[SalesSlice, ...]:
-    merged: dict[str, list] = {}
-    for label, revenue, count in rows:  # several raw values can share a label ("Unknown")
-        entry = merged.setdefault(label, [ZERO, 0])
-        entry[0] += money(revenue)
-        entry[1] += count
-    ranked = sorted(merged.items(), key=lambda item: (-item[1][0], item[0]))
-    total = sum((revenue for _label, (revenue, _count) in ranked), ZERO)
-    shown = ranked[:top]
-    rest = ranked[top:]
-    if rest:
-        shown.append((_("Other"), [sum((r for _l, (r, _c) in rest), ZERO), sum(c for _l, (_r, c) in rest)]))
-    return tuple(
-        SalesSlice(label, revenue, count, percent(revenue, total)) for label, (revenue, count) in shown
-    )
-
-
-def _sales_period(orders: QuerySet, currency: str, end: date, months: int) -> QuerySet:
-    start = add_months(end, -(months - 1))
-    return sale_orders(orders, currency).filter(
-        placed_at__gte=_month_start(start), placed_at__lt=_month_start(add_months(end, 1))
-    )
-
-
-def sales_by_category(
-    orders: QuerySet, currency: str, end: date, months: int = SALES_MONTHS
-) -> tuple[SalesSlice, ...]:
-    """Revenue of order lines by product category (a line's amount), and the orders containing them."""
-    rows = (
-        OrderLine.objects.filter(order__in=_sales_period(orders, currency, end, months).values("pk"))
-        .values("category")
-        .annotate(revenue=Sum("amount"), orders=Count("order", distinct=True))
-        .order_by()
-    )
-    return _slices([(row["category"] or _("Uncategorised"), row["revenue"], row["orders"]) for row in rows])
-
-
-def sales_by_channel(
-    orders: QuerySet, currency: str, end: date, months: int = SALES_MONTHS
-) -> tuple[SalesSlice, ...]:
-    rows = (
-        _sales_period(orders, currency, end, months)
-        .values("store__channel")
-        .annotate(revenue=Sum(NET), orders=Count("id"))
-    )
-    return _slices([(_channel_label(row["store__channel"]), row["revenue"], row["orders"]) for row in rows])
-
-
-def sales_by_province(
-    orders: QuerySet, currency: str, end: date, months: int = SALES_MONTHS
-) -> tuple[SalesSlice, ...]:
-    """Revenue by the buying customer's province (guest orders and unknown provinces together)."""
-    rows = (
-        _sales_period(orders, currency, end, months)
-        .values("customer__province")
-        .annotate(revenue=Sum(NET), orders=Count("id"))
-    )
-    return _slices(
-        [(row["customer__province"] or _("Unknown"), row["revenue"], row["orders"]) for row in rows],
-        top=34,  # every province-level division of China fits
-    )
-
-
-def _channel_label(value: str) -> str:
-    if not value:
-        return _("Unknown")
-    return str(Channel(value).label) if value in Channel.values else value
 
 
 # Seasonal index (季节指数) --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Store-level views of the metrics store: RFM grid, CLV histogram, ABC and lifecycle counts."""
+"""Store-level views of the metrics store: RFM grid, CLV histogram, ABC within customer classes."""
 
 import random
 from decimal import Decimal
@@ -20,6 +20,10 @@ def _metric(unit, name, **fields):
 
 @pytest.fixture
 def metrics(unit_a):
+    return build_metrics(unit_a)
+
+
+def build_metrics(unit_a):
     _metric(
         unit_a, "m1", r_score=5, f_score=5, total_spend=D("900.00"), abc_class="A", lifecycle_stage="stable"
     )
@@ -51,21 +55,6 @@ def test_rfm_grid(metrics):
     assert grid[0] == reports.RfmCell(1, 1, 0, None)
 
 
-def test_abc_and_lifecycle_counts(metrics):
-    assert [(c.value, c.customers, c.spend) for c in reports.abc_counts(metrics)] == [
-        ("A", 2, D("1500.00")),
-        ("B", 1, D("300.00")),
-        ("C", 1, D("10.00")),
-    ]
-    assert [(c.value, c.customers) for c in reports.lifecycle_counts(metrics)] == [
-        ("exploration", 1),
-        ("development", 0),
-        ("stable", 2),
-        ("decline", 1),
-        ("lost", 0),
-    ]
-
-
 def test_clv_histogram_closes_at_the_95th_percentile(unit_a):
     for k in range(1, 21):
         _metric(unit_a, f"v{k}", predicted_clv=D(10 * k))
@@ -80,19 +69,6 @@ def test_clv_histogram_closes_at_the_95th_percentile(unit_a):
         *[(D(20 * k), D(20 * k + 20), 2) for k in range(1, 9)],
         (D(180), None, 3),
     ]
-
-
-def test_metrics_report_is_none_before_any_refresh(unit_a):
-    assert reports.metrics_report(CustomerMetric.objects.filter(unit=unit_a)) is None
-
-
-def test_metrics_report(metrics):
-    report = reports.metrics_report(metrics)
-
-    assert report.customers == 5
-    assert report.clv == ()
-    assert report.clv_customers == 0
-    assert report.computed_at is not None
 
 
 def test_abc_ranks_customers_within_each_customer_class(unit_a, unit_b):

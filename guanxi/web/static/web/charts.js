@@ -1,7 +1,7 @@
 /* Draws ECharts from data the server embedded with json_script, for every page with charts.
  * An element <div data-chart="ID"> is drawn from <script id="ID" type="application/json">,
  * whose "kind" chooses the chart: orders_revenue (bars + line), bar (horizontal), pie,
- * heatmap (cohorts, RFM grid), stacked (monthly shares), pareto (ABC curve) or columns. */
+ * heatmap (cohorts, RFM grid), stacked (monthly shares), pareto (ABC curve), columns or histogram. */
 (function () {
   "use strict";
 
@@ -320,6 +320,14 @@
         yAxis: valueAxis(),
         series: [series],
       };
+    },
+
+    // Columns of bins that touch, as a histogram's do (predicted lifetime value bands).
+    histogram: function (data) {
+      var option = builders.columns(data);
+      option.series[0].barCategoryGap = "0%";
+      option.series[0].barMaxWidth = null;
+      return option;
     },
   };
 

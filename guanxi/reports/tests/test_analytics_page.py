@@ -1,4 +1,5 @@
-"""The Analytics page over HTTP: rendering, unit scoping, permissions, targets and exports."""
+"""The Analytics page over HTTP: rendering through the report kit, unit scoping, permissions, targets, and
+the exports of the reports behind its cards."""
 
 import csv
 import io
@@ -59,7 +60,9 @@ def test_page_renders_for_a_manager_without_metrics(client, shop, manager):
     assert _chart(response, "channels")["labels"] == ["Douyin", "Tmall"]
     assert _chart(response, "channels")["values"] == [98765.0, 150.0]
     assert _chart(response, "returning")["labels"] == ["2025-01", "2025-02"]
-    assert 'href="?format=csv&amp;table=cohorts"' in page
+    # Each card links to its report (the permalink of the card's unit, group and period) and its exports.
+    assert 'href="/reports/cohorts/?group=cohort&amp;start=2024-03&amp;end=2025-02&amp;format=csv"' in page
+    assert 'href="/reports/order-sales/?group=channel&amp;start=2024-03&amp;end=2025-02"' in page
     assert "chart-rfm" not in page
 
 
@@ -68,6 +71,7 @@ def test_page_renders_metrics_when_computed(client, shop, manager, unit_a):
     CustomerMetric.objects.create(
         customer=customer,
         unit=None,
+        orders=2,
         r_score=4,
         f_score=2,
         total_spend=Decimal("150.00"),
@@ -94,7 +98,7 @@ def test_page_renders_metrics_when_computed(client, shop, manager, unit_a):
     assert _chart(response, "lifecycle")["values"] == [0, 1, 0, 0, 0]
     assert _chart(response, "abc_by_class")["labels"] == ["Regular customer"]
     assert [s["values"] for s in _chart(response, "abc_by_class")["series"]] == [[100.0], [0.0], [0.0]]
-    assert 'data-class="regular" data-abc="A"' in page
+    assert '<tr data-token="regular"><td>Regular customer</td>' in page
     assert "0.42" in page and "0.81" in page
 
 
@@ -187,24 +191,33 @@ def test_invalid_target_is_ignored(client, shop, unit_a_head):
     assert "data-target-month" not in response.content.decode()
 
 
+PERIOD = "start=2024-03&end=2025-02"  # the cards' twelve months up to the last sale
+
+
+def _csv(client, url):
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
 def test_csv_export_is_formula_safe_and_audited(client, shop, unit_a_head, unit_a):
     client.force_login(unit_a_head)
 
-    response = client.get(URL, {"format": "csv", "table": "categories"})
+    response = client.get(f"/reports/products/?group=category&{PERIOD}&format=csv")
 
     assert response.status_code == 200
     assert response.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows == [
-        ["Category", "Revenue", "Orders", "Share of revenue (%)"],
-        ["home_textiles", "150.00", "2", "95.5"],
-        ["'" + ATTACK, "7.00", "1", "4.5"],
+        ["Category", "Revenue", "Revenue, share (%)", "Units sold", "Orders", "Customers"],
+        ["home_textiles", "150.00", "95.5", "2", "2", "1"],
+        ["'" + ATTACK, "7.00", "4.5", "1", "1", "1"],
     ]
     entry = AuditEntry.objects.get(action=AuditEntry.Action.EXPORT)
     assert (entry.actor, entry.unit, entry.object_id, entry.details) == (
         unit_a_head,
         unit_a,
-        "categories",
+        "report-products",
         "CSV file of 2 rows",
     )
 
@@ -212,18 +225,18 @@ def test_csv_export_is_formula_safe_and_audited(client, shop, unit_a_head, unit_
 def test_xlsx_export_writes_formulas_as_text(client, shop, unit_a_head):
     client.force_login(unit_a_head)
 
-    response = client.get(URL, {"format": "xlsx", "table": "categories"})
+    response = client.get(f"/reports/products/?group=category&{PERIOD}&format=xlsx")
 
     sheet = load_workbook(io.BytesIO(response.content)).active
     assert (sheet["A3"].value, sheet["A3"].data_type) == (ATTACK, "s")
-    assert (sheet["B2"].value, sheet["C2"].value) == (150, 2)
+    assert (sheet["B2"].value, sheet["E2"].value) == (150, 2)
 
 
 def test_export_without_export_permission(client, shop, make_user, unit_a):
     analyst = make_user("analyst", Role.ANALYST, [unit_a])
     client.force_login(analyst)
 
-    response = client.get(URL, {"format": "csv", "table": "cohorts"})
+    response = client.get("/reports/cohorts/?format=csv")
 
     assert response.status_code == 403
     entry = AuditEntry.objects.get(action=AuditEntry.Action.PERMISSION_DENIED)
@@ -232,59 +245,53 @@ def test_export_without_export_permission(client, shop, make_user, unit_a):
 
 
 @pytest.mark.parametrize(
-    "table",
-    [
-        "cohorts",
-        "returning",
-        "devices",
-        "pareto",
-        "channels",
-        "provinces",
-        "seasonal",
-        "rfm",
-        "clv",
-        "abc",
-        "lifecycle",
-        "abc_by_class",
-    ],
+    "slug",
+    ["cohorts", "returning", "devices", "pareto", "order-sales", "seasonal", "rfm", "clv", "abc-by-class"],
 )
-def test_every_table_exports(client, shop, manager, table):
+def test_every_analysis_exports(client, shop, manager, slug):
     client.force_login(manager)
 
-    response = client.get(URL, {"format": "xlsx", "table": table})
+    response = client.get(f"/reports/{slug}/", {"format": "xlsx"})
 
     assert response.status_code == 200
-    assert load_workbook(io.BytesIO(response.content)).active.title == table
+    assert load_workbook(io.BytesIO(response.content)).active.title == f"report-{slug}"
 
 
-def test_unknown_table_is_a_bad_request(client, shop, manager):
+def test_unknown_format_is_a_bad_request(client, shop, manager):
     client.force_login(manager)
 
-    assert client.get(URL, {"format": "csv", "table": "customers"}).status_code == 400
-    assert client.get(URL, {"format": "pdf", "table": "cohorts"}).status_code == 400
+    assert client.get("/reports/cohorts/", {"format": "pdf"}).status_code == 400
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT).exists()
 
 
 def test_unit_export_contains_no_other_unit(client, shop, unit_a_head):
     client.force_login(unit_a_head)
 
-    content = client.get(URL, {"format": "csv", "table": "returning"}).content.decode("utf-8-sig")
+    rows = _csv(client, "/reports/returning/?format=csv")
 
-    assert "98765" not in content
-    assert content.splitlines()[1:] == ["2025-01,100.00,0.00,0.0", "2025-02,0.00,50.00,100.0"]
+    assert rows == [
+        ["Month", "New customers", "Returning customers", "Returning share (%)"],
+        ["2025-01", "100.00", "0.00", "0.00"],
+        ["2025-02", "0.00", "50.00", "100.00"],
+    ]
 
 
 def test_cohort_export(client, shop, unit_a_head):
     client.force_login(unit_a_head)
 
-    rows = list(
-        csv.reader(
-            io.StringIO(client.get(URL, {"format": "csv", "table": "cohorts"}).content.decode("utf-8-sig"))
-        )
-    )
+    rows = _csv(client, f"/reports/cohorts/?{PERIOD}&format=csv")
 
     assert rows[0][:4] == ["First order month", "Customers", "Month +1 (%)", "Month +2 (%)"]
-    assert rows[1:] == [["2025-01", "1", "100.0", *[""] * 11]]  # February brought no new customer
+    assert rows[1:] == [["2025-01", "1", "100.00", *[""] * 11]]  # February brought no new customer
+
+
+def test_channel_and_province_sales_of_a_unit(client, shop, unit_a_head):
+    client.force_login(unit_a_head)
+
+    assert _csv(client, f"/reports/order-sales/?group=province&{PERIOD}&format=csv") == [
+        ["Province", "Revenue", "Revenue, share (%)", "Orders"],
+        ["广东", "150.00", "100.0", "2"],
+    ]
 
 
 def test_fallback_reasons_are_shown_in_words(client, shop, manager):
