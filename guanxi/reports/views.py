@@ -19,7 +19,7 @@ from guanxi.core import exports
 from guanxi.core.access import require
 from guanxi.reports import actions, catalogue, dashboard
 from guanxi.reports.drill import LIMIT, drill
-from guanxi.reports.kit import Report, chosen_unit, parse_scope, run, visible_units
+from guanxi.reports.kit import Report, Scope, chosen_unit, parse_scope, run, visible_units
 from guanxi.reports.models import Delivery, Frequency
 
 PERMISSION = "reports.view"
@@ -63,11 +63,20 @@ def _report(request, slug: str) -> tuple[Any, Report]:
     return user, report
 
 
+def _scope(request, user, shown: Report, unit) -> Scope:
+    """The report's filters from the query string; a segment the user may not see is not found (its
+    name and members stay unknown to them)."""
+    scope = parse_scope(shown, request.GET, unit, timezone.now())
+    if scope.segment and catalogue.chosen_segment(user, scope) is None:
+        raise Http404
+    return scope
+
+
 def report(request, slug):
     user, shown = _report(request, slug)
     units = visible_units(user)
     unit = chosen_unit(request.GET, user, units)
-    scope = parse_scope(shown, request.GET, unit, timezone.now())
+    scope = _scope(request, user, shown, unit)
     result = run(shown, user, scope)
     fmt = request.GET.get("format")
     if fmt:
@@ -150,7 +159,7 @@ def drill_down(request, slug):
     user, shown = _report(request, slug)
     units = visible_units(user)
     unit = chosen_unit(request.GET, user, units)
-    scope = parse_scope(shown, request.GET, unit, timezone.now())
+    scope = _scope(request, user, shown, unit)
     dimension = shown.dimension(scope.group)
     token = request.GET.get("value")
     rows = shown.source(user, scope)
