@@ -1,8 +1,10 @@
 """The Reports pages: the role's dashboard, a report (table, chart, filters, permalink, export) and the
 drill-down behind one of its rows. Every page needs reports.view and the read model's own permission."""
 
+from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpResponseBadRequest
@@ -10,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
@@ -25,16 +28,33 @@ from guanxi.reports.models import Delivery, Frequency
 PERMISSION = "reports.view"
 
 
+class TargetForm(forms.Form):
+    """The annual sales target the seasonal index spreads over the months (as on the Analytics page)."""
+
+    target = forms.DecimalField(
+        label=_lazy("Annual sales target"),
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=14,
+        decimal_places=2,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "1200000"}),
+    )
+
+
 def home(request):
     user = require(request, PERMISSION)
     units = visible_units(user)
     unit = chosen_unit(request.GET, user, units)
     scope = parse_scope(catalogue.REPORTS[0], request.GET, unit, timezone.now())
+    form = TargetForm(request.GET if "target" in request.GET else None)
+    annual_target = form.cleaned_data["target"] if form.is_valid() else None
     return render(
         request,
         "reports/home.html",
         {
-            "sections": dashboard.sections(user, scope, timezone.now()),
+            "sections": dashboard.sections(user, scope, timezone.now(), annual_target),
+            "target_form": form,
+            "shows_sales": user.has_permission("commerce.view"),
             "reports": [r for r in catalogue.REPORTS if user.has_permission(r.needs)],
             "units": units,
             "unit": unit,
