@@ -7,7 +7,7 @@ loyalty, pipeline and campaign reports; and seed 001's customer profitability (�
 总利润额) over the sale lines whose cost is known."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import (
     Avg,
@@ -66,6 +66,7 @@ STORE_FILTER = Filter(
     lambda user: [(str(s.pk), s.name) for s in Store.objects.restrict(user, "view").order_by("name")],
 )
 PERIOD_FILTER = Filter("period", gettext_lazy("Period"))
+Rows = TypeVar("Rows", bound=QuerySet)
 TIER_LIST_FILTER = "loyalty_tier"  # the tier filter loyalty registers on the customer list
 
 
@@ -98,7 +99,7 @@ def chosen_segment(user, scope: Scope) -> Segment | None:
     return visible_segments(user).filter(pk=int(scope.segment)).first()
 
 
-def of_customers(rows: QuerySet, user, scope: Scope, field: str = "customer_id") -> QuerySet:
+def of_customers(rows: Rows, user, scope: Scope, field: str = "customer_id") -> Rows:
     """`rows` narrowed to the customers of the scope's loyalty tier (through the tier filter loyalty
     registers on the customer list, in the scope's unit) and of its segment (the current members the
     user may see). A segment the user may not see, or a tier that is no rank, keeps no rows."""

@@ -123,7 +123,9 @@ def _targets(user, scope: Scope, now: datetime, months, sales: Section, annual: 
     revenue = next(figure for figure in sales.figures if figure.key == "revenue")
     this, last = targets[months[0].month], targets[months[1].month]
     query = _month_query(scope, months[0])
-    shown = [Figure("target", _("Revenue target this month"), this, last, None, "products", query, money=True)]
+    shown = [
+        Figure("target", _("Revenue target this month"), this, last, None, "products", query, money=True)
+    ]
     if this > 0:  # a month without sales in the index years has no target to attain
         # Last month without a target compares as 0, which the page shows as "—" (no change to compute).
         before = percent(revenue.previous or 0, last) or Decimal("0.0")

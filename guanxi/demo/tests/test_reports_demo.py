@@ -36,7 +36,10 @@ def test_the_demo_schedules_the_unit_heads_reports(client):
         ("head_beauty", "beauty", "churn", "group=risk&unit=beauty", "monthly", ["head_beauty", "marketer"]),
     ]
     assert demo.deliveries == 2
-    assert AuditEntry.objects.filter(action=AuditEntry.Action.CREATE, object_type="reports.delivery").count() == 2
+    assert (
+        AuditEntry.objects.filter(action=AuditEntry.Action.CREATE, object_type="reports.delivery").count()
+        == 2
+    )
 
     weekly = Delivery.objects.get(report="products")
     analyst = User.objects.get(username="analyst")
