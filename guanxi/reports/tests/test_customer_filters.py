@@ -2,12 +2,14 @@
 (by rank, in the chosen unit's programme) or of a saved segment the viewer may see; the filters travel
 in the permalink and a scheduled delivery, and a segment the viewer may not see is not found."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from guanxi.accounts.roles import Role
+from guanxi.commerce.tests.factories import make_customer
 from guanxi.loyalty import actions as loyalty
 from guanxi.loyalty.models import Membership, Tier
 from guanxi.messaging.models import Message
@@ -15,6 +17,7 @@ from guanxi.reports import actions
 from guanxi.reports.models import Delivery
 from guanxi.reports.tests.data import PERIOD, SHANGHAI
 from guanxi.segments.models import Segment, SegmentMembership
+from guanxi.service import actions as service_actions
 
 MONDAY = datetime(2026, 6, 1, 7, 0, tzinfo=SHANGHAI)
 
@@ -195,3 +198,33 @@ def test_scheduling_with_a_segment_a_recipient_may_not_see_is_refused(
             recipients=[analyst],
         )
     assert not Delivery.objects.exists()
+
+
+def test_the_service_report_counts_the_tickets_of_a_segment_s_and_a_tier_s_customers(client, desk_a):
+    opened = timezone.now() - timedelta(hours=1)
+    other = make_customer("李娜", [desk_a.unit])
+    for subject, customer, agent in (
+        ("one", desk_a.customer, desk_a.agent),
+        ("two", desk_a.customer, desk_a.agent2),
+        ("three", other, desk_a.agent2),
+        ("four", None, desk_a.agent),
+    ):
+        service_actions.open_ticket(
+            actor=desk_a.head,
+            unit=desk_a.unit,
+            subject=subject,
+            customer=customer,
+            assignee=agent,
+            now=opened,
+        )
+    regulars = _segment("老客户", desk_a.unit, [desk_a.customer])
+    programme = loyalty.create_programme(unit=desk_a.unit, name="会员", now=opened)
+    loyalty.enrol(programme, other, now=opened)  # the first tier (rank 0)
+    client.force_login(desk_a.head)
+
+    rows, totals = _result(client, f"/reports/service/?group=agent&segment={regulars.pk}")
+    assert rows == [("a_agent", 1, Decimal("50.0"), 0, 0, None), ("a_agent2", 1, Decimal("50.0"), 0, 0, None)]
+    assert totals[0] == 2
+
+    rows, totals = _result(client, "/reports/service/?group=agent&tier=0")
+    assert rows == [("a_agent2", 1, Decimal("100.0"), 0, 0, None)]
