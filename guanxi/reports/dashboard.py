@@ -131,7 +131,9 @@ def _targets(user, scope: Scope, now: datetime, months, sales: Section, annual: 
         before = percent(revenue.previous or 0, last) or Decimal("0.0")
         attained = percent(revenue.current, this) or Decimal("0.0")
         label = _("Revenue against the target")
-        shown.append(Figure("attainment", label, attained, before, None, "products", query, percent=True))
+        shown.append(
+            Figure("target_attainment", label, attained, before, None, "products", query, percent=True)
+        )
     return [Section("targets", _("Revenue target"), tuple(shown))]
 
 

@@ -176,14 +176,14 @@ def test_the_dashboard_shows_this_month_s_revenue_target_from_the_seasonal_index
         Decimal("600.0"),
         None,
     )
-    assert figures["targets"]["attainment"] == (
+    assert figures["targets"]["target_attainment"] == (
         Decimal("50.0"),
         Decimal("120.0"),
         None,
         Decimal("-58.3"),
         None,
     )
-    assert 'data-figure="attainment"' in response.content.decode()
+    assert 'data-figure="target_attainment"' in response.content.decode()
     assert "targets" not in _figures(refused)
     assert refused.context["target_form"].errors["target"] == [
         "Ensure this value is greater than or equal to 0.01."
