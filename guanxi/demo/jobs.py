@@ -11,6 +11,7 @@ from guanxi.core.planner import refresh_planner_statistics
 from guanxi.demo.loader import DEFAULT_SEED, load_demo
 from guanxi.demo.loyalty import load_loyalty_demo
 from guanxi.demo.reference import USERS
+from guanxi.demo.reports import load_reports_demo
 from guanxi.demo.sales import load_sales_demo
 from guanxi.demo.service import load_service_demo
 
@@ -36,6 +37,7 @@ DEMO_JOB_KIND = "demo.load"
         "service_tickets": _("Service tickets"),
         "loyalty_members": _("Loyalty members"),
         "coupons_redeemed": _("Coupons redeemed"),
+        "scheduled_reports": _("Scheduled reports"),
     },
 )
 def load_demo_job(job: Job, progress: Progress) -> dict:
@@ -50,6 +52,7 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
     sales = load_sales_demo(seed=DEFAULT_SEED)
     service = load_service_demo(seed=DEFAULT_SEED)
     loyalty = load_loyalty_demo(seed=DEFAULT_SEED)
+    reports = load_reports_demo()
     refresh_planner_statistics()
     return {
         "units": summary.units,
@@ -67,6 +70,7 @@ def load_demo_job(job: Job, progress: Progress) -> dict:
         "service_tickets": service.tickets,
         "loyalty_members": loyalty.members,
         "coupons_redeemed": loyalty.coupons_redeemed,
+        "scheduled_reports": reports.deliveries,
     }
 
 

@@ -39,6 +39,11 @@ def may_read(user, report: catalogue.Report, unit: BusinessUnit) -> bool:
     )
 
 
+def may_see_filters(user, scope) -> bool:
+    """Whether `user` may see what the filters name: the chosen segment, if any."""
+    return not scope.segment or catalogue.chosen_segment(user, scope) is not None
+
+
 def schedule(*, actor, unit: BusinessUnit, report: str, query: str, frequency: str, recipients) -> Delivery:
     """Deliver `report` with the filters `query` to `recipients` every day, Monday or 1st of the month.
     Each recipient must be able to read the report in `unit` themselves."""
@@ -55,6 +60,11 @@ def schedule(*, actor, unit: BusinessUnit, report: str, query: str, frequency: s
     params = QueryDict(query, mutable=True)
     params["unit"] = unit.code
     params.pop("format", None)
+    scope = parse_scope(shown, params, unit, timezone.now())
+    if not may_see_filters(actor, scope):
+        raise Denied(SCHEDULE_PERMISSION, unit=unit)
+    if not all(may_see_filters(person, scope) for person in people):
+        raise DeliveryError(_("Every recipient must be able to see the chosen segment."))
     with transaction.atomic():
         delivery = Delivery.objects.create(
             unit=unit, report=report, query=params.urlencode(), frequency=frequency, created_by=actor
@@ -118,8 +128,11 @@ def send(delivery: Delivery, now: datetime) -> int:
             delivery.created_by, shown, delivery.unit
         ):
             continue
+        scope = parse_scope(shown, QueryDict(delivery.query), delivery.unit, now)
+        # Someone who may no longer see the delivery's segment gets nothing (not an empty report).
+        if not may_see_filters(person, scope) or not may_see_filters(delivery.created_by, scope):
+            continue
         with override(settings.LANGUAGE_CODE):
-            scope = parse_scope(shown, QueryDict(delivery.query), delivery.unit, now)
             result = run(shown, person, scope)
             subject = _("%(report)s — %(unit)s, %(day)s") % {
                 "report": shown.title,

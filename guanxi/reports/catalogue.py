@@ -7,7 +7,7 @@ loyalty, pipeline and campaign reports; and seed 001's customer profitability (�
 总利润额) over the sale lines whose cost is known."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import (
     Avg,
@@ -35,12 +35,16 @@ from guanxi.analytics.models import CustomerClass, CustomerMetric, LifecycleStag
 from guanxi.analytics.reports.orders import ABC_A_SHARE, ABC_B_SHARE, PARETO_POINTS
 from guanxi.commerce.models import Channel, Order, OrderLine, Store
 from guanxi.core.display import label_of
+from guanxi.customers.models import Customer
+from guanxi.customers.references import list_filters
 from guanxi.loyalty import fetch as loyalty_fetch
 from guanxi.marketing import effect as marketing_effect
 from guanxi.marketing import fetch as marketing_fetch
 from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, business_zone, month_range, percent
 from guanxi.sales import fetch as sales_fetch
 from guanxi.sales.models import ForecastCategory
+from guanxi.segments.actions import current_members
+from guanxi.segments.models import Segment
 from guanxi.service import fetch as service_fetch
 from guanxi.service.models import TicketChannel, TicketType
 
@@ -62,6 +66,56 @@ STORE_FILTER = Filter(
     lambda user: [(str(s.pk), s.name) for s in Store.objects.restrict(user, "view").order_by("name")],
 )
 PERIOD_FILTER = Filter("period", gettext_lazy("Period"))
+Rows = TypeVar("Rows", bound=QuerySet)
+TIER_LIST_FILTER = "loyalty_tier"  # the tier filter loyalty registers on the customer list
+
+
+def _tier_filter():
+    return next((f for f in list_filters() if f.key == TIER_LIST_FILTER), None)
+
+
+def _tier_choices(user) -> list[tuple[str, Any]]:
+    tier = _tier_filter()
+    return tier.choices() if tier is not None else []
+
+
+TIER_FILTER = Filter("tier", gettext_lazy("Loyalty tier"), _tier_choices)
+SEGMENT_FILTER = Filter(
+    "segment",
+    gettext_lazy("Segment"),
+    lambda user: [(str(pk), name) for pk, name in visible_segments(user).values_list("pk", "name")],
+)
+CUSTOMER_FILTERS = (TIER_FILTER, SEGMENT_FILTER)
+
+
+def visible_segments(user) -> QuerySet:
+    return Segment.objects.restrict(user, "view").order_by("name", "pk")
+
+
+def chosen_segment(user, scope: Scope) -> Segment | None:
+    """The scope's segment when the user may see it; None otherwise (or when none is chosen)."""
+    if not scope.segment or not scope.segment.isdigit():
+        return None
+    return visible_segments(user).filter(pk=int(scope.segment)).first()
+
+
+def of_customers(rows: Rows, user, scope: Scope, field: str = "customer_id") -> Rows:
+    """`rows` narrowed to the customers of the scope's loyalty tier (through the tier filter loyalty
+    registers on the customer list, in the scope's unit) and of its segment (the current members the
+    user may see). A segment the user may not see, or a tier that is no rank, keeps no rows."""
+    if scope.tier:
+        tier = _tier_filter()
+        if tier is None or not scope.tier.isdigit():
+            return rows.none()
+        unit_id = scope.unit.pk if scope.unit is not None else None
+        customers = tier.apply(Customer.objects.restrict(user, "view"), user, scope.tier, unit_id)
+        rows = rows.filter(**{f"{field}__in": customers.values("pk")})
+    if scope.segment:
+        segment = chosen_segment(user, scope)
+        if segment is None:
+            return rows.none()
+        rows = rows.filter(**{f"{field}__in": current_members(user, segment).values("customer_id")})
+    return rows
 
 
 # Sources: the rows a user may see, narrowed to the scope ------------------------------------------
@@ -73,7 +127,7 @@ def metric_rows(user, scope: Scope) -> QuerySet:
     rows = rows.filter(unit=scope.unit) if scope.unit is not None else rows.filter(unit__isnull=True)
     if scope.customer_class:
         rows = rows.filter(customer_class=scope.customer_class)
-    return rows
+    return of_customers(rows, user, scope)
 
 
 def at_risk_rows(user, scope: Scope) -> QuerySet:
@@ -99,6 +153,7 @@ def sale_orders(user, scope: Scope) -> QuerySet:
         orders = orders.filter(store_id=int(scope.store) if scope.store.isdigit() else None)
     if scope.channel:
         orders = orders.filter(store__channel=scope.channel)
+    orders = of_customers(orders, user, scope)
     return orders.filter(**month_range("placed_at", scope.start, scope.end))
 
 
@@ -129,18 +184,21 @@ def ticket_rows(user, scope: Scope) -> QuerySet:
     rows = service_fetch.tickets(user)
     if scope.unit is not None:
         rows = rows.filter(unit=scope.unit)
+    rows = of_customers(rows, user, scope)
     return rows.filter(**month_range("created_at", scope.start, scope.end))
 
 
 def lot_rows(user, scope: Scope) -> QuerySet:
     """Open points lots of the loyalty programmes the user may see (through guanxi.loyalty.fetch)."""
     rows = loyalty_fetch.open_lots(user)
-    return rows.filter(programme__unit=scope.unit) if scope.unit is not None else rows
+    rows = rows.filter(programme__unit=scope.unit) if scope.unit is not None else rows
+    return of_customers(rows, user, scope)
 
 
 def member_rows(user, scope: Scope) -> QuerySet:
     rows = loyalty_fetch.memberships(user)
-    return rows.filter(programme__unit=scope.unit) if scope.unit is not None else rows
+    rows = rows.filter(programme__unit=scope.unit) if scope.unit is not None else rows
+    return of_customers(rows, user, scope)
 
 
 def pipeline_rows(user, scope: Scope) -> QuerySet:
@@ -457,7 +515,7 @@ REPORTS: tuple[Report, ...] = (
         (CUSTOMER_CLASS, ABC, RFM),
         (SPEND, CUSTOMERS, AVERAGE_SPEND),
         drill="customers",
-        filters=(CLASS_FILTER,),
+        filters=(CLASS_FILTER, *CUSTOMER_FILTERS),
         needs="analytics.view",
         curve=spend_curve,
     ),
@@ -472,7 +530,7 @@ REPORTS: tuple[Report, ...] = (
         (BUYING, CUSTOMER_CLASS, STAGE, REGION, SOURCE),
         (CUSTOMERS, SPEND),
         drill="customers",
-        filters=(CLASS_FILTER,),
+        filters=(CLASS_FILTER, *CUSTOMER_FILTERS),
         needs="analytics.view",
     ),
     Report(
@@ -486,7 +544,7 @@ REPORTS: tuple[Report, ...] = (
         (RISK_BAND, CUSTOMER_CLASS, STAGE),
         (CUSTOMERS, SPEND, VALUE_AT_RISK),
         drill="customers",
-        filters=(CLASS_FILTER,),
+        filters=(CLASS_FILTER, *CUSTOMER_FILTERS),
         needs="analytics.view",
     ),
     Report(
@@ -500,7 +558,7 @@ REPORTS: tuple[Report, ...] = (
         (LAST_ORDER_MONTH, CUSTOMER_CLASS),
         (CUSTOMERS, SPEND),
         drill="customers",
-        filters=(CLASS_FILTER, PERIOD_FILTER),
+        filters=(CLASS_FILTER, *CUSTOMER_FILTERS, PERIOD_FILTER),
         chart="columns",
         sort_by_value=False,
         needs="analytics.view",
@@ -516,7 +574,7 @@ REPORTS: tuple[Report, ...] = (
         (CATEGORY, PRODUCT, LINE_CHANNEL, LINE_MONTH),
         (REVENUE, QUANTITY, LINE_ORDERS, BUYERS),
         drill="orders",
-        filters=(STORE_FILTER, CHANNEL_FILTER, PERIOD_FILTER),
+        filters=(STORE_FILTER, CHANNEL_FILTER, *CUSTOMER_FILTERS, PERIOD_FILTER),
         needs="commerce.view",
         period_months=12,
     ),
@@ -532,7 +590,7 @@ REPORTS: tuple[Report, ...] = (
         (CUSTOMER_CLASS, ABC, LINE_TIER, LINE_STORE, CATEGORY, LINE_MONTH),
         (PROFIT, REVENUE, COST, MARGIN, COST_KNOWN),
         drill="customers",
-        filters=(STORE_FILTER, CHANNEL_FILTER, CLASS_FILTER, PERIOD_FILTER),
+        filters=(STORE_FILTER, CHANNEL_FILTER, CLASS_FILTER, *CUSTOMER_FILTERS, PERIOD_FILTER),
         # Customer class and ABC class are the metrics store's: the read-all roles (whose commerce.view
         # comes with it) see this report; a sales lead's sales figures stay on Sales by product.
         needs="analytics.view",
@@ -549,7 +607,7 @@ REPORTS: tuple[Report, ...] = (
         (AGENT, TICKET_TYPE, TICKET_CHANNEL, TICKET_MONTH),
         (TICKETS, RESOLVED, SLA_MET, CSAT),
         drill="tickets",
-        filters=(PERIOD_FILTER,),
+        filters=(*CUSTOMER_FILTERS, PERIOD_FILTER),
         needs="service.view",
         period_months=12,
     ),
@@ -564,6 +622,7 @@ REPORTS: tuple[Report, ...] = (
         (PROGRAMME_UNIT, EXPIRY_MONTH),
         (LIABILITY, POINTS, POINT_HOLDERS),
         drill="customers",
+        filters=CUSTOMER_FILTERS,
         needs="loyalty.view",
     ),
     Report(
@@ -574,6 +633,7 @@ REPORTS: tuple[Report, ...] = (
         (TIER, PROGRAMME_UNIT),
         (MEMBERS,),
         drill="customers",
+        filters=CUSTOMER_FILTERS,
         needs="loyalty.view",
     ),
     Report(

@@ -11,8 +11,9 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.roles import Role
+from guanxi.analytics.reports.orders import monthly_targets, seasonal_index
 from guanxi.reports import catalogue
-from guanxi.reports.kit import Scope, add_months, month_range, run, this_month
+from guanxi.reports.kit import Scope, add_months, month_range, percent, run, this_month
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ ROLE_SECTIONS: dict[str, tuple[str, ...]] = {
 DEFAULT_SECTIONS = ("sales", "customers", "service", "pipeline")
 
 
-def sections(user, scope: Scope, now: datetime) -> list[Section]:
+def sections(user, scope: Scope, now: datetime, annual_target: Decimal | None = None) -> list[Section]:
+    """The role's sections; with an annual sales target, the month's share of it by the seasonal index
+    follows the sales section."""
     month = this_month(now)
     months = (month, add_months(month, -1), add_months(month, -12))
     builders = {
@@ -76,6 +79,8 @@ def sections(user, scope: Scope, now: datetime) -> list[Section]:
         permission, build = builders[key]
         if user.has_permission(permission):
             out.append(build(user, scope, months))
+            if key == "sales" and annual_target is not None:
+                out.extend(_targets(user, scope, now, months, out[-1], annual_target))
     return out
 
 
@@ -104,6 +109,32 @@ def _sales(user, scope: Scope, months) -> Section:
         _figure("buyers", _("Customers who bought"), figures, "products", query),
     )
     return Section("sales", _("Sales"), shown + _profit(user, scope, months))
+
+
+def _targets(user, scope: Scope, now: datetime, months, sales: Section, annual: Decimal) -> list[Section]:
+    """This month's and last month's revenue targets, the annual target spread by the seasonal index of
+    the unit's sales (the Analytics page's 季节指数), and the revenue against each. Nothing when the
+    sales cover no full year yet: the index gives no target then."""
+    orders = catalogue.sale_orders(user, Scope(unit=scope.unit))
+    index = seasonal_index(orders, catalogue.currency(), now)
+    targets = {target.month: target.target for target in monthly_targets(index, annual)}
+    if not targets:
+        return []
+    revenue = next(figure for figure in sales.figures if figure.key == "revenue")
+    this, last = targets[months[0].month], targets[months[1].month]
+    query = _month_query(scope, months[0])
+    shown = [
+        Figure("target", _("Revenue target this month"), this, last, None, "products", query, money=True)
+    ]
+    if this > 0:  # a month without sales in the index years has no target to attain
+        # Last month without a target compares as 0, which the page shows as "—" (no change to compute).
+        before = percent(revenue.previous or 0, last) or Decimal("0.0")
+        attained = percent(revenue.current, this) or Decimal("0.0")
+        label = _("Revenue against the target")
+        shown.append(
+            Figure("target_attainment", label, attained, before, None, "products", query, percent=True)
+        )
+    return [Section("targets", _("Revenue target"), tuple(shown))]
 
 
 def _profit(user, scope: Scope, months) -> tuple[Figure, ...]:

@@ -104,6 +104,8 @@ class Scope:
     store: str | None = None
     channel: str | None = None
     customer_class: str | None = None
+    tier: str | None = None  # a loyalty tier's rank (the customer list's tier filter)
+    segment: str | None = None  # a saved segment's id
 
     def query(self, **extra: str) -> str:
         values = {
@@ -114,6 +116,8 @@ class Scope:
             "store": self.store or "",
             "channel": self.channel or "",
             "class": self.customer_class or "",
+            "tier": self.tier or "",
+            "segment": self.segment or "",
             **extra,
         }
         return urlencode({key: value for key, value in values.items() if value})
@@ -387,6 +391,8 @@ def parse_scope(report: Report, params: QueryDict, unit: BusinessUnit | None, no
     if start is None and end is None and report.period_months:
         end = this_month(now)
         start = add_months(end, 1 - report.period_months)
+    # The customer filters count only where the report offers them (its source honours them).
+    offered = {f.key for f in report.filters}
     return Scope(
         unit=unit,
         group=report.dimension(params.get("group", "")).key,
@@ -395,4 +401,6 @@ def parse_scope(report: Report, params: QueryDict, unit: BusinessUnit | None, no
         store=params.get("store") or None,
         channel=params.get("channel") or None,
         customer_class=params.get("class") or None,
+        tier=(params.get("tier") or None) if "tier" in offered else None,
+        segment=(params.get("segment") or None) if "segment" in offered else None,
     )

@@ -1,8 +1,10 @@
 """The Reports pages: the role's dashboard, a report (table, chart, filters, permalink, export) and the
 drill-down behind one of its rows. Every page needs reports.view and the read model's own permission."""
 
+from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpResponseBadRequest
@@ -10,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
@@ -19,10 +22,23 @@ from guanxi.core import exports
 from guanxi.core.access import require
 from guanxi.reports import actions, catalogue, dashboard
 from guanxi.reports.drill import LIMIT, drill
-from guanxi.reports.kit import Report, chosen_unit, parse_scope, run, visible_units
+from guanxi.reports.kit import Report, Scope, chosen_unit, parse_scope, run, visible_units
 from guanxi.reports.models import Delivery, Frequency
 
 PERMISSION = "reports.view"
+
+
+class TargetForm(forms.Form):
+    """The annual sales target the seasonal index spreads over the months (as on the Analytics page)."""
+
+    target = forms.DecimalField(
+        label=_lazy("Annual sales target"),
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=14,
+        decimal_places=2,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "1200000"}),
+    )
 
 
 def home(request):
@@ -30,11 +46,15 @@ def home(request):
     units = visible_units(user)
     unit = chosen_unit(request.GET, user, units)
     scope = parse_scope(catalogue.REPORTS[0], request.GET, unit, timezone.now())
+    form = TargetForm(request.GET if "target" in request.GET else None)
+    annual_target = form.cleaned_data["target"] if form.is_valid() else None
     return render(
         request,
         "reports/home.html",
         {
-            "sections": dashboard.sections(user, scope, timezone.now()),
+            "sections": dashboard.sections(user, scope, timezone.now(), annual_target),
+            "target_form": form,
+            "shows_sales": user.has_permission("commerce.view"),
             "reports": [r for r in catalogue.REPORTS if user.has_permission(r.needs)],
             "units": units,
             "unit": unit,
@@ -63,11 +83,20 @@ def _report(request, slug: str) -> tuple[Any, Report]:
     return user, report
 
 
+def _scope(request, user, shown: Report, unit) -> Scope:
+    """The report's filters from the query string; a segment the user may not see is not found (its
+    name and members stay unknown to them)."""
+    scope = parse_scope(shown, request.GET, unit, timezone.now())
+    if scope.segment and catalogue.chosen_segment(user, scope) is None:
+        raise Http404
+    return scope
+
+
 def report(request, slug):
     user, shown = _report(request, slug)
     units = visible_units(user)
     unit = chosen_unit(request.GET, user, units)
-    scope = parse_scope(shown, request.GET, unit, timezone.now())
+    scope = _scope(request, user, shown, unit)
     result = run(shown, user, scope)
     fmt = request.GET.get("format")
     if fmt:
@@ -150,7 +179,7 @@ def drill_down(request, slug):
     user, shown = _report(request, slug)
     units = visible_units(user)
     unit = chosen_unit(request.GET, user, units)
-    scope = parse_scope(shown, request.GET, unit, timezone.now())
+    scope = _scope(request, user, shown, unit)
     dimension = shown.dimension(scope.group)
     token = request.GET.get("value")
     rows = shown.source(user, scope)

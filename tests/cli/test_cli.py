@@ -155,6 +155,9 @@ def test_demo_without_serving_loads_the_shop_and_keeps_it_on_a_second_run(tmp_pa
         units = database.execute("SELECT COUNT(*) FROM accounts_businessunit").fetchone()[0]
         metrics = database.execute("SELECT COUNT(*) FROM analytics_customermetric").fetchone()[0]
         jobs = database.execute("SELECT kind, state FROM core_job ORDER BY id").fetchall()
+        # The unit heads' scheduled reports (guanxi/demo/reports.py).
+        deliveries = database.execute("SELECT report, frequency FROM reports_delivery ORDER BY id").fetchall()
+    assert deliveries == [("products", "weekly"), ("churn", "monthly")]
     assert (customers, units) == (60, 2)
     assert contacts > 0 and metrics > 0
     assert jobs == [("demo.load", "succeeded"), ("analytics.refresh", "succeeded")]

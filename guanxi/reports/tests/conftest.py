@@ -11,6 +11,8 @@ from guanxi.commerce.tests.factories import make_order
 from guanxi.loyalty import actions as loyalty
 from guanxi.loyalty.models import CouponCode
 from guanxi.marketing.models import Campaign, Recipient
+from guanxi.messaging.actions import save_channel
+from guanxi.messaging.models import ChannelKind
 from guanxi.reports.tests.data import SHANGHAI, make_shop
 from guanxi.sales.tests.conftest import team_a, team_b  # noqa: F401 (fixtures)
 from guanxi.segments.models import Segment
@@ -20,6 +22,25 @@ from guanxi.service.tests.conftest import desk_a, desk_b  # noqa: F401 (fixtures
 @pytest.fixture
 def shop(unit_a, unit_b):
     return make_shop(unit_a, unit_b)
+
+
+@pytest.fixture
+def mail(unit_a):
+    """Unit A's e-mail channel, through which scheduled reports are sent."""
+    return save_channel(
+        unit=unit_a,
+        name="邮件",
+        kind=ChannelKind.SMTP,
+        values={
+            "host": "127.0.0.1",
+            "port": 2525,
+            "security": "none",
+            "username": "",
+            "password": "",
+            "from_address": "reports@guanxi-shop.cn",
+            "from_name": "关系家纺",
+        },
+    )
 
 
 def _campaign(unit, name, sent, groups):

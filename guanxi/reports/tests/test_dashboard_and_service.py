@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import time_machine
 from django.utils import timezone
 
 from guanxi.accounts.roles import Role
@@ -136,3 +137,54 @@ def test_a_sales_lead_sees_the_pipeline_and_the_sales_figures_only(client, unit_
     assert [s.key for s in response.context["sections"]] == ["pipeline", "sales"]
     assert [r.slug for r in response.context["reports"]] == ["products", "pipeline", "quota"]
     assert client.get("/reports/contribution/").status_code == 403
+
+
+def test_the_dashboard_shows_this_month_s_revenue_target_from_the_seasonal_index(
+    client, unit_a, unit_b, unit_a_head
+):
+    store = make_store(unit_a, "home-tmall", Channel.TMALL)
+    other = make_store(unit_b, "beauty-douyin", Channel.DOUYIN)
+    zhang = make_customer("张三", [unit_a])
+    # 2024 and 2025 are full years of sales: 7,200.00, of which June 4,200.00 and May 600.00.
+    for number, amount, day in (
+        ("S-1", "1200.00", (2024, 1, 10)),
+        ("S-2", "2400.00", (2024, 6, 10)),
+        ("S-3", "1200.00", (2024, 12, 10)),
+        ("S-4", "600.00", (2025, 5, 10)),
+        ("S-5", "1800.00", (2025, 6, 10)),
+        ("S-6", "12000.00", (2026, 5, 10)),
+        ("S-7", "35000.00", (2026, 6, 1)),
+    ):
+        make_order(store, zhang, number, amount, day)
+    make_order(other, None, "B-1", "99999.00", (2025, 6, 1))  # another unit's: not in unit A's index
+    client.force_login(unit_a_head)
+
+    with time_machine.travel(datetime(2026, 6, 15, 12, tzinfo=SHANGHAI), tick=False):
+        plain = client.get("/reports/")
+        response = client.get("/reports/?unit=home&target=120000")
+        refused = client.get("/reports/?unit=home&target=-5")
+
+    assert "targets" not in _figures(plain)
+    figures = _figures(response)
+    assert [s.key for s in response.context["sections"]][:2] == ["sales", "targets"]
+    assert figures["sales"]["revenue"][:3] == (Decimal("35000.00"), Decimal("12000.00"), Decimal("1800.00"))
+    # June: 120,000 × 4,200 / 7,200; May: 120,000 × 600 / 7,200.
+    assert figures["targets"]["target"] == (
+        Decimal("70000.00"),
+        Decimal("10000.00"),
+        None,
+        Decimal("600.0"),
+        None,
+    )
+    assert figures["targets"]["target_attainment"] == (
+        Decimal("50.0"),
+        Decimal("120.0"),
+        None,
+        Decimal("-58.3"),
+        None,
+    )
+    assert 'data-figure="target_attainment"' in response.content.decode()
+    assert "targets" not in _figures(refused)
+    assert refused.context["target_form"].errors["target"] == [
+        "Ensure this value is greater than or equal to 0.01."
+    ]

@@ -8,8 +8,7 @@ import pytest
 
 from guanxi.accounts.roles import Role
 from guanxi.core.models import AuditEntry
-from guanxi.messaging.actions import save_channel
-from guanxi.messaging.models import ChannelKind, Message
+from guanxi.messaging.models import Message
 from guanxi.reports import actions
 from guanxi.reports.models import Delivery
 from guanxi.reports.tests.data import PERIOD
@@ -17,24 +16,6 @@ from guanxi.reports.tests.data import PERIOD
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime(2026, 6, 1, 7, 0, tzinfo=SHANGHAI)
 TUESDAY = datetime(2026, 6, 2, 7, 0, tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def mail(unit_a):
-    return save_channel(
-        unit=unit_a,
-        name="邮件",
-        kind=ChannelKind.SMTP,
-        values={
-            "host": "127.0.0.1",
-            "port": 2525,
-            "security": "none",
-            "username": "",
-            "password": "",
-            "from_address": "reports@guanxi-shop.cn",
-            "from_name": "关系家纺",
-        },
-    )
 
 
 def test_a_scheduled_report_is_mailed_when_due_and_once(client, shop, mail, unit_a, unit_a_head, make_user):
