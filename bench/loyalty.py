@@ -12,8 +12,8 @@ programme per unit (default ladder, 1 point per yuan):
 - Tier recalculation: `tiers.recalculate` over every member (figures staged once, one INSERT … SELECT
   and one UPDATE per tier); baseline the per-member `evaluate` on a sample, scaled. Figure: seconds at
   1M members, scaled linearly from the members measured (budget < 60 s).
-- Codes: `generate_codes` of 200,000 codes (random codes inserted with ON CONFLICT DO NOTHING,
-  clashes drawn again); baseline one INSERT per code after an existence check, on a sample, scaled.
+- Codes: `generate_codes` of 200,000 codes (random codes inserted in sorted batches with ON
+  CONFLICT DO NOTHING, clashes drawn again); baseline one INSERT per code after an existence check, on a sample, scaled.
   Figure: seconds for 1M codes (budget < 30 s).
 - Redemption: 8 threads, each redeeming 1 point 40 times from its own members; baseline the same
   with 1 thread. Figure: p95 latency (budget < 50 ms).

@@ -318,16 +318,15 @@ def redeem_points(
     if points <= 0:
         raise ValidationError({"points": _("Redeem a positive number of points.")})
     with transaction.atomic():
-        membership = ledger.locked_membership(programme, customer.pk, now, create=False)
-        if membership is None:
+        if not ledger.lock_member(programme.pk, customer.pk):
             raise LedgerError("insufficient", _("Not enough points."))
         full_key = f"redeem:{key}" if key else f"redeem:{uuid4().hex}"
         if key:
             done = Movement.objects.filter(programme=programme, key=full_key).first()
             if done is not None:
                 return done
-        lots = ledger.open_lots(programme.pk, customer.pk)
-        if sum(lot.remaining for lot in lots) < points:
+        held, lots = ledger.lots_to_take(programme.pk, customer.pk, points)
+        if held < points:
             raise LedgerError("insufficient", _("Not enough points."))
         sides = [ledger.Side(Account.REDEEMED, points), *ledger.take_fifo(lots, points, customer.pk)]
         movement = ledger.post(
@@ -460,8 +459,20 @@ def record_referral(
     rewarded when the friend's first paid order earns (`referrals.settle`). Refused for an unknown
     code, one's own code, a friend already referred, or a customer who has already earned points."""
     now = now or timezone.now()
+    try:
+        return _record_referral(programme, referee, code, device=device, actor=actor, now=now)
+    except IntegrityError:  # a concurrent request recorded this friend first
+        raise ValidationError({"code": _("This customer was already referred.")}) from None
+
+
+def _record_referral(
+    programme: Programme, referee: Any, code: str, *, device: str, actor: Any, now: datetime
+) -> Referral:
     with transaction.atomic():
-        referrer = Membership.objects.filter(programme=programme, referral_code=code.strip().upper()).first()
+        code = code.strip().upper()
+        if not code:
+            raise ValidationError({"code": _("Give the referrer's referral code.")})
+        referrer = Membership.objects.filter(programme=programme, referral_code=code).first()
         if referrer is None:
             raise ValidationError({"code": _("No member of this programme has that referral code.")})
         if referrer.customer_id == referee.pk:

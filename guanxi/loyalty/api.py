@@ -141,6 +141,21 @@ class EnrolIn(Schema):
     via: Membership.Via = Membership.Via.APPLICATION
 
 
+class ReferralIn(Schema):
+    referee: int = Field(description="The referred friend's customer id")
+    code: str = Field(description="The referrer's referral code, as the friend gave it")
+    device: str = Field("", description="The device the friend joined from, for the fraud rules")
+
+
+class ReferralOut(Schema):
+    id: int
+    programme_id: int
+    referrer_id: int
+    referee_id: int
+    state: str
+    created_at: datetime
+
+
 class MovementOut(Schema):
     id: int
     kind: Movement.Kind
@@ -372,6 +387,26 @@ def enrol(request, programme_id: int, payload: EnrolIn):
         raise ApiError(404, _("No such customer, or you may not see them."))
     membership = actions.enrol(programme, customer, actor=user, via=payload.via)
     return Status(201, _member_out(membership, ledger.balance(programme.pk, customer.pk)))
+
+
+@router.post(
+    "/loyalty/programmes/{programme_id}/referrals",
+    response={201: ReferralOut},
+    summary="Record a friend referred by a member's code (422: unknown code, self, already referred)",
+)
+def record_referral(request, programme_id: int, payload: ReferralIn):
+    user = require(request, "loyalty.change")
+    programme = fetch.programme_by_id(user, programme_id, "change")
+    customer = Customer.objects.restrict(user, "view").filter(pk=payload.referee).first()
+    if customer is None:
+        raise ApiError(404, _("No such customer, or you may not see them."))
+    try:
+        referral = actions.record_referral(
+            programme, customer, payload.code, device=payload.device, actor=user
+        )
+    except ValidationError as error:
+        raise _invalid(error) from None
+    return Status(201, referral)
 
 
 def _member_out(m: Membership, points: int) -> dict:

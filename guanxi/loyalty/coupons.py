@@ -3,9 +3,10 @@ on the order that carries it, and expiring what was not used.
 
 A code is 12 characters of Crockford's base-32 alphabet drawn from the operating system's random
 source (60 bits): a million codes in a pool leave one chance in a million million of guessing one.
-Codes are written in batches whose INSERT skips a clash with an existing code (ON CONFLICT DO
-NOTHING), topped up until the pool holds as many new codes as asked. Redemption is one conditional UPDATE (issued → redeemed) so
-two deliveries of one order, or two orders carrying one code, redeem it once.
+Codes are written in sorted batches whose INSERT skips a clash with an existing code (ON CONFLICT DO
+NOTHING), topped up until the pool holds as many new codes as asked. Redemption is one conditional
+UPDATE (issued → redeemed) so two deliveries of one order, or two orders carrying one code, redeem it
+once.
 """
 
 import base64
@@ -26,7 +27,8 @@ from guanxi.loyalty.models import Account, CouponCode, CouponTemplate, Movement
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 CODE_LENGTH = 12
-BATCH = 50_000
+# Codes per INSERT: the larger the sorted batch, the more of the unique index's pages each visit fills.
+BATCH = 250_000
 
 
 def new_code() -> str:
@@ -46,7 +48,10 @@ def new_codes(count: int) -> list[str]:
 
 def _insert_new(template: CouponTemplate, codes: list[str]) -> int:
     """Insert the codes that no pool holds yet, skipping clashes in the database (one statement on
-    PostgreSQL, one prepared statement on SQLite); how many were inserted."""
+    PostgreSQL, one prepared statement on SQLite); how many were inserted. The codes go in sorted:
+    random codes land all over the unique index, sorted ones fill its pages one after another, which
+    took the INSERT of 200,000 codes on PostgreSQL from 6.3–7.0 s to 4.2–6.0 s (ADR 0042)."""
+    codes = sorted(codes)
     table = connection.ops.quote_name(CouponCode._meta.db_table)
     columns = quoted(["template_id", "code", "imported", "state", "discount", "issue_key"])
     with connection.cursor() as cursor:

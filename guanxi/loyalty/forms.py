@@ -128,6 +128,15 @@ class RedeemForm(forms.Form):
     reason = forms.CharField(label=_("For"), max_length=200, required=False)
 
 
+class ReferralForm(forms.Form):
+    referee = forms.IntegerField(
+        label=_("Referred friend (customer number)"),
+        min_value=1,
+        help_text=_("The number on the friend's customer page."),
+    )
+    device = forms.CharField(label=_("Device"), max_length=200, required=False)
+
+
 class CouponTemplateForm(forms.ModelForm):
     categories = forms.CharField(
         label=_("Categories"), required=False, help_text=_("Comma-separated; empty for every category.")

@@ -443,7 +443,9 @@ class CouponCode(ScopedModel):
         EXPIRED = "expired", _("Expired")
 
     # (template, state) below serves lookups by template; the code's uniqueness is a constraint rather
-    # than `unique=True`, which on PostgreSQL adds a second (LIKE) index on the random codes.
+    # than `unique=True`, which on PostgreSQL adds a second (LIKE) index on the random codes. The
+    # customer index holds issued codes only: lookups by customer never ask for the pool's available
+    # ones, and a million generated codes would add a million entries of NULL to it.
     template = models.ForeignKey(
         CouponTemplate, on_delete=models.PROTECT, related_name="codes", db_index=False
     )
@@ -474,7 +476,11 @@ class CouponCode(ScopedModel):
         ordering = ["-issued_at", "-pk"]
         indexes = [
             models.Index(fields=["template", "state"]),
-            models.Index(fields=["customer", "state"]),
+            models.Index(
+                fields=["customer", "state"],
+                condition=models.Q(customer__isnull=False),
+                name="loyalty_coupon_customer",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["code"], name="loyalty_coupon_code_unique"),

@@ -12,6 +12,7 @@ urlpatterns = [
     path("members/<int:pk>/", views.member, name="member"),
     path("members/<int:pk>/adjust/", views.member_adjust, name="member_adjust"),
     path("members/<int:pk>/redeem/", views.member_redeem, name="member_redeem"),
+    path("members/<int:pk>/referral/", views.member_referral, name="member_referral"),
     path("coupons/", views.coupons, name="coupons"),
     path("coupons/<int:pk>/", views.coupon, name="coupon"),
     path("coupons/<int:pk>/codes/", views.coupon_generate, name="coupon_generate"),

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.core.access import require
+from guanxi.customers.models import Customer
 from guanxi.loyalty import actions, fetch, jobs, referrals
 from guanxi.loyalty.forms import (
     AdjustForm,
@@ -21,6 +22,7 @@ from guanxi.loyalty.forms import (
     ProgrammeCreateForm,
     ProgrammeForm,
     RedeemForm,
+    ReferralForm,
     TierForm,
     attach,
 )
@@ -243,6 +245,7 @@ def member(request, pk: int):
                 "membership": membership,
                 "adjust_form": AdjustForm(prefix="adjust") if may_change else None,
                 "redeem_form": RedeemForm(prefix="redeem") if may_change else None,
+                "referral_form": ReferralForm(prefix="referral") if may_change else None,
                 "may_change": may_change,
                 "kinds": Movement.Kind,
                 # Drawn the first time a member's page is opened; the same code ever after.
@@ -301,6 +304,34 @@ def member_redeem(request, pk: int):
             messages.success(request, _("Points redeemed."))
     else:
         messages.error(request, _("Give a positive number of points."))
+    return redirect("loyalty:member", pk)
+
+
+@require_POST
+def member_referral(request, pk: int):
+    """Record a friend who came with this member's referral code."""
+    require(request, "loyalty.change")
+    membership = fetch.membership_by_id(request.user, pk, "change")
+    form = ReferralForm(request.POST, prefix="referral")
+    if not form.is_valid():
+        messages.error(request, _("Give the friend's customer number."))
+        return redirect("loyalty:member", pk)
+    friend = Customer.objects.restrict(request.user, "view").filter(pk=form.cleaned_data["referee"]).first()
+    if friend is None:
+        messages.error(request, _("No such customer, or you may not see them."))
+        return redirect("loyalty:member", pk)
+    try:
+        actions.record_referral(
+            membership.programme,
+            friend,
+            referrals.code_of(membership),
+            device=form.cleaned_data["device"],
+            actor=request.user,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Referral recorded: both are rewarded on the friend's first paid order."))
     return redirect("loyalty:member", pk)
 
 

@@ -47,6 +47,7 @@ def test_openapi_json_is_served_without_login(client):
         "/api/v1/loyalty/programmes",
         "/api/v1/loyalty/programmes/{programme_id}",
         "/api/v1/loyalty/programmes/{programme_id}/members",
+        "/api/v1/loyalty/programmes/{programme_id}/referrals",
         "/api/v1/loyalty/programmes/{programme_id}/rules",
         "/api/v1/loyalty/programmes/{programme_id}/tiers",
         "/api/v1/marketing/campaigns",

@@ -111,3 +111,62 @@ def test_the_member_page_shows_the_code_and_how_many_friends_were_referred(
     page = client.get(f"/loyalty/members/{Membership.objects.get(customer=person).pk}/").content.decode()
 
     assert code in page and "1 friend referred" in page
+
+
+def test_the_api_records_a_referral_once_and_explains_each_refusal(
+    client, make_user, bearer, rewarding, person, code, unit_a, unit_b
+):
+    from guanxi.accounts.roles import Role
+    from guanxi.core.models import AuditEntry
+
+    friend = make_customer("李雷", [unit_a], phone="+8613800002222")
+    headers = bearer(make_user("m", Role.MARKETER, [unit_a]), "read_write")
+    url = f"/api/v1/loyalty/programmes/{rewarding.pk}/referrals"
+
+    def post(referee, given, who=headers):
+        return client.post(
+            url, {"referee": referee.pk, "code": given}, content_type="application/json", headers=who
+        )
+
+    response = post(friend, code.lower())
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["referrer_id"], body["referee_id"], body["state"]) == (person.pk, friend.pk, "pending")
+    assert Membership.objects.get(customer=friend).joined_via == "invitation"
+    audited = AuditEntry.objects.filter(object_type="customers.customer", object_id=str(friend.pk))
+    assert list(audited.values_list("action", "actor__username")) == [("create", "m")]
+
+    for referee, given, detail in (
+        (friend, "RNOTACODE", "No member of this programme has that referral code."),
+        (person, code, "A member cannot refer themselves."),
+        (friend, code, "This customer was already referred."),
+        (friend, "  ", "Give the referrer's referral code."),
+    ):
+        refused = post(referee, given)
+        assert (refused.status_code, refused.json()["detail"]) == (422, detail)
+    # Another unit's marketer sees neither the programme nor the friend.
+    other = bearer(make_user("b", Role.MARKETER, [unit_b]), "read_write")
+    assert post(make_customer("韩梅梅", [unit_b]), code, other).status_code == 404
+    assert Referral.objects.count() == 1
+
+
+def test_a_friend_is_recorded_from_the_referrers_member_page(
+    client, make_user, rewarding, person, code, unit_a
+):
+    from guanxi.accounts.roles import Role
+
+    friend = make_customer("李雷", [unit_a])
+    client.force_login(make_user("m", Role.MARKETER, [unit_a]))
+    page_url = f"/loyalty/members/{Membership.objects.get(customer=person).pk}/"
+    assert "Record a referred friend" in client.get(page_url).content.decode()
+
+    response = client.post(
+        page_url + "referral/", {"referral-referee": friend.pk, "referral-device": "iPhone"}
+    )
+    assert response.status_code == 302
+    again = client.post(page_url + "referral/", {"referral-referee": friend.pk}, follow=True).content.decode()
+
+    assert "This customer was already referred." in again and "1 friend referred" in again
+    assert list(Referral.objects.values_list("referrer_id", "referee_id", "device", "state")) == [
+        (person.pk, friend.pk, "iPhone", "pending")
+    ]
