@@ -668,33 +668,7 @@ def issue_coupons(
     now = now or timezone.now()
     if not template.active:
         raise ValidationError({"template": _("This coupon template is not active.")})
-    key = key[:120]
-    ids = list(dict.fromkeys(customer_ids))
-    issued: list[CouponCode] = []
-    result: list[CouponCode] = []
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        for attempt in range(2):
-            try:
-                with transaction.atomic():
-                    holding = (
-                        {
-                            code.customer_id: code
-                            for code in CouponCode.objects.filter(issue_key=key, customer_id__in=part)
-                        }
-                        if key
-                        else {}
-                    )
-                    batch = [coupons.issue(template, pk, now, key) for pk in part if pk not in holding]
-                break
-            except IntegrityError:  # a concurrent run under the same key issued some first: skip them
-                if attempt:
-                    raise
-        issued += batch
-        holding.update((code.customer_id, code) for code in batch)
-        result += [holding[pk] for pk in part]
-        if progress is not None:
-            progress(len(part))
+    issued, result = coupons.issue_many(template, customer_ids, now, key, progress)
     if issued or not key:
         audit.record(
             AuditEntry.Action.UPDATE,

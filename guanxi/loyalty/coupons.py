@@ -11,12 +11,12 @@ once.
 
 import base64
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from guanxi.commerce.models import Order, OrderLine
@@ -127,6 +127,57 @@ def issue(template: CouponTemplate, customer_id: int, now: datetime, key: str = 
     code.issue_key = key
     code.save(update_fields=["state", "customer", "issued_at", "expires_at", "issue_key"])
     return code
+
+
+def issue_many(
+    template: CouponTemplate,
+    customer_ids: Iterable[int],
+    now: datetime,
+    key: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[CouponCode], list[CouponCode]]:
+    """A code to each customer, 500 to a transaction. Under `key` a customer already holding a code
+    issued with it gets nothing new (UNIQUE on key and customer; a concurrent run's codes are skipped
+    on retry). Returns (the codes issued now, each customer's code in the order given)."""
+    key = key[:120]
+    ids = list(dict.fromkeys(customer_ids))
+    issued: list[CouponCode] = []
+    result: list[CouponCode] = []
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        for attempt in range(2):
+            try:
+                with transaction.atomic():
+                    holding = (
+                        {
+                            code.customer_id: code
+                            for code in CouponCode.objects.filter(issue_key=key, customer_id__in=part)
+                        }
+                        if key
+                        else {}
+                    )
+                    batch = [issue(template, pk, now, key) for pk in part if pk not in holding]
+                break
+            except IntegrityError:  # a concurrent run under the same key issued some first: skip them
+                if attempt:
+                    raise
+        issued += batch
+        holding.update((code.customer_id, code) for code in batch)
+        result += [holding[pk] for pk in part]
+        if progress is not None:
+            progress(len(part))
+    return issued, result
+
+
+def give_tier_coupon(tier: Any, customer_ids: Iterable[int], now: datetime) -> int:
+    """The tier's exclusive coupon to members who have just reached it: once per member and tier
+    (keyed `tier:<id>`), so a member who falls back and qualifies again is not given it twice. An
+    inactive or missing template gives nothing. Inside the upgrade's transaction."""
+    template = tier.exclusive_coupon
+    if template is None or not template.active:
+        return 0
+    issued, _codes = issue_many(template, customer_ids, now, key=f"tier:{tier.pk}")
+    return len(issued)
 
 
 def discount_for(template: CouponTemplate, order: Order) -> Decimal | None:

@@ -11,6 +11,7 @@ from django.db.models import Sum
 
 from guanxi.commerce.models import Order, Return
 from guanxi.core.money import round_money
+from guanxi.loyalty import coupons
 from guanxi.loyalty.ledger import months_later
 from guanxi.loyalty.models import Membership, Movement, Programme, Tier, TierChange
 
@@ -98,6 +99,8 @@ def _change(membership: Membership, to: Tier, reason: str, now: datetime, values
     membership.review_at = months_later(membership.programme, now, membership.programme.review_months)
     membership.grace_until = None
     membership.save(update_fields=["tier", "tier_since", "review_at", "grace_until"])
+    if reason == TierChange.Reason.UPGRADE:
+        coupons.give_tier_coupon(to, [membership.customer_id], now)
 
 
 def evaluate(membership: Membership, now: datetime, ladder: list[Tier] | None = None) -> str:
@@ -263,6 +266,10 @@ def recalculate(programme: Programme, now: datetime, progress: Callable[[int], N
             WHERE id IN (SELECT membership_id FROM gx_tier_targets)""",  # noqa: S608
             [when(now), when(review_at)],
         )
+        for tier in ladder[1:]:
+            if tier.exclusive_coupon_id is not None:
+                cursor.execute("SELECT customer_id FROM gx_tier_targets WHERE to_tier_id = %s", [tier.pk])
+                coupons.give_tier_coupon(tier, [row[0] for row in cursor.fetchall()], now)
         cursor.execute("DROP TABLE gx_tier_targets")
         cursor.execute("DROP TABLE gx_tier_figures")
     if progress is not None:

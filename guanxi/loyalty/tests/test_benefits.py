@@ -98,3 +98,48 @@ def test_set_based_tier_recalculation_lands_each_member_on_the_highest_tier_they
         (ladder[0].pk, ladder[2].pk, {"spend": "100.00", "orders": 1, "points": 100}),
         (ladder[0].pk, ladder[2].pk, {"spend": "100.00", "orders": 1, "points": 100}),
     ]
+
+
+def test_a_tiers_exclusive_coupon_is_given_once_to_each_member_who_reaches_it(
+    programme, person, unit_a, send_order
+):
+    second = make_customer("李雷", [unit_a], phone="+8613800002222")
+    gold = Tier.objects.get(programme=programme, rank=1)  # 金卡: ¥1,000 in the window
+    welcome = actions.save_coupon_template(
+        programme, name="金卡专享券", kind="spend_save", min_spend=300, amount_off=50, valid_days=30
+    )
+    Tier.objects.filter(pk=gold.pk).update(exclusive_coupon=welcome)
+
+    # An order that qualifies: upgraded on earning, one at a time.
+    send_order(person, "T1", "1200.00", at(2026, 3, 1, 10))
+    earning.follow_changes(now=at(2026, 3, 1, 11))
+    # Another member reaches 金卡 when the ladder is lowered and the bulk recalculation runs.
+    send_order(second, "T2", "800.00", at(2026, 3, 1, 10))
+    earning.follow_changes(now=at(2026, 3, 1, 11))
+    Tier.objects.filter(pk=gold.pk).update(min_spend=500)
+    assert tiers.recalculate(programme, at(2026, 3, 2)) == 1
+    # Falling back and qualifying again, or recalculating again, gives no second coupon.
+    Membership.objects.filter(customer=second).update(tier=Tier.objects.get(programme=programme, rank=0))
+    assert tiers.recalculate(programme, at(2026, 3, 3)) == 1
+    assert tiers.recalculate(programme, at(2026, 3, 4)) == 0
+
+    held = CouponCode.objects.filter(template=welcome).order_by("customer_id")
+    assert [(c.customer_id, c.state, c.issue_key, c.issued_at) for c in held] == [
+        (person.pk, "issued", f"tier:{gold.pk}", at(2026, 3, 1, 11)),
+        (second.pk, "issued", f"tier:{gold.pk}", at(2026, 3, 2)),
+    ]
+    assert held[0].expires_at == at(2026, 3, 31, 11)
+
+
+def test_an_inactive_exclusive_coupon_is_not_given(programme, person, send_order):
+    gold = Tier.objects.get(programme=programme, rank=1)
+    paused = actions.save_coupon_template(
+        programme, name="暂停券", kind="percent_off", percent_off=10, valid_days=7, active=False
+    )
+    Tier.objects.filter(pk=gold.pk).update(exclusive_coupon=paused)
+
+    send_order(person, "T1", "1200.00", at(2026, 3, 1, 10))
+    earning.follow_changes(now=at(2026, 3, 1, 11))
+
+    assert Membership.objects.get(customer=person).tier_id == gold.pk
+    assert CouponCode.objects.filter(template=paused).count() == 0
