@@ -29,6 +29,7 @@ from guanxi.commerce.models import Order, OrderLine
 from guanxi.customers.models import CustomerChange
 
 CHANGE_READER = "rollup"  # the rollup's name as a reader of the customer change feed
+ID_BATCH = 5000  # changed customers per query
 DAY_BATCH = 500  # days rebuilt per statement, so a long list of days never becomes one huge IN list
 _MONEY = DecimalField(max_digits=20, decimal_places=2)
 _ZERO = Value(Decimal("0.00"), output_field=_MONEY)
@@ -42,12 +43,11 @@ def refresh_sales_rollup(full: bool = False) -> dict[str, int]:
     """Bring the rollup up to date; full rewrites every day. Returns {"days": days rebuilt, "full": 0|1}."""
     with transaction.atomic():
         mark = SalesRollupMark.objects.select_for_update().order_by("pk").first()
-        # Taken first: orders and changes arriving from now on are the next refresh's business.
+        # Taken first: orders and changes arriving from now on are the next refresh's business. The
+        # change rows are deleted as they are read, so a row committed meanwhile waits for the next run
+        # (and a failed run puts them back by rolling back).
         highest = Order._base_manager.aggregate(highest=Max("pk"))["highest"] or 0
-        last_change = (
-            CustomerChange.objects.filter(reader=CHANGE_READER).aggregate(last=Max("pk"))["last"] or 0
-        )
-        changes = CustomerChange.objects.filter(reader=CHANGE_READER, pk__lte=last_change)
+        changed = _take_changes()
         now = timezone.now()
         if full or mark is None:
             for model in (SalesDay, SalesLineDay, SalesRolledOrder):
@@ -58,26 +58,42 @@ def refresh_sales_rollup(full: bool = False) -> dict[str, int]:
             mark.rebuilt_at = now
             full = True
         else:
-            touched = Order._base_manager.filter(
-                Q(pk__gt=mark.last_order_id) | Q(customer_id__in=changes.values("customer_id"))
-            )
-            old = SalesRolledOrder.objects.filter(order_id__in=touched.values("pk")).values_list(
-                "day", flat=True
-            )
-            # Where they count now (sale orders only); where they counted before comes from `old`.
-            new = _with_day(touched.filter(status__in=Order.SALE_STATUSES)).values_list("day", flat=True)
-            touched_days = sorted(set(old.distinct()) | set(new.distinct()))
+            touched_days = sorted(_touched_days(mark.last_order_id, changed))
             for start in range(0, len(touched_days), DAY_BATCH):
                 batch = touched_days[start : start + DAY_BATCH]
                 for model in (SalesDay, SalesLineDay, SalesRolledOrder):
                     model._base_manager.filter(day__in=batch).delete()
                 _insert(batch)
             days = len(touched_days)
-        changes.delete()
         mark.last_order_id = highest
         mark.refreshed_at = now
         mark.save()
     return {"days": days, "full": int(full)}
+
+
+def _take_changes() -> list[int]:
+    """Delete the rollup's rows of the customer change feed; the customers they named."""
+    table = connection.ops.quote_name(CustomerChange._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE reader = %s RETURNING customer_id", [CHANGE_READER])  # noqa: S608
+        return sorted({row[0] for row in cursor.fetchall()})
+
+
+def _touched_days(last_order_id: int, changed: list[int]) -> set[date]:
+    """The days whose rows may be stale: where the orders added since `last_order_id` and the orders of
+    the changed customers count now (sale orders only) and where they were counted before. Separate
+    queries, each by its own index (the primary key; customer and date), rather than one OR."""
+    days: set[date] = set()
+    parts = [Order._base_manager.filter(pk__gt=last_order_id)] + [
+        Order._base_manager.filter(customer_id__in=changed[start : start + ID_BATCH])
+        for start in range(0, len(changed), ID_BATCH)
+    ]
+    for touched in parts:
+        before = SalesRolledOrder.objects.filter(order_id__in=touched.values("pk"))
+        days.update(before.values_list("day", flat=True).distinct())
+        now = _with_day(touched.filter(status__in=Order.SALE_STATUSES))
+        days.update(now.values_list("day", flat=True).distinct())
+    return days
 
 
 def rollup_ready() -> bool:
