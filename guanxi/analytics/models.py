@@ -229,3 +229,84 @@ class ModelRun(ScopedModel):
     def fallback_reason_labels(self) -> list[str]:
         """The stored reason codes ("degenerate_estimate, no_spend") in the viewer's language."""
         return [label_of(FallbackReason, code) for code in self.fallback_reason.split(", ") if code]
+
+
+# The daily sales rollup (ADR 0044): the sale orders' figures per business-time-zone day, written only by
+# guanxi.analytics.rollup with the metrics refresh, read by the sales reports and the role dashboards.
+# Only sums are kept, so any set of days, stores or categories adds up exactly; distinct customers do
+# not add up across days and are still counted from the orders or lines.
+
+
+def _rollup_money() -> models.DecimalField:
+    """A sum of amounts: wider than one amount (amount_field_kwargs), since a day adds many."""
+    return models.DecimalField(max_digits=20, decimal_places=2, default=0)
+
+
+class SalesDay(ScopedModel):
+    """One day's sale orders of one store in one currency: how many and their total less refunds."""
+
+    PERMISSION_APP = "commerce"  # the orders' figures: whoever may read the orders may read these
+
+    unit = models.ForeignKey("accounts.BusinessUnit", on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey("commerce.Store", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=32)
+    currency = models.CharField(max_length=3)
+    day = models.DateField()
+    orders = models.IntegerField(default=0)
+    net_revenue = _rollup_money()  # total_amount - refunded_amount
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "unit"], name="sales_day_day_unit")]
+
+    def __str__(self) -> str:
+        return f"Sales of store #{self.store_id} on {self.day}"
+
+
+class SalesLineDay(ScopedModel):
+    """One day's sale-order lines of one store, currency and product category."""
+
+    PERMISSION_APP = "commerce"
+
+    unit = models.ForeignKey("accounts.BusinessUnit", on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey("commerce.Store", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=32)
+    currency = models.CharField(max_length=3)
+    day = models.DateField()
+    category = models.CharField(max_length=64, blank=True)
+    orders = models.IntegerField(default=0)  # orders with a line of this category (per category only)
+    lines = models.IntegerField(default=0)
+    quantity = models.BigIntegerField(default=0)
+    revenue = _rollup_money()
+    costed_revenue = _rollup_money()  # revenue of the lines whose cost is known
+    cost = _rollup_money()  # unit_cost × quantity of those lines
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "unit"], name="sales_line_day_day_unit")]
+
+    def __str__(self) -> str:
+        return f"Sales of {self.category or '-'} in store #{self.store_id} on {self.day}"
+
+
+class SalesRolledOrder(models.Model):
+    """The day each sale order was last counted on: an order moved to another day, refunded or
+    cancelled takes its old day's rows with it at the next incremental refresh."""
+
+    order_id = models.BigIntegerField(primary_key=True)
+    day = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="sales_rolled_order_day")]
+
+    def __str__(self) -> str:
+        return f"Order #{self.order_id} counted on {self.day}"
+
+
+class SalesRollupMark(models.Model):
+    """The rollup's single bookkeeping row: the highest order id it has seen and when it last ran."""
+
+    last_order_id = models.BigIntegerField(default=0)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+    rebuilt_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Sales rollup up to order #{self.last_order_id}"

@@ -31,7 +31,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.accounts.models import Organisation
-from guanxi.analytics.models import CustomerClass, CustomerMetric, LifecycleStage, RfmSegment
+from guanxi.analytics.models import (
+    CustomerClass,
+    CustomerMetric,
+    LifecycleStage,
+    RfmSegment,
+    SalesDay,
+    SalesLineDay,
+)
 from guanxi.analytics.reports.orders import ABC_A_SHARE, ABC_B_SHARE, PARETO_POINTS
 from guanxi.commerce.models import Channel, Order, OrderLine, Store
 from guanxi.core.display import label_of
@@ -40,7 +47,17 @@ from guanxi.customers.references import list_filters
 from guanxi.loyalty import fetch as loyalty_fetch
 from guanxi.marketing import effect as marketing_effect
 from guanxi.marketing import fetch as marketing_fetch
-from guanxi.reports.kit import Dimension, Filter, Measure, Report, Scope, business_zone, month_range, percent
+from guanxi.reports.kit import (
+    Dimension,
+    Filter,
+    Measure,
+    Report,
+    Scope,
+    add_months,
+    business_zone,
+    month_range,
+    percent,
+)
 from guanxi.sales import fetch as sales_fetch
 from guanxi.sales.models import ForecastCategory
 from guanxi.segments.actions import current_members
@@ -159,6 +176,32 @@ def sale_orders(user, scope: Scope) -> QuerySet:
 
 def sale_lines(user, scope: Scope) -> QuerySet:
     return OrderLine.objects.filter(order__in=sale_orders(user, scope))
+
+
+def _of_rollup(rows: QuerySet, scope: Scope) -> QuerySet:
+    """Rollup rows narrowed as sale_orders narrows the orders: currency, unit, store, channel, months."""
+    rows = rows.filter(currency=currency())
+    if scope.unit is not None:
+        rows = rows.filter(unit=scope.unit)
+    if scope.store:
+        rows = rows.filter(store_id=int(scope.store) if scope.store.isdigit() else None)
+    if scope.channel:
+        rows = rows.filter(channel=scope.channel)
+    if scope.start is not None:
+        rows = rows.filter(day__gte=scope.start)
+    if scope.end is not None:
+        rows = rows.filter(day__lt=add_months(scope.end, 1))
+    return rows
+
+
+def sale_days(user, scope: Scope) -> QuerySet:
+    """The daily rollup of the scope's sale orders (guanxi.analytics.rollup): orders and net revenue."""
+    return _of_rollup(SalesDay.objects.restrict(user, "view"), scope)
+
+
+def sale_line_days(user, scope: Scope) -> QuerySet:
+    """The daily rollup of the scope's sale lines per category: the sums of sale_lines."""
+    return _of_rollup(SalesLineDay.objects.restrict(user, "view"), scope)
 
 
 def margin_lines(user, scope: Scope) -> QuerySet:
@@ -343,10 +386,12 @@ RISK_BAND = Dimension(
 )
 LAST_ORDER_MONTH = Dimension("month", gettext_lazy("Month of the last order"), "last_order_at", month=True)
 
-CATEGORY = Dimension("category", gettext_lazy("Category"), "category")
+CATEGORY = Dimension("category", gettext_lazy("Category"), "category", rollup="category")
 PRODUCT = Dimension("product", gettext_lazy("Product"), "name")
-LINE_CHANNEL = Dimension("channel", gettext_lazy("Channel"), "order__store__channel", _choices(Channel))
-LINE_MONTH = Dimension("month", gettext_lazy("Month"), "order__placed_at", month=True)
+LINE_CHANNEL = Dimension(
+    "channel", gettext_lazy("Channel"), "order__store__channel", _choices(Channel), rollup="channel"
+)
+LINE_MONTH = Dimension("month", gettext_lazy("Month"), "order__placed_at", month=True, rollup="day")
 
 
 def _store_name(pk: Any) -> str:
@@ -354,7 +399,7 @@ def _store_name(pk: Any) -> str:
 
 
 # By the store's id, not its name: two units may each have a store of the same name.
-LINE_STORE = Dimension("store", gettext_lazy("Store"), "order__store_id", _store_name)
+LINE_STORE = Dimension("store", gettext_lazy("Store"), "order__store_id", _store_name, rollup="store_id")
 # The margin report's customer dimensions, over the annotations of margin_lines.
 LINE_TIER = Dimension("tier", gettext_lazy("Tier"), "tier_name", empty_label=gettext_lazy("Not a member"))
 
@@ -394,8 +439,17 @@ AVERAGE_SPEND = Measure(
 VALUE_AT_RISK = Measure(
     "value", gettext_lazy("Predicted lifetime value"), lambda: Sum("predicted_clv"), money=True
 )
-REVENUE = Measure("revenue", gettext_lazy("Revenue"), lambda: Sum("amount"), money=True, share=True)
-QUANTITY = Measure("quantity", gettext_lazy("Units sold"), lambda: Sum("quantity"))
+REVENUE = Measure(
+    "revenue",
+    gettext_lazy("Revenue"),
+    lambda: Sum("amount"),
+    money=True,
+    share=True,
+    rollup=lambda: Sum("revenue"),
+)
+QUANTITY = Measure(
+    "quantity", gettext_lazy("Units sold"), lambda: Sum("quantity"), rollup=lambda: Sum("quantity")
+)
 LINE_ORDERS = Measure("orders", gettext_lazy("Orders"), lambda: Count("order_id", distinct=True))
 BUYERS = Measure("buyers", gettext_lazy("Customers"), lambda: Count("order__customer_id", distinct=True))
 TICKETS = Measure("tickets", gettext_lazy("Tickets"), lambda: Count("id"), share=True)
@@ -466,12 +520,20 @@ def _ratio(part, whole) -> ExpressionWrapper:
     )
 
 
-PROFIT = Measure("profit", gettext_lazy("Gross profit"), gross_profit, money=True, share=True)
+def rollup_profit() -> Sum:
+    """gross_profit over the sales rollup: its costed revenue less its cost."""
+    return Sum(F("costed_revenue") - F("cost"), output_field=_SUM_MONEY)
+
+
+PROFIT = Measure(
+    "profit", gettext_lazy("Gross profit"), gross_profit, money=True, share=True, rollup=rollup_profit
+)
 COST = Measure(
     "cost",
     gettext_lazy("Cost"),
     lambda: Sum(line_cost(), filter=_COSTED, output_field=_SUM_MONEY),
     money=True,
+    rollup=lambda: Sum("cost"),
 )
 MARGIN = Measure(
     "margin",
@@ -479,6 +541,7 @@ MARGIN = Measure(
     lambda: _ratio(gross_profit(), Sum("amount", filter=_COSTED)),
     average=True,
     summable=False,
+    rollup=lambda: _ratio(rollup_profit(), Sum("costed_revenue")),
 )
 COST_KNOWN = Measure(
     "cost_known",
@@ -487,6 +550,7 @@ COST_KNOWN = Measure(
     lambda: _ratio(Coalesce(Sum("amount", filter=_COSTED), Value(Decimal(0))), Sum("amount")),
     average=True,
     summable=False,
+    rollup=lambda: _ratio(Sum("costed_revenue"), Sum("revenue")),
 )
 
 # Campaign effect: figures of guanxi.marketing.effect, one row per campaign (never summed by SQL).
@@ -595,6 +659,7 @@ REPORTS: tuple[Report, ...] = (
         # comes with it) see this report; a sales lead's sales figures stay on Sales by product.
         needs="analytics.view",
         period_months=12,
+        rollup=sale_line_days,
     ),
     Report(
         "service",

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.accounts.roles import Role
 from guanxi.analytics.reports.orders import monthly_targets, seasonal_index
 from guanxi.reports import catalogue
-from guanxi.reports.kit import Scope, add_months, month_range, percent, run, this_month
+from guanxi.reports.kit import Scope, add_months, month_range, percent, reads_rollup, run, this_month
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,27 @@ def _month_query(scope: Scope, month: date) -> str:
 
 def _sales(user, scope: Scope, months) -> Section:
     orders = catalogue.sale_orders(user, Scope(unit=scope.unit))
-    figures = _per_month(
-        orders,
-        "placed_at",
-        months,
-        revenue=Sum(F("total_amount") - F("refunded_amount")),
-        orders=Count("id"),
-        buyers=Count("customer_id", distinct=True),
-    )
+    if reads_rollup(Scope(unit=scope.unit)):
+        # Revenue and orders from the daily rollup; customers who bought are distinct, not a sum of days.
+        days = catalogue.sale_days(user, Scope(unit=scope.unit))
+        figures = [
+            days.filter(day__gte=m, day__lt=add_months(m, 1)).aggregate(
+                revenue=Sum("net_revenue"), orders=Sum("orders")
+            )
+            | orders.filter(**month_range("placed_at", m, m)).aggregate(
+                buyers=Count("customer_id", distinct=True)
+            )
+            for m in months
+        ]
+    else:
+        figures = _per_month(
+            orders,
+            "placed_at",
+            months,
+            revenue=Sum(F("total_amount") - F("refunded_amount")),
+            orders=Count("id"),
+            buyers=Count("customer_id", distinct=True),
+        )
     query = _month_query(scope, months[0])
     shown = (
         _figure("revenue", _("Revenue"), figures, "products", query, money=True),
@@ -141,8 +154,15 @@ def _profit(user, scope: Scope, months) -> tuple[Figure, ...]:
     """Gross profit of the month's sale lines whose cost is known, as the margin report counts it."""
     if not user.has_permission(catalogue.BY_SLUG["margin"].needs):
         return ()
-    lines = catalogue.sale_lines(user, Scope(unit=scope.unit))
-    figures = _per_month(lines, "placed_at", months, profit=catalogue.gross_profit())
+    if reads_rollup(Scope(unit=scope.unit)):
+        days = catalogue.sale_line_days(user, Scope(unit=scope.unit))
+        figures = [
+            days.filter(day__gte=m, day__lt=add_months(m, 1)).aggregate(profit=catalogue.rollup_profit())
+            for m in months
+        ]
+    else:
+        lines = catalogue.sale_lines(user, Scope(unit=scope.unit))
+        figures = _per_month(lines, "placed_at", months, profit=catalogue.gross_profit())
     label = _("Gross profit (lines with a known cost)")
     return (_figure("profit", label, figures, "margin", _month_query(scope, months[0]), money=True),)
 

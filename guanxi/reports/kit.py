@@ -8,7 +8,7 @@ the customers or orders behind that row's figures. Grouping and summing are one 
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from guanxi.accounts.models import BusinessUnit
+from guanxi.analytics.rollup import rollup_ready
 
 EMPTY_GROUP = "~"  # the drill-down value of rows whose group is empty (no class, no category...)
 TENTH = Decimal("0.1")
@@ -44,6 +45,9 @@ class Dimension:
     month: bool = False  # group by calendar month (business time zone) of a date-time field
     lookup: Callable[[Any], Q] | None = None
     empty_label: Promise | None = None  # the label of rows without a value, when "Unknown" says it wrong
+    rollup: str | None = (
+        None  # the column of the sales rollup it groups by ("day" for months); None: lines only
+    )
 
     def expression(self) -> Expression | F:
         if self.month:
@@ -91,6 +95,7 @@ class Measure:
     average: bool = False  # an average: two decimals, and None (not 0) when there is nothing to average
     per: int = 1  # the aggregate is in units of 1/per (a sum of amount × percent is divided by 100)
     summable: bool = True  # False: a rate, whose total is not the sum of computed rows (left empty)
+    rollup: Callable[[], Aggregate | Expression] | None = None  # the same figure over the sales rollup
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,9 @@ class Report:
     # measures, e.g. a cohort by month after its first order), "stacked" (amounts) and "shares" (stacked
     # percentages). "histogram" draws the first measure over rows that are bins, without gaps.
     series: tuple[str, ...] = ()
+    # (user, scope) -> the pre-aggregated rows (guanxi.analytics' daily sales rollup) of the same figures,
+    # read instead of `source` when `reads_rollup` says the view is expressible on them
+    rollup: Callable[[Any, Scope], QuerySet] | None = None
 
     def dimension(self, key: str) -> Dimension:
         for dimension in self.dimensions:
@@ -244,9 +252,12 @@ def run(report: Report, user, scope: Scope) -> Result:
     """Group the report's rows by the scope's dimension and sum its measures, in one query."""
     dimension = report.dimension(scope.group)
     scope = replace(scope, group=dimension.key)
-    records, totals = (
-        _figures(report, user, scope) if report.figures else _aggregate(report, dimension, user, scope)
-    )
+    if report.figures:
+        records, totals = _figures(report, user, scope)
+    elif reads_rollup(scope, report, dimension):
+        records, totals = _aggregate_rollup(report, dimension, user, scope)
+    else:
+        records, totals = _aggregate(report, dimension, user, scope)
     first = report.measures[0].key
     if report.sort_by_value and not dimension.month:
         records.sort(key=lambda r: (-(r[first] or 0), r["_label"]))
@@ -284,6 +295,47 @@ def _aggregate(report: Report, dimension: Dimension, user, scope: Scope) -> tupl
     for record in records:
         record["_label"] = dimension.label_of(record["_group"])
     return records, rows.aggregate(**aggregates)
+
+
+# The scope fields the sales rollup can narrow by. Any other filter set (customer class, and whatever a
+# later filter adds to Scope) is a property of customers the rollup does not keep: the lines are read.
+ROLLUP_FILTERS = frozenset({"unit", "group", "start", "end", "store", "channel"})
+
+
+def reads_rollup(scope: Scope, report: Report | None = None, dimension: Dimension | None = None) -> bool:
+    """Whether the view's figures can be read from the daily sales rollup: it has been built, every filter
+    set is one it keeps and, for a report, the report, its chosen dimension and all its measures have a
+    rollup form. The one place that decides it, for the reports and the dashboards alike."""
+    if any(getattr(scope, f.name) for f in fields(scope) if f.name not in ROLLUP_FILTERS):
+        return False
+    if report is not None:
+        if report.rollup is None or dimension is None or dimension.rollup is None:
+            return False
+        if any(measure.rollup is None for measure in report.measures):
+            return False
+    return rollup_ready()
+
+
+def _aggregate_rollup(
+    report: Report, dimension: Dimension, user, scope: Scope
+) -> tuple[list[dict], dict[str, Any]]:
+    """As `_aggregate`, over the rollup's rows: the dimension's rollup column, the measures' rollup sums."""
+    assert report.rollup is not None and dimension.rollup is not None
+    rows = report.rollup(user, scope)
+    group = TruncMonth(dimension.rollup) if dimension.month else F(dimension.rollup)
+    # Named apart from the rollup's columns: the measure "cost" must not shadow the column "cost".
+    aggregates = {f"_m_{measure.key}": measure.rollup() for measure in report.measures if measure.rollup}
+    records = [
+        _unprefixed(record)
+        for record in rows.annotate(_group=group).values("_group").annotate(**aggregates).order_by()
+    ]
+    for record in records:
+        record["_label"] = dimension.label_of(record["_group"])
+    return records, _unprefixed(rows.aggregate(**aggregates))
+
+
+def _unprefixed(record: dict[str, Any]) -> dict[str, Any]:
+    return {key.removeprefix("_m_"): value for key, value in record.items()}
 
 
 def _figures(report: Report, user, scope: Scope) -> tuple[list[dict], dict[str, Any]]:
