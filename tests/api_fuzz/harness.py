@@ -13,6 +13,7 @@ change and delete what was created).
 """
 
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -142,9 +143,19 @@ def _validate(case: Any, response: Any, caller: Caller, report: Report) -> None:
         report.fail(_key(case, type(error).__name__), f"{caller.role}: {case.as_curl_command()}\n{error}")
 
 
+def shard() -> tuple[int, int]:
+    """(this run's index, how many runs): GUANXI_FUZZ_SHARD="1/2" fuzzes every second operation and
+    caller, so the long run can use every core in separate processes."""
+    index, count = os.environ.get("GUANXI_FUZZ_SHARD", "0/1").split("/")
+    return int(index), int(count)
+
+
 def run_stateless(schema: Any, people: list[Caller], marker: str, examples: int, report: Report) -> None:
     began = time.monotonic()
-    for result in schema.get_all_operations():
+    index, count = shard()
+    for number, result in enumerate(schema.get_all_operations()):
+        if number % count != index:
+            continue
         operation = result.ok()
 
         @_hypothesis(examples)
@@ -163,7 +174,9 @@ def run_stateful(schema: Any, people: list[Caller], marker: str, scenarios: int,
     the links), for each caller in turn, each scenario rolled back at its end (so every replay that
     hypothesis makes starts from the same world)."""
     began = time.monotonic()
-    for caller in people:
+    index, count = shard()
+    per_caller = max(1, scenarios // len(people))
+    for caller in people[index::count]:
 
         class Machine(schema.as_state_machine()):  # type: ignore[misc]
             who = caller
@@ -182,7 +195,7 @@ def run_stateful(schema: Any, people: list[Caller], marker: str, scenarios: int,
             def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
                 _validate(case, response, self.who, report)
 
-        Machine.run(settings=_hypothesis(max(1, scenarios // len(people)), stateful=True))
+        Machine.run(settings=_hypothesis(per_caller, stateful=True))
     report.seconds += time.monotonic() - began
 
 

@@ -1,7 +1,8 @@
 """The short fuzz run of `make test` (reliability.md AC-3); `guanxi bench fuzz` runs the long one.
 
 GUANXI_FUZZ_EXAMPLES raises the examples per operation (and scenarios of the stateful phase);
-GUANXI_FUZZ_REPORT names a file the figures are written to.
+GUANXI_FUZZ_REPORT names a file the figures are written to; GUANXI_FUZZ_SHARD="i/n" runs the i-th of n
+shares of the operations and callers (the long run starts one process per core).
 """
 
 import os
@@ -28,7 +29,8 @@ def test_every_operation_answers_as_documented_and_within_its_unit(world, unit_a
     if os.environ.get("GUANXI_FUZZ_REPORT"):
         harness.dump(report, Path(os.environ["GUANXI_FUZZ_REPORT"]))
     figures = harness.summary(report)
-    assert report.operations == harness.documented_operations()  # every operation was fuzzed
+    if harness.shard()[1] == 1:  # a shard of the long run fuzzes its share of them
+        assert report.operations == harness.documented_operations()  # every operation was fuzzed
     assert report.requests >= len(report.operations) * EXAMPLES
     assert (figures["server_errors"], figures["cross_unit_reads"]) == (0, {})
     new = {key: detail for key, detail in figures["failures"].items() if key not in KNOWN_VIOLATIONS}
