@@ -35,6 +35,9 @@ def _start(examples: int, scenarios: int, home: str, shard: str) -> tuple[subpro
         "GUANXI_FUZZ_SCENARIOS": str(scenarios),
         "GUANXI_FUZZ_REPORT": str(report),
         "GUANXI_FUZZ_SHARD": shard,
+        # Every request should reach its operation: at this pace the callers' tokens would pass the
+        # per-minute limit and a quarter of the run would be 429s (the limit has its own tests).
+        "API_RATE_LIMIT_PER_MINUTE": "1000000",
     }
     environment.pop("TEST_DATABASE_URL", None)
     child = subprocess.Popen(

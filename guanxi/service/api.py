@@ -371,7 +371,11 @@ def save_policy(request, unit_id: int, payload: PolicyIn):
 @router.get(
     "/service/holidays", response=list[HolidayOut], summary="A unit's days off and adjusted working days"
 )
-def list_holidays(request, unit: int | None = None, year: int | None = None):
+def list_holidays(
+    request,
+    unit: int | None = None,
+    year: int | None = Query(None, ge=1, le=9999),  # a calendar year
+):
     require(request, VIEW)
     return [
         {"day": row.day, "is_day_off": row.is_day_off, "name": row.name}

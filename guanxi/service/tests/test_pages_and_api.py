@@ -117,6 +117,21 @@ def test_an_agent_cannot_change_the_sla_policies(api, client, desk_a):
     assert SlaPolicy.objects.count() == 0
 
 
+def test_the_holidays_of_a_year_and_a_year_that_is_no_calendar_year(api, desk_a):
+    """Found by the long fuzz run: year=86400 was a 500 (no date has that year); it is a 422 now."""
+    actions.load_china_holidays(desk_a.unit, 2026, actor=desk_a.head)
+
+    listed = api.get(f"/api/v1/service/holidays?unit={desk_a.unit.pk}&year=2026").json()
+    refused = api.get(f"/api/v1/service/holidays?unit={desk_a.unit.pk}&year=86400")
+
+    assert [(day["day"], day["is_day_off"]) for day in listed][:2] == [
+        ("2026-01-01", True),
+        ("2026-01-02", True),
+    ]
+    assert refused.status_code == 422
+    assert [error["loc"] for error in refused.json()["errors"]] == [["query", "year"]]
+
+
 def test_a_head_configures_the_desk_on_the_settings_page(client, desk_a):
     client.force_login(desk_a.head)
 
