@@ -19,6 +19,7 @@ from guanxi.core.schemas import JobOut
 from guanxi.customers.models import Consent, Customer
 from guanxi.messaging import actions, fetch, previews
 from guanxi.messaging.models import ChannelAccount, Medium, Message, Purpose, Template
+from guanxi.messaging.rendering import Problem as TemplateProblem
 
 router = Router(tags=["messaging"])
 MAX_BULK = 100_000
@@ -356,11 +357,23 @@ def create_template(request, payload: TemplateIn):
         )
     except actions.TemplateProblemsError as error:
         return problem_response(
-            request, 422, _("The template cannot be saved."), errors=[p.as_dict() for p in error.problems]
+            request, 422, _("The template cannot be saved."), errors=[_problem(p) for p in error.problems]
         )
     except ValidationError as error:
         raise _invalid(error) from error
     return Status(201, _template_out(template))
+
+
+def _problem(problem: TemplateProblem) -> dict[str, Any]:
+    """A template problem in the documented errors shape (`loc`, `msg`, `type`), with `language`,
+    `part` and `message` kept beside them for clients written against them."""
+    if problem.part == "provider_template":
+        loc = ["body", "provider_template"]
+    elif problem.language:  # a part of one language's text
+        loc = ["body", "contents", problem.language, *[step for step in problem.part.split(".") if step]]
+    else:  # the contents as a whole
+        loc = ["body", "contents"]
+    return {"loc": loc, "msg": problem.message, "type": "template", **problem.as_dict()}
 
 
 @router.post(

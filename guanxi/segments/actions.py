@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -186,8 +186,16 @@ def delete_segment(segment: Segment, *, actor: Any) -> None:
             code="in_use",
             params={"names": ", ".join(dependants)},
         )
-    audit.record(AuditEntry.Action.DELETE, actor=actor, obj=segment, unit=segment.unit)
-    segment.delete()
+    try:
+        with transaction.atomic():
+            audit.record(AuditEntry.Action.DELETE, actor=actor, obj=segment, unit=segment.unit)
+            segment.delete()
+    except ProtectedError as error:  # a campaign of another app sends to it (this app cannot know them)
+        raise ValidationError(
+            _("In use, delete or change these first: %(names)s."),
+            code="in_use",
+            params={"names": ", ".join(sorted(str(obj) for obj in error.protected_objects))},
+        ) from None
 
 
 # Refreshing.

@@ -11,6 +11,7 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from guanxi.commerce.models import Order
+from guanxi.core.models import AuditEntry
 from guanxi.customers.models import Consent, Customer, CustomerUnit, Identity
 from guanxi.loyalty import actions as loyalty
 from guanxi.loyalty.models import CouponCode
@@ -255,3 +256,17 @@ def test_the_winner_of_an_a_b_test_on_a_share_is_sent_to_the_rest_once_significa
     result = effect.analyse(campaign)
     assert result.treated.customers == len(rest) + len(in_a) + len(in_b)
     assert (result.a.customers, result.b.customers) == (len(in_a), len(in_b))
+
+
+def test_a_segment_a_campaign_sends_to_cannot_be_deleted_and_says_why(client, unit_a, manager):
+    """Found by the long fuzz run: deleting it was a 500 (the campaign protects its segment)."""
+    segment, _ids = audience(unit_a, 3)
+    actions.save_campaign(unit=unit_a, name="母亲节关怀", segment=segment, template="promo")
+    client.force_login(manager)
+
+    refused = client.delete(f"/api/v1/segments/{segment.pk}")
+
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == "In use, delete or change these first: 母亲节关怀."
+    assert Segment.objects.filter(pk=segment.pk).exists()
+    assert not AuditEntry.objects.filter(action="delete", object_id=str(segment.pk)).exists()

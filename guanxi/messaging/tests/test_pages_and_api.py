@@ -148,10 +148,30 @@ def test_api_template_problems_are_listed_and_bulk_sends_run_as_a_job(
     assert bad.status_code == 422
     assert bad.json()["errors"] == [
         {
+            "loc": ["body", "contents", "zh-hans", "body"],
+            "msg": "A marketing SMS must say how to opt out: add “回复TD退订”.",
+            "type": "template",
             "language": "zh-hans",
             "part": "body",
             "message": "A marketing SMS must say how to opt out: add “回复TD退订”.",
         }
+    ]
+    # Found by the long fuzz run: these errors lacked the documented `loc` and `msg`.
+    empty = client.post(
+        "/api/v1/messaging/templates",
+        {
+            "key": "notice",
+            "name": "N",
+            "medium": "wechat",
+            "purpose": "transactional",
+            "unit": unit_a.pk,
+            "contents": {},
+        },
+        content_type="application/json",
+    )
+    assert [(e["loc"], e["msg"]) for e in empty.json()["errors"]] == [
+        (["body", "contents"], "Write the message in at least one language."),
+        (["body", "provider_template"], "Give the WeChat template id."),
     ]
     good = client.post(
         "/api/v1/messaging/templates",
