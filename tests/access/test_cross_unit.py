@@ -508,6 +508,9 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("loyalty/members/<int:pk>/", "member"): Route("detail", object="member"),
     ("loyalty/members/<int:pk>/adjust/", "member_adjust"): Route("detail", method="post", object="member"),
     ("loyalty/members/<int:pk>/redeem/", "member_redeem"): Route("detail", method="post", object="member"),
+    ("loyalty/members/<int:pk>/referral/", "member_referral"): Route(
+        "detail", method="post", object="member"
+    ),
     ("loyalty/coupons/", "coupons"): Route("page"),
     ("loyalty/coupons/<int:pk>/", "coupon"): Route("detail", object="coupon_template"),
     ("loyalty/coupons/<int:pk>/codes/", "coupon_generate"): Route(
@@ -532,6 +535,9 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ),
     ("api/v1/loyalty/programmes/<programme_id>/members", "enrol"): Route(
         "detail", method="post", object="programme", api=True, body={"customer": 1}
+    ),
+    ("api/v1/loyalty/programmes/<programme_id>/referrals", "record_referral"): Route(
+        "detail", method="post", object="programme", api=True, body={"referee": 1, "code": "WALK"}
     ),
     ("api/v1/loyalty/members", "list_members"): Route("page", api=True),
     ("api/v1/loyalty/members/<membership_id>", "get_member"): Route("detail", object="member", api=True),
