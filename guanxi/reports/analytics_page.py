@@ -8,11 +8,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.db.models import Count, Max
 from django.shortcuts import render
 from django.utils.http import urlencode
-from django.utils.translation import gettext_lazy as _
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.analytics.models import AbcClass, LifecycleStage, ModelRun
@@ -20,22 +18,10 @@ from guanxi.analytics.reports import orders as order_reports
 from guanxi.core import exports
 from guanxi.core.access import require
 from guanxi.reports import analyses, catalogue
+from guanxi.reports.forms import TargetForm
 from guanxi.reports.kit import Report, Result, Scope, add_months, chosen_unit, run, visible_units
 
 PERMISSION = "analytics.view"
-
-
-class TargetForm(forms.Form):
-    """The annual sales target that the seasonal index spreads over the months."""
-
-    target = forms.DecimalField(
-        label=_("Annual sales target"),
-        required=False,
-        min_value=Decimal("0"),
-        max_digits=14,
-        decimal_places=2,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "1200000"}),
-    )
 
 
 @dataclass(frozen=True)
@@ -134,6 +120,8 @@ def overview(request):
             "unit": unit,
             "all_units_allowed": user.sees_all_units(),
             "form": form,
+            # the unit picker keeps the target when the unit changes
+            "keep": [("target", annual_target)] if annual_target is not None else [],
             "query": urlencode({key: value for key, value in query.items() if value}),
             "can_export": user.has_permission(exports.EXPORT_PERMISSION),
             "run": _latest_run(user, unit),

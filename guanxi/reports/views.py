@@ -1,10 +1,8 @@
 """The Reports pages: the role's dashboard, a report (table, chart, filters, permalink, export) and the
 drill-down behind one of its rows. Every page needs reports.view and the read model's own permission."""
 
-from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpResponseBadRequest
@@ -12,7 +10,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
@@ -22,23 +19,11 @@ from guanxi.core import exports
 from guanxi.core.access import require
 from guanxi.reports import actions, catalogue, dashboard
 from guanxi.reports.drill import LIMIT, drill
+from guanxi.reports.forms import TargetForm
 from guanxi.reports.kit import Report, Scope, chosen_unit, parse_scope, run, visible_units
 from guanxi.reports.models import Delivery, Frequency
 
 PERMISSION = "reports.view"
-
-
-class TargetForm(forms.Form):
-    """The annual sales target the seasonal index spreads over the months (as on the Analytics page)."""
-
-    target = forms.DecimalField(
-        label=_lazy("Annual sales target"),
-        required=False,
-        min_value=Decimal("0.01"),
-        max_digits=14,
-        decimal_places=2,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "1200000"}),
-    )
 
 
 def home(request):
