@@ -30,7 +30,7 @@ from guanxi.analytics.reports import metrics as metric_reports
 from guanxi.analytics.reports import orders as order_reports
 from guanxi.commerce.models import Channel, Order
 from guanxi.core.display import label_of
-from guanxi.reports.kit import Dimension, Measure, Report, Scope, month_range
+from guanxi.reports.kit import Dimension, Figures, Measure, Report, Scope, month_range
 
 PERIOD_MONTHS = 12  # the period of the sales breakdowns and the cohorts shown
 ABC_LETTERS = ("A", "B", "C")
@@ -107,8 +107,6 @@ def abc_shares() -> tuple[Decimal, Decimal]:
 
 # Figures computed by guanxi.analytics.reports ----------------------------------------------------
 
-Figures = list[tuple[Any, str, dict[str, Any]]]
-
 
 def cohort_figures(user, scope: Scope) -> Figures:
     end = scope.end or last_sale_month(user, scope)
@@ -168,9 +166,10 @@ def device_figures(user, scope: Scope) -> Figures:
     ]
 
 
-def pareto_figures(user, scope: Scope) -> Figures:
-    curve = order_reports.pareto(unit_orders(user, scope), _currency(), *abc_shares())
-    return [
+def pareto_figures(user, scope: Scope) -> tuple[Figures, dict[str, Any]]:
+    """The ABC classes and the Pareto curve, from the one ranking of the customers by spend."""
+    pareto = order_reports.pareto(unit_orders(user, scope), _currency(), *abc_shares())
+    figures = [
         (
             figures.abc_class,
             figures.abc_class,
@@ -181,19 +180,16 @@ def pareto_figures(user, scope: Scope) -> Figures:
                 "revenue_share": figures.revenue_share,
             },
         )
-        for figures in curve.classes
+        for figures in pareto.classes
     ]
-
-
-def pareto_curve(user, scope: Scope) -> dict[str, Any]:
-    curve = order_reports.pareto(unit_orders(user, scope), _currency(), *abc_shares())
-    return {
+    curve = {
         "kind": "pareto",
-        "points": [[float(p.customer_share), float(p.revenue_share)] for p in curve.points],
-        "marks": [float(curve.a_share), float(curve.b_share)],
+        "points": [[float(p.customer_share), float(p.revenue_share)] for p in pareto.points],
+        "marks": [float(pareto.a_share), float(pareto.b_share)],
         "x_label": _("Share of customers (%)"),
         "y_label": _("Share of revenue (%)"),
     }
+    return figures, curve
 
 
 def class_abc_figures(user, scope: Scope) -> Figures:
@@ -431,8 +427,7 @@ ANALYSES: tuple[Report, ...] = (
         drill="customers",
         sort_by_value=False,
         needs="analytics.view",
-        figures=pareto_figures,
-        curve=pareto_curve,
+        figures_with_curve=pareto_figures,
     ),
     Report(
         "abc-by-class",

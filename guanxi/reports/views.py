@@ -20,7 +20,7 @@ from guanxi.core.access import require
 from guanxi.reports import actions, catalogue, dashboard
 from guanxi.reports.drill import LIMIT, drill
 from guanxi.reports.forms import TargetForm
-from guanxi.reports.kit import Report, Scope, chosen_unit, parse_scope, run, visible_units
+from guanxi.reports.kit import Report, Result, Scope, chosen_unit, parse_scope, run, visible_units
 from guanxi.reports.models import Delivery, Frequency
 
 PERMISSION = "reports.view"
@@ -101,7 +101,7 @@ def report(request, slug):
             "units": units,
             "unit": unit,
             "all_units_allowed": user.sees_all_units(),
-            "charts": _charts(shown, result, user, scope),
+            "charts": _charts(result, user),
             "can_export": user.has_permission(exports.EXPORT_PERMISSION),
             "can_schedule": unit is not None and user.has_permission(actions.SCHEDULE_PERMISSION),
             "frequencies": Frequency.choices,
@@ -110,12 +110,13 @@ def report(request, slug):
     )
 
 
-def _charts(shown: Report, result, user, scope) -> dict[str, Any]:
+def _charts(result: Result, user) -> dict[str, Any]:
     if not result.rows:
         return {}
     charts = {"report": result.chart()}
-    if shown.curve is not None:
-        charts["curve"] = shown.curve(user, scope)
+    curve = result.second_chart(user)
+    if curve is not None:
+        charts["curve"] = curve
     return charts
 
 
