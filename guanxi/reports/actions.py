@@ -18,7 +18,7 @@ from guanxi.core import audit
 from guanxi.core.access import Denied
 from guanxi.core.models import AuditEntry
 from guanxi.messaging import actions as messaging
-from guanxi.reports import catalogue
+from guanxi.reports import catalogue, customer_filters
 from guanxi.reports.kit import Result, parse_scope, run
 from guanxi.reports.models import Delivery, Frequency, RevenueTarget
 from guanxi.reports.phrases import DELIVERY_CANCELLED, DELIVERY_SCHEDULED, DELIVERY_SENT, TARGET_SET
@@ -71,7 +71,7 @@ def set_target(*, actor, unit: BusinessUnit, year: int, amount: Decimal) -> Reve
 
 def may_see_filters(user, scope) -> bool:
     """Whether `user` may see what the filters name: the chosen segment, if any."""
-    return not scope.segment or catalogue.chosen_segment(user, scope) is not None
+    return not scope.segment or customer_filters.chosen_segment(user, scope) is not None
 
 
 def schedule(*, actor, unit: BusinessUnit, report: str, query: str, frequency: str, recipients) -> Delivery:

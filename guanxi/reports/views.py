@@ -18,7 +18,7 @@ from guanxi.accounts.models import User
 from guanxi.accounts.roles import ALL_UNIT_ROLES
 from guanxi.core import exports
 from guanxi.core.access import require
-from guanxi.reports import actions, catalogue, dashboard
+from guanxi.reports import actions, catalogue, customer_filters, dashboard
 from guanxi.reports.drill import LIMIT, drill
 from guanxi.reports.forms import RevenueTargetForm, TargetForm
 from guanxi.reports.kit import Report, Result, Scope, chosen_unit, parse_scope, run, visible_units
@@ -105,7 +105,7 @@ def _scope(request, user, shown: Report, unit) -> Scope:
     """The report's filters from the query string; a segment the user may not see is not found (its
     name and members stay unknown to them)."""
     scope = parse_scope(shown, request.GET, unit, timezone.now())
-    if scope.segment and catalogue.chosen_segment(user, scope) is None:
+    if scope.segment and customer_filters.chosen_segment(user, scope) is None:
         raise Http404
     return scope
 
