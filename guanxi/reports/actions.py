@@ -1,7 +1,8 @@
-"""Writes of the reports app: scheduling a report's delivery, cancelling it, and sending the due ones
-through the messaging outbox. Each is audited."""
+"""Writes of the reports app: scheduling a report's delivery, cancelling it, sending the due ones
+through the messaging outbox, and setting a business unit's annual sales target. Each is audited."""
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -17,12 +18,13 @@ from guanxi.core import audit
 from guanxi.core.access import Denied
 from guanxi.core.models import AuditEntry
 from guanxi.messaging import actions as messaging
-from guanxi.reports import catalogue
+from guanxi.reports import catalogue, customer_filters
 from guanxi.reports.kit import Result, parse_scope, run
-from guanxi.reports.models import Delivery, Frequency
-from guanxi.reports.phrases import DELIVERY_CANCELLED, DELIVERY_SCHEDULED, DELIVERY_SENT
+from guanxi.reports.models import Delivery, Frequency, RevenueTarget
+from guanxi.reports.phrases import DELIVERY_CANCELLED, DELIVERY_SCHEDULED, DELIVERY_SENT, TARGET_SET
 
 SCHEDULE_PERMISSION = "reports.add"
+TARGET_PERMISSION = "reports.change"  # the group's roles for any unit, a unit's head for their own
 BODY_ROWS = 20  # rows of the table written into the e-mail; the link shows them all
 
 
@@ -39,9 +41,37 @@ def may_read(user, report: catalogue.Report, unit: BusinessUnit) -> bool:
     )
 
 
+def may_set_target(user, unit: BusinessUnit) -> bool:
+    return (
+        user.is_authenticated
+        and user.has_permission(TARGET_PERMISSION)
+        and BusinessUnit.objects.restrict(user, "view").filter(pk=unit.pk).exists()
+    )
+
+
+def set_target(*, actor, unit: BusinessUnit, year: int, amount: Decimal) -> RevenueTarget:
+    """Store `unit`'s annual sales target for `year`, replacing the one set before."""
+    if not may_set_target(actor, unit):
+        raise Denied(TARGET_PERMISSION, unit=unit)
+    with transaction.atomic():
+        target, created = RevenueTarget.objects.update_or_create(
+            unit=unit,
+            year=year,
+            defaults={"amount": amount, "updated_by": actor, "updated_at": timezone.now()},
+        )
+        audit.record(
+            AuditEntry.Action.CREATE if created else AuditEntry.Action.UPDATE,
+            actor=actor,
+            obj=target,
+            unit=unit,
+            message=TARGET_SET(year=year, amount=f"{target.amount:.2f}"),
+        )
+    return target
+
+
 def may_see_filters(user, scope) -> bool:
     """Whether `user` may see what the filters name: the chosen segment, if any."""
-    return not scope.segment or catalogue.chosen_segment(user, scope) is not None
+    return not scope.segment or customer_filters.chosen_segment(user, scope) is not None
 
 
 def schedule(*, actor, unit: BusinessUnit, report: str, query: str, frequency: str, recipients) -> Delivery:

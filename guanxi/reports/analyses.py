@@ -30,7 +30,8 @@ from guanxi.analytics.reports import metrics as metric_reports
 from guanxi.analytics.reports import orders as order_reports
 from guanxi.commerce.models import Channel, Order
 from guanxi.core.display import label_of
-from guanxi.reports.kit import Dimension, Measure, Report, Scope, month_range
+from guanxi.reports.customer_filters import CUSTOMER_FILTERS, of_customers
+from guanxi.reports.kit import Dimension, Figures, Measure, Report, Scope, month_range
 
 PERIOD_MONTHS = 12  # the period of the sales breakdowns and the cohorts shown
 ABC_LETTERS = ("A", "B", "C")
@@ -51,6 +52,12 @@ def unit_orders(user, scope: Scope) -> QuerySet:
     return orders.filter(unit=scope.unit) if scope.unit is not None else orders
 
 
+def customer_orders(user, scope: Scope) -> QuerySet:
+    """The unit's orders of the customers of the scope's tier and segment (all of them without either):
+    what the analyses about customers rank and group."""
+    return of_customers(unit_orders(user, scope), user, scope)
+
+
 def sales(user, scope: Scope) -> QuerySet:
     """Sale orders of the scope in the organisation's currency, each its own drill-down row."""
     orders = order_reports.sale_orders(unit_orders(user, scope), _currency())
@@ -64,7 +71,7 @@ def sales(user, scope: Scope) -> QuerySet:
 
 def first_sales(user, scope: Scope) -> QuerySet:
     """The customers' sale orders, each with the time of its customer's first sale order in the scope."""
-    orders = order_reports.sale_orders(unit_orders(user, scope), _currency())
+    orders = order_reports.sale_orders(customer_orders(user, scope), _currency())
     first = orders.filter(customer=OuterRef("customer")).order_by("placed_at").values("placed_at")[:1]
     return orders.filter(customer__isnull=False).annotate(first_at=Subquery(first), order_id=F("id"))
 
@@ -77,10 +84,12 @@ def season_sales(user, scope: Scope) -> QuerySet:
 
 
 def scope_metrics(user, scope: Scope) -> QuerySet:
-    """Every metric row of the scope (the unit's, or the organisation-wide ones for all units)."""
+    """Every metric row of the scope (the unit's, or the organisation-wide ones for all units), of the
+    customers of its class, tier and segment when chosen."""
     rows = CustomerMetric.objects.restrict(user, "view")
     rows = rows.filter(unit=scope.unit) if scope.unit is not None else rows.filter(unit__isnull=True)
-    return rows.filter(customer_class=scope.customer_class) if scope.customer_class else rows
+    rows = rows.filter(customer_class=scope.customer_class) if scope.customer_class else rows
+    return of_customers(rows, user, scope)
 
 
 def ranked_metrics(user, scope: Scope) -> QuerySet:
@@ -107,15 +116,13 @@ def abc_shares() -> tuple[Decimal, Decimal]:
 
 # Figures computed by guanxi.analytics.reports ----------------------------------------------------
 
-Figures = list[tuple[Any, str, dict[str, Any]]]
-
 
 def cohort_figures(user, scope: Scope) -> Figures:
     end = scope.end or last_sale_month(user, scope)
     if end is None:
         return []
     matrix = order_reports.cohort_retention(
-        unit_orders(user, scope), _currency(), end, cohorts=_months(scope, order_reports.COHORT_MONTHS)
+        customer_orders(user, scope), _currency(), end, cohorts=_months(scope, order_reports.COHORT_MONTHS)
     )
     return [
         (
@@ -168,9 +175,10 @@ def device_figures(user, scope: Scope) -> Figures:
     ]
 
 
-def pareto_figures(user, scope: Scope) -> Figures:
-    curve = order_reports.pareto(unit_orders(user, scope), _currency(), *abc_shares())
-    return [
+def pareto_figures(user, scope: Scope) -> tuple[Figures, dict[str, Any]]:
+    """The ABC classes and the Pareto curve, from the one ranking of the customers by spend."""
+    pareto = order_reports.pareto(customer_orders(user, scope), _currency(), *abc_shares())
+    figures = [
         (
             figures.abc_class,
             figures.abc_class,
@@ -181,19 +189,16 @@ def pareto_figures(user, scope: Scope) -> Figures:
                 "revenue_share": figures.revenue_share,
             },
         )
-        for figures in curve.classes
+        for figures in pareto.classes
     ]
-
-
-def pareto_curve(user, scope: Scope) -> dict[str, Any]:
-    curve = order_reports.pareto(unit_orders(user, scope), _currency(), *abc_shares())
-    return {
+    curve = {
         "kind": "pareto",
-        "points": [[float(p.customer_share), float(p.revenue_share)] for p in curve.points],
-        "marks": [float(curve.a_share), float(curve.b_share)],
+        "points": [[float(p.customer_share), float(p.revenue_share)] for p in pareto.points],
+        "marks": [float(pareto.a_share), float(pareto.b_share)],
         "x_label": _("Share of customers (%)"),
         "y_label": _("Share of revenue (%)"),
     }
+    return figures, curve
 
 
 def class_abc_figures(user, scope: Scope) -> Figures:
@@ -363,6 +368,7 @@ ANALYSES: tuple[Report, ...] = (
         drill="customers",
         chart="heatmap",
         sort_by_value=False,
+        filters=CUSTOMER_FILTERS,
         needs="analytics.view",
         figures=cohort_figures,
         series=tuple(f"m{k}" for k in range(1, order_reports.COHORT_MONTHS + 1)),
@@ -430,9 +436,9 @@ ANALYSES: tuple[Report, ...] = (
         ),
         drill="customers",
         sort_by_value=False,
+        filters=CUSTOMER_FILTERS,
         needs="analytics.view",
-        figures=pareto_figures,
-        curve=pareto_curve,
+        figures_with_curve=pareto_figures,
     ),
     Report(
         "abc-by-class",
@@ -465,6 +471,7 @@ ANALYSES: tuple[Report, ...] = (
         drill="customers",
         chart="shares",
         sort_by_value=False,
+        filters=CUSTOMER_FILTERS,
         needs="analytics.view",
         figures=class_abc_figures,
         series=("a_customers", "b_customers", "c_customers"),
@@ -502,6 +509,7 @@ ANALYSES: tuple[Report, ...] = (
         drill="customers",
         chart="heatmap",
         sort_by_value=False,
+        filters=CUSTOMER_FILTERS,
         needs="analytics.view",
         figures=rfm_figures,
         series=tuple(f"f{k}" for k in metric_reports.SCORES),
@@ -519,6 +527,7 @@ ANALYSES: tuple[Report, ...] = (
         drill="customers",
         chart="histogram",
         sort_by_value=False,
+        filters=CUSTOMER_FILTERS,
         needs="analytics.view",
         figures=clv_figures,
     ),

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Count, Max
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from guanxi.accounts.models import BusinessUnit
@@ -17,7 +18,7 @@ from guanxi.analytics.models import AbcClass, LifecycleStage, ModelRun
 from guanxi.analytics.reports import orders as order_reports
 from guanxi.core import exports
 from guanxi.core.access import require
-from guanxi.reports import analyses, catalogue
+from guanxi.reports import analyses, catalogue, dashboard
 from guanxi.reports.forms import TargetForm
 from guanxi.reports.kit import Report, Result, Scope, add_months, chosen_unit, run, visible_units
 
@@ -81,7 +82,8 @@ def overview(request):
     everything = Scope(unit=unit)
     end = analyses.last_sale_month(user, everything)
     form = TargetForm(request.GET or None)
-    annual_target = form.cleaned_data["target"] if form.is_valid() else None
+    what_if = form.cleaned_data["target"] if form.is_valid() else None
+    annual_target = dashboard.annual_target(user, unit, timezone.now(), what_if)
     metrics = analyses.scope_metrics(user, everything).aggregate(
         customers=Count("id"), computed_at=Max("computed_at")
     )
@@ -94,7 +96,7 @@ def overview(request):
         key: card.result.chart() for key, card in cards.items() if key not in COUNTS and card.result.rows
     }
     if "pareto" in charts:
-        charts["pareto"] = analyses.pareto_curve(user, everything)  # the curve, not the classes' bars
+        charts["pareto"] = cards["pareto"].result.curve  # the curve, not the classes' bars
     if "seasonal" in charts:
         charts["seasonal"]["mark"] = 100
     for key, choices in COUNTS.items():
@@ -102,8 +104,8 @@ def overview(request):
             charts[key] = _counts(cards[key].result, choices, "customers")
 
     query = {"unit": unit.code if unit else ""}
-    if annual_target is not None:
-        query["target"] = str(annual_target)
+    if what_if is not None:
+        query["target"] = str(what_if)
     return render(
         request,
         "reports/analytics.html",
@@ -115,13 +117,14 @@ def overview(request):
             "metrics": metrics if metrics["customers"] else None,
             "seasonal": _seasonal_rows(cards.get("seasonal"), user, everything, annual_target),
             "annual_target": annual_target,
+            "target_stored": what_if is None and annual_target is not None,
             "abc_shares": analyses.abc_shares(),
             "units": units,
             "unit": unit,
             "all_units_allowed": user.sees_all_units(),
             "form": form,
             # the unit picker keeps the target when the unit changes
-            "keep": [("target", annual_target)] if annual_target is not None else [],
+            "keep": [("target", what_if)] if what_if is not None else [],
             "query": urlencode({key: value for key, value in query.items() if value}),
             "can_export": user.has_permission(exports.EXPORT_PERMISSION),
             "run": _latest_run(user, unit),

@@ -7,7 +7,7 @@ loyalty, pipeline and campaign reports; and seed 001's customer profitability (�
 总利润额) over the sale lines whose cost is known."""
 
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db.models import (
     Avg,
@@ -42,11 +42,10 @@ from guanxi.analytics.models import (
 from guanxi.analytics.reports.orders import ABC_A_SHARE, ABC_B_SHARE, PARETO_POINTS
 from guanxi.commerce.models import Channel, Order, OrderLine, Store
 from guanxi.core.display import label_of
-from guanxi.customers.models import Customer
-from guanxi.customers.references import list_filters
 from guanxi.loyalty import fetch as loyalty_fetch
 from guanxi.marketing import effect as marketing_effect
 from guanxi.marketing import fetch as marketing_fetch
+from guanxi.reports.customer_filters import CUSTOMER_FILTERS, of_customers
 from guanxi.reports.kit import (
     Dimension,
     Filter,
@@ -60,8 +59,6 @@ from guanxi.reports.kit import (
 )
 from guanxi.sales import fetch as sales_fetch
 from guanxi.sales.models import ForecastCategory
-from guanxi.segments.actions import current_members
-from guanxi.segments.models import Segment
 from guanxi.service import fetch as service_fetch
 from guanxi.service.models import TicketChannel, TicketType
 
@@ -83,58 +80,6 @@ STORE_FILTER = Filter(
     lambda user: [(str(s.pk), s.name) for s in Store.objects.restrict(user, "view").order_by("name")],
 )
 PERIOD_FILTER = Filter("period", gettext_lazy("Period"))
-Rows = TypeVar("Rows", bound=QuerySet)
-TIER_LIST_FILTER = "loyalty_tier"  # the tier filter loyalty registers on the customer list
-
-
-def _tier_filter():
-    return next((f for f in list_filters() if f.key == TIER_LIST_FILTER), None)
-
-
-def _tier_choices(user) -> list[tuple[str, Any]]:
-    tier = _tier_filter()
-    return tier.choices() if tier is not None else []
-
-
-TIER_FILTER = Filter("tier", gettext_lazy("Loyalty tier"), _tier_choices)
-SEGMENT_FILTER = Filter(
-    "segment",
-    gettext_lazy("Segment"),
-    lambda user: [(str(pk), name) for pk, name in visible_segments(user).values_list("pk", "name")],
-)
-CUSTOMER_FILTERS = (TIER_FILTER, SEGMENT_FILTER)
-
-
-def visible_segments(user) -> QuerySet:
-    return Segment.objects.restrict(user, "view").order_by("name", "pk")
-
-
-def chosen_segment(user, scope: Scope) -> Segment | None:
-    """The scope's segment when the user may see it; None otherwise (or when none is chosen)."""
-    if not scope.segment or not scope.segment.isdigit():
-        return None
-    return visible_segments(user).filter(pk=int(scope.segment)).first()
-
-
-def of_customers(rows: Rows, user, scope: Scope, field: str = "customer_id") -> Rows:
-    """`rows` narrowed to the customers of the scope's loyalty tier (through the tier filter loyalty
-    registers on the customer list, in the scope's unit) and of its segment (the current members the
-    user may see). A segment the user may not see, or a tier that is no rank, keeps no rows."""
-    if scope.tier:
-        tier = _tier_filter()
-        if tier is None or not scope.tier.isdigit():
-            return rows.none()
-        unit_id = scope.unit.pk if scope.unit is not None else None
-        customers = tier.apply(Customer.objects.restrict(user, "view"), user, scope.tier, unit_id)
-        rows = rows.filter(**{f"{field}__in": customers.values("pk")})
-    if scope.segment:
-        segment = chosen_segment(user, scope)
-        if segment is None:
-            return rows.none()
-        rows = rows.filter(**{f"{field}__in": current_members(user, segment).values("customer_id")})
-    return rows
-
-
 # Sources: the rows a user may see, narrowed to the scope ------------------------------------------
 
 

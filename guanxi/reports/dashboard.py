@@ -14,6 +14,7 @@ from guanxi.accounts.roles import Role
 from guanxi.analytics.reports.orders import monthly_targets, seasonal_index
 from guanxi.reports import catalogue
 from guanxi.reports.kit import Scope, add_months, month_range, percent, reads_rollup, run, this_month
+from guanxi.reports.models import RevenueTarget
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,17 @@ def sections(user, scope: Scope, now: datetime, annual_target: Decimal | None = 
             if key == "sales" and annual_target is not None:
                 out.extend(_targets(user, scope, now, months, out[-1], annual_target))
     return out
+
+
+def annual_target(user, unit, now: datetime, what_if: Decimal | None = None) -> Decimal | None:
+    """The annual sales target of this year: a page's what-if if given, else the one stored for the unit
+    or, for all units, the sum of the stored targets of the units the user sees; None without any."""
+    if what_if is not None:
+        return what_if
+    targets = RevenueTarget.objects.restrict(user, "view").filter(year=this_month(now).year)
+    if unit is not None:
+        targets = targets.filter(unit=unit)
+    return targets.aggregate(total=Sum("amount"))["total"]
 
 
 def _per_month(rows: QuerySet, field: str, months: tuple[date, ...], **measures) -> list[dict]:

@@ -18,3 +18,16 @@ class TargetForm(forms.Form):
         decimal_places=2,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "1200000"}),
     )
+
+
+class RevenueTargetForm(forms.Form):
+    """A business unit's stored annual sales target for a year (the Reports home)."""
+
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2999)
+    amount = forms.DecimalField(
+        label=_("Annual sales target"),
+        min_value=Decimal("0.01"),
+        max_digits=14,
+        decimal_places=2,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "1200000"}),
+    )

@@ -25,6 +25,8 @@ from django.utils.translation import gettext as _
 from guanxi.accounts.models import BusinessUnit
 from guanxi.analytics.rollup import rollup_ready
 
+# A report's own figures: (group value, label, {measure key: value}) per row.
+Figures = list[tuple[Any, str, dict[str, Any]]]
 EMPTY_GROUP = "~"  # the drill-down value of rows whose group is empty (no class, no category...)
 TENTH = Decimal("0.1")
 
@@ -156,8 +158,12 @@ class Report:
     # (user, scope) -> [(group value, label, {measure key: value})]: figures the read model's owner
     # computes (marketing's effect analysis) rather than the database sums. The source still gives the
     # rows behind each group for the drill-down; totals add up the summable measures.
-    figures: Callable[[Any, Scope], list[tuple[Any, str, dict[str, Any]]]] | None = None
+    figures: Callable[[Any, Scope], Figures] | None = None
     curve: Callable[[Any, Scope], dict[str, Any]] | None = None  # (user, scope) -> a second chart's data
+    # (user, scope) -> (figures, the second chart's data), instead of `figures` and `curve` when both come
+    # from one query (the Pareto ranking behind the ABC classes and the curve): run once per view, the
+    # Result keeps the chart.
+    figures_with_curve: Callable[[Any, Scope], tuple[Figures, dict[str, Any]]] | None = None
     # The measures drawn as the chart's series, for the kinds that draw several: "heatmap" (rows × these
     # measures, e.g. a cohort by month after its first order), "stacked" (amounts) and "shares" (stacked
     # percentages). "histogram" draws the first measure over rows that are bins, without gaps.
@@ -189,6 +195,13 @@ class Result:
     rows: tuple[Row, ...]
     totals: tuple[Any, ...]
     shares: dict[str, tuple[Decimal | None, ...]] = field(default_factory=dict)
+    curve: dict[str, Any] | None = None  # the second chart that came with the figures
+
+    def second_chart(self, user) -> dict[str, Any] | None:
+        """The report's second chart: the one computed with its figures, else its `curve` hook's."""
+        if self.curve is not None:
+            return self.curve
+        return self.report.curve(user, self.scope) if self.report.curve is not None else None
 
     def table_rows(self) -> tuple[tuple[Any, ...], ...]:
         return tuple((row.label, *row.values) for row in self.rows)
@@ -252,8 +265,9 @@ def run(report: Report, user, scope: Scope) -> Result:
     """Group the report's rows by the scope's dimension and sum its measures, in one query."""
     dimension = report.dimension(scope.group)
     scope = replace(scope, group=dimension.key)
-    if report.figures:
-        records, totals = _figures(report, user, scope)
+    curve = None
+    if report.figures or report.figures_with_curve:
+        records, totals, curve = _figures(report, user, scope)
     elif reads_rollup(scope, report, dimension):
         records, totals = _aggregate_rollup(report, dimension, user, scope)
     else:
@@ -283,7 +297,7 @@ def run(report: Report, user, scope: Scope) -> Result:
         total_values.append(total)
         if measure.share:
             total_values.append(Decimal("100.0") if total else None)
-    return Result(report, scope, dimension, tuple(columns), tuple(out), tuple(total_values))
+    return Result(report, scope, dimension, tuple(columns), tuple(out), tuple(total_values), curve=curve)
 
 
 def _aggregate(report: Report, dimension: Dimension, user, scope: Scope) -> tuple[list[dict], dict[str, Any]]:
@@ -338,16 +352,19 @@ def _unprefixed(record: dict[str, Any]) -> dict[str, Any]:
     return {key.removeprefix("_m_"): value for key, value in record.items()}
 
 
-def _figures(report: Report, user, scope: Scope) -> tuple[list[dict], dict[str, Any]]:
-    assert report.figures is not None
-    records = [
-        {"_group": group, "_label": label, **values} for group, label, values in report.figures(user, scope)
-    ]
+def _figures(report: Report, user, scope: Scope) -> tuple[list[dict], dict[str, Any], dict[str, Any] | None]:
+    curve = None
+    if report.figures_with_curve is not None:
+        figures, curve = report.figures_with_curve(user, scope)
+    else:
+        assert report.figures is not None
+        figures = report.figures(user, scope)
+    records = [{"_group": group, "_label": label, **values} for group, label, values in figures]
     totals = {
         measure.key: sum(record[measure.key] or 0 for record in records) if measure.summable else None
         for measure in report.measures
     }
-    return records, totals
+    return records, totals, curve
 
 
 def _value(value: Any, measure: Measure) -> Any:

@@ -36,3 +36,24 @@ class Delivery(ScopedModel):
 
     def __str__(self) -> str:
         return f"{self.report} ({self.frequency})"
+
+
+class RevenueTarget(ScopedModel):
+    """A business unit's annual sales target: the dashboards and the Analytics page spread it over the
+    months by the seasonal index (a page's `?target=` still overrides it, for a what-if)."""
+
+    unit = models.ForeignKey("accounts.BusinessUnit", on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField(_("year"))
+    amount = models.DecimalField(_("annual sales target"), max_digits=14, decimal_places=2)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("revenue target")
+        verbose_name_plural = _("revenue targets")
+        constraints = [models.UniqueConstraint(fields=["unit", "year"], name="reports_target_unit_year")]
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.amount}"

@@ -26,3 +26,4 @@ DELIVERY_SENT = Phrase(
     _("Report “%(report)s” sent to %(recipients)d people"),
     labels={"report": _report},
 )
+TARGET_SET = Phrase("reports.target_set", _("Annual sales target for %(year)s set to %(amount)s"))

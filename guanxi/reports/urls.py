@@ -5,6 +5,7 @@ from guanxi.reports import views
 app_name = "reports"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("target/", views.set_target, name="target"),
     path("<slug:slug>/", views.report, name="report"),
     path("<slug:slug>/drill/", views.drill_down, name="drill"),
     path("<slug:slug>/schedule/", views.schedule, name="schedule"),

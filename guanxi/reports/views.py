@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
@@ -17,11 +18,11 @@ from guanxi.accounts.models import User
 from guanxi.accounts.roles import ALL_UNIT_ROLES
 from guanxi.core import exports
 from guanxi.core.access import require
-from guanxi.reports import actions, catalogue, dashboard
+from guanxi.reports import actions, catalogue, customer_filters, dashboard
 from guanxi.reports.drill import LIMIT, drill
-from guanxi.reports.forms import TargetForm
-from guanxi.reports.kit import Report, Scope, chosen_unit, parse_scope, run, visible_units
-from guanxi.reports.models import Delivery, Frequency
+from guanxi.reports.forms import RevenueTargetForm, TargetForm
+from guanxi.reports.kit import Report, Result, Scope, chosen_unit, parse_scope, run, visible_units
+from guanxi.reports.models import Delivery, Frequency, RevenueTarget
 
 PERMISSION = "reports.view"
 
@@ -30,21 +31,36 @@ def home(request):
     user = require(request, PERMISSION)
     units = visible_units(user)
     unit = chosen_unit(request.GET, user, units)
-    scope = parse_scope(catalogue.REPORTS[0], request.GET, unit, timezone.now())
+    now = timezone.now()
+    scope = parse_scope(catalogue.REPORTS[0], request.GET, unit, now)
     form = TargetForm(request.GET if "target" in request.GET else None)
-    annual_target = form.cleaned_data["target"] if form.is_valid() else None
+    what_if = form.cleaned_data["target"] if form.is_valid() else None
+    annual_target = dashboard.annual_target(user, unit, now, what_if)
+    year = dashboard.this_month(now).year
+    stored = (
+        RevenueTarget.objects.restrict(user, "view").filter(unit=unit, year=year).first() if unit else None
+    )
     return render(
         request,
         "reports/home.html",
         {
-            "sections": dashboard.sections(user, scope, timezone.now(), annual_target),
+            "sections": dashboard.sections(user, scope, now, annual_target),
             "target_form": form,
+            "annual_target": annual_target,
+            "stored_target": stored,
+            "set_target_form": (
+                RevenueTargetForm(initial={"year": year, "amount": stored.amount if stored else None})
+                if unit is not None and actions.may_set_target(user, unit)
+                else None
+            ),
             "shows_sales": user.has_permission("commerce.view"),
             "reports": [r for r in catalogue.REPORTS if user.has_permission(r.needs)],
             "units": units,
             "unit": unit,
             "all_units_allowed": user.sees_all_units(),
-            "month": dashboard.this_month(timezone.now()),
+            # the unit picker keeps the what-if target when the unit changes
+            "keep": [("target", what_if)] if what_if is not None else [],
+            "month": dashboard.this_month(now),
             "currency": catalogue.currency(),
             "deliveries": [
                 (delivery, catalogue.BY_SLUG[delivery.report].title)
@@ -57,6 +73,23 @@ def home(request):
             "can_schedule": user.has_permission(actions.SCHEDULE_PERMISSION),
         },
     )
+
+
+@require_POST
+def set_target(request):
+    user = require(request, actions.TARGET_PERMISSION)
+    unit = chosen_unit(request.POST, user, visible_units(user))
+    if unit is None:
+        raise Http404
+    form = RevenueTargetForm(request.POST)
+    if form.is_valid():
+        actions.set_target(actor=user, unit=unit, **form.cleaned_data)
+        messages.success(request, _("The annual sales target was saved."))
+    else:
+        for field_errors in form.errors.values():
+            for error in field_errors:
+                messages.error(request, str(error))
+    return redirect(f"{reverse('reports:home')}?{urlencode({'unit': unit.code})}")
 
 
 def _report(request, slug: str) -> tuple[Any, Report]:
@@ -72,7 +105,7 @@ def _scope(request, user, shown: Report, unit) -> Scope:
     """The report's filters from the query string; a segment the user may not see is not found (its
     name and members stay unknown to them)."""
     scope = parse_scope(shown, request.GET, unit, timezone.now())
-    if scope.segment and catalogue.chosen_segment(user, scope) is None:
+    if scope.segment and customer_filters.chosen_segment(user, scope) is None:
         raise Http404
     return scope
 
@@ -101,7 +134,7 @@ def report(request, slug):
             "units": units,
             "unit": unit,
             "all_units_allowed": user.sees_all_units(),
-            "charts": _charts(shown, result, user, scope),
+            "charts": _charts(result, user),
             "can_export": user.has_permission(exports.EXPORT_PERMISSION),
             "can_schedule": unit is not None and user.has_permission(actions.SCHEDULE_PERMISSION),
             "frequencies": Frequency.choices,
@@ -110,12 +143,13 @@ def report(request, slug):
     )
 
 
-def _charts(shown: Report, result, user, scope) -> dict[str, Any]:
+def _charts(result: Result, user) -> dict[str, Any]:
     if not result.rows:
         return {}
     charts = {"report": result.chart()}
-    if shown.curve is not None:
-        charts["curve"] = shown.curve(user, scope)
+    curve = result.second_chart(user)
+    if curve is not None:
+        charts["curve"] = curve
     return charts
 
 

@@ -235,6 +235,8 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ),
     (f"^(?P<slug>{'|'.join(AREAS)})/$", "area"): Route("page"),
     ("reports/", "home"): Route("page"),
+    # Stores the annual sales target of a unit the user sees; another unit's code is not found.
+    ("reports/target/", "target"): Route("page", method="post"),
     # Walked once per report; a drill-down without a value lists every row behind the report's total.
     ("reports/<slug:slug>/", "report"): Route("page"),
     ("reports/<slug:slug>/drill/", "drill"): Route("page"),

@@ -4,6 +4,9 @@ with its drill-down to the records behind a figure."""
 
 from decimal import Decimal
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from guanxi.analytics.models import CustomerMetric
 from guanxi.analytics.tests.test_reports_metrics import build_metrics
 from guanxi.analytics.tests.test_reports_orders import build_shop, build_three_years
@@ -165,6 +168,34 @@ def test_pareto_classes_and_curve(client, unit_a, unit_a_head):
     assert result.totals == (7, None, D("1000.00"), None)
     assert charts["curve"]["points"][:3] == [[0.0, 0.0], [14.3, 40.0], [28.6, 65.0]]
     assert charts["curve"]["marks"] == [75.0, 95.0]
+
+
+def _pareto_queries(queries) -> int:
+    """The ranking of customers by spend that the ABC classes and the Pareto curve read."""
+    return sum('AS "spend"' in query["sql"] for query in queries)
+
+
+def test_pareto_ranking_runs_once_per_page(client, unit_a, unit_a_head):
+    store = make_store(unit_a, "home-tmall")
+    for number, spend in enumerate(["400.00", "250.00", "150.00"]):
+        make_order(store, make_customer(f"p{number}", [unit_a]), f"P-{number}", spend, (2025, 3, 1))
+    client.force_login(unit_a_head)
+
+    with CaptureQueriesContext(connection) as report_page:
+        result, charts = _result(client, "/reports/pareto/")
+    with CaptureQueriesContext(connection) as analytics_page:
+        analytics = client.get("/analytics/")
+
+    assert _pareto_queries(report_page.captured_queries) == 1
+    assert _pareto_queries(analytics_page.captured_queries) == 1
+    # The one ranking gives both the classes and the curve, on either page.
+    assert _table(result) == [
+        ("A", 2, D("66.7"), D("650.00"), D("81.3")),
+        ("B", 1, D("33.3"), D("150.00"), D("18.8")),
+        ("C", 0, D("0.00"), D("0.00"), D("0.00")),
+    ]
+    assert charts["curve"]["points"] == [[0.0, 0.0], [33.3, 50.0], [66.7, 81.3], [100.0, 100.0]]
+    assert analytics.context["charts"]["pareto"]["points"] == charts["curve"]["points"]
 
 
 def test_seasonal_index_with_drill_down_to_the_years_used(client, unit_a, unit_a_head):

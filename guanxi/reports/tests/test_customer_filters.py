@@ -19,6 +19,7 @@ from guanxi.reports.tests.data import PERIOD, SHANGHAI
 from guanxi.segments.models import Segment, SegmentMembership
 from guanxi.service import actions as service_actions
 
+D = Decimal
 MONDAY = datetime(2026, 6, 1, 7, 0, tzinfo=SHANGHAI)
 
 
@@ -228,3 +229,55 @@ def test_the_service_report_counts_the_tickets_of_a_segment_s_and_a_tier_s_custo
 
     rows, totals = _result(client, "/reports/service/?group=agent&tier=0")
     assert rows == [("a_agent2", 1, Decimal("100.0"), 0, 0, None)]
+
+
+def test_the_analyses_about_customers_offer_the_tier_and_segment_filters(
+    client, tiers, segments, unit_a_head
+):
+    client.force_login(unit_a_head)
+    vip = segments["vip"].pk  # Zhang and Wang; Wang has no sale order
+
+    everyone, _totals = _result(client, "/reports/pareto/")
+    pareto_tier, pareto_tier_totals = _result(client, "/reports/pareto/?tier=1")
+    pareto_segment, _totals = _result(client, f"/reports/pareto/?segment={vip}")
+    classes_tier, classes_tier_totals = _result(client, "/reports/abc-by-class/?tier=1")
+    classes_segment, classes_segment_totals = _result(client, f"/reports/abc-by-class/?segment={vip}")
+    clv_tier, clv_tier_totals = _result(client, "/reports/clv/?tier=0")
+    page = client.get("/reports/pareto/?tier=1")
+    drill = client.get("/reports/pareto/drill/?tier=1&value=A").context["drilled"]
+
+    # Unit A's sale orders: Zhang 180.00 (A), Li 50.00 (B); the second tier is Zhang alone.
+    assert everyone[:2] == [
+        ("A", 1, D("50.00"), D("180.00"), D("78.30")),
+        ("B", 1, D("50.00"), D("50.00"), D("21.70")),
+    ]
+    assert pareto_tier == [
+        ("A", 1, D("100.00"), D("180.00"), D("100.00")),
+        ("B", 0, D("0.00"), D("0.00"), D("0.00")),
+        ("C", 0, D("0.00"), D("0.00"), D("0.00")),
+    ]
+    assert pareto_tier_totals == (1, None, D("180.00"), None)
+    assert pareto_segment == pareto_tier
+    assert page.context["charts"]["curve"]["points"] == [[0.0, 0.0], [100.0, 100.0]]
+    assert [f.key for f, _choices in page.context["filters"]] == ["tier", "segment"]
+    assert [row[1] for row in drill.table.rows] == ["张三"]
+    # Within each customer class: the tier keeps Zhang (loyal), the segment Zhang and Wang (old).
+    assert [(row[0], row[1], row[2]) for row in classes_tier] == [("Loyal customer", 1, D("300.00"))]
+    assert classes_tier_totals[:2] == (1, D("300.00"))
+    assert [(row[0], row[1], row[2]) for row in classes_segment] == [
+        ("Loyal customer", 1, D("300.00")),
+        ("Old customer", 1, D("50.00")),
+    ]
+    assert classes_segment_totals[:2] == (2, D("350.00"))
+    # The first tier is Li alone, whose predicted value of 80 falls in the ninth band.
+    assert clv_tier[8] == ("80–90", 1)
+    assert clv_tier_totals == (1,)
+
+
+def test_a_sales_analysis_does_not_take_the_customer_filters(client, tiers, unit_a_head):
+    client.force_login(unit_a_head)
+
+    page = client.get("/reports/order-sales/?tier=1&start=2025-01&end=2025-12")
+
+    assert page.context["filters"] == []
+    assert page.context["result"].totals == (D("150.00"), D("100.0"), 2)  # both of unit A's sales count
