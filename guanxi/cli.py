@@ -431,6 +431,27 @@ def loyalty_recalc(
     console.print(f"Recalculated: {job.counts}")
 
 
+@loyalty_app.command("backfill")
+def loyalty_backfill(
+    unit: Annotated[str | None, typer.Option(help="Only this business unit's programme (code).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Database connections earning at once (PostgreSQL); default: the CPUs."),
+    ] = None,
+) -> None:
+    """Earn points on the order history: every due order that has not earned yet earns by the rule
+    version in force when it was paid, then tiers are re-derived; with a progress bar. Safe to run
+    again: no order earns twice."""
+    prepare()
+    target = unit_by_code(unit)
+    job = run_foreground_job(
+        "loyalty.backfill",
+        {"unit": target.pk if target else None, "workers": workers or os.cpu_count() or 1},
+        unit=target,
+    )
+    console.print(f"Earned: {job.counts}")
+
+
 @loyalty_app.command("check")
 def loyalty_check() -> None:
     """Prove the ledger: every movement balances, the whole sums to zero, cached lot remainders equal

@@ -8,6 +8,9 @@ returns add up to the whole and never reverse more than was earned. A member wit
 for a reversal keeps a recorded debt, paid from their next earnings.
 """
 
+import itertools
+import queue
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -296,11 +299,21 @@ class BackfillResult:
     slow_seconds: float = 0.0
 
 
+def history_span(programme: Programme, now: datetime) -> tuple[int, int] | None:
+    """The first and last ids of the unit's paid orders with a customer: the backfill's progress is
+    counted in order ids of this span (`backfill` reports each stretch of it once done)."""
+    span = Order.objects.filter(
+        unit_id=programme.unit_id, customer_id__isnull=False, paid_at__isnull=False, paid_at__lte=now
+    ).aggregate(low=models.Min("pk"), high=models.Max("pk"))
+    return None if span["low"] is None else (span["low"], span["high"])
+
+
 def backfill(
     programme: Programme,
     now: datetime | None = None,
     *,
     batch: int = 20_000,
+    workers: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> BackfillResult:
     """The initial points of a programme's history, written in bulk: every due order of the unit
@@ -308,7 +321,9 @@ def backfill(
     each new member, and the movements, lots and entries of a batch go in three bulk inserts.
     Customers with a debt or a return go through `sync_customers` afterwards (reversals, debt
     settlement); tiers are then re-derived in bulk (`tiers.recalculate`). Run it on a programme's
-    history before the change feed is followed (it takes no member locks)."""
+    history before the change feed is followed (it takes no member locks). On PostgreSQL, `workers`
+    connections earn at once, each for its share of the customers, when no transaction is open.
+    `progress(n)` is told each stretch of `history_span` once it is done."""
     now = now or timezone.now()
     result = BackfillResult()
     rules = rules_of(programme)
@@ -319,7 +334,7 @@ def backfill(
     if connection.vendor == "postgresql":
         return _settle_slow_path(
             programme,
-            _backfill_in_sql(programme, rules, entry, now, batch * 10, result, progress),
+            _backfill_in_sql(programme, rules, entry, now, batch * 10, result, progress, workers),
             now,
             result,
         )
@@ -334,7 +349,8 @@ def backfill(
         .order_by("pk")
     )
     slow: set[int] = set()
-    last = 0
+    span = history_span(programme, now)
+    last = span[0] - 1 if span else 0
     while True:
         orders = list(
             candidates.filter(pk__gt=last).values_list(
@@ -343,7 +359,7 @@ def backfill(
         )
         if not orders:
             break
-        last = orders[-1][0]
+        reported, last = last, orders[-1][0]
         with transaction.atomic():
             result.orders += len(orders)
             lines: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
@@ -403,7 +419,9 @@ def backfill(
             _write_earnings(programme, movements, now)
             result.movements += len(movements)
         if progress is not None:
-            progress(len(orders))
+            progress(last - reported)
+    if progress is not None and span is not None and span[1] > last:
+        progress(span[1] - last)
     return _settle_slow_path(programme, slow, now, result)
 
 
@@ -447,17 +465,20 @@ def _backfill_in_sql(
     batch: int,
     result: BackfillResult,
     progress: Callable[[int], None] | None,
+    workers: int,
 ) -> set[int]:
     """The backfill on PostgreSQL, set-based (ADR 0042): per range of order ids and per rule version,
     memberships are opened by one INSERT … SELECT, each due order's points are computed in SQL into a
     stage table (numeric arithmetic, the rule's category and store multipliers, the member's tier
     multiplier, rounding once per order, the cap), and its movements, lots and entries are written by
-    three INSERT … SELECT. The movement's unique key `earn:<order id>` keeps it idempotent. Returns the
-    customers left to the slow path."""
+    three INSERT … SELECT. The movement's unique key `earn:<order id>` keeps it idempotent. With
+    several workers, each takes a range of customer ids on its own connection: no two touch the same
+    member, so they never wait for each other. Returns the customers left to the slow path."""
     quote = connection.ops.quote_name
     order_t, line_t = quote(Order._meta.db_table), quote(OrderLine._meta.db_table)
     movement_t, lot_t, entry_t = (quote(m._meta.db_table) for m in (Movement, Lot, Entry))
     membership_t, tier_t, change_t = (quote(m._meta.db_table) for m in (Membership, Tier, TierChange))
+    tables = (order_t, line_t, movement_t, lot_t, entry_t, membership_t, tier_t, change_t)
     zone = programme.unit.time_zone
     expires_params: list[object] = []
     if programme.expiry == Programme.Expiry.NEVER:
@@ -473,18 +494,11 @@ def _backfill_in_sql(
     statuses = [str(status) for status in tiers.SALE_STATUSES]
     slow: set[int] = set()
     with connection.cursor() as cursor:
-        # The history was usually just imported: plans on stale statistics join orders to their
-        # grouped lines by nested loops. Fresh samples cost a second or two on millions of rows.
-        for table in (order_t, line_t, membership_t, movement_t):
-            cursor.execute(f"ANALYZE {table}")
-        cursor.execute(
-            f"""SELECT MIN(id), MAX(id) FROM {order_t} WHERE unit_id = %s AND customer_id IS NOT NULL
-            AND paid_at IS NOT NULL AND paid_at <= %s""",  # noqa: S608
-            [programme.unit_id, now],
-        )
-        low, high = cursor.fetchone()
-        if low is None:
+        _analyze_if_stale(cursor, [order_t, line_t, membership_t, movement_t])
+        span = history_span(programme, now)
+        if span is None:
             return slow
+        low, high = span
         # Orders paid before the first rule version earn nothing; their customers take the slow path.
         cursor.execute(
             f"""SELECT DISTINCT customer_id FROM {order_t} WHERE unit_id = %s AND customer_id IS NOT NULL
@@ -498,29 +512,111 @@ def _backfill_in_sql(
             [programme.pk, str(Account.DEBT)],
         )
         owing = [row[0] for row in cursor.fetchall()]
-        slow.update(owing)
-        ends = [None, *[rule.effective_from for rule in rules[:-1]]]  # rules are newest first
-        for start in range(low, high + 1, batch):
-            # Oldest version first, so a member joins at their first due order.
-            for rule, until in reversed(list(zip(rules, ends, strict=True))):
-                with transaction.atomic():
-                    _earn_range(
-                        cursor,
-                        programme,
-                        rule,
-                        until,
-                        entry,
-                        now,
-                        (start, start + batch),
-                        statuses,
-                        owing,
-                        (expires_sql, expires_params),
-                        result,
-                        (order_t, line_t, movement_t, lot_t, entry_t, membership_t, tier_t, change_t),
-                    )
-            if progress is not None:
-                progress(min(batch, high + 1 - start))
+        cursor.execute(
+            f"""SELECT MIN(customer_id), MAX(customer_id) FROM {order_t} WHERE unit_id = %s
+            AND id >= %s AND id <= %s""",  # noqa: S608
+            [programme.unit_id, low, high],
+        )
+        first_customer, last_customer = cursor.fetchone()
+    slow.update(owing)
+    if workers <= 1 or connection.in_atomic_block:
+        # Other connections would not see what the caller's open transaction wrote: one worker, in it.
+        workers = 1
+    # Each worker takes a range of customer ids (ranges, not remainders: the planner estimates them).
+    step = (last_customer + 1 - first_customer) / workers
+    bounds = [first_customer + round(step * k) for k in range(workers)] + [last_customer + 1]
+    shards = list(itertools.pairwise(bounds))
+    ends = [None, *[rule.effective_from for rule in rules[:-1]]]  # rules are newest first
+    # Oldest version first, so a member joins at their first due order.
+    versions = list(reversed(list(zip(rules, ends, strict=True))))
+    starts = list(range(low, high + 1, batch))
+
+    def earn_shard(shard: tuple[int, int], done: Callable[[int], None]) -> BackfillResult:
+        part = BackfillResult()
+        with connection.cursor() as cursor:
+            for start in starts:
+                for rule, until in versions:
+                    with transaction.atomic():
+                        _earn_range(
+                            cursor,
+                            programme,
+                            rule,
+                            until,
+                            entry,
+                            now,
+                            (start, start + batch, *shard),
+                            statuses,
+                            owing,
+                            (expires_sql, expires_params),
+                            part,
+                            tables,
+                        )
+                done(start)
+        return part
+
+    size = {start: min(batch, high + 1 - start) for start in starts}
+    if len(shards) == 1:
+        parts = [earn_shard(shards[0], lambda start: progress(size[start]) if progress else None)]
+    else:
+        parts = _in_threads(earn_shard, shards, size, progress)
+    for part in parts:
+        for name in ("orders", "lines", "movements", "members"):
+            setattr(result, name, getattr(result, name) + getattr(part, name))
     return slow
+
+
+def _analyze_if_stale(cursor: Any, tables: list[str]) -> None:
+    """The history was usually just imported: plans on stale statistics join orders to their grouped
+    lines by nested loops. Tables changed by more than a tenth since their last ANALYZE (or never
+    analysed) are sampled again; fresh samples cost a second or two on millions of rows."""
+    cursor.execute(
+        """SELECT quote_ident(relname) FROM pg_stat_user_tables WHERE quote_ident(relname) = ANY(%s)
+        AND (COALESCE(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > n_live_tup / 10)""",
+        [tables],
+    )
+    for (table,) in cursor.fetchall():
+        cursor.execute(f"ANALYZE {table}")
+
+
+def _in_threads(
+    earn_shard: Callable[[tuple[int, int], Callable[[int], None]], BackfillResult],
+    shards: list[tuple[int, int]],
+    size: dict[int, int],
+    progress: Callable[[int], None] | None,
+) -> list[BackfillResult]:
+    """Run `earn_shard` for each shard in its own thread and connection; a range of orders counts as
+    done (for `progress`, called from this thread) once every shard has done it."""
+    finished: queue.Queue[int | None] = queue.Queue()
+    parts: list[BackfillResult] = []
+    errors: list[BaseException] = []
+
+    def run(shard: tuple[int, int]) -> None:
+        try:
+            parts.append(earn_shard(shard, finished.put))
+        except BaseException as error:  # re-raised in the caller's thread below
+            errors.append(error)
+        finally:
+            connection.close()
+            finished.put(None)
+
+    threads = [threading.Thread(target=run, args=(shard,), daemon=True) for shard in shards]
+    for thread in threads:
+        thread.start()
+    shards_done: dict[int, int] = defaultdict(int)
+    running = len(shards)
+    while running:
+        start = finished.get()
+        if start is None:
+            running -= 1
+            continue
+        shards_done[start] += 1
+        if shards_done[start] == len(shards) and progress is not None:
+            progress(size[start])
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return parts
 
 
 def _earn_range(
@@ -530,14 +626,15 @@ def _earn_range(
     until: datetime | None,
     entry: Tier,
     now: datetime,
-    ids: tuple[int, int],
+    ids: tuple[int, int, int, int],
     statuses: list[str],
     owing: list[int],
     expires: tuple[str, list],
     result: BackfillResult,
     tables: tuple[str, ...],
 ) -> None:
-    """One rule version over one range of order ids (see `_backfill_in_sql`)."""
+    """One rule version over one range of order ids, `ids` = (first, end, first customer, end
+    customer): the orders of the customers in that range of ids (see `_backfill_in_sql`)."""
     order_t, line_t, movement_t, lot_t, entry_t, membership_t, tier_t, change_t = tables
     expires_sql, expires_params = expires
     categories = {str(k): Decimal(str(v)) for k, v in (rule.category_multipliers or {}).items()}
@@ -567,7 +664,7 @@ def _earn_range(
         WHERE o.unit_id = %s AND o.id >= %s AND o.id < %s AND o.customer_id IS NOT NULL
           AND o.paid_at >= %s {"AND o.paid_at < %s" if until else ""} AND o.paid_at <= %s
           AND o.paid_at + make_interval(days => %s) <= %s AND o.status = ANY(%s) {completed}
-          AND NOT (o.customer_id = ANY(%s))
+          AND NOT (o.customer_id = ANY(%s)) AND o.customer_id >= %s AND o.customer_id < %s
           AND NOT EXISTS (SELECT 1 FROM {movement_t} mv WHERE mv.programme_id = %s AND mv.key = 'earn:' || o.id)"""  # noqa: S608
     due_params = [
         programme.unit_id,
@@ -581,6 +678,8 @@ def _earn_range(
         statuses,
         *([str(Order.Status.COMPLETED)] if completed else []),
         owing,
+        ids[2],
+        ids[3],
         programme.pk,
     ]
     review_at = ledger.months_later(programme, now, programme.review_months)

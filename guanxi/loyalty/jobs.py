@@ -2,11 +2,12 @@
 periodic passes (scheduled in guanxi/config/schedules.py): following the customer change feed,
 earning on orders whose return window ended, expiring points and coupons, reviewing tiers."""
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.background import JobInputError, Progress, job_kind, start_job
 from guanxi.core.models import Job
-from guanxi.loyalty import actions, coupons, earning
+from guanxi.loyalty import actions, coupons, earning, tiers
 from guanxi.loyalty.models import CouponCode, CouponTemplate, Membership, Programme
 
 ISSUE_KIND = "loyalty.issue_coupons"
@@ -79,4 +80,37 @@ def recalc_job(job: Job, progress: Progress) -> dict:
         totals["lots_fixed"] += result["lots_fixed"]
         totals["tier_changes"] += result["tier_changes"]
         totals["members"] += Membership.objects.filter(programme=programme).count()
+    return totals
+
+
+BACKFILL_KIND = "loyalty.backfill"
+
+
+@job_kind(
+    BACKFILL_KIND,
+    label=_("Earn points on the order history"),
+    counts={
+        "earned": _("Orders that earned"),
+        "members": _("Members joined"),
+        "tier_changes": _("Tier changes"),
+    },
+)
+def backfill_job(job: Job, progress: Progress) -> dict:
+    """params: {"unit": id or None, "workers": n}: each programme (of the unit) earns on every due order
+    of its history that has not earned yet (`earning.backfill`), then its tiers are re-derived. Run
+    again, it earns nothing twice."""
+    now = timezone.now()
+    programmes = list(Programme.objects.select_related("unit").order_by("pk"))
+    if job.params.get("unit"):
+        programmes = [p for p in programmes if p.unit_id == job.params["unit"]]
+    spans = [earning.history_span(programme, now) for programme in programmes]
+    progress.set_total(sum(high + 1 - low for low, high in filter(None, spans)))
+    totals = {"earned": 0, "members": 0, "tier_changes": 0}
+    for programme in programmes:
+        result = earning.backfill(
+            programme, now, workers=int(job.params.get("workers") or 1), progress=progress.advance
+        )
+        totals["earned"] += result.movements
+        totals["members"] += result.members
+        totals["tier_changes"] += tiers.recalculate(programme, now)
     return totals

@@ -165,6 +165,28 @@ def test_demo_without_serving_loads_the_shop_and_keeps_it_on_a_second_run(tmp_pa
     assert second.returncode == 0, second.stderr
     assert "already loaded" in second.stdout
 
+    # An order's earning lost (its movement, lot and entries, untouched by any spending) is earned
+    # again by the backfill command, and by it only: every other order has earned already.
+    with sqlite3.connect(tmp_path / "guanxi.sqlite3") as database:
+        movement, key, points = database.execute(
+            "SELECT m.id, m.key, m.points FROM loyalty_movement m JOIN loyalty_lot l ON l.movement_id = m.id "
+            "WHERE m.kind = 'earn' AND l.remaining = l.points AND (SELECT COUNT(*) FROM loyalty_entry e "
+            "WHERE e.lot_id = l.id) = 1 ORDER BY m.id DESC LIMIT 1"
+        ).fetchone()
+        database.execute("DELETE FROM loyalty_entry WHERE movement_id = ?", [movement])
+        database.execute("DELETE FROM loyalty_lot WHERE movement_id = ?", [movement])
+        database.execute("DELETE FROM loyalty_movement WHERE id = ?", [movement])
+    backfill = run_guanxi("loyalty", "backfill", home=tmp_path)
+    assert backfill.returncode == 0, backfill.stderr
+    assert "'earned': 1," in backfill.stdout and "'members': 0" in backfill.stdout
+    with sqlite3.connect(tmp_path / "guanxi.sqlite3") as database:
+        assert database.execute("SELECT points FROM loyalty_movement WHERE key = ?", [key]).fetchall() == [
+            (points,)
+        ]
+    check = run_guanxi("loyalty", "check", home=tmp_path)
+    assert check.returncode == 0, check.stdout
+    assert "The points ledger balances." in check.stdout
+
 
 RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
 

@@ -2,9 +2,10 @@
 
 import pytest
 
+from guanxi.commerce.models import Order
 from guanxi.commerce.tests.factories import make_customer
 from guanxi.loyalty import actions, earning, ledger, tiers
-from guanxi.loyalty.models import Entry, Membership, Movement, TierChange
+from guanxi.loyalty.models import Entry, Lot, Membership, Movement, TierChange
 from guanxi.loyalty.tests.conftest import at
 
 pytestmark = pytest.mark.django_db
@@ -50,8 +51,6 @@ def test_backfill_equals_following_the_feed(programme, send_order, unit_a, store
     assert by_backfill["tiers"] == [(people[0].pk, "金卡"), (people[1].pk, "银卡")]
     # The same history followed customer by customer from the feed gives the same ledger.
     Entry.objects.all().delete()
-    from guanxi.loyalty.models import Lot
-
     Lot.objects.all().delete()
     Movement.objects.all().delete()
     TierChange.objects.all().delete()
@@ -63,3 +62,32 @@ def test_backfill_equals_following_the_feed(programme, send_order, unit_a, store
     assert by_backfill["balances"] == by_feed["balances"]
     assert by_backfill["tiers"] == by_feed["tiers"]
     assert [h[1:] for h in by_backfill["history"]] == [h[1:] for h in by_feed["history"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backfill_by_several_workers_writes_what_one_writes(programme, send_order, unit_a, store):
+    people = [make_customer(f"w{i}", [unit_a], phone=f"+861390000{i:04d}") for i in range(5)]
+    for i, person in enumerate(people):
+        for n in range(i + 1):
+            send_order(person, f"W{i}-{n}", f"{100 + 10 * n}.00", at(2026, 2, 1 + n))
+    orders = Order.objects.filter(customer__in=people).order_by("pk")
+    span = (orders.first().pk, orders.last().pk)
+    assert earning.history_span(programme, at(2026, 4, 1)) == span
+
+    told: list[int] = []
+    result = earning.backfill(programme, now=at(2026, 4, 1), workers=2, progress=told.append)
+    assert (result.orders, result.movements, result.members, result.lines) == (15, 15, 5, 15)
+    assert sum(told) == span[1] + 1 - span[0]  # the whole span, each stretch once
+    by_two = snapshot(programme, people)
+    assert by_two["balances"] == [100, 210, 330, 460, 600]
+
+    Entry.objects.all().delete()
+    Lot.objects.all().delete()
+    Movement.objects.all().delete()
+    TierChange.objects.all().delete()
+    Membership.objects.all().delete()
+    earning.backfill(programme, now=at(2026, 4, 1), workers=1)
+    assert snapshot(programme, people) == by_two
+    # Run again, nothing earns twice.
+    again = earning.backfill(programme, now=at(2026, 4, 1), workers=2)
+    assert (again.orders, again.movements, again.members) == (0, 0, 0)
