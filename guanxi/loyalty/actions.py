@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Exists, F, OuterRef, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
+from guanxi.customers.models import Customer
 from guanxi.loyalty import coupons, ledger, tiers
 from guanxi.loyalty.ledger import LedgerError
 from guanxi.loyalty.models import (
@@ -521,10 +522,29 @@ class Problem:
     detail: str
 
 
+LEDGER_REFERENCES = [
+    (Entry, "movement", Movement),
+    (Entry, "lot", Lot),
+    (Entry, "customer", Customer),
+    (Lot, "movement", Movement),
+    (Lot, "programme", Programme),
+    (Lot, "customer", Customer),
+]
+
+
 def check_ledger() -> list[Problem]:
     """Every movement balances, the whole ledger sums to zero, every lot's cached remainder equals its
-    entries and none is negative. Empty when the books are right."""
+    entries and none is negative, and every reference of a lot or an entry leads to a row (they have
+    no database constraints, ADR 0042). Empty when the books are right."""
     problems = [
+        Problem("dangling", f"{model.__name__.lower()} {pk}: {field} {target_id} does not exist")
+        for model, field, target in LEDGER_REFERENCES
+        for pk, target_id in model.objects.filter(**{f"{field}_id__isnull": False})
+        .exclude(Exists(target.objects.filter(pk=OuterRef(f"{field}_id"))))
+        .values_list("pk", f"{field}_id")
+        .order_by("pk")[:100]
+    ]
+    problems += [
         Problem("unbalanced", f"movement {row['movement_id']} sums to {row['s']}")
         for row in Entry.objects.values("movement_id").annotate(s=Sum("amount")).exclude(s=0).order_by()[:100]
     ]

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from guanxi.core.models import AuditEntry
+from guanxi.customers.models import Customer
 from guanxi.loyalty import actions, earning, ledger
 from guanxi.loyalty.ledger import LedgerError
 from guanxi.loyalty.models import Account, Entry, Lot, Membership, Movement, Programme, TierChange
@@ -230,3 +231,20 @@ def test_expiry_takes_only_what_is_left_of_a_lot(programme, person, send_order):
     assert actions.expire_points(now=at(2026, 4, 1)) == 0  # the first lot was spent
     assert actions.expire_points(now=at(2026, 4, 20)) == 70
     assert balance(programme, person) == 0
+
+
+def test_the_check_finds_references_of_lots_and_entries_that_lead_nowhere(programme, person, send_order):
+    # Lots and entries have no database constraints (ADR 0042): the check is what proves them.
+    send_order(person, "T1", "100.00", at(2026, 3, 1))
+    earning.follow_changes(now=at(2026, 3, 1, 1))
+    assert actions.check_ledger() == []
+    entry = Entry.objects.get(account=Account.MEMBER)
+    lot = Lot.objects.get()
+    missing = Customer.objects.order_by("-pk").first().pk + 1000
+    Entry.objects.filter(pk=entry.pk).update(customer_id=missing)
+    Lot.objects.filter(pk=lot.pk).update(programme_id=programme.pk + 1000)
+
+    assert [(p.what, p.detail) for p in actions.check_ledger()] == [
+        ("dangling", f"entry {entry.pk}: customer {missing} does not exist"),
+        ("dangling", f"lot {lot.pk}: programme {programme.pk + 1000} does not exist"),
+    ]
