@@ -60,7 +60,7 @@ def run(customers: int | None = None) -> list[str]:
         lines.append(
             f"{engine:<10} backfill: {r['lines_rate']:9.0f} lines/s ({r['lines']:,} lines, {r['movements']:,} movements"
             + (f", {WORKERS} workers)" if engine == "postgresql" else ")")
-            f"   naive per-order loop: {r['naive_lines_rate']:7.0f} lines/s   ratio {r['lines_rate'] / r['naive_lines_rate']:5.1f}x"
+            + f"   naive per-order loop: {r['naive_lines_rate']:7.0f} lines/s   ratio {r['lines_rate'] / r['naive_lines_rate']:5.1f}x"
             + ("   budget ≥ 50,000" if engine == "postgresql" else "")
         )
         bulk = r["lines"] / max(r["backfill_seconds"] - r["slow_seconds"], 1e-9)
