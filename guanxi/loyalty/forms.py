@@ -129,10 +129,10 @@ class RedeemForm(forms.Form):
 
 
 class ReferralForm(forms.Form):
-    referee = forms.IntegerField(
-        label=_("Referred friend (customer number)"),
-        min_value=1,
-        help_text=_("The number on the friend's customer page."),
+    referee = forms.CharField(
+        label=_("Referred friend (phone or customer number)"),
+        max_length=40,
+        help_text=_("The friend's mobile number, or the number on their customer page."),
     )
     device = forms.CharField(label=_("Device"), max_length=200, required=False)
 

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_POST
 
 from guanxi.accounts.models import BusinessUnit
 from guanxi.core.access import require
-from guanxi.customers.models import Customer
+from guanxi.customers.identities import normalise_phone
+from guanxi.customers.models import Customer, Identity
 from guanxi.loyalty import actions, fetch, jobs, referrals
 from guanxi.loyalty.forms import (
     AdjustForm,
@@ -314,9 +315,9 @@ def member_referral(request, pk: int):
     membership = fetch.membership_by_id(request.user, pk, "change")
     form = ReferralForm(request.POST, prefix="referral")
     if not form.is_valid():
-        messages.error(request, _("Give the friend's customer number."))
+        messages.error(request, _("Give the friend's phone or customer number."))
         return redirect("loyalty:member", pk)
-    friend = Customer.objects.restrict(request.user, "view").filter(pk=form.cleaned_data["referee"]).first()
+    friend = _customer_by_phone_or_number(request.user, form.cleaned_data["referee"])
     if friend is None:
         messages.error(request, _("No such customer, or you may not see them."))
         return redirect("loyalty:member", pk)
@@ -333,6 +334,17 @@ def member_referral(request, pk: int):
     else:
         messages.success(request, _("Referral recorded: both are rewarded on the friend's first paid order."))
     return redirect("loyalty:member", pk)
+
+
+def _customer_by_phone_or_number(user, given: str) -> Customer | None:
+    """A customer the user may see, by a mobile number (as identities store it) or else by their
+    number; a customer number is never a valid mobile number, so the two cannot be confused."""
+    visible = Customer.objects.restrict(user, "view")
+    phone = normalise_phone(given)
+    if phone is not None:
+        return visible.filter(identities__kind=Identity.Kind.PHONE, identities__value=phone).first()
+    given = given.strip()
+    return visible.filter(pk=int(given)).first() if given.isdigit() and len(given) <= 18 else None
 
 
 def coupons(request):

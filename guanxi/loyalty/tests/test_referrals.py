@@ -167,6 +167,12 @@ def test_a_friend_is_recorded_from_the_referrers_member_page(
     again = client.post(page_url + "referral/", {"referral-referee": friend.pk}, follow=True).content.decode()
 
     assert "This customer was already referred." in again and "1 friend referred" in again
-    assert list(Referral.objects.values_list("referrer_id", "referee_id", "device", "state")) == [
-        (person.pk, friend.pk, "iPhone", "pending")
-    ]
+    # A friend given by their mobile number, written as people write it.
+    second = make_customer("韩梅梅", [unit_a], phone="+8613900002222")
+    by_phone = client.post(page_url + "referral/", {"referral-referee": "139-0000-2222"}, follow=True)
+    assert "2 friends referred" in by_phone.content.decode()
+    unknown = client.post(page_url + "referral/", {"referral-referee": "13700000000"}, follow=True)
+    assert "No such customer, or you may not see them." in unknown.content.decode()
+    assert list(
+        Referral.objects.order_by("pk").values_list("referrer_id", "referee_id", "device", "state")
+    ) == [(person.pk, friend.pk, "iPhone", "pending"), (person.pk, second.pk, "", "pending")]
