@@ -494,7 +494,7 @@ def _backfill_in_sql(
     statuses = [str(status) for status in tiers.SALE_STATUSES]
     slow: set[int] = set()
     with connection.cursor() as cursor:
-        _analyze_if_stale(cursor, [order_t, line_t, membership_t, movement_t])
+        _analyze_if_stale(cursor, [Order, OrderLine, Membership, Movement])
         span = history_span(programme, now)
         if span is None:
             return slow
@@ -565,17 +565,17 @@ def _backfill_in_sql(
     return slow
 
 
-def _analyze_if_stale(cursor: Any, tables: list[str]) -> None:
+def _analyze_if_stale(cursor: Any, models_read: list[type[models.Model]]) -> None:
     """The history was usually just imported: plans on stale statistics join orders to their grouped
     lines by nested loops. Tables changed by more than a tenth since their last ANALYZE (or never
     analysed) are sampled again; fresh samples cost a second or two on millions of rows."""
     cursor.execute(
-        """SELECT quote_ident(relname) FROM pg_stat_user_tables WHERE quote_ident(relname) = ANY(%s)
+        """SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s)
         AND (COALESCE(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > n_live_tup / 10)""",
-        [tables],
+        [[model._meta.db_table for model in models_read]],
     )
     for (table,) in cursor.fetchall():
-        cursor.execute(f"ANALYZE {table}")
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def _in_threads(
