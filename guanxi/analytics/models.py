@@ -287,6 +287,28 @@ class SalesLineDay(ScopedModel):
         return f"Sales of {self.category or '-'} in store #{self.store_id} on {self.day}"
 
 
+AT_RISK_FROM = 0.5  # a churn risk from here up counts a customer as at risk
+
+
+class CustomerMonth(ScopedModel):
+    """The dashboards' customer counts of one scope (a unit, or the organisation when `unit` is NULL)
+    and month of the business time zone: customers whose first order was that month, and lost
+    customers whose last order was; the row without a month holds the customers at risk now. Counted
+    from the metric rows of customers with an order, rebuilt in the transaction that writes them
+    (ADR 0044), so it is never older or newer than the metrics."""
+
+    unit = models.ForeignKey(
+        "accounts.BusinessUnit", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    month = models.DateField(null=True, blank=True)
+    new_customers = models.IntegerField(default=0)
+    lost_customers = models.IntegerField(default=0)
+    at_risk = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Customers of {self.month or 'now'} in unit #{self.unit_id or '-'}"
+
+
 class SalesRolledOrder(models.Model):
     """The day each sale order was last counted on: an order moved to another day, refunded or
     cancelled takes its old day's rows with it at the next incremental refresh."""

@@ -19,12 +19,21 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
-from guanxi.analytics.models import SalesDay, SalesLineDay, SalesRolledOrder, SalesRollupMark
+from guanxi.analytics.models import (
+    AT_RISK_FROM,
+    CustomerMetric,
+    CustomerMonth,
+    LifecycleStage,
+    SalesDay,
+    SalesLineDay,
+    SalesRolledOrder,
+    SalesRollupMark,
+)
 from guanxi.commerce.models import Order, OrderLine
 from guanxi.customers.models import CustomerChange
 
@@ -178,3 +187,40 @@ def _insert_select(model, columns: list[str], rows: QuerySet) -> None:
     names = ", ".join(quote(column) for column in columns)
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({names}) {sql}", params)
+
+
+def rebuild_customer_counts() -> None:
+    """Count the metric rows into CustomerMonth (three grouped queries, a few hundred rows written);
+    inside the transaction that wrote the metric rows."""
+    zone = business_zone()
+    rows = CustomerMetric.objects.filter(orders__gt=0)
+    counts: dict[tuple[int | None, date | None], dict[str, int]] = {}
+
+    def add(measure: str, grouped: QuerySet) -> None:
+        for unit_id, month, count in (
+            grouped.values_list("unit_id", "month").annotate(n=Count("id")).order_by()
+        ):
+            if isinstance(month, datetime):
+                month = month.astimezone(zone).date()
+            counts.setdefault((unit_id, month), {})[measure] = count
+
+    add(
+        "new_customers",
+        rows.exclude(first_order_at=None).annotate(month=TruncMonth("first_order_at", tzinfo=zone)),
+    )
+    lost = rows.filter(lifecycle_stage=LifecycleStage.LOST).exclude(last_order_at=None)
+    add("lost_customers", lost.annotate(month=TruncMonth("last_order_at", tzinfo=zone)))
+    add(
+        "at_risk",
+        rows.filter(churn_risk__gte=AT_RISK_FROM).annotate(
+            month=Value(None, output_field=models.DateField())
+        ),
+    )
+    CustomerMonth.objects.all().delete()
+    CustomerMonth.objects.bulk_create(
+        [
+            CustomerMonth(unit_id=unit_id, month=month, **measures)
+            for (unit_id, month), measures in counts.items()
+        ],
+        batch_size=2000,
+    )

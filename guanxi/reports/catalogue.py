@@ -6,6 +6,7 @@ pipeline and quotas, and the campaigns' effect (through each app's fetch module)
 loyalty, pipeline and campaign reports; and seed 001's customer profitability (客户利润分析: 边缘利润、
 总利润额) over the sale lines whose cost is known."""
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -32,8 +33,10 @@ from django.utils.translation import gettext_lazy
 
 from guanxi.accounts.models import Organisation
 from guanxi.analytics.models import (
+    AT_RISK_FROM,
     CustomerClass,
     CustomerMetric,
+    CustomerMonth,
     LifecycleStage,
     RfmSegment,
     SalesDay,
@@ -62,7 +65,7 @@ from guanxi.sales.models import ForecastCategory
 from guanxi.service import fetch as service_fetch
 from guanxi.service.models import TicketChannel, TicketType
 
-AT_RISK = 0.5  # a churn risk from here up counts a customer as at risk
+AT_RISK = AT_RISK_FROM  # a churn risk from here up counts a customer as at risk
 RISK_BANDS = ((0.8, "high"), (0.65, "elevated"), (AT_RISK, "moderate"))
 
 
@@ -90,6 +93,17 @@ def metric_rows(user, scope: Scope) -> QuerySet:
     if scope.customer_class:
         rows = rows.filter(customer_class=scope.customer_class)
     return of_customers(rows, user, scope)
+
+
+def customer_months(user, scope: Scope) -> dict[date | None, CustomerMonth] | None:
+    """The dashboards' customer counts of the scope's unit (or the organisation) by month, the row
+    of None holding the customers at risk now; None until a metrics refresh has counted them (the
+    metric rows are read instead)."""
+    if not CustomerMonth.objects.exists():
+        return None
+    rows = CustomerMonth.objects.restrict(user, "view")
+    rows = rows.filter(unit=scope.unit) if scope.unit is not None else rows.filter(unit__isnull=True)
+    return {row.month: row for row in rows}
 
 
 def at_risk_rows(user, scope: Scope) -> QuerySet:

@@ -39,6 +39,7 @@ from guanxi.analytics.refresh.read import (
 )
 from guanxi.analytics.refresh.rebuild import TableRebuild
 from guanxi.analytics.refresh.write import write_rows
+from guanxi.analytics.rollup import rebuild_customer_counts
 from guanxi.core.display import Coded
 
 logger = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ def refresh_metrics(
                 steps.done(phrases.UNIT_SAVED(unit=scope.name) if scope else phrases.ORGANISATION_SAVED())
             if rebuild:
                 rebuild.finish()
+            rebuild_customer_counts()
         if engine is not None:
             # Segment rules on metrics read the engine's copy of the rows just written.
             for scope in scopes:

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from guanxi.analytics.rollup import refresh_sales_rollup
+from guanxi.analytics.models import CustomerMetric, CustomerMonth, LifecycleStage
+from guanxi.analytics.rollup import rebuild_customer_counts, refresh_sales_rollup
 from guanxi.commerce.actions import upsert_orders
 from guanxi.commerce.models import Order, OrderLine, Store
 from guanxi.commerce.tests.factories import make_order
@@ -164,3 +165,32 @@ def test_the_metrics_refresh_job_brings_the_rollup_up_to_date(client, costed, un
     run_job(create_job("analytics.refresh", params={"unit": None, "full": False}))
 
     assert _margin(client, "category")[0][3] == Decimal("192.50")
+
+
+def _customer_figures(client):
+    sections = client.get("/reports/").context["sections"]
+    customers = next(section for section in sections if section.key == "customers")
+    return {f.key: (f.current, f.previous, f.last_year) for f in customers.figures if f.key != "liability"}
+
+
+@time_machine.travel("2025-03-15 12:00:00+08:00", tick=False)
+def test_the_dashboard_s_customer_figures_are_counted_with_the_metrics(client, costed, unit_a_head, manager):
+    run_job(create_job("analytics.refresh", params={"unit": None, "full": True}))
+    # 李四 counts as lost now (the refresh found nobody lost in this short history): the counts are
+    # taken again as a refresh takes them, in the transaction that writes the metric rows.
+    CustomerMetric.objects.filter(customer=costed["li"]).update(lifecycle_stage=LifecycleStage.LOST)
+    rebuild_customer_counts()
+    counted = {}
+    for user in (unit_a_head, manager):
+        client.force_login(user)
+        counted[user.username] = _customer_figures(client)
+    # This month (March 2025), last month, March 2024. New: 王五 (1 Mar), 李四 (5 Feb) and, group-wide,
+    # 赵六 (unit B, 6 Feb). Lost: 李四, whose last order was in February.
+    assert counted == {
+        unit_a_head.username: {"new": (1, 1, 0), "lost": (0, 1, 0), "at_risk": (3, None, None)},
+        manager.username: {"new": (1, 2, 0), "lost": (0, 1, 0), "at_risk": (4, None, None)},
+    }
+    CustomerMonth.objects.all().delete()  # not counted yet: the dashboard reads the metric rows
+    for user in (unit_a_head, manager):
+        client.force_login(user)
+        assert _customer_figures(client) == counted[user.username]
