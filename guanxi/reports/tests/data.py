@@ -29,6 +29,21 @@ def _metric(customer, unit, *, orders, spend, cls, abc, stage, risk, last=None, 
     )
 
 
+def make_seasonal_sales(store, customer):
+    """2024 and 2025 are full years of sales, 7,200.00 each, of which June 4,200.00 and May 600.00;
+    then May 2026 12,000.00 and June 2026 35,000.00."""
+    for number, amount, day in (
+        ("S-1", "1200.00", (2024, 1, 10)),
+        ("S-2", "2400.00", (2024, 6, 10)),
+        ("S-3", "1200.00", (2024, 12, 10)),
+        ("S-4", "600.00", (2025, 5, 10)),
+        ("S-5", "1800.00", (2025, 6, 10)),
+        ("S-6", "12000.00", (2026, 5, 10)),
+        ("S-7", "35000.00", (2026, 6, 1)),
+    ):
+        make_order(store, customer, number, amount, day)
+
+
 def make_shop(unit_a, unit_b):
     tmall = make_store(unit_a, "home-tmall", Channel.TMALL)
     douyin = make_store(unit_b, "beauty-douyin", Channel.DOUYIN)

@@ -12,6 +12,7 @@ from guanxi.accounts.roles import Role
 from guanxi.commerce.models import Channel
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.reports.kit import add_months
+from guanxi.reports.tests.data import make_seasonal_sales
 from guanxi.service import actions as service_actions
 from guanxi.service.models import TicketType
 
@@ -144,18 +145,7 @@ def test_the_dashboard_shows_this_month_s_revenue_target_from_the_seasonal_index
 ):
     store = make_store(unit_a, "home-tmall", Channel.TMALL)
     other = make_store(unit_b, "beauty-douyin", Channel.DOUYIN)
-    zhang = make_customer("张三", [unit_a])
-    # 2024 and 2025 are full years of sales: 7,200.00, of which June 4,200.00 and May 600.00.
-    for number, amount, day in (
-        ("S-1", "1200.00", (2024, 1, 10)),
-        ("S-2", "2400.00", (2024, 6, 10)),
-        ("S-3", "1200.00", (2024, 12, 10)),
-        ("S-4", "600.00", (2025, 5, 10)),
-        ("S-5", "1800.00", (2025, 6, 10)),
-        ("S-6", "12000.00", (2026, 5, 10)),
-        ("S-7", "35000.00", (2026, 6, 1)),
-    ):
-        make_order(store, zhang, number, amount, day)
+    make_seasonal_sales(store, make_customer("张三", [unit_a]))
     make_order(other, None, "B-1", "99999.00", (2025, 6, 1))  # another unit's: not in unit A's index
     client.force_login(unit_a_head)
 

@@ -14,6 +14,7 @@ from guanxi.commerce.models import Channel
 from guanxi.commerce.tests.factories import make_customer, make_order, make_store
 from guanxi.core.models import AuditEntry
 from guanxi.reports.models import RevenueTarget
+from guanxi.reports.tests.data import make_seasonal_sales
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 15, 12, tzinfo=SHANGHAI)
@@ -25,17 +26,7 @@ def sales(unit_a, unit_b):
     """Unit A: 2024 and 2025 are full years of sales, 7,200.00, of which June 4,200.00 and May 600.00;
     this May 12,000.00 and this June 35,000.00. Unit B: June 2025, 1,800.00."""
     store = make_store(unit_a, "home-tmall", Channel.TMALL)
-    zhang = make_customer("张三", [unit_a])
-    for number, amount, day in (
-        ("S-1", "1200.00", (2024, 1, 10)),
-        ("S-2", "2400.00", (2024, 6, 10)),
-        ("S-3", "1200.00", (2024, 12, 10)),
-        ("S-4", "600.00", (2025, 5, 10)),
-        ("S-5", "1800.00", (2025, 6, 10)),
-        ("S-6", "12000.00", (2026, 5, 10)),
-        ("S-7", "35000.00", (2026, 6, 1)),
-    ):
-        make_order(store, zhang, number, amount, day)
+    make_seasonal_sales(store, make_customer("张三", [unit_a]))
     make_order(make_store(unit_b, "beauty-douyin", Channel.DOUYIN), None, "B-1", "1800.00", (2025, 6, 1))
 
 
