@@ -539,8 +539,8 @@ def check_ledger() -> list[Problem]:
     problems = [
         Problem("dangling", f"{model.__name__.lower()} {pk}: {field} {target_id} does not exist")
         for model, field, target in LEDGER_REFERENCES
-        for pk, target_id in model.objects.filter(**{f"{field}_id__isnull": False})
-        .exclude(Exists(target.objects.filter(pk=OuterRef(f"{field}_id"))))
+        for pk, target_id in model._default_manager.filter(**{f"{field}_id__isnull": False})
+        .exclude(Exists(target._default_manager.filter(pk=OuterRef(f"{field}_id"))))
         .values_list("pk", f"{field}_id")
         .order_by("pk")[:100]
     ]
