@@ -536,6 +536,11 @@ def _backfill_in_sql(
         with connection.cursor() as cursor:
             for start in starts:
                 for rule, until in versions:
+                    # The ledger grows from empty as the ranges are earned: plans made on its first
+                    # statistics scan it for every order (minutes per range at a million members).
+                    # Outside the range's transaction, so the sampling's lock is not held through it.
+                    if not connection.in_atomic_block:
+                        _analyze_if_stale(cursor, [Membership, Movement])
                     with transaction.atomic():
                         _earn_range(
                             cursor,
