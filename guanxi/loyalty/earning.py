@@ -550,7 +550,6 @@ def _backfill_in_sql(
                             entry,
                             now,
                             (start, start + batch, *shard),
-                            start == starts[0],
                             statuses,
                             owing,
                             (expires_sql, expires_params),
@@ -633,7 +632,6 @@ def _earn_range(
     entry: Tier,
     now: datetime,
     ids: tuple[int, int, int, int],
-    first_range: bool,
     statuses: list[str],
     owing: list[int],
     expires: tuple[str, list],
@@ -712,10 +710,6 @@ def _earn_range(
         ],
     )
     result.members += cursor.rowcount
-    if first_range and cursor.rowcount:
-        # A new programme's members are not in the statistics yet: the stage below would be planned
-        # for one member and group the range's lines again for each (minutes per range at 1M).
-        cursor.execute(f"ANALYZE {membership_t}")
     cursor.execute("DROP TABLE IF EXISTS gx_earn")
     points_sql = cap.format(
         f"{rounding}(COALESCE(b.base, o.total_amount) * {store_case} * %s::numeric * t.points_multiplier)"
