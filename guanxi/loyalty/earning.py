@@ -711,8 +711,13 @@ def _earn_range(
     )
     result.members += cursor.rowcount
     cursor.execute("DROP TABLE IF EXISTS gx_earn")
+    # The member's tier multiplier by a probe of the membership's unique index per order, not a join:
+    # a new programme's members were just inserted, unknown to the statistics, and a join planned for
+    # one member re-grouped the range's lines for every member (minutes per range at 1M, ADR 0042).
+    multiplier_sql = f"""(SELECT t.points_multiplier FROM {membership_t} m JOIN {tier_t} t ON t.id = m.tier_id
+        WHERE m.programme_id = %s AND m.customer_id = o.customer_id)"""  # noqa: S608
     points_sql = cap.format(
-        f"{rounding}(COALESCE(b.base, o.total_amount) * {store_case} * %s::numeric * t.points_multiplier)"
+        f"{rounding}(COALESCE(b.base, o.total_amount) * {store_case} * %s::numeric * {multiplier_sql})"
     )
     cursor.execute(
         f"""CREATE TEMPORARY TABLE gx_earn ON COMMIT DROP AS
@@ -726,8 +731,6 @@ def _earn_range(
             LEFT JOIN (SELECT l.order_id, SUM(l.amount * {category_case}) AS base, COUNT(*) AS lines
                        FROM {line_t} l WHERE l.order_id >= %s AND l.order_id < %s GROUP BY l.order_id) b
                    ON b.order_id = o.id
-            JOIN {membership_t} m ON m.programme_id = %s AND m.customer_id = o.customer_id
-            JOIN {tier_t} t ON t.id = m.tier_id
         ) e""",  # noqa: S608
         [
             Movement._meta.db_table,
@@ -735,11 +738,11 @@ def _earn_range(
             *([rule.max_points_per_order] if rule.max_points_per_order is not None else []),
             *[v for key, value in stores.items() for v in (key, value)],
             rule.points_per_yuan,
+            programme.pk,
             *due_params,
             *[v for key, value in categories.items() for v in (key, value)],
             ids[0],
             ids[1],
-            programme.pk,
         ],
     )
     cursor.execute("SELECT COUNT(*), COALESCE(SUM(lines), 0) FROM gx_earn")

@@ -1,12 +1,14 @@
 """The initial backfill writes what following the change feed would have written."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 
 from guanxi.commerce.models import Order
 from guanxi.commerce.tests.factories import make_customer
 from guanxi.loyalty import actions, earning, ledger, tiers
-from guanxi.loyalty.models import Entry, Lot, Membership, Movement, TierChange
+from guanxi.loyalty.models import Entry, Lot, Membership, Movement, Tier, TierChange
 from guanxi.loyalty.tests.conftest import at
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +116,20 @@ def test_the_backfill_samples_the_statistics_of_a_history_never_analysed(program
                 "loyalty_membership",
                 "loyalty_movement",
             ]
+
+
+def test_a_member_already_in_a_tier_earns_by_its_multiplier(programme, send_order, unit_a):
+    # The backfill reads each member's tier multiplier; members it opens start at the entry tier.
+    gold = Tier.objects.get(programme=programme, rank=1)
+    gold.points_multiplier = Decimal("1.5")
+    gold.save()
+    member, newcomer = (make_customer(n, [unit_a], phone=f"+86137000077{i}0") for i, n in enumerate("甲乙"))
+    actions.enrol(programme, member, now=at(2026, 1, 10))
+    Membership.objects.filter(customer=member).update(tier=gold)
+    send_order(member, "M1", "200.00", at(2026, 2, 1))
+    send_order(newcomer, "N1", "99.00", at(2026, 2, 1))
+
+    result = earning.backfill(programme, now=at(2026, 4, 1))
+
+    assert (result.movements, result.members) == (2, 1)
+    assert [ledger.balance(programme.pk, p.pk) for p in (member, newcomer)] == [300, 99]
