@@ -530,10 +530,19 @@ def _backfill_in_sql(
     # Oldest version first, so a member joins at their first due order.
     versions = list(reversed(list(zip(rules, ends, strict=True))))
     starts = list(range(low, high + 1, batch))
+    # Members the backfill opens join at the entry tier and no tier changes while it runs: only members
+    # from before it may earn by another tier's multiplier.
+    tiered = list(
+        Membership.objects.filter(programme=programme)
+        .exclude(tier__points_multiplier=entry.points_multiplier)
+        .values_list("tier_id", flat=True)
+        .distinct()
+    )
 
     def earn_shard(shard: tuple[int, int], done: Callable[[int], None]) -> BackfillResult:
         part = BackfillResult()
         with connection.cursor() as cursor:
+            _collect_tiered_members(cursor, programme, tiered, shard, tables)
             for start in starts:
                 for rule, until in versions:
                     # The ledger grows from empty as the ranges are earned: plans made on its first
@@ -557,6 +566,7 @@ def _backfill_in_sql(
                             tables,
                         )
                 done(start)
+            cursor.execute("DROP TABLE gx_tiered")
         return part
 
     size = {start: min(batch, high + 1 - start) for start in starts}
@@ -568,6 +578,28 @@ def _backfill_in_sql(
         for name in ("orders", "lines", "movements", "members"):
             setattr(result, name, getattr(result, name) + getattr(part, name))
     return slow
+
+
+def _collect_tiered_members(
+    cursor: Any, programme: Programme, tiered: list[int], shard: tuple[int, int], tables: tuple[str, ...]
+) -> None:
+    """`gx_tiered` on this connection: the shard's members in a tier whose multiplier is not the entry
+    tier's, by customer. The stages read multipliers from it rather than from the memberships, whose
+    statistics do not know the members just inserted: plans made for "one member of this programme"
+    read every member for every order (minutes per range at 1M, ADR 0042)."""
+    membership_t, tier_t = tables[5], tables[6]
+    cursor.execute("DROP TABLE IF EXISTS gx_tiered")
+    cursor.execute(
+        "CREATE TEMPORARY TABLE gx_tiered (customer_id bigint PRIMARY KEY, multiplier numeric NOT NULL)"
+    )
+    if tiered:
+        cursor.execute(
+            f"""INSERT INTO gx_tiered SELECT m.customer_id, t.points_multiplier
+            FROM {membership_t} m JOIN {tier_t} t ON t.id = m.tier_id
+            WHERE m.programme_id = %s AND m.tier_id = ANY(%s) AND m.customer_id >= %s AND m.customer_id < %s""",  # noqa: S608
+            [programme.pk, tiered, *shard],
+        )
+    cursor.execute("ANALYZE gx_tiered")
 
 
 def _analyze_if_stale(cursor: Any, models_read: list[type[models.Model]]) -> None:
@@ -640,7 +672,7 @@ def _earn_range(
 ) -> None:
     """One rule version over one range of order ids, `ids` = (first, end, first customer, end
     customer): the orders of the customers in that range of ids (see `_backfill_in_sql`)."""
-    order_t, line_t, movement_t, lot_t, entry_t, membership_t, tier_t, change_t = tables
+    order_t, line_t, movement_t, lot_t, entry_t, membership_t, _tier, change_t = tables
     expires_sql, expires_params = expires
     categories = {str(k): Decimal(str(v)) for k, v in (rule.category_multipliers or {}).items()}
     stores: dict[int, Decimal] = {}
@@ -687,13 +719,39 @@ def _earn_range(
         ids[3],
         programme.pk,
     ]
+    # The due orders once, with each one's base: its lines by their categories' multipliers (the order
+    # total when it has none), by the store's multiplier and the rate; the tier's comes below.
+    cursor.execute("DROP TABLE IF EXISTS gx_due")
+    cursor.execute(
+        f"""CREATE TEMPORARY TABLE gx_due ON COMMIT DROP AS
+        SELECT o.id AS order_id, o.customer_id, o.paid_at, COALESCE(b.lines, 0) AS lines,
+               COALESCE(b.base, o.total_amount) * {store_case} * %s::numeric AS base
+        FROM (SELECT o.* {due_sql}) o
+        LEFT JOIN (SELECT l.order_id, SUM(l.amount * {category_case}) AS base, COUNT(*) AS lines
+                   FROM {line_t} l WHERE l.order_id >= %s AND l.order_id < %s GROUP BY l.order_id) b
+               ON b.order_id = o.id""",  # noqa: S608
+        [
+            *[v for key, value in stores.items() for v in (key, value)],
+            rule.points_per_yuan,
+            *due_params,
+            *[v for key, value in categories.items() for v in (key, value)],
+            ids[0],
+            ids[1],
+        ],
+    )
+    cursor.execute("SELECT COUNT(*), COALESCE(SUM(lines), 0) FROM gx_due")
+    orders, lines = cursor.fetchone()
+    result.orders += orders
+    result.lines += int(lines)
+    # Customers without a membership join at the entry tier, on their first due order (ON CONFLICT:
+    # a probe of the unique index, whatever the memberships' statistics say; see gx_tiered).
     review_at = ledger.months_later(programme, now, programme.review_months)
     cursor.execute(
         f"""WITH joined AS (
             INSERT INTO {membership_t} (programme_id, customer_id, tier_id, tier_since, review_at, joined_at, joined_via)
-            SELECT %s, o.customer_id, %s, MIN(o.paid_at), %s, MIN(o.paid_at), %s {due_sql}
-              AND NOT EXISTS (SELECT 1 FROM {membership_t} m WHERE m.programme_id = %s AND m.customer_id = o.customer_id)
-            GROUP BY o.customer_id
+            SELECT %s, d.customer_id, %s, MIN(d.paid_at), %s, MIN(d.paid_at), %s FROM gx_due d
+            GROUP BY d.customer_id
+            ON CONFLICT (customer_id, programme_id) DO NOTHING
             RETURNING customer_id, joined_at)
         INSERT INTO {change_t} (programme_id, customer_id, to_tier_id, reason, changed_at, figures)
         SELECT %s, customer_id, %s, %s, joined_at, '{{}}'::jsonb FROM joined""",  # noqa: S608
@@ -702,54 +760,28 @@ def _earn_range(
             entry.pk,
             review_at,
             str(Membership.Via.PURCHASE),
-            *due_params,
-            programme.pk,
             programme.pk,
             entry.pk,
             str(TierChange.Reason.JOINED),
         ],
     )
     result.members += cursor.rowcount
+    points_sql = cap.format(f"{rounding}(d.base * COALESCE(x.multiplier, %s::numeric))")
     cursor.execute("DROP TABLE IF EXISTS gx_earn")
-    # The member's tier multiplier by a probe of the membership's unique index per order, not a join:
-    # a new programme's members were just inserted, unknown to the statistics, and a join planned for
-    # one member re-grouped the range's lines for every member (minutes per range at 1M, ADR 0042).
-    multiplier_sql = f"""(SELECT t.points_multiplier FROM {membership_t} m JOIN {tier_t} t ON t.id = m.tier_id
-        WHERE m.programme_id = %s AND m.customer_id = o.customer_id)"""  # noqa: S608
-    points_sql = cap.format(
-        f"{rounding}(COALESCE(b.base, o.total_amount) * {store_case} * %s::numeric * {multiplier_sql})"
-    )
     cursor.execute(
         f"""CREATE TEMPORARY TABLE gx_earn ON COMMIT DROP AS
         SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS movement_id,
-               nextval(pg_get_serial_sequence(%s, 'id')) AS lot_id,
-               e.order_id, e.customer_id, e.paid_at, e.points, e.lines
-        FROM (
-            SELECT o.id AS order_id, o.customer_id, o.paid_at, COALESCE(b.lines, 0) AS lines,
-                   GREATEST({points_sql}, 0)::bigint AS points
-            FROM (SELECT o.* {due_sql}) o
-            LEFT JOIN (SELECT l.order_id, SUM(l.amount * {category_case}) AS base, COUNT(*) AS lines
-                       FROM {line_t} l WHERE l.order_id >= %s AND l.order_id < %s GROUP BY l.order_id) b
-                   ON b.order_id = o.id
-        ) e""",  # noqa: S608
+               nextval(pg_get_serial_sequence(%s, 'id')) AS lot_id, e.*
+        FROM (SELECT d.order_id, d.customer_id, d.paid_at, GREATEST({points_sql}, 0)::bigint AS points
+              FROM gx_due d LEFT JOIN gx_tiered x ON x.customer_id = d.customer_id) e
+        WHERE e.points > 0""",  # noqa: S608
         [
             Movement._meta.db_table,
             Lot._meta.db_table,
             *([rule.max_points_per_order] if rule.max_points_per_order is not None else []),
-            *[v for key, value in stores.items() for v in (key, value)],
-            rule.points_per_yuan,
-            programme.pk,
-            *due_params,
-            *[v for key, value in categories.items() for v in (key, value)],
-            ids[0],
-            ids[1],
+            entry.points_multiplier,
         ],
     )
-    cursor.execute("SELECT COUNT(*), COALESCE(SUM(lines), 0) FROM gx_earn")
-    orders, lines = cursor.fetchone()
-    result.orders += orders
-    result.lines += int(lines)
-    cursor.execute("DELETE FROM gx_earn WHERE points <= 0")
     cursor.execute(
         f"""INSERT INTO {movement_t} (id, programme_id, customer_id, kind, key, points, order_id, rule_id,
             reason, occurred_at, created_at, actor_id)
@@ -769,7 +801,7 @@ def _earn_range(
         UNION ALL SELECT movement_id, %s, customer_id, lot_id, points FROM gx_earn""",  # noqa: S608
         [str(Account.EARNED), str(Account.MEMBER)],
     )
-    cursor.execute("DROP TABLE gx_earn")
+    cursor.execute("DROP TABLE gx_earn, gx_due")
 
 
 def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
