@@ -20,7 +20,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
 from django.db import connection, models, transaction
-from django.db.models import Exists, OuterRef, Sum
+from django.db.models import Exists, OuterRef, Sum, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from guanxi.commerce.models import Order, OrderLine, Return
@@ -430,21 +431,18 @@ def _settle_slow_path(
 ) -> BackfillResult:
     """Customers with a debt, an order before the first rule or a return not yet reversed go through
     `sync_customers` (reversals, debt settlement)."""
+    # Probes of the movements' unique key per return, not the programme's movements read whole: at 1M
+    # they are millions of rows, the returns a few thousand.
+    earned = Movement.objects.filter(
+        programme=programme, key=Concat(Value("earn:"), Cast(OuterRef("order_id"), models.CharField()))
+    )
+    reversal = Movement.objects.filter(
+        programme=programme, key=Concat(Value("reverse:"), Cast(OuterRef("pk"), models.CharField()))
+    )
     returned = set(
-        Return.objects.filter(
-            unit_id=programme.unit_id,
-            order_id__in=Movement.objects.filter(programme=programme, kind=Movement.Kind.EARN).values(
-                "order_id"
-            ),
-        )
-        .exclude(
-            pk__in=[
-                int(key.split(":")[1])
-                for key in Movement.objects.filter(
-                    programme=programme, kind=Movement.Kind.REVERSE
-                ).values_list("key", flat=True)
-            ]
-        )
+        Return.objects.filter(unit_id=programme.unit_id)
+        .filter(Exists(earned), ~Exists(reversal))
+        .order_by()
         .values_list("order__customer_id", flat=True)
         .distinct()
     )
