@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from guanxi.commerce.models import Order
 from guanxi.core import audit
 from guanxi.core.models import AuditEntry
 from guanxi.customers.models import Customer
@@ -523,6 +524,10 @@ class Problem:
 
 
 LEDGER_REFERENCES = [
+    (Movement, "programme", Programme),
+    (Movement, "customer", Customer),
+    (Movement, "order", Order),
+    (Movement, "rule", EarnRule),
     (Entry, "movement", Movement),
     (Entry, "lot", Lot),
     (Entry, "customer", Customer),
@@ -534,8 +539,8 @@ LEDGER_REFERENCES = [
 
 def check_ledger() -> list[Problem]:
     """Every movement balances, the whole ledger sums to zero, every lot's cached remainder equals its
-    entries and none is negative, and every reference of a lot or an entry leads to a row (they have
-    no database constraints, ADR 0042). Empty when the books are right."""
+    entries and none is negative, and every reference of a movement, a lot or an entry leads to a row
+    (they have no database constraints, ADR 0042). Empty when the books are right."""
     problems = [
         Problem("dangling", f"{model.__name__.lower()} {pk}: {field} {target_id} does not exist")
         for model, field, target in LEDGER_REFERENCES

@@ -333,22 +333,37 @@ class Movement(ScopedModel):
         REFERRAL = "referral", _("Referral reward")
 
     # Indexes a bulk earning pays for on every row are kept only where a query needs them: the
-    # programme leads the unique key's index, and rule versions are never deleted (ADR 0042).
+    # programme leads the unique key's index, and rule versions are never deleted (ADR 0042). The
+    # references the backfill writes have no database constraints, as on lots and entries: checked at
+    # COMMIT they locked every customer and order row earned on (a backfill 1.4–1.7× slower); the
+    # ORM's PROTECT and SET_NULL still act on deletes and `guanxi loyalty check` proves each one.
     programme = models.ForeignKey(
-        Programme, on_delete=models.PROTECT, related_name="movements", db_index=False
+        Programme, on_delete=models.PROTECT, related_name="movements", db_index=False, db_constraint=False
     )
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     key = models.CharField(max_length=120)
     # The change to the member's position (balance plus debt): positive for earning, negative for spending.
     points = models.BigIntegerField(_("points"))
     order = models.ForeignKey(
-        "commerce.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "commerce.Order",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     rule = models.ForeignKey(
-        EarnRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        EarnRule,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"))

@@ -233,8 +233,8 @@ def test_expiry_takes_only_what_is_left_of_a_lot(programme, person, send_order):
     assert balance(programme, person) == 0
 
 
-def test_the_check_finds_references_of_lots_and_entries_that_lead_nowhere(programme, person, send_order):
-    # Lots and entries have no database constraints (ADR 0042): the check is what proves them.
+def test_the_check_finds_references_of_the_ledger_that_lead_nowhere(programme, person, send_order):
+    # Movements, lots and entries have no database constraints (ADR 0042): the check proves them.
     send_order(person, "T1", "100.00", at(2026, 3, 1))
     earning.follow_changes(now=at(2026, 3, 1, 1))
     assert actions.check_ledger() == []
@@ -243,8 +243,12 @@ def test_the_check_finds_references_of_lots_and_entries_that_lead_nowhere(progra
     missing = Customer.objects.order_by("-pk").first().pk + 1000
     Entry.objects.filter(pk=entry.pk).update(customer_id=missing)
     Lot.objects.filter(pk=lot.pk).update(programme_id=programme.pk + 1000)
+    movement = Movement.objects.get()
+    gone = movement.order_id + 1000
+    Movement.objects.filter(pk=movement.pk).update(order_id=gone)
 
     assert [(p.what, p.detail) for p in actions.check_ledger()] == [
+        ("dangling", f"movement {movement.pk}: order {gone} does not exist"),
         ("dangling", f"entry {entry.pk}: customer {missing} does not exist"),
         ("dangling", f"lot {lot.pk}: programme {programme.pk + 1000} does not exist"),
     ]
