@@ -1,15 +1,16 @@
 """Loyalty: the initial points backfill, tier recalculation, code generation and redemption latency,
 each beside a naive baseline measured in the same run.
 
-On each engine, in a child process on a fresh database holding the demo shop at N customers, with a
-programme per unit (default ladder, 1 point per yuan):
+On each engine, in a child process on a copy of the bench dataset (the demo shop at N customers, built
+once per scale and kept, see `_support`), with a programme per unit created for the run (default
+ladder, 1 point per yuan, history from 2000):
 
 - Backfill: the naive per-order loop (`earn_for_order` in its own transaction under the member's
   lock, as following the feed does for one order) over the first orders of one unit, then
   `earning.backfill` over everything else: set-based on PostgreSQL (INSERT … SELECT per rule version
   and range of orders, ADR 0042; one worker connection per CPU, as `guanxi loyalty backfill` runs
   it), batched reads and bulk inserts on SQLite. Figure: order lines per
-  second. Budget: ≥ 50,000 lines/s on PostgreSQL (demo's 10M lines).
+  second. Budget: ≥ 50,000 lines/s on PostgreSQL at 1M customers (10M lines): `--customers 1000000`.
 - Tier recalculation: `tiers.recalculate` over every member (figures staged once, one INSERT … SELECT
   and one UPDATE per tier); baseline the per-member `evaluate` on a sample, scaled. Figure: seconds at
   1M members, scaled linearly from the members measured (budget < 60 s).
@@ -32,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also under `guanxi bench`
-from _support import on_each_engine, run_child, start_django
+from _support import on_each_dataset, run_child, start_django
 
 DEFAULT_CUSTOMERS = 10_000
 NAIVE_ORDERS = 1_500
@@ -42,16 +43,13 @@ NAIVE_CODES = 3_000
 CLIENTS = 8
 WORKERS = os.cpu_count() or 1  # as `guanxi loyalty backfill` runs it
 REDEMPTIONS = 40
-POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/guanxi_loyalty_bench"
 
 
 def run(customers: int | None = None) -> list[str]:
     customers = customers or DEFAULT_CUSTOMERS
     lines = [f"loyalty: demo shop at {customers:,} customers"]
-    for engine, result, error in on_each_engine(
-        "gx-bench-loyalty-",
-        POSTGRES_URL,
-        lambda url, home: run_child(__file__, url, home, "--measure", str(customers)),
+    for engine, result, error in on_each_dataset(
+        "gx-bench-loyalty-", customers, lambda url, home: run_child(__file__, url, home, "--measure")
     ):
         if result is None:
             lines.append(f"{engine:<10} skipped: {error}")
@@ -83,18 +81,16 @@ def run(customers: int | None = None) -> list[str]:
     return lines
 
 
-def _child(customers: int) -> dict:
-    start_django(fresh=True)
+def _child() -> dict:
+    start_django(fresh=False)
     from django.db import connections, transaction
     from django.utils import timezone
 
     from guanxi.accounts.models import BusinessUnit
     from guanxi.commerce.models import Order, OrderLine
-    from guanxi.demo.loader import load_demo
     from guanxi.loyalty import actions, coupons, earning, tiers
     from guanxi.loyalty.models import CouponCode, Membership, Programme
 
-    load_demo(customers=customers)
     units = list(BusinessUnit.objects.order_by("code"))
     history_start = datetime(2000, 1, 1, tzinfo=UTC)
     programmes = [
@@ -211,8 +207,8 @@ def _child(customers: int) -> dict:
     }
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["--measure"]:
-    print(json.dumps(_child(int(sys.argv[2]))))
+if __name__ == "__main__" and sys.argv[1:] == ["--measure"]:
+    print(json.dumps(_child()))
 elif __name__ == "__main__":
     for line in run(int(sys.argv[1]) if len(sys.argv) > 1 else None):
         print(line)
