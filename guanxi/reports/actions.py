@@ -21,7 +21,13 @@ from guanxi.messaging import actions as messaging
 from guanxi.reports import catalogue, customer_filters
 from guanxi.reports.kit import Result, parse_scope, run
 from guanxi.reports.models import Delivery, Frequency, RevenueTarget
-from guanxi.reports.phrases import DELIVERY_CANCELLED, DELIVERY_SCHEDULED, DELIVERY_SENT, TARGET_SET
+from guanxi.reports.phrases import (
+    DELIVERY_CANCELLED,
+    DELIVERY_SCHEDULED,
+    DELIVERY_SENT,
+    TARGET_REMOVED,
+    TARGET_SET,
+)
 
 SCHEDULE_PERMISSION = "reports.add"
 TARGET_PERMISSION = "reports.change"  # the group's roles for any unit, a unit's head for their own
@@ -49,10 +55,24 @@ def may_set_target(user, unit: BusinessUnit) -> bool:
     )
 
 
-def set_target(*, actor, unit: BusinessUnit, year: int, amount: Decimal) -> RevenueTarget:
-    """Store `unit`'s annual sales target for `year`, replacing the one set before."""
+def set_target(*, actor, unit: BusinessUnit, year: int, amount: Decimal | None) -> RevenueTarget | None:
+    """Store `unit`'s annual sales target for `year`, replacing the one set before; with no amount,
+    remove it (the dashboards then show no target for that year)."""
     if not may_set_target(actor, unit):
         raise Denied(TARGET_PERMISSION, unit=unit)
+    if amount is None:
+        with transaction.atomic():
+            stored = RevenueTarget.objects.select_for_update().filter(unit=unit, year=year).first()
+            if stored is not None:
+                audit.record(
+                    AuditEntry.Action.DELETE,
+                    actor=actor,
+                    obj=stored,
+                    unit=unit,
+                    message=TARGET_REMOVED(year=year),
+                )
+                stored.delete()
+        return None
     with transaction.atomic():
         target, created = RevenueTarget.objects.update_or_create(
             unit=unit,

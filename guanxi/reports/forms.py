@@ -26,6 +26,8 @@ class RevenueTargetForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2999)
     amount = forms.DecimalField(
         label=_("Annual sales target"),
+        help_text=_("Leave it empty to remove the year's target."),
+        required=False,  # empty: the stored target is removed
         min_value=Decimal("0.01"),
         max_digits=14,
         decimal_places=2,

@@ -27,3 +27,4 @@ DELIVERY_SENT = Phrase(
     labels={"report": _report},
 )
 TARGET_SET = Phrase("reports.target_set", _("Annual sales target for %(year)s set to %(amount)s"))
+TARGET_REMOVED = Phrase("reports.target_removed", _("Annual sales target for %(year)s removed"))

@@ -83,8 +83,10 @@ def set_target(request):
         raise Http404
     form = RevenueTargetForm(request.POST)
     if form.is_valid():
-        actions.set_target(actor=user, unit=unit, **form.cleaned_data)
-        messages.success(request, _("The annual sales target was saved."))
+        if actions.set_target(actor=user, unit=unit, **form.cleaned_data) is None:
+            messages.success(request, _("The annual sales target was removed."))
+        else:
+            messages.success(request, _("The annual sales target was saved."))
     else:
         for field_errors in form.errors.values():
             for error in field_errors:

@@ -139,3 +139,23 @@ def test_the_unit_picker_keeps_the_what_if_target(client, unit_a, unit_b, manage
     picker = page.content.decode().split('class="unit-picker"')[1].split("</form>")[0]
     assert '<input type="hidden" name="target" value="120000">' in picker
     assert 'name="target"' not in stored.content.decode().split('class="unit-picker"')[1].split("</form>")[0]
+
+
+def test_an_empty_amount_removes_the_year_s_target_and_is_audited(client, unit_a, unit_a_head):
+    _store(client, unit_a_head, "home", "2026", "120000")
+    _store(client, unit_a_head, "home", "2027", "130000")
+    target = RevenueTarget.objects.get(year=2026)
+
+    removed = _store(client, unit_a_head, "home", "2026", "")
+    again = _store(client, unit_a_head, "home", "2026", "")  # nothing left to remove: no audit entry
+
+    assert (removed.status_code, again.status_code) == (302, 302)
+    assert list(RevenueTarget.objects.values_list("year", "amount")) == [(2027, D("130000.00"))]
+    entries = AuditEntry.objects.filter(object_type="reports.revenuetarget", object_id=str(target.pk))
+    assert [(e.action, e.actor, e.details) for e in entries.order_by("pk")] == [
+        (AuditEntry.Action.CREATE, unit_a_head, "Annual sales target for 2026 set to 120000.00"),
+        (AuditEntry.Action.DELETE, unit_a_head, "Annual sales target for 2026 removed"),
+    ]
+    client.force_login(unit_a_head)
+    with time_machine.travel(NOW, tick=False):
+        assert client.get("/reports/?unit=home").context["stored_target"] is None
